@@ -1,0 +1,215 @@
+"""The pytest plugin: options, the run's configuration, which checks a run selects, and the summary.
+
+It is a thin adapter: the checks live in ``conformance/*_checks.py`` and the reference implementations
+in ``reference_impl``; this module only turns command-line options into a :class:`RunConfig` and
+decides which of the collected checks apply.
+
+Which checks run:
+- no target: everything, against the built-in reference receiver, sender and registration server;
+- ``--target-url`` with a webhook platform: the receiver checks for that platform;
+- ``--target-url`` with ``--platform xobin``: the registration API checks;
+- ``--sender-cmd``: the sender checks for ``--platform`` (every webhook platform if none is given).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance import catalog
+from conformance.run_settings import DEFAULT_EXAMPLES, runner
+
+ROLES = ("receiver", "sender", "registration")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    target_url: str | None
+    platform: str | None
+    secret: str | None
+    api_key: str | None
+    api_key_header: str | None
+    sender_cmd: str | None
+    sender_timeout: float
+    response_timeout: float
+    examples: int
+    seed: int | None
+    shrink: bool
+
+    @property
+    def active_roles(self) -> tuple[str, ...]:
+        if self.sender_cmd:
+            return ("sender",)
+        if self.target_url:
+            assert self.platform is not None
+            kind = catalog.profile(self.platform).kind
+            return ("registration",) if kind == "registration_api" else ("receiver",)
+        return ROLES
+
+    def platforms_for(self, role: str) -> list[str]:
+        wanted_kind = "registration_api" if role == "registration" else "webhook"
+        if self.platform:
+            return [self.platform] if catalog.profile(self.platform).kind == wanted_kind else []
+        return [p for p in catalog.platforms() if catalog.profile(p).kind == wanted_kind]
+
+    def hypothesis(self):
+        """The decorator that makes a property deterministic and bounded for this run."""
+        return runner(self.examples, self.seed, self.shrink)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hookproof", "hookproof webhook conformance")
+    group.addoption("--target-url", help="URL of the implementation under test (a webhook receiver, or a "
+                    "registration API's base URL with --platform xobin). Default: the built-in reference.")
+    group.addoption("--platform", help=f"platform id: {', '.join(catalog.platforms())}")
+    group.addoption("--secret", help="shared secret (Codewars X-Webhook-Secret); never printed")
+    group.addoption("--api-key", help="API key for the registration API (--platform xobin); never printed")
+    group.addoption("--api-key-header", help="header that carries --api-key (default: the profile's, X-API-Key)")
+    group.addoption("--sender-cmd", help="command that delivers one event: placeholders {url} {event_file} "
+                    "{platform} {event} {secret}")
+    group.addoption("--sender-timeout", type=float, default=60.0, help="seconds one --sender-cmd run may take (60)")
+    group.addoption("--response-timeout", type=float, default=10.0,
+                    help="seconds the target may take to answer one request (10)")
+    group.addoption("--hookproof-examples", type=int, default=DEFAULT_EXAMPLES,
+                    help=f"generated examples per event and check ({DEFAULT_EXAMPLES})")
+    group.addoption("--hookproof-seed", type=int, default=None, help="seed generation (default: derandomized)")
+    group.addoption("--hookproof-shrink", action="store_true", help="shrink failing generated cases (slow "
+                    "against a slow target)")
+
+
+def _fail(message: str) -> None:
+    raise pytest.UsageError(f"hookproof: {message}")
+
+
+def _reachable(url: str, timeout: float) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"--target-url {url!r} is not an http(s) URL"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=min(timeout, 5.0)):
+            return None
+    except OSError as exc:
+        return f"cannot reach --target-url {url}: {exc.strerror or exc}"
+
+
+def build_config(config: pytest.Config) -> RunConfig:
+    opt = config.getoption
+    run = RunConfig(
+        target_url=opt("--target-url"), platform=opt("--platform"), secret=opt("--secret"),
+        api_key=opt("--api-key"), api_key_header=opt("--api-key-header"), sender_cmd=opt("--sender-cmd"),
+        sender_timeout=opt("--sender-timeout"), response_timeout=opt("--response-timeout"),
+        examples=opt("--hookproof-examples"), seed=opt("--hookproof-seed"), shrink=opt("--hookproof-shrink"),
+    )
+    if run.platform is not None and run.platform not in catalog.platforms():
+        _fail(f"unknown --platform {run.platform!r}; known platforms: {', '.join(catalog.platforms())}")
+    if run.target_url and not run.platform:
+        _fail("--target-url needs --platform (one of: " + ", ".join(catalog.platforms()) + ")")
+    if run.target_url and run.sender_cmd:
+        _fail("--target-url checks a receiver and --sender-cmd checks a sender: give one of them")
+    if run.sender_cmd and run.platform and catalog.profile(run.platform).kind != "webhook":
+        _fail(f"--sender-cmd checks webhook senders; {run.platform} is a registration API")
+    if run.examples < 1:
+        _fail("--hookproof-examples must be at least 1")
+    if run.sender_timeout <= 0 or run.response_timeout <= 0:
+        _fail("--sender-timeout and --response-timeout must be positive")
+    return run
+
+
+CONFIG_KEY = pytest.StashKey[RunConfig]()
+SUMMARY_KEY = pytest.StashKey[dict]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "documented: a rule the platform's own document states",
+        "robustness: delivery practice the documents do not state, checked for safety",
+        "retry_policy_inferred: retry checks that apply the DoSelect policy to a platform whose document gives none",
+        "hookproof_role(role): which implementation a conformance check judges (receiver, sender, registration)",
+    ):
+        config.addinivalue_line("markers", line)
+    config.stash[CONFIG_KEY] = build_config(config)
+    config.stash[SUMMARY_KEY] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = session.config.stash[CONFIG_KEY]
+    if run.target_url and not session.config.option.collectonly:
+        problem = _reachable(run.target_url, run.response_timeout)
+        if problem:
+            _fail(problem)
+
+
+def _role(node) -> str | None:
+    marker = node.get_closest_marker("hookproof_role")
+    return marker.args[0] if marker else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    role = _role(metafunc.definition)
+    if role and "platform" in metafunc.fixturenames:
+        run = metafunc.config.stash[CONFIG_KEY]
+        metafunc.parametrize("platform", run.platforms_for(role) if role in run.active_roles else [])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the checks this run does not ask for, rather than skipping them into green."""
+    run = config.stash[CONFIG_KEY]
+    keep, drop = [], []
+    for item in items:
+        role = _role(item)
+        callspec = getattr(item, "callspec", None)
+        if role is None:
+            keep.append(item)
+        elif role in run.active_roles and (callspec is None or "platform" in callspec.params):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def hookproof_run(pytestconfig: pytest.Config) -> RunConfig:
+    """This run's configuration, from the command line."""
+    return pytestconfig.stash[CONFIG_KEY]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    platform = dict(report.user_properties).get("hookproof_platform")
+    if platform is None:
+        return
+    config_summary = _SUMMARY.setdefault(platform, {"passed": 0, "failed": 0, "skipped": 0})
+    config_summary[report.outcome] = config_summary.get(report.outcome, 0) + 1
+
+
+_SUMMARY: dict[str, dict[str, int]] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if _role(item) and callspec is not None and "platform" in callspec.params:
+        item.user_properties.append(("hookproof_platform", callspec.params["platform"]))
+        item.user_properties.append(("hookproof_role", _role(item)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not _SUMMARY:
+        return
+    run = config.stash[CONFIG_KEY]
+    target = run.target_url or run.sender_cmd or "built-in reference implementations"
+    terminalreporter.section("hookproof conformance summary")
+    terminalreporter.write_line(f"target: {target}")
+    for platform in sorted(_SUMMARY):
+        counts = _SUMMARY[platform]
+        verdict = "CONFORMS" if counts.get("failed", 0) == 0 else "DOES NOT CONFORM"
+        terminalreporter.write_line(
+            f"  {platform:<10} {counts.get('passed', 0):>3} passed  {counts.get('failed', 0):>3} failed  "
+            f"{counts.get('skipped', 0):>3} skipped   {verdict}")

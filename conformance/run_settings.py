@@ -1,0 +1,46 @@
+"""How Hypothesis runs inside a conformance check: deterministic, bounded, and replayable.
+
+A CI gate must give the same verdict twice, so runs are derandomized (or seeded with ``--hookproof-seed``)
+and keep no example database. Network checks do not shrink by default: against a slow target a failing
+case can shrink for minutes (``--hookproof-shrink`` turns it on for local, fast targets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from hypothesis import HealthCheck, Phase, seed, settings
+
+PROFILE = "hookproof-conformance"
+DEFAULT_EXAMPLES = 10
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def conformance_settings(max_examples: int = DEFAULT_EXAMPLES, *, derandomize: bool = True,
+                         shrink: bool = False) -> settings:
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+    return settings(
+        max_examples=max_examples,
+        deadline=None,  # network round trips vary; the per-request timeout bounds them instead
+        database=None,  # a verdict must not depend on what an earlier run found
+        derandomize=derandomize,
+        suppress_health_check=list(HealthCheck),  # big schemas are slow to draw from; that is not a failure
+        phases=phases,
+        print_blob=False,
+    )
+
+
+settings.register_profile(PROFILE, conformance_settings())
+
+
+def runner(max_examples: int = DEFAULT_EXAMPLES, run_seed: int | None = None, shrink: bool = False) -> Callable[[F], F]:
+    """A decorator that applies the conformance settings (and the seed, if one is given) to a property."""
+    chosen = conformance_settings(max_examples, derandomize=run_seed is None, shrink=shrink)
+
+    def apply(fn: F) -> F:
+        fn = chosen(fn)
+        return seed(run_seed)(fn) if run_seed is not None else fn
+
+    return apply
