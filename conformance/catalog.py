@@ -135,7 +135,7 @@ class Profile:
     def delivery_headers(self, event: str, secret: str | None = None) -> dict[str, str]:
         """Exactly the headers the platform documents for a delivery of ``event``."""
         headers = {"Content-Type": self.content_type, **self.headers}
-        for part, value in zip(self.name_parts, self.split_event_name(event)):
+        for part, value in zip(self.name_parts, self.split_event_name(event), strict=False):
             if "header" in part:
                 headers[part["header"]] = value
         if secret and self.secret_header:
@@ -157,7 +157,9 @@ class Profile:
                 except KeyError:
                     raise CatalogError(f"cannot tell the {self.name} event: the body has no {part['body']}") from None
                 if not isinstance(value, str):
-                    raise CatalogError(f"cannot tell the {self.name} event: {part['body']} is {json.dumps(value)}, not a string")
+                    raise CatalogError(
+                        f"cannot tell the {self.name} event: {part['body']} is {json.dumps(value)}, not a string"
+                    )
             values.append(value)
         return self.raw["event_name"]["separator"].join(values)
 
@@ -169,8 +171,14 @@ def platforms() -> tuple[str, ...]:
 
 def _examples(platform: str, event: str, entries: list[dict[str, str]]) -> tuple[Example, ...]:
     return tuple(
-        Example(platform, event, f"{platform}/{e['file']}", schema_store.read_json(f"{platform}/{e['file']}"),
-                e["source"], e.get("verbatim") and f"{platform}/{e['verbatim']}")
+        Example(
+            platform,
+            event,
+            f"{platform}/{e['file']}",
+            schema_store.read_json(f"{platform}/{e['file']}"),
+            e["source"],
+            e.get("verbatim") and f"{platform}/{e['verbatim']}",
+        )
         for e in entries
     )
 
@@ -182,15 +190,23 @@ def profile(platform: str) -> Profile:
         raise CatalogError(f"unknown platform {platform!r}; known platforms: {', '.join(catalog)}")
     raw = schema_store.read_json(catalog[platform])
     events = {
-        name: Event(platform, name, schema_store.schema_uri(platform, entry["schema"]),
-                    _examples(platform, name, entry["examples"]))
+        name: Event(
+            platform,
+            name,
+            schema_store.schema_uri(platform, entry["schema"]),
+            _examples(platform, name, entry["examples"]),
+        )
         for name, entry in raw["events"].items()
     }
     for operation in ("request", "response"):  # a registration API's bodies, catalogued like events
         if operation in raw:
             entry = raw[operation]
-            events[operation] = Event(platform, operation, schema_store.schema_uri(platform, entry["schema"]),
-                                      _examples(platform, operation, entry["examples"]))
+            events[operation] = Event(
+                platform,
+                operation,
+                schema_store.schema_uri(platform, entry["schema"]),
+                _examples(platform, operation, entry["examples"]),
+            )
     return Profile(raw, events)
 
 
@@ -223,14 +239,23 @@ def python_literal_to_json(text: str) -> Any:
 
 @cache
 def validator(schema_id: str, strict: bool = False) -> Draft202012Validator:
-    return Draft202012Validator(schema_store.resolve(schema_id, strict), registry=schema_store.registry(strict),
-                                format_checker=FORMAT_CHECKER)
+    return Draft202012Validator(
+        schema_store.resolve(schema_id, strict), registry=schema_store.registry(strict), format_checker=FORMAT_CHECKER
+    )
+
+
+def _missing_property(error: ValidationError) -> str:
+    """The property a ``required`` error is about (jsonschema reports one error per missing name)."""
+    for name in error.validator_value:
+        if isinstance(error.instance, dict) and name not in error.instance and error.message.startswith(repr(name)):
+            return name
+    return ""
 
 
 def _expected(error: ValidationError) -> str:
     value = error.validator_value
     if error.validator == "required":
-        return f"required property {value!r}" if isinstance(value, str) else "its required properties"
+        return f"required property {_missing_property(error)!r}"
     if error.validator == "const":
         return f"the value {json.dumps(value)}"
     if error.validator == "enum":
@@ -250,8 +275,7 @@ def problems_of(error: ValidationError, fallback_source: str) -> Problem:
         reason = best_match(error.context)
     where = to_pointer(error.absolute_path)
     if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        where = f"{where}/{missing}"
+        where = f"{where}/{to_pointer([_missing_property(error)])[1:]}"
     schema = error.schema if isinstance(error.schema, dict) else {}
     source = schema.get("$comment") or fallback_source
     return Problem(where, reason.message, _expected(reason), source)
@@ -270,19 +294,32 @@ def check_headers(prof: Profile, event_name: str, headers: Mapping[str, str]) ->
     problems = []
     content_type = _header(headers, "Content-Type")
     if content_type is not None and content_type.split(";")[0].strip().lower() != prof.content_type:
-        problems.append(Problem("header Content-Type", f"is {content_type!r}", repr(prof.content_type),
-                                prof.raw.get("headers_source", prof.seed)))
+        problems.append(
+            Problem(
+                "header Content-Type",
+                f"is {content_type!r}",
+                repr(prof.content_type),
+                prof.raw.get("headers_source", prof.seed),
+            )
+        )
     expected = prof.delivery_headers(event_name)
     expected.pop("Content-Type")
     for name, value in expected.items():
         got = _header(headers, name)
         if got is not None and got != value:
-            problems.append(Problem(f"header {name}", f"is {got!r}", repr(value), prof.raw.get("headers_source", prof.seed)))
+            problems.append(
+                Problem(f"header {name}", f"is {got!r}", repr(value), prof.raw.get("headers_source", prof.seed))
+            )
     return problems
 
 
-def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None, event_name: str | None = None,
-             strict: bool = False) -> Verdict:
+def validate(
+    platform: str,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    event_name: str | None = None,
+    strict: bool = False,
+) -> Verdict:
     """Whether one delivery conforms: its event is identified (or given), then its body is checked
     against that event's schema with format checking on, and any headers given against the profile.
 
@@ -302,8 +339,14 @@ def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None,
                 verdict.problems.append(Problem("", str(exc), "a documented event", prof.raw["event_name"]["source"]))
                 return verdict
             if event_name not in prof.events:
-                verdict.problems.append(Problem("", f"{event_name!r} is not a documented {prof.name} event",
-                                                "one of " + ", ".join(prof.events), prof.raw["event_name"]["source"]))
+                verdict.problems.append(
+                    Problem(
+                        "",
+                        f"{event_name!r} is not a documented {prof.name} event",
+                        "one of " + ", ".join(prof.events),
+                        prof.raw["event_name"]["source"],
+                    )
+                )
                 return verdict
     else:
         event(platform, event_name)  # raises for an unknown name
@@ -313,8 +356,11 @@ def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None,
             except CatalogError:
                 claimed = None  # the schema check below names the missing field
             if claimed is not None and claimed != event_name:
-                verdict.problems.append(Problem("", f"the delivery names event {claimed!r}", repr(event_name),
-                                                prof.raw["event_name"]["source"]))
+                verdict.problems.append(
+                    Problem(
+                        "", f"the delivery names event {claimed!r}", repr(event_name), prof.raw["event_name"]["source"]
+                    )
+                )
     verdict.event = event_name
     if prof.kind == "webhook":
         verdict.problems.extend(check_headers(prof, event_name, headers))

@@ -23,8 +23,13 @@ class Delivery:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
-def delivery_for(platform: str, event: str, body: Any, secret: str | None = None, breaks: str | None = None) -> Delivery:
+def delivery_for(
+    platform: str, event: str, body: Any, secret: str | None = None, breaks: str | None = None
+) -> Delivery:
     """A delivery with exactly the headers the platform documents for ``event``."""
-    headers = catalog.profile(platform).delivery_headers(event, secret) if catalog.profile(platform).kind == "webhook" else {
-        "Content-Type": catalog.profile(platform).content_type}
+    headers = (
+        catalog.profile(platform).delivery_headers(event, secret)
+        if catalog.profile(platform).kind == "webhook"
+        else {"Content-Type": catalog.profile(platform).content_type}
+    )
     return Delivery(platform, event, body, headers, breaks)

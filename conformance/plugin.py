@@ -62,22 +62,33 @@ class RunConfig:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hookproof", "hookproof webhook conformance")
-    group.addoption("--target-url", help="URL of the implementation under test (a webhook receiver, or a "
-                    "registration API's base URL with --platform xobin). Default: the built-in reference.")
+    group.addoption(
+        "--target-url",
+        help="URL of the implementation under test (a webhook receiver, or a "
+        "registration API's base URL with --platform xobin). Default: the built-in reference.",
+    )
     group.addoption("--platform", help=f"platform id: {', '.join(catalog.platforms())}")
     group.addoption("--secret", help="shared secret (Codewars X-Webhook-Secret); never printed")
     group.addoption("--api-key", help="API key for the registration API (--platform xobin); never printed")
     group.addoption("--api-key-header", help="header that carries --api-key (default: the profile's, X-API-Key)")
-    group.addoption("--sender-cmd", help="command that delivers one event: placeholders {url} {event_file} "
-                    "{platform} {event} {secret}")
+    group.addoption(
+        "--sender-cmd",
+        help="command that delivers one event: placeholders {url} {event_file} {platform} {event} {secret}",
+    )
     group.addoption("--sender-timeout", type=float, default=60.0, help="seconds one --sender-cmd run may take (60)")
-    group.addoption("--response-timeout", type=float, default=10.0,
-                    help="seconds the target may take to answer one request (10)")
-    group.addoption("--hookproof-examples", type=int, default=DEFAULT_EXAMPLES,
-                    help=f"generated examples per event and check ({DEFAULT_EXAMPLES})")
+    group.addoption(
+        "--response-timeout", type=float, default=10.0, help="seconds the target may take to answer one request (10)"
+    )
+    group.addoption(
+        "--hookproof-examples",
+        type=int,
+        default=DEFAULT_EXAMPLES,
+        help=f"generated examples per event and check ({DEFAULT_EXAMPLES})",
+    )
     group.addoption("--hookproof-seed", type=int, default=None, help="seed generation (default: derandomized)")
-    group.addoption("--hookproof-shrink", action="store_true", help="shrink failing generated cases (slow "
-                    "against a slow target)")
+    group.addoption(
+        "--hookproof-shrink", action="store_true", help="shrink failing generated cases (slow against a slow target)"
+    )
 
 
 def _fail(message: str) -> None:
@@ -99,10 +110,17 @@ def _reachable(url: str, timeout: float) -> str | None:
 def build_config(config: pytest.Config) -> RunConfig:
     opt = config.getoption
     run = RunConfig(
-        target_url=opt("--target-url"), platform=opt("--platform"), secret=opt("--secret"),
-        api_key=opt("--api-key"), api_key_header=opt("--api-key-header"), sender_cmd=opt("--sender-cmd"),
-        sender_timeout=opt("--sender-timeout"), response_timeout=opt("--response-timeout"),
-        examples=opt("--hookproof-examples"), seed=opt("--hookproof-seed"), shrink=opt("--hookproof-shrink"),
+        target_url=opt("--target-url"),
+        platform=opt("--platform"),
+        secret=opt("--secret"),
+        api_key=opt("--api-key"),
+        api_key_header=opt("--api-key-header"),
+        sender_cmd=opt("--sender-cmd"),
+        sender_timeout=opt("--sender-timeout"),
+        response_timeout=opt("--response-timeout"),
+        examples=opt("--hookproof-examples"),
+        seed=opt("--hookproof-seed"),
+        shrink=opt("--hookproof-shrink"),
     )
     if run.platform is not None and run.platform not in catalog.platforms():
         _fail(f"unknown --platform {run.platform!r}; known platforms: {', '.join(catalog.platforms())}")
@@ -162,9 +180,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         role = _role(item)
         callspec = getattr(item, "callspec", None)
-        if role is None:
-            keep.append(item)
-        elif role in run.active_roles and (callspec is None or "platform" in callspec.params):
+        if role is None or (role in run.active_roles and (callspec is None or "platform" in callspec.params)):
             keep.append(item)
         else:
             drop.append(item)
@@ -212,4 +228,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         verdict = "CONFORMS" if counts.get("failed", 0) == 0 else "DOES NOT CONFORM"
         terminalreporter.write_line(
             f"  {platform:<10} {counts.get('passed', 0):>3} passed  {counts.get('failed', 0):>3} failed  "
-            f"{counts.get('skipped', 0):>3} skipped   {verdict}")
+            f"{counts.get('skipped', 0):>3} skipped   {verdict}"
+        )

@@ -19,8 +19,9 @@ def masked(headers: Mapping[str, str], secret_headers: Iterable[str]) -> dict[st
     return {k: (MASK if k.lower() in secret else v) for k, v in headers.items()}
 
 
-def curl_command(url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (),
-                 method: str = "POST") -> str:
+def curl_command(
+    url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (), method: str = "POST"
+) -> str:
     """A curl command that replays a request; secret header values are replaced by ``***``."""
     parts = ["curl", "-sS", "-i", "-X", method, shlex.quote(url)]
     for name, value in masked(headers, secret_headers).items():
@@ -44,8 +45,17 @@ def excerpt(data: bytes | str | None, limit: int = EXCERPT_BYTES) -> str:
 class CheckFailure(AssertionError):
     """A conformance check failed. ``str()`` is the whole report, so pytest prints it as is."""
 
-    def __init__(self, check: str, summary: str, *, platform: str = "", event: str = "",
-                 details: Iterable[str] = (), replay: str | None = None, payload: str | None = None):
+    def __init__(
+        self,
+        check: str,
+        summary: str,
+        *,
+        platform: str = "",
+        event: str = "",
+        details: Iterable[str] = (),
+        replay: str | None = None,
+        payload: str | None = None,
+    ):
         self.check, self.summary, self.platform, self.event = check, summary, platform, event
         lines = [f"[{check}] {summary}"]
         if platform:

@@ -1,0 +1,185 @@
+"""The catalog holds exactly the documented events, and a delivery that breaks a rule reads as such."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import catalog, schema_store
+
+# Written out as the documents spell them (../shared/seeds), not read from the schemas.
+DOCUMENTED = {
+    "doselect": {"solution.create", "solution.submit", "test-session.begin", "test-session.end"},
+    "qualified": {
+        "assessment.created",
+        "assessment.updated",
+        "assessment.published",
+        "assessment.destroyed",
+        "team_candidate.started_assessment",
+        "team_candidate.submitted_assessment",
+        "solution.created",
+        "solution.updated",
+        "assessment_result_review.created",
+        "assessment_result_review.updated",
+        "assessment_result_review.submitted",
+        "assessment_result_review.destroyed",
+        "challenge.created",
+        "challenge.updated",
+        "challenge.published",
+        "challenge.destroyed",
+        "team_candidate.created",
+        "team_candidate.label_added",
+        "team_candidate.label_removed",
+    },
+    "xobin": {"request", "response"},
+    "viasto": {"project_changed", "candidate_changed", "answervideo_changed", "rating_changed", "note_changed"},
+    "codewars": {
+        "webhook.updated",
+        "code_challenge.created",
+        "code_challenge.approve_successful",
+        "code_challenge.voted",
+        "code_challenge.solution_finalized",
+        "user.rank_upgraded",
+        "user.honor_changed",
+    },
+}
+
+
+def test_catalog_holds_exactly_the_documented_events() -> None:
+    assert set(catalog.platforms()) == set(DOCUMENTED)
+    for platform, names in DOCUMENTED.items():
+        assert set(catalog.profile(platform).events) == names, platform
+    assert [len(DOCUMENTED[p]) for p in ("doselect", "qualified", "viasto", "codewars")] == [4, 19, 5, 7]
+
+
+def test_catalog_matches_the_schema_files() -> None:
+    root = Path(schema_store.schema_root())  # type: ignore[arg-type]
+    for platform in catalog.platforms():
+        listed = {ev.schema_id for ev in catalog.profile(platform).events.values()}
+        on_disk = {
+            schema_store.BASE_URI + p.relative_to(root).as_posix() for p in (root / platform).glob("events/*.json")
+        }
+        if catalog.profile(platform).kind == "webhook":
+            assert listed == on_disk
+        for uri in listed:
+            assert schema_store.resolve(uri)["$id"] == uri
+
+
+def _base(platform: str, event: str) -> dict[str, Any]:
+    """A valid body for every event: the documented example, or one built from the document's tables."""
+    ev = catalog.event(platform, event)
+    if ev.examples:
+        return copy.deepcopy(ev.examples[0].body)
+    if platform == "doselect":
+        sibling = {"solution.create": "solution.submit", "test-session.begin": "test-session.end"}[event]
+        body = copy.deepcopy(catalog.event(platform, sibling).examples[0].body)
+        body["meta"]["action"] = event.split(".")[1]
+        return body
+    if platform == "qualified":
+        return {"event": event, "data": {}}
+    if platform == "viasto":
+        fields = catalog.event(platform, event).schema["properties"]["data"]["required"]
+        return {
+            "endpoint": "https://abc.com/hook",
+            "time": "2015-03-16T15:32:34+00:00",
+            "event": event,
+            "data": {"action": "created", **{f: f"https://interview-suite.com/api/v3/{f}s/1/" for f in fields}},
+        }
+    raise AssertionError(f"no base body for {platform} {event}")
+
+
+WEBHOOK_EVENTS = [(p, e) for p in catalog.webhook_platforms() for e in catalog.profile(p).events]
+
+
+def _check(platform: str, event: str, body: Any, headers: dict[str, str] | None = None) -> catalog.Verdict:
+    return catalog.validate(platform, body, headers or catalog.profile(platform).delivery_headers(event), event)
+
+
+@pytest.mark.parametrize(("platform", "event"), WEBHOOK_EVENTS)
+def test_base_body_is_valid(platform: str, event: str) -> None:
+    assert _check(platform, event, _base(platform, event)).ok
+
+
+@pytest.mark.parametrize(("platform", "event"), WEBHOOK_EVENTS)
+def test_removing_a_required_field_fails_readably(platform: str, event: str) -> None:
+    body = _base(platform, event)
+    required = catalog.event(platform, event).schema["required"]
+    victim = required[-1]
+    del body[victim]
+    verdict = _check(platform, event, body)
+    assert not verdict.ok
+    assert any(
+        p.where == f"/{victim}" and p.expected == f"required property {victim!r}" and ".txt" in p.source
+        for p in verdict.problems
+    ), [str(p) for p in verdict.problems]
+
+
+@pytest.mark.parametrize(("platform", "event"), WEBHOOK_EVENTS)
+def test_a_wrong_event_name_fails_readably(platform: str, event: str) -> None:
+    """A wrong sender or action (DoSelect), event (Qualified, viasto) or action (Codewars)."""
+    prof = catalog.profile(platform)
+    body = _base(platform, event)
+    headers = prof.delivery_headers(event)
+    last = prof.name_parts[-1]
+    if "body" in last:
+        target = body
+        *parents, leaf = last["body"].strip("/").split("/")
+        for key in parents:
+            target = target[key]
+        target[leaf] = "not_an_action"
+        where = last["body"]
+    else:
+        headers[last["header"]] = "not_an_event"
+        where = f"header {last['header']}"
+    verdict = catalog.validate(platform, body, headers, event)
+    assert not verdict.ok
+    assert any(p.where == where for p in verdict.problems), [str(p) for p in verdict.problems]
+    identified = catalog.validate(platform, body, headers)
+    assert "is not a documented" in identified.problems[0].message
+
+
+@pytest.mark.parametrize("platform", ["doselect", "viasto"])
+def test_a_bad_timestamp_fails_readably(platform: str) -> None:
+    for event in catalog.profile(platform).events:
+        body = _base(platform, event)
+        if platform == "doselect":
+            body["meta"]["timestamp"] = "07/10/2017 10:41"
+            where = "/meta/timestamp"
+        else:
+            body["time"] = "yesterday"
+            where = "/time"
+        (problem,) = _check(platform, event, body).problems
+        assert (problem.where, problem.expected) == (where, "a valid date-time")
+        assert problem.source.startswith(catalog.profile(platform).seed)
+
+
+def test_a_wrong_x_webhook_event_header_fails_readably() -> None:
+    body = _base("codewars", "user.honor_changed")
+    verdict = catalog.validate("codewars", body, {"X-Webhook-Event": "code_challenge"}, "user.honor_changed")
+    assert not verdict.ok
+    assert any(p.where == "header X-Webhook-Event" and p.expected == "'user'" for p in verdict.problems)
+
+
+def test_documented_header_values_are_checked_when_present() -> None:
+    body = _base("codewars", "webhook.updated")
+    headers = {"X-Webhook-Event": "webhook", "User-Agent": "curl/8", "Content-Type": "text/plain"}
+    verdict = catalog.validate("codewars", body, headers)
+    assert {p.where for p in verdict.problems} == {"header User-Agent", "header Content-Type"}
+    headers.update({"User-Agent": "Codewars Hookbot", "Content-Type": "application/json; charset=utf-8"})
+    assert catalog.validate("codewars", body, headers).ok
+
+
+def test_unknown_platform_and_event_are_input_errors() -> None:
+    with pytest.raises(catalog.CatalogError, match="unknown platform 'nope'"):
+        catalog.profile("nope")
+    with pytest.raises(catalog.CatalogError, match=r"documented events: solution\.create"):
+        catalog.event("doselect", "solution.delete")
+
+
+def test_an_unidentifiable_delivery_is_a_problem_not_a_crash() -> None:
+    for body in ([], "text", {"meta": "x"}, {"meta": {"sender": 1, "action": "end"}}):
+        verdict = catalog.validate("doselect", body)
+        assert not verdict.ok and "cannot tell the DoSelect event" in verdict.problems[0].message

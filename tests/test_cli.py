@@ -1,0 +1,95 @@
+"""``hookproof validate`` as a user runs it: exit 0 conforms, 1 does not, 2 bad input, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import schema_store
+
+ROOT = Path(schema_store.schema_root())  # type: ignore[arg-type]
+
+
+def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, cwd=cwd, input=stdin, timeout=60
+    )
+
+
+def test_conforming_delivery_exits_0(tmp_path: Path) -> None:
+    result = run(
+        "validate", "--platform", "doselect", str(ROOT / "doselect/examples/solution.submit.json"), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "conforms to doselect solution.submit" in result.stdout
+
+
+def test_codewars_needs_its_event_header(tmp_path: Path) -> None:
+    body = ROOT / "codewars/examples/user.rank_upgraded.json"
+    ok = run("validate", "--platform", "codewars", "--header", "X-Webhook-Event: user", str(body), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout
+    wrong = run("validate", "--platform", "codewars", "--header", "X-Webhook-Event: webhook", str(body), cwd=tmp_path)
+    assert wrong.returncode == 1
+    assert "'webhook.rank_upgraded' is not a documented Codewars event" in wrong.stdout
+
+
+def test_nonconforming_delivery_exits_1_with_pointer_expectation_and_seed(tmp_path: Path) -> None:
+    body = json.loads((ROOT / "doselect/examples/test-session.end.json").read_text())
+    body["meta"]["delivery_id"] = "not-a-uuid"
+    del body["object"]["email"]
+    file = tmp_path / "delivery.json"
+    file.write_text(json.dumps(body))
+    result = run("validate", "--platform", "doselect", str(file))
+    assert result.returncode == 1
+    assert (
+        "/meta/delivery_id: 'not-a-uuid' is not a 'uuid' (expected a valid uuid) [000_2a74ac671a889458.txt"
+        in result.stdout
+    )
+    assert "/object/email:" in result.stdout and "required property 'email'" in result.stdout
+    assert result.stderr == ""
+
+
+def test_standard_input_is_read_with_dash() -> None:
+    body = (ROOT / "viasto/examples/project_changed.json").read_text()
+    result = run("validate", "--platform", "viasto", "-", stdin=body)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--platform", "doselect", "missing.json"], "missing.json: no such file"),
+        (["--platform", "nope", "x.json"], "unknown platform 'nope'"),
+        (
+            ["--platform", "doselect", "--event", "solution.delete", "x.json"],
+            "unknown doselect event 'solution.delete'",
+        ),
+        (["--platform", "doselect", "--header", "no-colon", "x.json"], "is not of the form 'Name: value'"),
+        (["--platform", "doselect", "VERBATIM"], "not JSON: Expecting value at line 3"),
+        (["--platform", "doselect", "BINARY"], "not UTF-8 text"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe{}")
+    args = [
+        {
+            "VERBATIM": str(ROOT / "doselect/examples/verbatim/solution.submit.txt"),
+            "BINARY": str(tmp_path / "bin.json"),
+        }.get(a, a)
+        for a in args
+    ]
+    result = run("validate", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_list_names_every_platform() -> None:
+    result = run("list")
+    assert result.returncode == 0
+    for platform in ("doselect", "qualified", "xobin", "viasto", "codewars"):
+        assert f"{platform}  (" in result.stdout
