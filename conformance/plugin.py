@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -138,7 +139,6 @@ def build_config(config: pytest.Config) -> RunConfig:
 
 
 CONFIG_KEY = pytest.StashKey[RunConfig]()
-SUMMARY_KEY = pytest.StashKey[dict]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -147,10 +147,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "robustness: delivery practice the documents do not state, checked for safety",
         "retry_policy_inferred: retry checks that apply the DoSelect policy to a platform whose document gives none",
         "hookproof_role(role): which implementation a conformance check judges (receiver, sender, registration)",
+        "hookproof_needs(*features): run a check only for platforms that have these ('examples', 'secret')",
     ):
         config.addinivalue_line("markers", line)
-    config.stash[CONFIG_KEY] = build_config(config)
-    config.stash[SUMMARY_KEY] = {}
+    config.stash[CONFIG_KEY] = run = build_config(config)
+    config.pluginmanager.register(SummaryReporter(run), "hookproof-summary")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -166,11 +167,25 @@ def _role(node) -> str | None:
     return marker.args[0] if marker else None
 
 
+def _has(feature: str, platform: str, run: RunConfig) -> bool:
+    """Whether a platform can be checked for ``feature`` in this run (a check without it is not collected)."""
+    prof = catalog.profile(platform)
+    if feature == "examples":
+        return any(ev.examples for ev in prof.events.values())
+    if feature == "secret":  # the reference run configures one itself; a real target needs --secret
+        return prof.secret_header is not None and (run.secret is not None or run.target_url is None)
+    raise ValueError(f"unknown hookproof_needs feature {feature!r}")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     role = _role(metafunc.definition)
     if role and "platform" in metafunc.fixturenames:
         run = metafunc.config.stash[CONFIG_KEY]
-        metafunc.parametrize("platform", run.platforms_for(role) if role in run.active_roles else [])
+        platforms = run.platforms_for(role) if role in run.active_roles else []
+        needs = metafunc.definition.get_closest_marker("hookproof_needs")
+        if needs:
+            platforms = [p for p in platforms if all(_has(f, p, run) for f in needs.args)]
+        metafunc.parametrize("platform", platforms)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -180,7 +195,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         role = _role(item)
         callspec = getattr(item, "callspec", None)
-        if role is None or (role in run.active_roles and (callspec is None or "platform" in callspec.params)):
+        # An empty platform list leaves one NOTSET item behind; it is dropped with the inactive roles.
+        platform = callspec.params.get("platform") if callspec is not None else None
+        if role is None or (role in run.active_roles and (callspec is None or isinstance(platform, str))):
             keep.append(item)
         else:
             drop.append(item)
@@ -195,19 +212,6 @@ def hookproof_run(pytestconfig: pytest.Config) -> RunConfig:
     return pytestconfig.stash[CONFIG_KEY]
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
-        return
-    platform = dict(report.user_properties).get("hookproof_platform")
-    if platform is None:
-        return
-    config_summary = _SUMMARY.setdefault(platform, {"passed": 0, "failed": 0, "skipped": 0})
-    config_summary[report.outcome] = config_summary.get(report.outcome, 0) + 1
-
-
-_SUMMARY: dict[str, dict[str, int]] = {}
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     callspec = getattr(item, "callspec", None)
@@ -216,17 +220,48 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.user_properties.append(("hookproof_role", _role(item)))
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if not _SUMMARY:
-        return
+class SummaryReporter:
+    """Counts outcomes per platform and prints them at the end of the run.
+
+    It reads the platform from each report's ``user_properties``, which pytest-xdist carries from the
+    workers to the controller, so the summary is whole under ``-n auto`` too.
+    """
+
+    def __init__(self, run: RunConfig):
+        self.run = run
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+            return
+        platform = dict(report.user_properties).get("hookproof_platform")
+        if isinstance(platform, str):
+            counts = self.counts.setdefault(platform, {"passed": 0, "failed": 0, "skipped": 0})
+            counts[report.outcome] = counts.get(report.outcome, 0) + 1
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.counts:
+            return
+        run = self.run
+        target = run.target_url or (f"--sender-cmd {run.sender_cmd}" if run.sender_cmd else None)
+        terminalreporter.section("hookproof conformance summary")
+        terminalreporter.write_line(f"target: {target or 'built-in reference implementations'}")
+        for platform in sorted(self.counts):
+            counts = self.counts[platform]
+            verdict = "CONFORMS" if counts["failed"] == 0 else "DOES NOT CONFORM"
+            terminalreporter.write_line(
+                f"  {platform:<10} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
+                f"{counts['skipped']:>3} skipped   {verdict}"
+            )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     run = config.stash[CONFIG_KEY]
-    target = run.target_url or run.sender_cmd or "built-in reference implementations"
-    terminalreporter.section("hookproof conformance summary")
-    terminalreporter.write_line(f"target: {target}")
-    for platform in sorted(_SUMMARY):
-        counts = _SUMMARY[platform]
-        verdict = "CONFORMS" if counts.get("failed", 0) == 0 else "DOES NOT CONFORM"
-        terminalreporter.write_line(
-            f"  {platform:<10} {counts.get('passed', 0):>3} passed  {counts.get('failed', 0):>3} failed  "
-            f"{counts.get('skipped', 0):>3} skipped   {verdict}"
-        )
+    target = run.target_url or (
+        f"--sender-cmd {run.sender_cmd}" if run.sender_cmd else "built-in reference implementations"
+    )
+    generation = f"seed {run.seed}" if run.seed is not None else "derandomized (same examples every run)"
+    return [
+        f"hookproof: target {target}; platform {run.platform or 'all'}; "
+        f"{run.examples} examples per event and check; generation {generation}"
+    ]

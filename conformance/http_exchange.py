@@ -1,0 +1,92 @@
+"""One bounded HTTP request from the suite to an implementation under test, and what came back.
+
+Every request has a timeout, a cap on the bytes read and an overall deadline (httpx timeouts reset on
+each chunk, so a server that drips bytes would otherwise never trip them); redirects are never followed
+and proxies from the environment are ignored. A breaker stops a run from stalling on a target that
+keeps timing out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+ANSWER_CAP = 64 * 1024
+STALL_LIMIT = 3
+
+
+@dataclass
+class Exchange:
+    url: str
+    method: str
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = None
+    answer: bytes = b""
+    elapsed: float = 0.0
+    error: str | None = None
+    location: str | None = None  # where a 3XX answer pointed
+
+    @property
+    def timed_out(self) -> bool:
+        return self.error is not None and self.error.startswith("no answer within")
+
+
+@dataclass
+class Breaker:
+    """Counts timeouts; once ``limit`` is reached, later requests are refused without being sent."""
+
+    limit: int = STALL_LIMIT
+    timeouts: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.timeouts >= self.limit
+
+
+@dataclass
+class HttpSession:
+    timeout: float
+    client: httpx.Client = field(init=False)
+    breaker: Breaker = field(default_factory=Breaker)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> Exchange:
+        exchange = Exchange(url, method, dict(headers), body)
+        if self.breaker.open:
+            exchange.error = (
+                f"not sent: the target already failed to answer within {self.timeout:g} s "
+                f"{self.breaker.timeouts} times in this run"
+            )
+            return exchange
+        started = time.monotonic()
+        deadline = started + self.timeout
+        try:
+            with self.client.stream(method, url, headers=headers, content=body) as response:
+                exchange.status = response.status_code
+                exchange.location = response.headers.get("location")
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= ANSWER_CAP:
+                        break
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("overall deadline")
+                exchange.answer = b"".join(chunks)[:ANSWER_CAP]
+        except httpx.TimeoutException:
+            self.breaker.timeouts += 1
+            exchange.error = f"no answer within {self.timeout:g} s (--response-timeout)"
+        except httpx.HTTPError as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+        exchange.elapsed = time.monotonic() - started
+        if exchange.error is None and exchange.elapsed > self.timeout:
+            exchange.error = f"answered after {exchange.elapsed:.2f} s, more than --response-timeout {self.timeout:g} s"
+        return exchange

@@ -1,0 +1,134 @@
+"""Receivers that each break one rule the receiver checks enforce.
+
+Each is the reference receiver with one mistake, made the way real integrations make it, so that a
+test can show the matching check catches it (and only the reference passes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from conformance import catalog
+from reference_impl.receiver import Receiver
+
+
+def _json(status: int, payload: Any = None) -> Response:
+    return Response(json.dumps(payload or {}), status=status, mimetype="application/json")
+
+
+class ChecksSlugAgainstUri(Receiver):
+    """Insists that DoSelect's test_slug matches the end of test_uri - the documented example does not."""
+
+    def handle(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        obj = body.get("object") if isinstance(body, dict) else None
+        if isinstance(obj, dict) and "test_slug" in obj and not str(obj.get("test_uri", "")).endswith(obj["test_slug"]):
+            return _json(422, {"error": "test_slug does not match test_uri"})
+        return super().handle(request)
+
+
+class CrashesOnNonAscii(Receiver):
+    """Stores text in a latin-1 column: any character outside it is a 500."""
+
+    def handle(self, request: Request) -> Response:
+        try:
+            request.get_data().decode("utf-8").encode("latin-1")
+        except UnicodeEncodeError:
+            return _json(500, {"error": "internal error"})
+        return super().handle(request)
+
+
+class RejectsUnknownProperties(Receiver):
+    """Validates against the strict schema variant: any property the document does not list is a 400."""
+
+    def handle(self, request: Request) -> Response:
+        platform = request.path.strip("/")
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and platform in self.platforms:
+            verdict = catalog.validate(platform, body, dict(request.headers), strict=True)
+            if any("strict" in p.expected for p in verdict.problems):
+                return _json(400, {"error": "unexpected property"})
+        return super().handle(request)
+
+
+class RefusesRepeats(Receiver):
+    """Answers 409 Conflict to a delivery it has seen - so the sender retries it, forever."""
+
+    def handle(self, request: Request) -> Response:
+        response = super().handle(request)
+        if response.status_code == 200 and b'"duplicate"' in response.get_data():
+            return _json(409, {"error": "already received"})
+        return response
+
+
+class CrashesOnBadJson(Receiver):
+    """Parses the body without catching errors: malformed JSON is a 500."""
+
+    def handle(self, request: Request) -> Response:
+        try:
+            json.loads(request.get_data() or b"null")
+        except ValueError:
+            return _json(500, {"error": "internal error"})
+        return super().handle(request)
+
+
+class CrashesOnEmptyBody(Receiver):
+    def handle(self, request: Request) -> Response:
+        if not request.get_data():
+            return _json(500, {"error": "internal error"})
+        return super().handle(request)
+
+
+class CrashesOnArray(Receiver):
+    def handle(self, request: Request) -> Response:
+        if request.get_data().lstrip().startswith(b"["):
+            return _json(500, {"error": "list has no attribute get"})
+        return super().handle(request)
+
+
+class IgnoresContentType(Receiver):
+    """Parses any body as JSON whatever its Content-Type says."""
+
+    def handle(self, request: Request) -> Response:
+        if request.mimetype == "text/plain":
+            request.environ["CONTENT_TYPE"] = "application/json"
+            request = Request(request.environ)
+        return super().handle(request)
+
+
+class IgnoresSecret(Receiver):
+    """Configured with a secret but never checks it."""
+
+    def _authenticate(self, platform: str, request: Request) -> Response | None:
+        return None
+
+
+class Slow(Receiver):
+    """Does its work before answering: every answer takes ``delay`` seconds."""
+
+    delay = 1.0
+
+    def handle(self, request: Request) -> Response:
+        time.sleep(self.delay)
+        return super().handle(request)
+
+
+class Redirects(Receiver):
+    """Moved to a new path and answers 307 to the old one."""
+
+    def handle(self, request: Request) -> Response:
+        return Response("", status=307, headers={"Location": "/v2" + request.path})
+
+
+class CrashesOnUnknownEvent(Receiver):
+    """Looks the event up in a dict of handlers: an event it does not know is a KeyError, a 500."""
+
+    def handle(self, request: Request) -> Response:
+        response = super().handle(request)
+        if response.status_code == 202:
+            return _json(500, {"error": "KeyError"})
+        return response

@@ -1,0 +1,127 @@
+"""Every receiver check fails against a receiver that breaks its rule and passes against the reference."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from conformance import receiver_checks
+from conformance.http_exchange import HttpSession
+from conformance.receiver_checks import RECEIVER_CHECKS, ReceiverContext
+from conformance.report import CheckFailure
+from reference_impl.receiver import Receiver
+from reference_impl.serving import serving
+from tests import broken_receivers as broken
+
+SECRET = "s3cret-for-tests"
+
+
+@contextmanager
+def target(app: Receiver, *, timeout: float = 5.0, examples: int = 5) -> Iterator[ReceiverContext]:
+    session = HttpSession(timeout)
+    with serving(app) as base:
+        try:
+            yield ReceiverContext(lambda platform: f"{base}/{platform}", session, SECRET, examples=examples)
+        finally:
+            session.close()
+
+
+def app(cls: type[Receiver] = Receiver) -> Receiver:
+    return cls(secrets={"codewars": SECRET})
+
+
+# check name -> (a platform to run it on, the broken receiver class, what the failure must say)
+BROKEN: dict[str, tuple[str, type[Receiver], str]] = {
+    "documented_examples": ("doselect", broken.ChecksSlugAgainstUri, "answered 422 to a valid delivery"),
+    "generated_valid": ("qualified", broken.CrashesOnNonAscii, "answered 500 to a valid delivery"),
+    "unknown_properties": ("codewars", broken.RejectsUnknownProperties, "answered 400 to a valid delivery"),
+    "duplicate_delivery": ("doselect", broken.RefusesRepeats, "answered 409 to the same delivery sent again"),
+    "malformed_bodies": ("viasto", broken.CrashesOnBadJson, "answered 500 to malformed JSON"),
+    "secret_required": ("codewars", broken.IgnoresSecret, "answered 200 to a delivery with no X-Webhook-Secret"),
+    "answers_in_time": ("viasto", broken.Slow, "no answer within 0.3 s"),
+    "no_redirect": ("doselect", broken.Redirects, "answered 307 to /v2/doselect: senders do not follow redirects"),
+    "unknown_event": ("codewars", broken.CrashesOnUnknownEvent, "answered 500 to an unknown event name"),
+}
+
+
+def test_every_check_has_a_broken_receiver() -> None:
+    assert set(BROKEN) == set(RECEIVER_CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_check_fails_against_its_broken_receiver(name: str) -> None:
+    platform, cls, message = BROKEN[name]
+    timeout = 0.3 if cls is broken.Slow else 5.0
+    with target(app(cls), timeout=timeout) as ctx, pytest.raises(CheckFailure) as failure:
+        RECEIVER_CHECKS[name].run(ctx, platform)
+    report = str(failure.value)
+    assert f"[{name}]" in report and message in report, report
+    assert "replay: curl -sS -i -X POST" in report and "payload: " in report
+    assert SECRET not in report, "secrets are masked in reports"
+
+
+@pytest.mark.parametrize("platform", ["doselect", "qualified", "viasto", "codewars"])
+def test_reference_receiver_passes_every_check(platform: str) -> None:
+    with target(app()) as ctx:
+        for check in RECEIVER_CHECKS.values():
+            if check.needs == ("secret",) and platform != "codewars":
+                continue
+            if check.needs == ("examples",) and platform == "qualified":
+                continue
+            check.run(ctx, platform)
+
+
+@pytest.mark.parametrize(
+    ("cls", "what"),
+    [
+        (broken.CrashesOnEmptyBody, "answered 500 to an empty body"),
+        (broken.CrashesOnArray, "answered 500 to a JSON array"),
+        (broken.IgnoresContentType, "answered 200 to a non-JSON Content-Type"),
+    ],
+)
+def test_malformed_bodies_catches_each_kind(cls: type[Receiver], what: str) -> None:
+    with target(app(cls)) as ctx, pytest.raises(CheckFailure, match=what):
+        receiver_checks.malformed_bodies(ctx, "doselect")
+
+
+def test_a_wrong_secret_is_caught_too() -> None:
+    class AcceptsAnySecret(Receiver):
+        def _authenticate(self, platform, request):  # type: ignore[no-untyped-def]
+            return None if request.headers.get("X-Webhook-Secret") else super()._authenticate(platform, request)
+
+    with target(app(AcceptsAnySecret)) as ctx, pytest.raises(CheckFailure, match="a wrong X-Webhook-Secret"):
+        receiver_checks.secret_required(ctx, "codewars")
+
+
+def test_a_slow_target_does_not_stall_the_run() -> None:
+    """After a few timeouts the breaker refuses to send more, so every later check fails fast."""
+    with target(app(broken.Slow), timeout=0.3, examples=10) as ctx:
+        started = time.monotonic()
+        for name in ("generated_valid", "unknown_properties", "answers_in_time", "no_redirect"):
+            with pytest.raises(CheckFailure):
+                RECEIVER_CHECKS[name].run(ctx, "qualified")
+        assert time.monotonic() - started < 5
+        with pytest.raises(CheckFailure, match="not sent: the target already failed to answer"):
+            receiver_checks.documented_examples(ctx, "doselect")
+
+
+def test_a_refused_delivery_without_secret_hints_at_the_option() -> None:
+    session = HttpSession(5.0)
+    with serving(app()) as base:
+        ctx = ReceiverContext(lambda p: f"{base}/{p}", session, None, examples=2)
+        with pytest.raises(CheckFailure, match="if it requires a secret, pass --secret"):
+            receiver_checks.documented_examples(ctx, "codewars")
+    session.close()
+
+
+def test_failures_are_deterministic() -> None:
+    """A CI gate must give the same verdict for the same case twice (ids aside, which are fresh per delivery)."""
+    cases = []
+    for _ in range(2):
+        with target(app(broken.CrashesOnNonAscii)) as ctx, pytest.raises(CheckFailure) as failure:
+            receiver_checks.generated_valid(ctx, "qualified")
+        cases.append(str(failure.value).split("  payload: ")[1].split("\n")[0])
+    assert cases[0] == cases[1]
