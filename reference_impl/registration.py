@@ -1,0 +1,247 @@
+"""Reference Xobin webhook registration server: ``POST /webhooks`` as 002_87eafd416189f785.txt documents it.
+
+A plain WSGI app over :class:`~reference_impl.registration_store.RegistrationStore`, so that it can be
+mounted anywhere and tested in a thread. What it does, and which parts the document leaves open:
+
+- The API key travels in a header (the document: "Make sure to add your API key in Header of the
+  request", without naming one). ``X-API-Key`` (the profile's default) unless configured otherwise;
+  compared in constant time. No header: 401; a wrong key: 403.
+- ``POST /webhooks``: the body is validated against ``schemas/xobin/request.json``; a body that breaks
+  it gets 400 naming the field by JSON pointer. Keys the body omits keep their stored values;
+  ``updateAll: true`` also writes the given keys into every assessment. The answer is the documented
+  ``{"status": "success", "message": ..., "webhook": {...}}``, with ``webhook`` holding the resulting
+  account settings (the document shows ``{ }``).
+- ``GET /webhooks`` (not in the document) returns the stored state, so that clients - and the
+  conformance checks - can observe what an update did.
+- Errors are JSON ``{"status": "error", "message": ...}``; bodies over 64 KiB get 413, other methods
+  405, other paths 404.
+
+Run it: ``python -m reference_impl.registration --port 8080 --api-key KEY [--db PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import re
+import socket
+import sqlite3
+import sys
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from conformance import catalog
+from reference_impl.registration_store import SETTING_KEYS, RegistrationStore, Setting, Snapshot, StoreError
+from reference_impl.serving import serve_forever
+
+PROFILE = catalog.profile("xobin")
+PATH: str = PROFILE.path
+DEFAULT_API_KEY_HEADER: str = PROFILE.api_key["header"]
+REQUEST_SCHEMA: str = catalog.event("xobin", "request").schema_id
+MAX_BODY_BYTES = 64 * 1024
+SUCCESS_MESSAGE = "Webhook added successfully"  # 002_87eafd416189f785.txt § Response
+DEFAULT_DB = "xobin-registration.sqlite3"
+ALLOWED_METHODS = ("GET", "HEAD", "POST")
+MESSAGE_CHARS = 300  # error messages quote client values; keep them short
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
+
+
+def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = (), **extra: Any) -> Response:
+    body = {"status": "error", "message": message[:MESSAGE_CHARS], **extra}
+    return Response(json.dumps(body), status=status, headers=list(headers), mimetype="application/json")
+
+
+def _success(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body), status=200, mimetype="application/json")
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+class RegistrationApp:
+    """The WSGI app. One instance serves one account: one API key, one store."""
+
+    def __init__(self, store: RegistrationStore, api_key: str, api_key_header: str = DEFAULT_API_KEY_HEADER,
+                 max_body_bytes: int = MAX_BODY_BYTES):
+        problem = api_key_problem(api_key) or header_name_problem(api_key_header)
+        if problem:
+            raise ValueError(problem)
+        self.store = store
+        self.api_key_header = api_key_header
+        self.max_body_bytes = max_body_bytes
+        self._key = api_key.encode("utf-8")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        request.max_content_length = self.max_body_bytes
+        try:
+            response = self.handle(request)
+        except sqlite3.OperationalError:  # the write lock stayed busy past the timeout, or the disk failed
+            response = _error(503, "the settings store is busy; retry the request", [("Retry-After", "1")])
+        except Exception:  # never a traceback on the wire
+            response = _error(500, "internal error")
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        if request.path != PATH:
+            return _error(404, f"no such resource: {request.path[:100]}; the API is {PATH}")
+        if request.method not in ALLOWED_METHODS:
+            return _error(405, f"method {request.method} is not allowed on {PATH}",
+                          [("Allow", ", ".join(ALLOWED_METHODS))])
+        refusal = self._refuse_key(request)
+        if refusal is not None:
+            return refusal
+        if request.method in ("GET", "HEAD"):
+            return _success({"status": "success", **self.store.snapshot().to_json()})
+        return self._post(request)
+
+    def _refuse_key(self, request: Request) -> Response | None:
+        given = request.headers.get(self.api_key_header)
+        if not given:
+            return _error(401, f"missing API key: send it in the {self.api_key_header} header")
+        # WSGI hands header values over as latin-1 text: encode back to the bytes that were sent.
+        try:
+            raw = given.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = b""
+        if not hmac.compare_digest(raw, self._key):
+            return _error(403, "the API key is not valid")
+        return None
+
+    def _post(self, request: Request) -> Response:
+        if request.mimetype and request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+            return _error(415, f"the body must be application/json, not {request.mimetype[:60]}")
+        try:
+            data = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _error(413, f"the body is larger than {self.max_body_bytes} bytes")
+        body, problem = self._parse(data)
+        if problem:
+            return _error(400, problem)
+        problems = catalog.check_instance(REQUEST_SCHEMA, body)
+        if problems:
+            first = problems[0]
+            return _error(400, f"{first.where or '/'}: {first.message} (expected {first.expected})",
+                          field=first.where,
+                          errors=[{"field": p.where, "message": p.message[:MESSAGE_CHARS],
+                                   "expected": p.expected} for p in problems[:20]])
+        given = body["webhooks"]
+        settings = {k: Setting(given[k]["status"], given[k]["url"]) for k in SETTING_KEYS if k in given}
+        update_all = body.get("updateAll", False)
+        snapshot = self.store.update(settings, update_all=update_all, update_auth=body.get("updateAuth"))
+        return _success(self._answer(snapshot, update_all, ignored=[k for k in given if k not in SETTING_KEYS]))
+
+    @staticmethod
+    def _parse(data: bytes) -> tuple[Any, str | None]:
+        """The body as JSON, or why it is not: every way a body can fail to parse is a 400, never a 500."""
+        if not data.strip():
+            return None, "the body is empty; expected a JSON object"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, f"the body is not UTF-8 (byte {exc.start})"
+        try:
+            return json.loads(text, parse_constant=_reject_constant), None
+        except json.JSONDecodeError as exc:
+            return None, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        except ValueError as exc:  # NaN / Infinity
+            return None, f"the body is not valid JSON: {exc}"
+        except RecursionError:
+            return None, "the body is not valid JSON: it nests too deeply to parse"
+
+    @staticmethod
+    def _answer(snapshot: Snapshot, update_all: bool, ignored: list[str]) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "status": "success",
+            "message": SUCCESS_MESSAGE,
+            "webhook": snapshot.webhooks_json(),
+            "updateAll": update_all,
+            "updateAuth": snapshot.update_auth,
+            "updatedAssessments": list(snapshot.assessments) if update_all else [],
+        }
+        if ignored:
+            answer["ignoredKeys"] = ignored[:20]
+        return answer
+
+
+def make_app(store: RegistrationStore, api_key: str, api_key_header: str = DEFAULT_API_KEY_HEADER) -> RegistrationApp:
+    return RegistrationApp(store, api_key, api_key_header)
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot work as a header value, if it cannot."""
+    if not key:
+        return "--api-key must not be empty"
+    if not key.isascii() or not key.isprintable() or key != key.strip():
+        return "--api-key must be printable ASCII without leading or trailing spaces (it travels in a header)"
+    return None
+
+
+def header_name_problem(name: str) -> str | None:
+    if not _TOKEN.match(name or ""):
+        return f"--api-key-header {name!r} is not a valid HTTP header name"
+    return None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m reference_impl.registration",
+                     description="Reference Xobin webhook registration server (POST/GET /webhooks).")
+    parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
+    parser.add_argument("--api-key", required=True, help="the API key clients must send")
+    parser.add_argument("--api-key-header", default=DEFAULT_API_KEY_HEADER,
+                        help=f"header that carries the key (default {DEFAULT_API_KEY_HEADER})")
+    parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file holding the settings (default ./{DEFAULT_DB})")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = (None if 0 <= args.port <= 65535 else f"--port {args.port} is not a port number (0-65535)") \
+        or api_key_problem(args.api_key) or header_name_problem(args.api_key_header)
+    if problem:
+        parser.error(problem)
+    try:
+        store = RegistrationStore(args.db)
+    except StoreError as exc:
+        parser.error(f"--db: {exc}")
+    problem = bind_problem(args.host, args.port)
+    if problem:
+        parser.error(problem)
+    app = make_app(store, args.api_key, args.api_key_header)
+    serve_forever(app, args.host, args.port,
+                  f"xobin registration server (key header {args.api_key_header}, db {store.path})")
+    return 0
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port. Checked up front because Werkzeug reports a busy
+    port with a paragraph and exit status 1; this CLI reports every bad start in one line, status 2."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself will
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
