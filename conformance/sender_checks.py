@@ -1,0 +1,722 @@
+"""Sender conformance: run a user's sender command against a scripted loopback receiver, judge the wire.
+
+The machinery, usable without pytest (``tests/`` drives it against deliberately broken senders):
+
+- :class:`SenderHarness` writes a generated payload to ``{event_file}``, serves ``{url}`` answering a
+  scripted sequence of statuses (a pytest-httpserver :class:`HTTPServer`, cleared between cases), runs the
+  command under a time bound and returns an :class:`Observation` of what arrived and when;
+- one small named function per check (:data:`CHECKS`, a to h), each raising
+  :class:`~conformance.report.CheckFailure` with the check, the payload handed over, and what arrived
+  (headers, a body excerpt, the time of each try).
+
+Only the wire is judged, never the command's exit status. Everything platform-specific is read from the
+profile (method, Content-Type, headers, where the event name travels, the secret header, the per-delivery
+metadata, the retry policy); platforms whose documents give no retry policy are judged by DoSelect's, and
+:attr:`SenderCheck.retry` tells the pytest layer to mark those checks ``retry_policy_inferred``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from conformance import catalog
+from conformance.report import MASK, CheckFailure, excerpt, masked
+
+PLACEHOLDERS = ("url", "event_file", "platform", "event", "secret")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+
+ACCEPTING = (200, 201, 202, 204)  # check c: a first answer of one of these ends the delivery
+REFUSING = (301, 302, 400, 404, 410, 429, 500, 503)  # check d: each is retried, then a 2XX ends it
+REFUSE_ALL = 500  # checks e, f, g: every answer is this
+
+DEFAULT_SETTLE = 0.25  # seconds to keep listening after the command ended, for requests still in flight
+MAX_BODY = 1024 * 1024  # bytes of a request body the harness keeps; the rest is ignored
+REFERENCE_BACKOFF_BASE = 0.05  # the default run's reference sender: 50, 100, 200, 400 ms between tries
+
+
+def reference_command(backoff_base: float = REFERENCE_BACKOFF_BASE, python: str = sys.executable) -> str:
+    """The ``--sender-cmd`` template of the reference sender (what a run without ``--sender-cmd`` checks)."""
+    return (f"{shlex.quote(python)} -m reference_impl.sender --url {{url}} --event-file {{event_file}} "
+            f"--platform {{platform}} --event {{event}} --secret {{secret}} --backoff-base {backoff_base:g}")
+
+
+def render_command(template: str, values: Mapping[str, str]) -> list[str]:
+    """Split ``template`` like a shell would (``shlex``), then substitute the placeholders inside each word.
+
+    Substitution happens after splitting, so a value with spaces or quotes stays one argument and needs no
+    quoting, and in one pass, so a value that itself contains ``{url}`` is not substituted again.
+    """
+    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], word) for word in shlex.split(template)]
+
+
+# --- what arrived ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request as the harness received it; ``at`` is ``time.monotonic()`` once its body was read."""
+
+    at: float
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    answered: int
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        return dict(self.headers)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run of the command: the payload handed over and the answers scripted for it.
+
+    The n-th request to the URL gets ``statuses[n]``; once they run out, the last one repeats.
+    """
+
+    name: str
+    platform: str
+    event: str
+    body: Any
+    statuses: tuple[int, ...]
+    secret: str | None = None
+
+    def answer(self, index: int) -> int:
+        return self.statuses[min(index, len(self.statuses) - 1)]
+
+
+@dataclass
+class Observation:
+    """Everything a check may look at: the case, what arrived at the URL (``tries``) and elsewhere
+    (``strays``, e.g. a followed redirect), and how the command ended."""
+
+    case: Case
+    url: str
+    redirect_url: str
+    command: list[str]  # as run, with the secret masked
+    tries: list[Arrival]
+    strays: list[Arrival]
+    started: float
+    elapsed: float
+    timeout: float
+    exit_code: int | None = None
+    timed_out: bool = False
+    spawn_error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def intervals(self) -> list[float]:
+        return [b.at - a.at for a, b in pairwise(self.tries)]
+
+    @property
+    def followed_redirect(self) -> bool:
+        return any(a.path == _path_of(self.redirect_url) for a in self.strays)
+
+    def how_it_ended(self) -> str:
+        if self.spawn_error:
+            return f"could not be started: {self.spawn_error}"
+        if self.timed_out:
+            return f"did not finish within {self.timeout:g} s (--sender-timeout) and was stopped"
+        return f"exited with status {self.exit_code} after {self.elapsed:.2f} s"
+
+    def describe(self) -> list[str]:
+        """What the command was given and what arrived, try by try, for a failure report."""
+        secret_header = catalog.profile(self.case.platform).secret_header
+        hidden = [secret_header] if secret_header else []
+        lines = [f"command: {shlex.join(self.command)}", f"  ... {self.how_it_ended()}",
+                 f"URL: {self.url}",
+                 "scripted answers: " + ", ".join(map(str, self.case.statuses)) + " (the last one repeats)"]
+        for number, arrival in enumerate(self.tries, 1):
+            since = f", {arrival.at - self.tries[number - 2].at:.3f} s after try {number - 1}" if number > 1 else ""
+            lines.append(f"try {number} at +{arrival.at - self.started:.3f} s{since}: {arrival.method} "
+                         f"-> answered {arrival.answered}")
+            first = self.tries[0]
+            if number == 1 or arrival.headers != first.headers:
+                lines.append(f"    headers: {masked(arrival.header_map, hidden)}")
+            if number == 1 or arrival.body != first.body:
+                lines.append(f"    body: {excerpt(arrival.body)}")
+            if number > 1 and arrival.headers == first.headers and arrival.body == first.body:
+                lines[-1] += " (headers and body as in try 1)"
+        if not self.tries:
+            lines.append("nothing arrived at the URL")
+        for arrival in self.strays:
+            lines.append(f"elsewhere: {arrival.method} {arrival.path} -> answered {arrival.answered}"
+                         + (" (the Location of a 3XX answer)" if arrival.path == _path_of(self.redirect_url) else ""))
+        for name, text in (("stdout", self.stdout), ("stderr", self.stderr)):
+            if text.strip():
+                lines.append(f"{name} (last lines): " + " | ".join(text.strip().splitlines()[-5:]))
+        return lines
+
+
+def _path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+
+
+class _Wire:
+    """The scripted receiver of one case; called from the server's threads."""
+
+    def __init__(self, case: Case, path: str, redirect_url: str) -> None:
+        self.case, self.path, self.redirect_url = case, path, redirect_url
+        self.tries: list[Arrival] = []
+        self.strays: list[Arrival] = []
+        self._lock = threading.Lock()
+
+    def handle(self, request: Request) -> Response:
+        body = request.get_data()[:MAX_BODY]  # pytest-httpserver's matcher has read it already
+        at = time.monotonic()
+        headers = tuple((k, v) for k, v in request.headers.items())
+        with self._lock:
+            if request.path == self.path:
+                status = self.case.answer(len(self.tries))
+                self.tries.append(Arrival(at, request.method, request.path, headers, body, status))
+            else:  # a followed redirect lands here too: accept it, so a follower believes it is done
+                status = 200 if request.path == _path_of(self.redirect_url) else 404
+                self.strays.append(Arrival(at, request.method, request.path, headers, body, status))
+        if status == 204:
+            return Response(status=204)
+        response = Response(f"hookproof scripted answer {status}\n", status=status, mimetype="text/plain")
+        if 300 <= status < 400:
+            response.headers["Location"] = self.redirect_url
+        return response
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.tries) + len(self.strays)
+
+
+# --- payloads --------------------------------------------------------------------------------------------
+
+
+def generated_payload(platform: str, scenario: str, seed: int | None = None) -> tuple[str, Any]:
+    """One generated (event, body) for a case, the same for the same platform, scenario and seed.
+
+    Each case is a whole run of the command, so one payload per case rather than many; a different seed
+    per scenario spreads the cases over the platform's events.
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as with_seed
+
+    from conformance import strategies
+
+    drawn: list[Any] = []
+
+    # Hypothesis tries the simplest value first; the third draw is a random one.
+    @settings(max_examples=3, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @with_seed(zlib.crc32(f"{seed or 0}/{platform}/{scenario}".encode()))
+    @given(strategies.events(platform))
+    def pick(delivery: Any) -> None:
+        drawn.append(delivery)
+
+    pick()
+    return drawn[-1].event, drawn[-1].body
+
+
+# --- running a command -----------------------------------------------------------------------------------
+
+
+class SenderHarness:
+    """Runs a ``--sender-cmd`` template once per case against a scripted receiver on ``server``.
+
+    ``server`` is a started pytest-httpserver :class:`HTTPServer` on loopback (threaded, so a sender that
+    stalls mid-request cannot block the next case); the harness clears it before and after each case.
+    Observations are memoised per (platform, scenario, secret): several checks judge the same run.
+    """
+
+    def __init__(self, server: HTTPServer, template: str, workdir: Path, *, timeout: float = 60.0,
+                 settle: float = DEFAULT_SETTLE, seed: int | None = None,
+                 payload: Callable[[str, str, int | None], tuple[str, Any]] = generated_payload) -> None:
+        if not shlex.split(template):
+            raise ValueError("the sender command is empty")
+        self.server, self.template, self.workdir = server, template, workdir
+        self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
+        self._seen: dict[tuple[str, str, str | None], Observation] = {}
+
+    def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
+        """The observation of one of :data:`SCENARIOS` for ``platform`` (run once, then remembered)."""
+        key = (platform, scenario, secret)
+        if key not in self._seen:
+            event, body = self._payload(platform, scenario, self.seed)
+            self._seen[key] = self.run(Case(scenario, platform, event, body, SCENARIOS[scenario], secret))
+        return self._seen[key]
+
+    def run(self, case: Case) -> Observation:
+        token = uuid.uuid4().hex[:12]
+        path = f"/hookproof/{case.platform}/{case.name}/{token}"
+        url, redirect_url = self.server.url_for(path), self.server.url_for(f"{path}/moved")
+        wire = _Wire(case, path, redirect_url)
+        event_file = self.workdir / f"{case.platform}-{case.name}-{token}.json"
+        event_file.write_text(json.dumps(case.body, ensure_ascii=False, indent=2), encoding="utf-8")
+        values = {"url": url, "event_file": str(event_file), "platform": case.platform, "event": case.event,
+                  "secret": case.secret or ""}
+        argv = render_command(self.template, values)
+        shown = render_command(self.template, {**values, "secret": MASK if case.secret else ""})
+        self.server.clear()
+        self.server.expect_request(re.compile(".*")).respond_with_handler(wire.handle)
+        started = time.monotonic()
+        try:
+            outcome = _run_bounded(argv, self.timeout)
+            _settle(wire, self.settle)
+        finally:
+            self.server.clear()
+        return Observation(case, url, redirect_url, shown, list(wire.tries), list(wire.strays), started,
+                           outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
+                           _scrub(outcome.stdout, case.secret), _scrub(outcome.stderr, case.secret))
+
+
+@dataclass
+class _Outcome:
+    elapsed: float = 0.0
+    exit_code: int | None = None
+    timed_out: bool = False
+    spawn_error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def _run_bounded(argv: Sequence[str], timeout: float) -> _Outcome:
+    """Run ``argv`` in its own process group; past ``timeout`` the whole group is killed."""
+    outcome = _Outcome()
+    began = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
+        return outcome
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        outcome.timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we created: the command and its children
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds the pipes
+            out, err = b"", b""
+    outcome.elapsed = time.monotonic() - began
+    outcome.exit_code = proc.returncode
+    outcome.stdout = out[-4000:].decode("utf-8", errors="replace")
+    outcome.stderr = err[-4000:].decode("utf-8", errors="replace")
+    return outcome
+
+
+def _settle(wire: _Wire, quiet: float) -> None:
+    """Keep listening until nothing has arrived for ``quiet`` seconds (at most ten such windows)."""
+    for _ in range(10):
+        before = wire.count()
+        time.sleep(quiet)
+        if wire.count() == before:
+            return
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, MASK) if secret else text
+
+
+# --- the checks ------------------------------------------------------------------------------------------
+
+
+SCENARIOS: dict[str, tuple[int, ...]] = {
+    **{f"accept-{s}": (s,) for s in ACCEPTING},
+    **{f"refuse-{s}": (s, 200) for s in REFUSING},
+    "refuse-all": (REFUSE_ALL,),
+}
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    """The retry policy the checks apply to one platform, and whether its own document states it."""
+
+    max_tries: int
+    documented: bool
+    source: str
+
+
+def retry_rule(platform: str) -> RetryRule:
+    retry = catalog.profile(platform).retry
+    if retry.get("documented"):
+        return RetryRule(retry["max_tries"], True, retry["source"])
+    policy = catalog.profile(retry["assumed_from"]).retry
+    return RetryRule(policy["max_tries"], False, f"{retry['source']} Policy applied: {policy['source']}")
+
+
+@dataclass(frozen=True)
+class BackoffRule:
+    """When a series of intervals between tries counts as a backoff (docs/decisions.md#backoff-verification).
+
+    Intervals are measured at the receiver, so each carries scheduling noise (a few ms, tens under load).
+    The rule asks for what no noise produces from a constant or immediate schedule, and what every
+    exponential one with a base of 10 ms or more shows over four retries:
+
+    - never shorter than the interval before, give or take ``shrink`` of it plus ``noise``;
+    - the last interval at least ``ratio`` times the first, and at least ``growth`` seconds longer.
+    """
+
+    noise: float = 0.02
+    shrink: float = 0.10
+    ratio: float = 1.5
+    growth: float = 0.04
+    immediate: float = 0.01  # below this, a failing series is reported as "immediate" rather than "constant"
+
+    def problems(self, intervals: Sequence[float]) -> list[str]:
+        shown = ", ".join(f"{i * 1000:.0f} ms" for i in intervals)
+        if len(intervals) < 2:
+            return [f"only {len(intervals) + 1} tries arrived: a backoff needs at least 3 to be judged"]
+        problems = []
+        for n in range(1, len(intervals)):
+            if intervals[n] < intervals[n - 1] * (1 - self.shrink) - self.noise:
+                problems.append(f"interval {n + 1} ({intervals[n] * 1000:.0f} ms) is shorter than interval {n} "
+                                f"({intervals[n - 1] * 1000:.0f} ms): intervals must not decrease")
+        first, last = intervals[0], intervals[-1]
+        if last < first * self.ratio or last - first < self.growth:
+            if max(intervals) < self.immediate:
+                problems.append(f"the retries came immediately (intervals {shown}): a sender must back off")
+            else:
+                problems.append(f"the intervals did not grow (intervals {shown}): the last must be at least "
+                                f"{self.ratio:g} times the first and {self.growth * 1000:.0f} ms longer")
+        return problems
+
+
+BACKOFF = BackoffRule()
+
+
+def _fail(check: str, obs: Observation, summary: str, problems: Sequence[str] = (), source: str = "") -> CheckFailure:
+    secret = obs.case.secret
+    details = [f"- {_scrub(p, secret)}" for p in problems] + ([f"source: {source}"] if source else [])
+    details += [_scrub(line, secret) for line in obs.describe()]
+    payload = _scrub(json.dumps(obs.case.body, ensure_ascii=False), secret)
+    return CheckFailure(check, _scrub(summary, secret), platform=obs.case.platform, event=obs.case.event,
+                        details=details, payload=payload)
+
+
+def _arrived(check: str, obs: Observation) -> list[Arrival]:
+    """The tries, or a failure that says why there are none (shared by every check; it is check h)."""
+    if obs.spawn_error:
+        raise _fail(check, obs, f"the sender command could not be started: {obs.spawn_error}")
+    if not obs.tries:
+        why = "the command " + obs.how_it_ended()
+        if obs.strays:
+            why += f"; {len(obs.strays)} request(s) arrived at other paths"
+        raise _fail(check, obs, f"nothing arrived at {obs.url}: {why}")
+    return obs.tries
+
+
+def _json(data: bytes) -> Any:
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(data.decode("utf-8"), parse_constant=refuse)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: numbers by value (1 == 1.0), but booleans are not numbers and order of keys is free."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def differences(expected: Any, got: Any, pointer: str = "", limit: int = 5) -> list[str]:
+    """Where two JSON values differ, as ``pointer: expected X, got Y`` lines (the first ``limit``)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, at: str) -> None:
+        if len(out) >= limit or _same(a, b):
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in list(a) + [k for k in b if k not in a]:
+                where = f"{at}/{catalog.to_pointer([key])[1:]}"
+                if key not in b:
+                    out.append(f"{where}: missing (expected {_short(a[key])})")
+                elif key not in a:
+                    out.append(f"{where}: added ({_short(b[key])})")
+                else:
+                    walk(a[key], b[key], where)
+                if len(out) >= limit:
+                    return
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{at}/{i}")
+        else:
+            out.append(f"{at or '/'}: expected {_short(a)}, got {_short(b)}")
+
+    walk(expected, got, pointer)
+    return out
+
+
+def _without(body: Any, pointers: Sequence[str]) -> Any:
+    """``body`` without the values at ``pointers`` (the metadata a sender may set), copied along the way."""
+    for pointer in pointers:
+        keys = [k.replace("~1", "/").replace("~0", "~") for k in pointer.lstrip("/").split("/")]
+
+        def drop(node: Any, depth: int, keys: list[str] = keys) -> Any:
+            if not isinstance(node, dict) or keys[depth] not in node:
+                return node
+            copied = dict(node)
+            if depth == len(keys) - 1:
+                del copied[keys[depth]]
+            else:
+                copied[keys[depth]] = drop(node[keys[depth]], depth + 1)
+            return copied
+
+        body = drop(body, 0)
+    return body
+
+
+def _media_type(value: str) -> tuple[str, dict[str, str]]:
+    media, _, rest = value.partition(";")
+    params = {}
+    for item in rest.split(";"):
+        name, _, val = item.partition("=")
+        if name.strip():
+            params[name.strip().lower()] = val.strip().strip('"').lower()
+    return media.strip().lower(), params
+
+
+def _raw(header_value: str) -> bytes:
+    """The header's bytes as sent: the WSGI server decoded them as Latin-1 (PEP 3333), which this undoes.
+
+    Values are compared as bytes against the UTF-8 encoding of the expected text, so a non-ASCII secret
+    matches when the sender sent it as UTF-8 (docs/decisions.md#header-bytes).
+    """
+    return header_value.encode("latin-1", errors="replace")
+
+
+def _text(header_value: str) -> str:
+    return _raw(header_value).decode("utf-8", errors="replace")
+
+
+def check_wire(obs: Observation) -> None:
+    """a. Method, Content-Type and the documented headers with their documented values, on every try."""
+    check = "sender a: method and headers"
+    prof = catalog.profile(obs.case.platform)
+    expected = prof.delivery_headers(obs.case.event, obs.case.secret)
+    content_type = expected.pop("Content-Type")
+    problems: list[str] = []
+    for number, arrival in enumerate(_arrived(check, obs), 1):
+        at = f"try {number}: "
+        if arrival.method != prof.method:
+            problems.append(f"{at}method {arrival.method}, expected {prof.method} [{prof.method_source}]")
+        got = arrival.header("Content-Type")
+        if got is None:
+            problems.append(f"{at}no Content-Type header, expected {content_type}")
+        else:
+            media, params = _media_type(got)
+            if media != content_type:
+                problems.append(f"{at}Content-Type {got!r}, expected {content_type!r} [{prof.headers_source}]")
+            elif params.get("charset", "utf-8") not in ("utf-8", "utf8"):
+                problems.append(f"{at}Content-Type {got!r}: the body must be UTF-8 JSON")
+        for name, value in expected.items():
+            got = arrival.header(name)
+            secret = name == prof.secret_header
+            if got is None:
+                problems.append(f"{at}header {name} is missing" + ("" if secret else f", expected {value!r}"))
+            elif _raw(got) != value.encode("utf-8"):
+                problems.append(f"{at}header {name} " + ("differs from the configured secret" if secret
+                                                         else f"is {_text(got)!r}, expected {value!r}"))
+        try:
+            claimed = prof.event_of(_json(arrival.body), arrival.header_map)
+        except (ValueError, catalog.CatalogError):
+            claimed = None  # no event to compare: the body check says why
+        if claimed is not None and claimed != obs.case.event:
+            problems.append(f"{at}the delivery names event {claimed!r}, expected {obs.case.event!r} "
+                            f"[{prof.event_name['source']}]")
+    if problems:
+        raise _fail(check, obs, "the request does not look the way the platform documents", problems,
+                    prof.headers_source)
+
+
+def check_body(obs: Observation) -> None:
+    """b. UTF-8 JSON, valid against the event's schema, equal to the payload handed over except for the
+    per-delivery metadata the profile lets a sender set (a ``url`` value must be the URL called)."""
+    check = "sender b: body"
+    prof = catalog.profile(obs.case.platform)
+    metadata = prof.delivery_metadata
+    set_by_sender = [m["pointer"] for m in metadata]
+    problems: list[str] = []
+    for number, arrival in enumerate(_arrived(check, obs), 1):
+        at = f"try {number}: "
+        try:
+            body = _json(arrival.body)
+        except UnicodeDecodeError as exc:
+            problems.append(f"{at}the body is not UTF-8 ({exc.reason} at byte {exc.start})")
+            continue
+        except ValueError as exc:
+            problems.append(f"{at}the body is not JSON ({exc})")
+            continue
+        verdict = catalog.validate(obs.case.platform, body, {}, event_name=obs.case.event)
+        problems += [f"{at}{p}" for p in verdict.problems]
+        problems += [f"{at}{d}" for d in differences(_without(obs.case.body, set_by_sender),
+                                                     _without(body, set_by_sender))]
+        for entry in metadata:
+            if entry["value"] == "url":
+                value = _pointer(body, entry["pointer"])
+                if value != obs.url:
+                    problems.append(f"{at}{entry['pointer']} is {json.dumps(value)}, expected the URL called, "
+                                    f"{obs.url!r} [{entry['source']}]")
+    if problems:
+        raise _fail(check, obs, "the body is not the payload handed over, as the event's schema requires",
+                    problems, prof.seed)
+
+
+def _pointer(body: Any, pointer: str) -> Any:
+    node = body
+    for key in pointer.lstrip("/").split("/"):
+        key = key.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def check_accepted(obs: Observation) -> None:
+    """c. A first answer of 200, 201, 202 or 204 ends the delivery: exactly one request."""
+    check = "sender c: one request when accepted"
+    tries = _arrived(check, obs)
+    rule = retry_rule(obs.case.platform)
+    if len(tries) != 1:
+        raise _fail(check, obs, f"{len(tries)} requests arrived; after a first answer of {obs.case.statuses[0]} "
+                    "there must be exactly one", source=rule.source)
+
+
+def check_retried(obs: Observation) -> None:
+    """d. A non-2XX answer (3XX included: redirects are not followed) is retried; nothing after the 2XX."""
+    check = "sender d: retry after a non-2XX answer"
+    tries = _arrived(check, obs)
+    rule = retry_rule(obs.case.platform)
+    refused = obs.case.statuses[0]
+    problems = []
+    if obs.followed_redirect:
+        problems.append(f"the sender followed the {refused} answer's Location ({obs.redirect_url}): a 3XX is a "
+                        "failed try, to be retried at the configured URL")
+    if len(tries) < 2:
+        problems.append(f"after an answer of {refused} the sender did not try again")
+    elif len(tries) > 2:
+        problems.append(f"{len(tries) - 2} more request(s) arrived after the 2XX answer")
+    if problems:
+        raise _fail(check, obs, f"expected exactly 2 requests: the first answered {refused}, the second "
+                    f"answered 200; {len(tries)} arrived", problems, rule.source)
+
+
+def check_max_tries(obs: Observation) -> None:
+    """e. When every answer is non-2XX: exactly ``max_tries`` requests in total, then nothing more."""
+    check = "sender e: gives up after the last try"
+    tries = _arrived(check, obs)
+    rule = retry_rule(obs.case.platform)
+    if len(tries) != rule.max_tries:
+        how = "gave up too early" if len(tries) < rule.max_tries else "kept on trying"
+        raise _fail(check, obs, f"{len(tries)} requests arrived while every answer was {REFUSE_ALL}; the policy "
+                    f"allows exactly {rule.max_tries} tries in total: the sender {how}", source=rule.source)
+
+
+def check_backoff(obs: Observation) -> None:
+    """f. The intervals between tries are positive and grow (:class:`BackoffRule`)."""
+    check = "sender f: backoff"
+    tries = _arrived(check, obs)
+    rule = retry_rule(obs.case.platform)
+    intervals = [b.at - a.at for a, b in pairwise(tries[:rule.max_tries])]
+    problems = BACKOFF.problems(intervals)
+    if problems:
+        raise _fail(check, obs, "the tries are not spaced by a growing backoff", problems, rule.source)
+
+
+def check_same_delivery(obs: Observation) -> None:
+    """g. Every retry repeats the delivery: same body, so the same per-delivery metadata
+    (DoSelect ``meta.delivery_id``) on every try."""
+    check = "sender g: retries repeat the delivery"
+    tries = _arrived(check, obs)
+    rule = retry_rule(obs.case.platform)
+    if len(tries) < 2:
+        raise _fail(check, obs, "only one try arrived while every answer was a failure: no retry to compare",
+                    source=rule.source)
+    metadata = {m["pointer"]: m["source"] for m in catalog.profile(obs.case.platform).delivery_metadata}
+    try:
+        first = _json(tries[0].body)
+    except ValueError:
+        first = None
+    problems = []
+    for number, arrival in enumerate(tries[1:], 2):
+        try:
+            found = differences(first, _json(arrival.body)) if first is not None else None
+        except ValueError:
+            found = None
+        if found is None:
+            if arrival.body != tries[0].body:
+                problems.append(f"try {number}: the body is not the bytes of try 1")
+            continue
+        for line in found:
+            pointer = line.split(":", 1)[0]
+            note = f" [{metadata[pointer]}]" if pointer in metadata else ""
+            problems.append(f"try {number} differs from try 1 at {line}{note}")
+    if problems:
+        raise _fail(check, obs, "a retry is not the same delivery as the first try", problems, rule.source)
+
+
+def check_delivers(obs: Observation) -> None:
+    """h. The command delivers, and finishes within ``--sender-timeout``; one that sends nothing, hangs or
+    crashes before sending fails with a message that says which."""
+    check = "sender h: the command delivers within its bound"
+    _arrived(check, obs)
+    if obs.timed_out:
+        raise _fail(check, obs, f"the command {obs.how_it_ended()}; a sender must return once the delivery "
+                    "is done")
+
+
+@dataclass(frozen=True)
+class SenderCheck:
+    """One check: its letter, the function, the scenarios it judges, and whether it follows the retry policy."""
+
+    letter: str
+    name: str
+    func: Callable[[Observation], None]
+    scenarios: tuple[str, ...]
+    retry: bool = False
+    marker: str = "documented"  # for a platform whose own document states the rule
+
+
+CHECKS: dict[str, SenderCheck] = {c.letter: c for c in (
+    SenderCheck("a", "wire", check_wire, ("accept-200",)),
+    SenderCheck("b", "body", check_body, ("accept-200",)),
+    SenderCheck("c", "accepted", check_accepted, tuple(f"accept-{s}" for s in ACCEPTING), retry=True),
+    SenderCheck("d", "retried", check_retried, tuple(f"refuse-{s}" for s in REFUSING), retry=True),
+    SenderCheck("e", "max_tries", check_max_tries, ("refuse-all",), retry=True),
+    SenderCheck("f", "backoff", check_backoff, ("refuse-all",), retry=True),
+    SenderCheck("g", "same_delivery", check_same_delivery, ("refuse-all",), retry=True),
+    SenderCheck("h", "delivers", check_delivers, ("accept-200",), marker="robustness"),
+)}

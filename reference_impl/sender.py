@@ -1,0 +1,566 @@
+"""The reference webhook sender: delivers one event to one URL the way the platform's profile says.
+
+What goes on the wire comes from ``schemas/<platform>/profile.json``: the method, the Content-Type, the
+documented headers (Codewars' ``User-Agent: Codewars Hookbot``, the ``X-Webhook-Event`` part of the
+event name, ``X-Webhook-Secret`` when a secret is configured), and the per-delivery metadata a sender
+sets once and keeps on every retry (DoSelect ``meta.delivery_id``/``meta.timestamp``, viasto
+``endpoint``/``time``). How often and how patiently it retries is the DoSelect policy (the only one a
+document states): any answer but 2XX, a connection error or a timeout is a failed try; 3XX is never
+followed; at most ``max_tries`` tries with exponential backoff (:mod:`reference_impl.backoff`).
+
+Every try is bounded three ways: httpx connect/read timeouts, an overall per-try deadline (httpx's
+timeouts restart on every chunk, so a server that drips bytes would otherwise hold a try forever), and
+a byte cap on the answer, which is streamed and never read whole.
+
+The network, the sleep and the clocks are injectable (an httpx transport, e.g. respx's, and plain
+callables) so the retry logic can be unit-tested without sockets or waiting. This module reads the
+profiles through :mod:`conformance.schema_store` only, not :mod:`conformance.catalog`, so that a
+command-line delivery does not pay for importing jsonschema (about 2 s, docs/decisions.md).
+
+Use :class:`Sender` (sync) or :class:`AsyncSender` (``httpx.AsyncClient``, with
+:meth:`AsyncSender.deliver_many` for many deliveries at bounded concurrency). The command line is
+``python -m reference_impl.sender`` (:mod:`reference_impl.sender_cli`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from conformance import schema_store
+from reference_impl.backoff import Backoff, Uniform
+
+USER_AGENT = "hookproof-reference-sender/0.1"  # sent only where the profile documents no User-Agent
+
+
+class SenderError(ValueError):
+    """Bad input: an unknown platform or event, or a body that names another event than the one given."""
+
+
+# --- the profile, as far as the wire is concerned -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireProfile:
+    """The transport facts of one platform's profile that a sender needs."""
+
+    platform: str
+    name: str
+    method: str
+    content_type: str
+    headers: dict[str, str]
+    name_parts: tuple[dict[str, str], ...]
+    separator: str
+    secret_header: str | None
+    delivery_metadata: tuple[dict[str, str], ...]
+    max_tries: int
+    events: tuple[str, ...]
+
+    def split_event(self, event: str) -> list[str]:
+        return event.split(self.separator, len(self.name_parts) - 1)
+
+    def headers_for(self, event: str, secret: str | None) -> dict[str, str]:
+        """Exactly the documented headers of a delivery of ``event`` (the same rule as
+        ``catalog.Profile.delivery_headers``)."""
+        headers = {"Content-Type": self.content_type, **self.headers}
+        for part, value in zip(self.name_parts, self.split_event(event), strict=False):
+            if "header" in part:
+                headers[part["header"]] = value
+        if secret and self.secret_header:
+            headers[self.secret_header] = secret
+        return headers
+
+    def event_from_body(self, body: Any) -> str | None:
+        """The event named by the body, or None when part of the name travels in a header (Codewars)."""
+        values = []
+        for part in self.name_parts:
+            if "body" not in part:
+                return None
+            value = _pointer_get(body, part["body"])
+            if not isinstance(value, str):
+                raise SenderError(f"the body has no {self.name} event name at {part['body']}: give --event")
+            values.append(value)
+        return self.separator.join(values)
+
+    def check_event(self, event: str, body: Any) -> None:
+        """Refuse an unknown event, or a body whose own fields name another event."""
+        if event not in self.events:
+            raise SenderError(f"unknown {self.name} event {event!r}; documented events: {', '.join(self.events)}")
+        for part, value in zip(self.name_parts, self.split_event(event), strict=False):
+            if "body" in part:
+                found = _pointer_get(body, part["body"])
+                if found != value:
+                    has = "nothing there" if found is _MISSING else json.dumps(found)
+                    raise SenderError(f"event {event!r} needs {part['body']} = {value!r} in the body, which has {has}")
+
+
+_MISSING = object()
+METADATA_KINDS = ("uuid4", "now", "url")
+
+
+def _pointer_get(body: Any, pointer: str) -> Any:
+    node = body
+    for raw in pointer.lstrip("/").split("/"):
+        key = raw.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or key not in node:
+            return _MISSING
+        node = node[key]
+    return node
+
+
+def _pointer_set(body: Any, pointer: str, value: Any) -> Any:
+    """A copy of ``body`` with ``value`` at ``pointer``; only the objects on the path are copied, so the
+    caller's payload is never changed and a delivery costs no deep copy."""
+    keys = [raw.replace("~1", "/").replace("~0", "~") for raw in pointer.lstrip("/").split("/")]
+
+    def put(node: Any, depth: int) -> Any:
+        copied = dict(node) if isinstance(node, dict) else {}
+        key = keys[depth]
+        copied[key] = value if depth == len(keys) - 1 else put(copied.get(key), depth + 1)
+        return copied
+
+    return put(body, 0)
+
+
+@cache
+def wire_profile(platform: str) -> WireProfile:
+    """The profile of a webhook platform; raises :class:`SenderError` for any other name."""
+    known = schema_store.read_json("catalog.json")["platforms"]
+    if platform not in known:
+        raise SenderError(f"unknown platform {platform!r}; known platforms: {', '.join(known)}")
+    raw = schema_store.read_json(known[platform])
+    if raw.get("kind") != "webhook":
+        raise SenderError(f"{platform} is a {raw.get('kind')}, not a webhook platform: there is nothing to send")
+    retry = raw.get("retry") or {}
+    if not retry.get("documented") and retry.get("assumed_from"):
+        retry = schema_store.read_json(known[retry["assumed_from"]])["retry"]
+    metadata = tuple(raw.get("delivery_metadata") or ())
+    for entry in metadata:
+        if entry["value"] not in METADATA_KINDS:
+            raise SenderError(f"{platform} profile: unknown delivery metadata value {entry['value']!r}")
+    name = raw.get("event_name") or {"parts": [], "separator": "."}
+    return WireProfile(
+        platform=platform, name=raw["name"], method=raw["method"], content_type=raw["content_type"],
+        headers=dict(raw.get("headers") or {}), name_parts=tuple(name["parts"]), separator=name["separator"],
+        secret_header=(raw.get("secret") or {}).get("header"), delivery_metadata=metadata,
+        max_tries=int(retry.get("max_tries", 1)), events=tuple(raw["events"]),
+    )
+
+
+# --- policy and records ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many tries, how far apart, and how long each may take."""
+
+    max_tries: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    attempt_deadline: float = 15.0  # the whole try, however slowly the answer trickles in
+    max_response_bytes: int = 64 * 1024  # read this much of an answer at most; the status is what counts
+
+    def __post_init__(self) -> None:
+        if self.max_tries < 1:
+            raise ValueError("max_tries must be at least 1")
+        if min(self.connect_timeout, self.read_timeout, self.attempt_deadline) <= 0:
+            raise ValueError("timeouts and the attempt deadline must be positive")
+
+    @classmethod
+    def for_platform(cls, platform: str, **overrides: Any) -> RetryPolicy:
+        """The policy with the platform's number of tries (DoSelect's 5 where a document gives none)."""
+        return cls(**{"max_tries": wire_profile(platform).max_tries, **overrides})
+
+    def timeout(self) -> httpx.Timeout:
+        cap = self.attempt_deadline
+        return httpx.Timeout(connect=min(self.connect_timeout, cap), read=min(self.read_timeout, cap),
+                             write=min(self.read_timeout, cap), pool=min(self.connect_timeout, cap))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try: when it began, what came back (a status, or an error), and how long it took."""
+
+    number: int
+    started_at: str  # wall clock, ISO 8601 UTC
+    offset: float  # seconds since the delivery's first try began (monotonic clock)
+    duration: float
+    status: int | None
+    error: str | None = None
+    response_bytes: int = 0
+    truncated: bool = False  # the answer was longer than max_response_bytes and was not read to its end
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class DeliveryRecord:
+    """What happened to one delivery: every try, in order."""
+
+    platform: str
+    event: str
+    url: str
+    metadata: dict[str, Any]  # the per-delivery values the sender set, by JSON pointer
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> bool:
+        return bool(self.attempts) and self.attempts[-1].ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "delivered": self.delivered}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One request as it goes on the wire."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes
+
+    def wire_headers(self) -> dict[str, bytes]:
+        """Header values as UTF-8 bytes: httpx would refuse a non-ASCII ``str`` (a secret such as 'Ünï')."""
+        return {name: value.encode("utf-8") for name, value in self.headers.items()}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A delivery ready to send: the request every try repeats, and the metadata set for it."""
+
+    platform: str
+    event: str
+    outgoing: Outgoing
+    metadata: dict[str, Any]
+    secret_header: str | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One delivery for :meth:`AsyncSender.deliver_many`."""
+
+    url: str
+    platform: str
+    event: str
+    body: Any
+    secret: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_delivery_id() -> str:
+    return str(uuid.uuid4())
+
+
+def encode(body: Any) -> bytes:
+    """UTF-8 JSON, non-ASCII kept as is; NaN and infinities refused because JSON has none."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def prepare(url: str, platform: str, event: str | None, body: Any, secret: str | None = None, *,
+            now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_delivery_id) -> Prepared:
+    """Build the request of one delivery; its metadata is set here, once, and every retry repeats it.
+
+    ``event`` may be None when the body names its event by itself (every platform but Codewars).
+    """
+    profile = wire_profile(platform)
+    if not event:
+        event = profile.event_from_body(body)
+        if event is None:
+            raise SenderError(f"a {profile.name} body does not name its whole event (part travels in a header): "
+                              "give --event")
+    profile.check_event(event, body)
+    if secret and any(ord(c) < 32 or ord(c) == 127 for c in secret):
+        raise SenderError("the secret contains a control character: it cannot travel in a header")
+    values = {"uuid4": new_id, "now": lambda: now().isoformat(), "url": lambda: url}
+    metadata = {}
+    for entry in profile.delivery_metadata:
+        metadata[entry["pointer"]] = values[entry["value"]]()
+        body = _pointer_set(body, entry["pointer"], metadata[entry["pointer"]])
+    try:
+        content = encode(body)
+    except ValueError as exc:
+        raise SenderError(f"the body cannot be sent as JSON: {exc}") from None
+    outgoing = Outgoing(profile.method, url, profile.headers_for(event, secret), content)
+    return Prepared(platform, event, outgoing, metadata, profile.secret_header)
+
+
+def redacted_url(url: str) -> str:
+    """The URL without user:password, for records and messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Outcome:
+    """What one try learnt so far; kept outside the exchange so that a deadline does not lose the status."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.error: str | None = None
+        self.received = 0
+        self.truncated = False
+
+    def count(self, chunk: bytes, cap: int) -> bool:
+        """Count a chunk of the answer; True once the cap is reached and reading should stop."""
+        self.received += len(chunk)
+        if self.received >= cap:
+            self.truncated = True
+            return True
+        return False
+
+
+class _SenderBase:
+    """What the sync and async senders share: the policy, the injected clocks, and the record keeping."""
+
+    def __init__(self, policy: RetryPolicy | None, *, clock: Callable[[], float], now: Callable[[], datetime],
+                 new_id: Callable[[], str], rng: Uniform | None) -> None:
+        self.policy = policy or RetryPolicy()
+        self._clock, self._now, self._new_id = clock, now, new_id
+        self._rng = rng or random.Random()
+
+    def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None) -> Prepared:
+        return prepare(url, platform, event, body, secret, now=self._now, new_id=self._new_id)
+
+    def outgoing(self, prepared: Prepared, number: int) -> Outgoing:
+        """The request of try ``number``: the same for every try (a seam for deliberately broken senders)."""
+        return prepared.outgoing
+
+    def _record(self, prepared: Prepared) -> DeliveryRecord:
+        return DeliveryRecord(prepared.platform, prepared.event, redacted_url(prepared.outgoing.url),
+                              dict(prepared.metadata))
+
+    def _attempt(self, number: int, started_at: str, first: float, began: float, outcome: _Outcome) -> Attempt:
+        return Attempt(number, started_at, round(began - first, 6), round(self._clock() - began, 6),
+                       outcome.status, outcome.error, outcome.received, outcome.truncated)
+
+    def _next_wait(self, retry: int, previous: float) -> float:
+        return self.policy.backoff.delay(retry, previous, self._rng)
+
+
+class _Watchdog:
+    """Ends a sync try at its deadline by shutting its socket down.
+
+    httpx's timeouts restart on every chunk, so a server that drips its answer byte by byte never trips
+    them; a sync call cannot be cancelled, but a socket shut down from another thread makes the blocked
+    read return at once. The socket is learnt from httpcore's ``trace`` extension when the connection
+    opens, which is why the sync sender does not keep connections alive between tries.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            with self._lock:
+                self._sock = info["return_value"].get_extra_info("socket")
+                if self.expired:
+                    self._shutdown()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to interrupt
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+class Sender(_SenderBase):
+    """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules."""
+
+    def __init__(self, policy: RetryPolicy | None = None, *, transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_delivery_id,
+                 rng: Uniform | None = None) -> None:
+        super().__init__(policy, clock=clock, now=now, new_id=new_id, rng=rng)
+        self._sleep = sleep
+        self._client = httpx.Client(
+            transport=transport, trust_env=False, follow_redirects=False, timeout=self.policy.timeout(),
+            headers={"User-Agent": USER_AGENT}, limits=httpx.Limits(max_keepalive_connections=0))
+
+    def deliver(self, url: str, platform: str, event: str | None, body: Any, *,
+                secret: str | None = None) -> DeliveryRecord:
+        """Deliver one event, retrying as the policy says; never raises for network trouble."""
+        return self.deliver_prepared(self.prepare(url, platform, event, body, secret))
+
+    def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
+        record = self._record(prepared)
+        first = self._clock()
+        wait = 0.0
+        for number in range(1, self.policy.max_tries + 1):
+            if number > 1:
+                wait = self._next_wait(number - 2, wait)
+                self._sleep(wait)
+            record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
+            if record.attempts[-1].ok:
+                break
+        return record
+
+    def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
+        started_at, began = self._now().isoformat(), self._clock()
+        outcome = _Outcome()
+        cap = self.policy.max_response_bytes
+        try:
+            with _Watchdog(self.policy.attempt_deadline) as watchdog:
+                request = self._client.build_request(out.method, out.url, headers=out.wire_headers(),
+                                                     content=out.content, extensions={"trace": watchdog.trace})
+                response = self._client.send(request, stream=True)
+                outcome.status = response.status_code
+                try:
+                    for chunk in response.iter_raw():
+                        if outcome.count(chunk, cap) or watchdog.expired:
+                            break
+                finally:
+                    response.close()
+        except httpx.HTTPError as exc:
+            outcome.error = describe(exc)
+        if watchdog.expired:
+            outcome.error = f"attempt deadline of {self.policy.attempt_deadline:g} s passed"
+        return self._attempt(number, started_at, first, began, outcome)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncSender(_SenderBase):
+    """Delivers events with ``httpx.AsyncClient``; :meth:`deliver_many` bounds how many run at once."""
+
+    def __init__(self, policy: RetryPolicy | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Callable[[float], Any] = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_delivery_id,
+                 rng: Uniform | None = None, max_connections: int = 100) -> None:
+        super().__init__(policy, clock=clock, now=now, new_id=new_id, rng=rng)
+        self._sleep = sleep
+        self._client = httpx.AsyncClient(
+            transport=transport, trust_env=False, follow_redirects=False, timeout=self.policy.timeout(),
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+
+    async def deliver(self, url: str, platform: str, event: str | None, body: Any, *,
+                      secret: str | None = None) -> DeliveryRecord:
+        """Deliver one event, retrying as the policy says; never raises for network trouble."""
+        return await self.deliver_prepared(self.prepare(url, platform, event, body, secret))
+
+    async def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
+        record = self._record(prepared)
+        first = self._clock()
+        wait = 0.0
+        for number in range(1, self.policy.max_tries + 1):
+            if number > 1:
+                wait = self._next_wait(number - 2, wait)
+                await self._sleep(wait)
+            record.attempts.append(await self._try(self.outgoing(prepared, number), number, first))
+            if record.attempts[-1].ok:
+                break
+        return record
+
+    async def deliver_many(self, jobs: Iterable[Job], concurrency: int = 50) -> list[DeliveryRecord]:
+        """Deliver every job, at most ``concurrency`` at a time; records come back in the jobs' order.
+
+        A fixed set of workers pulls from the jobs, so a million jobs never become a million tasks. A job
+        with bad input (unknown event...) raises :class:`SenderError` before anything is sent.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        prepared = [self.prepare(j.url, j.platform, j.event, j.body, j.secret) for j in jobs]
+        records: list[DeliveryRecord | None] = [None] * len(prepared)
+        queue: Iterator[tuple[int, Prepared]] = iter(enumerate(prepared))
+
+        async def worker() -> None:
+            for index, item in queue:  # shared iterator: each job is taken by exactly one worker
+                records[index] = await self.deliver_prepared(item)
+
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(prepared)) or 1)))
+        return [r for r in records if r is not None]
+
+    async def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
+        started_at, began = self._now().isoformat(), self._clock()
+        outcome = _Outcome()
+        try:
+            await asyncio.wait_for(self._exchange(out, outcome), self.policy.attempt_deadline)
+        except asyncio.TimeoutError:
+            outcome.error = f"attempt deadline of {self.policy.attempt_deadline:g} s passed"
+        except httpx.HTTPError as exc:
+            outcome.error = describe(exc)
+        return self._attempt(number, started_at, first, began, outcome)
+
+    async def _exchange(self, out: Outgoing, outcome: _Outcome) -> None:
+        request = self._client.build_request(out.method, out.url, headers=out.wire_headers(), content=out.content)
+        response = await self._client.send(request, stream=True)
+        outcome.status = response.status_code
+        try:
+            async for chunk in response.aiter_raw():
+                if outcome.count(chunk, self.policy.max_response_bytes):
+                    break
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def with_overrides(policy: RetryPolicy, **backoff: float) -> RetryPolicy:
+    """``policy`` with some backoff fields replaced (the command line's --backoff-* options)."""
+    given = {k: v for k, v in backoff.items() if v is not None}
+    return replace(policy, backoff=replace(policy.backoff, **given)) if given else policy
+
+
+if __name__ == "__main__":  # python -m reference_impl.sender
+    from reference_impl.sender_cli import main
+
+    raise SystemExit(main())

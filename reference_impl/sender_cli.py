@@ -1,0 +1,122 @@
+"""``python -m reference_impl.sender``: deliver one event from a file, print the delivery record as JSON.
+
+Exit status: 0 delivered (a 2XX answer), 1 every try failed, 2 bad input (a missing or unreadable file,
+invalid JSON, an unknown platform or event, a bad option) - always one line on stderr, never a traceback.
+The secret is never printed: the record holds statuses and timings, not headers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+
+from reference_impl.backoff import Backoff
+from reference_impl.sender import RetryPolicy, Sender, SenderError
+
+PROG = "python -m reference_impl.sender"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + message; one line is enough
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Deliver one webhook event to one URL, the way the platform's profile "
+                "says, retrying with exponential backoff. Prints the delivery record (JSON).")
+    p.add_argument("--url", required=True, help="where to deliver (http or https)")
+    p.add_argument("--event-file", required=True, type=Path, help="the event's JSON body")
+    p.add_argument("--platform", required=True, help="doselect, qualified, viasto or codewars")
+    p.add_argument("--event", default="", help="the event name, e.g. code_challenge.created (needed for "
+                   "Codewars; read from the body otherwise)")
+    p.add_argument("--secret", default="", help="shared secret, sent where the profile says (Codewars "
+                   "X-Webhook-Secret); empty means none; never printed")
+    p.add_argument("--backoff-base", type=_non_negative, default=1.0, help="first wait between tries, s (1)")
+    p.add_argument("--backoff-factor", type=float, default=2.0, help="each wait is this times the last (2)")
+    p.add_argument("--backoff-cap", type=_non_negative, default=60.0, help="longest wait, s (60)")
+    p.add_argument("--jitter", type=_non_negative, default=0.0,
+                   help="add up to this fraction of each wait at random; never shortens a wait (0)")
+    p.add_argument("--connect-timeout", type=_positive, default=5.0, help="s (5)")
+    p.add_argument("--read-timeout", type=_positive, default=10.0, help="s per read (10)")
+    p.add_argument("--attempt-deadline", type=_positive, default=15.0, help="s for a whole try (15)")
+    return p
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_event(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        _fail(f"event file {str(path)!r} does not exist")
+    except IsADirectoryError:
+        _fail(f"event file {str(path)!r} is a directory")
+    except UnicodeDecodeError:
+        _fail(f"event file {str(path)!r} is not UTF-8 text")
+    except OSError as exc:
+        _fail(f"cannot read event file {str(path)!r}: {exc.strerror or exc}")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        _fail(f"event file {str(path)!r} is not valid JSON: {exc}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        url = urlsplit(args.url)
+        valid = url.scheme in ("http", "https") and bool(url.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        _fail(f"--url {args.url!r} is not an http(s) URL")
+    body = read_event(args.event_file)
+    try:
+        backoff = Backoff(args.backoff_base, args.backoff_factor, args.backoff_cap, args.jitter)
+        policy = RetryPolicy.for_platform(args.platform, backoff=backoff, connect_timeout=args.connect_timeout,
+                                          read_timeout=args.read_timeout, attempt_deadline=args.attempt_deadline)
+        with Sender(policy) as sender:
+            prepared = sender.prepare(args.url, args.platform, args.event or None, body, args.secret or None)
+            record = sender.deliver_prepared(prepared)
+    except (SenderError, ValueError, httpx.InvalidURL) as exc:
+        _fail(str(exc))
+    print(json.dumps(record.to_dict(), indent=2))
+    return 0 if record.delivered else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""The sender checks judge the wire: each deliberately broken sender fails the check of the rule it breaks,
+and the reference sender passes that same check on the same case.
+
+Every sender runs through the same ``--sender-cmd`` path as a user's (:class:`SenderHarness`), with a small
+backoff base and short time bounds so the whole file takes seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
+
+from conformance import sender_checks
+from conformance.report import CheckFailure
+from conformance.sender_checks import (
+    CHECKS,
+    BackoffRule,
+    Case,
+    Observation,
+    SenderHarness,
+    reference_command,
+    render_command,
+)
+from reference_impl.backoff import Backoff
+
+BROKEN = Path(__file__).with_name("broken_senders.py")
+BASE = 0.02  # backoff base of every sender here: 20, 40, 80, 160 ms
+TIMEOUT = 20.0  # generous for a loaded machine; only the hanging sender ever reaches it...
+HANG_TIMEOUT = 1.5  # ...and it gets this one
+SECRET = "s3cret-Ünïcode-value"
+
+
+def broken_command(mode: str) -> str:
+    return (f"{shlex.quote(sys.executable)} {shlex.quote(str(BROKEN))} {mode} --url {{url}} --event-file "
+            f"{{event_file}} --platform {{platform}} --event {{event}} --secret {{secret}} --backoff-base {BASE}")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def harness_for(server: HTTPServer, tmp_path_factory: pytest.TempPathFactory):
+    """A harness per command template, kept for the module so that reference runs are shared."""
+    made: dict[tuple[str, float], SenderHarness] = {}
+
+    def get(template: str, timeout: float = TIMEOUT) -> SenderHarness:
+        if (template, timeout) not in made:
+            made[template, timeout] = SenderHarness(server, template, tmp_path_factory.mktemp("events"),
+                                                    timeout=timeout, seed=7)
+        return made[template, timeout]
+
+    return get
+
+
+def judge(harness: SenderHarness, letter: str, platform: str, scenario: str | None = None) -> CheckFailure | None:
+    check = CHECKS[letter]
+    obs = harness.observe(platform, scenario or check.scenarios[0], SECRET)
+    try:
+        check.func(obs)
+    except CheckFailure as failure:
+        return failure
+    return None
+
+
+# mode, platform, the check it must fail, the scenario that shows it (default: the check's first)
+CASES = [
+    ("wrong-method", "doselect", "a", None),
+    ("wrong-content-type", "qualified", "a", None),
+    ("no-user-agent", "viasto", "a", None),
+    ("wrong-event-header", "codewars", "a", None),
+    ("no-secret", "codewars", "a", None),
+    ("altered-body", "qualified", "b", None),
+    ("keeps-metadata", "viasto", "b", None),
+    ("only-200-succeeds", "doselect", "c", "accept-202"),
+    ("no-retry", "doselect", "d", "refuse-500"),
+    ("follows-redirects", "doselect", "d", "refuse-301"),
+    ("no-retry", "codewars", "e", None),
+    ("six-tries", "doselect", "e", None),
+    ("constant-interval", "doselect", "f", None),
+    ("immediate-retries", "viasto", "f", None),
+    ("new-delivery-id", "doselect", "g", None),
+    ("sends-nothing", "doselect", "h", None),
+    ("crashes", "qualified", "h", None),
+]
+
+
+@pytest.mark.parametrize(("mode", "platform", "letter", "scenario"), CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+def test_broken_sender_fails_its_check(harness_for, mode: str, platform: str, letter: str,
+                                       scenario: str | None) -> None:
+    failure = judge(harness_for(broken_command(mode)), letter, platform, scenario)
+    assert failure is not None, f"{mode} passed check {letter}"
+    assert failure.check.startswith(f"sender {letter}:")
+    assert SECRET not in str(failure)
+    assert judge(harness_for(reference_command(BASE)), letter, platform, scenario) is None
+
+
+def test_hanging_sender_fails_within_the_bound(harness_for) -> None:
+    harness = harness_for(broken_command("hangs"), HANG_TIMEOUT)
+    failure = judge(harness, "h", "doselect")
+    assert failure is not None
+    obs = harness.observe("doselect", "accept-200", SECRET)
+    assert obs.timed_out and obs.elapsed < HANG_TIMEOUT + 1.0
+    assert "did not finish within 1.5 s" in str(failure)
+
+
+def test_failure_messages_say_what_happened(harness_for) -> None:
+    crashed = str(judge(harness_for(broken_command("crashes")), "h", "qualified"))
+    assert "nothing arrived" in crashed and "exited with status 1" in crashed and "RuntimeError" in crashed
+    redirected = str(judge(harness_for(broken_command("follows-redirects")), "d", "doselect", "refuse-301"))
+    assert "followed the 301 answer's Location" in redirected and "GET" in redirected
+    no_secret = str(judge(harness_for(broken_command("no-secret")), "a", "codewars"))
+    assert "header X-Webhook-Secret is missing" in no_secret
+    wrong = str(judge(harness_for(broken_command("wrong-event-header")), "a", "codewars"))
+    assert "header X-Webhook-Event is 'not-" in wrong and "try 1 at +" in wrong and "payload: {" in wrong
+
+
+def test_reference_with_jitter_passes_the_backoff_check(harness_for) -> None:
+    assert judge(harness_for(reference_command(BASE) + " --jitter 0.5"), "f", "doselect") is None
+
+
+def test_a_crash_after_delivering_is_not_judged(harness_for) -> None:
+    """The exit status is not judged: the wire is."""
+    template = f"sh -c '{reference_command(BASE)} >/dev/null; exit 3'"
+    harness = harness_for(template)
+    assert judge(harness, "h", "doselect") is None
+    assert harness.observe("doselect", "accept-200", SECRET).exit_code == 3
+
+
+def test_a_missing_command_is_reported(harness_for) -> None:
+    failure = judge(harness_for("/nonexistent/sender --url {url}"), "h", "doselect")
+    assert failure is not None and "could not be started" in str(failure)
+
+
+# --- the pieces, without any sender --------------------------------------------------------------------
+
+
+def test_placeholders_are_substituted_inside_each_word() -> None:
+    values = {"url": "http://127.0.0.1:1/x", "event_file": "/tmp/a b.json", "platform": "codewars",
+              "event": "user.honor_changed", "secret": ""}
+    argv = render_command("send --to={url} -f {event_file} '{platform}:{event}' --secret {secret}", values)
+    assert argv == ["send", "--to=http://127.0.0.1:1/x", "-f", "/tmp/a b.json", "codewars:user.honor_changed",
+                    "--secret", ""]
+    assert render_command("x {secret}", {**values, "secret": "{url}"}) == ["x", "{url}"]  # one pass only
+
+
+RULE = BackoffRule()
+
+
+@pytest.mark.parametrize(("intervals", "passes"), [
+    ([0.05, 0.1, 0.2, 0.4], True),  # exponential
+    ([0.02, 0.04, 0.08, 0.16], True),  # the smallest base the rule is meant for
+    ([1.0, 2.0, 4.0, 8.0], True),
+    ([0.05, 0.1, 0.1, 0.1], True),  # capped early
+    ([0.05, 0.065, 0.13, 0.2], True),  # jitter that never shortens an interval
+    ([0.1, 0.2, 0.3, 0.4], True),  # linear
+    ([0.2, 0.2, 0.2, 0.2], False),  # constant
+    ([0.02, 0.02, 0.02, 0.02], False),
+    ([1.0, 1.0, 1.0, 1.0], False),
+    ([0.001, 0.002, 0.001, 0.002], False),  # immediate
+    ([0.05, 0.01, 0.2, 0.4], False),  # full jitter: a shorter interval
+    ([0.4, 0.2, 0.1, 0.05], False),  # shrinking
+    ([0.05], False),  # too few tries to tell
+])
+def test_backoff_rule(intervals: list[float], passes: bool) -> None:
+    assert (RULE.problems(intervals) == []) is passes, RULE.problems(intervals)
+
+
+noise = st.floats(-0.005, 0.005)
+
+
+@given(st.floats(0.02, 2.0), st.floats(2.0, 3.0), st.floats(0.0, 1.0), st.lists(noise, min_size=4, max_size=4),
+       st.integers(0, 2**32))
+def test_exponential_backoff_with_noise_passes(base: float, factor: float, jitter: float, noises: list[float],
+                                               seed: int) -> None:
+    waits = Backoff(base, factor, cap=base * factor**3, jitter=jitter).schedule(4, random.Random(seed))
+    assert RULE.problems([w + n for w, n in zip(waits, noises, strict=True)]) == []
+
+
+@given(st.floats(0.0, 5.0), st.lists(noise, min_size=4, max_size=4))
+def test_constant_or_immediate_backoff_with_noise_fails(interval: float, noises: list[float]) -> None:
+    assert RULE.problems([abs(interval + n) for n in noises]) != []
+
+
+def test_differences_name_pointers() -> None:
+    assert sender_checks.differences({"a": {"b": 1, "c": [1, 2]}, "d": True},
+                                     {"a": {"b": 1.0, "c": [1, 3]}, "d": 1, "e": None}) == [
+        "/a/c/1: expected 2, got 3", "/d: expected true, got 1", "/e: added (null)"]
+
+
+def test_describe_masks_the_secret() -> None:
+    case = Case("accept-200", "codewars", "user.honor_changed", {"action": "honor_changed"}, (200,), SECRET)
+    obs = Observation(case, "http://127.0.0.1:1/x", "http://127.0.0.1:1/x/moved", ["send", "***"], [], [],
+                      0.0, 0.1, 5.0, exit_code=0, stderr=f"oops {SECRET}")
+    with pytest.raises(CheckFailure) as failed:
+        CHECKS["a"].func(obs)
+    failure = failed.value
+    assert "nothing arrived" in str(failure)
+    assert SECRET not in str(failure)
