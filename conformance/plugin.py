@@ -14,13 +14,14 @@ Which checks run:
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from conformance import catalog
+from conformance.report import CheckFailure
 from conformance.run_settings import DEFAULT_EXAMPLES, runner
 
 ROLES = ("receiver", "sender", "registration")
@@ -30,8 +31,8 @@ ROLES = ("receiver", "sender", "registration")
 class RunConfig:
     target_url: str | None
     platform: str | None
-    secret: str | None
-    api_key: str | None
+    secret: str | None = field(repr=False)
+    api_key: str | None = field(repr=False)
     api_key_header: str | None
     sender_cmd: str | None
     sender_timeout: float
@@ -129,6 +130,8 @@ def build_config(config: pytest.Config) -> RunConfig:
         _fail("--target-url needs --platform (one of: " + ", ".join(catalog.platforms()) + ")")
     if run.target_url and run.sender_cmd:
         _fail("--target-url checks a receiver and --sender-cmd checks a sender: give one of them")
+    if run.target_url and run.platform and catalog.profile(run.platform).kind == "registration_api" and not run.api_key:
+        _fail(f"--platform {run.platform} checks a registration API, which needs --api-key")
     if run.sender_cmd and run.platform and catalog.profile(run.platform).kind != "webhook":
         _fail(f"--sender-cmd checks webhook senders; {run.platform} is a registration API")
     if run.examples < 1:
@@ -248,11 +251,26 @@ class SummaryReporter:
         terminalreporter.write_line(f"target: {target or 'built-in reference implementations'}")
         for platform in sorted(self.counts):
             counts = self.counts[platform]
-            verdict = "CONFORMS" if counts["failed"] == 0 else "DOES NOT CONFORM"
+            verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
+            if counts["skipped"] and not counts["failed"]:
+                verdict += f" ({counts['skipped']} not checked: see the skip reasons, pytest -rs)"
             terminalreporter.write_line(
                 f"  {platform:<10} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
                 f"{counts['skipped']:>3} skipped   {verdict}"
             )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Report a conformance failure as its own message: what was sent, what came back, how to replay it.
+
+    A traceback through the suite's machinery helps nobody judging their receiver, and its displayed
+    locals could carry a secret.
+    """
+    report = yield
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(CheckFailure):
+        report.longrepr = str(call.excinfo.value)
+    return report
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

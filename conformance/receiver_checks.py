@@ -32,7 +32,7 @@ class ReceiverContext:
 
     url_for: Callable[[str], str]  # platform -> URL its deliveries go to
     session: HttpSession
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     examples: int = DEFAULT_EXAMPLES
     seed: int | None = None
     shrink: bool = False

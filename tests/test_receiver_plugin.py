@@ -1,0 +1,134 @@
+"""The receiver suite as a user runs it: ``pytest --pyargs conformance --target-url ... --platform ...``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from reference_impl.receiver import Receiver
+from reference_impl.serving import serving
+from tests import broken_receivers as broken
+
+pytest_plugins = ["pytester"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target-url", "http://127.0.0.1:9"], "--target-url needs --platform"),
+        (["--platform", "gitlab"], "unknown --platform 'gitlab'"),
+        (["--target-url", "ftp://example", "--platform", "doselect"], "is not an http(s) URL"),
+        (["--target-url", "http://127.0.0.1:{port}", "--platform", "doselect"], "cannot reach --target-url"),
+        (["--hookproof-examples", "0"], "--hookproof-examples must be at least 1"),
+    ],
+)
+def test_bad_options_get_one_line_before_any_test(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    args = [a.format(port=_free_port()) for a in args]
+    result = pytester.runpytest_subprocess("--pyargs", "conformance", *args, timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any(message in line for line in result.errlines), result.errlines
+    assert "Traceback" not in result.stderr.str() and "passed" not in result.stdout.str()
+
+
+def test_a_broken_receiver_gets_readable_failures_and_a_summary(pytester: pytest.Pytester) -> None:
+    secret = "do-not-print-me"
+    with serving(broken.CrashesOnUnknownEvent(secrets={"codewars": secret})) as base:
+        result = pytester.runpytest(
+            "--pyargs",
+            "conformance",
+            "--target-url",
+            f"{base}/codewars",
+            "--platform",
+            "codewars",
+            "--secret",
+            secret,
+            "--hookproof-examples",
+            "3",
+        )
+    out = result.stdout.str()
+    result.assert_outcomes(passed=8, failed=1)
+    assert "[unknown_event] answered 500 to an unknown event name" in out
+    assert "replay: curl -sS -i -X POST" in out and "X-Webhook-Secret: ***" in out
+    assert secret not in out
+    assert "codewars     8 passed    1 failed    0 skipped   DOES NOT CONFORM" in out
+    assert "generation derandomized" in out or "seed" in out
+
+
+def test_a_slow_receiver_fails_fast_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
+    broken.Slow.delay = 1.0
+    started = time.monotonic()
+    with serving(broken.Slow()) as base:
+        result = pytester.runpytest(
+            "--pyargs",
+            "conformance",
+            "--target-url",
+            f"{base}/viasto",
+            "--platform",
+            "viasto",
+            "--response-timeout",
+            "0.3",
+        )
+    result.assert_outcomes(failed=8)
+    assert time.monotonic() - started < 30
+    assert "no answer within 0.3 s (--response-timeout)" in result.stdout.str()
+
+
+def test_the_default_run_selects_every_webhook_platform(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--pyargs", "conformance", "-m", "documented", "--collect-only", "-q", "-k", "receiver")
+    out = result.stdout.str()
+    for platform in ("doselect", "qualified", "viasto", "codewars"):
+        assert f"test_generated_valid_deliveries_are_accepted[{platform}]" in out
+    assert "test_secret_is_required[codewars]" in out and "test_secret_is_required[doselect]" not in out
+    assert "test_documented_examples_are_accepted[qualified]" not in out  # the document shows none
+
+
+def test_receiver_command_line_serves_and_rejects_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = subprocess.run(
+        [sys.executable, "-m", "reference_impl.receiver", "--port", "99999"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode == 2 and "is not a TCP port" in bad.stderr and "Traceback" not in bad.stderr
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_impl.receiver", "--port", str(port), "--db", str(tmp_path / "r.sqlite3")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and "listening on" in proc.stdout.readline()
+        body = '{"action": "updated", "webhook": {"id": "1"}}'
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/codewars",
+            content=body,
+            timeout=5,
+            headers={"Content-Type": "application/json", "X-Webhook-Event": "webhook"},
+        )
+        assert answer.status_code == 200 and answer.json()["event"] == "webhook.updated"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_receiver_keeps_deliveries_in_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from reference_impl.receiver_store import DeliveryStore
+
+    store = DeliveryStore(str(tmp_path / "r.sqlite3"))
+    app = Receiver(store)
+    with serving(app) as base:
+        body = '{"action": "honor_changed", "user": {"id": "1", "honor": 3, "honor_delta": -1}}'
+        headers = {"Content-Type": "application/json", "X-Webhook-Event": "user"}
+        for _ in range(2):
+            assert httpx.post(f"{base}/codewars", content=body, headers=headers, timeout=5).status_code == 200
+    reopened = DeliveryStore(str(tmp_path / "r.sqlite3"))
+    assert reopened.count("codewars") == 1
+    assert reopened.recent()[0]["event"] == "user.honor_changed"
