@@ -1,0 +1,315 @@
+"""Properties of ``conformance.strategies``: what it generates is valid (or invalid for the named reason),
+survives JSON, reaches the values that break receivers, and comes fast enough for every run."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
+
+from conformance import catalog, strategies
+from conformance.delivery import Delivery
+from conformance.run_settings import DEFAULT_EXAMPLES, runner
+
+EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.profile(p).events]
+IDS = [f"{p}:{e}" for p, e in EVENTS]
+
+PER_EVENT = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+                     suppress_health_check=list(HealthCheck))
+
+
+def _collect(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
+    """``n`` draws (fewer if Hypothesis runs out of distinct ones), deterministically."""
+    drawn: list[Any] = []
+
+    @settings(max_examples=n, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def draw(value: Any) -> None:
+        drawn.append(value)
+
+    draw()
+    return drawn
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _assert_valid_delivery(platform: str, event: str, delivery: Delivery) -> None:
+    assert (delivery.platform, delivery.event, delivery.breaks) == (platform, event, None)
+    verdict = catalog.validate(platform, delivery.body, delivery.headers, event)
+    assert verdict.ok, [str(p) for p in verdict.problems]
+    assert json.loads(delivery.encoded().decode("utf-8")) == delivery.body
+    assert json.loads(json.dumps(delivery.body)) == delivery.body
+
+
+# --- valid deliveries ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extras", [False, True], ids=["plain", "extras"])
+@pytest.mark.parametrize(("platform", "event"), EVENTS, ids=IDS)
+def test_generated_deliveries_validate_and_round_trip(platform: str, event: str, extras: bool) -> None:
+    @PER_EVENT
+    @given(strategies.events(platform, event, extras=extras))
+    def check(delivery: Delivery) -> None:
+        _assert_valid_delivery(platform, event, delivery)
+
+    check()
+
+
+@pytest.mark.parametrize("platform", catalog.platforms())
+def test_headers_are_the_documented_ones(platform: str) -> None:
+    prof = catalog.profile(platform)
+    for delivery in _collect(strategies.events(platform, secret="s3cret"), 20):
+        expected = (prof.delivery_headers(delivery.event, "s3cret") if prof.kind == "webhook"
+                    else {"Content-Type": prof.content_type})
+        assert delivery.headers == expected
+
+
+def test_every_event_of_a_platform_is_reached() -> None:
+    for platform in catalog.platforms():
+        seen = {d.event for d in _collect(strategies.events(platform), 400)}
+        assert seen == set(catalog.profile(platform).events), platform
+
+
+def test_extras_appear_at_depth_and_never_replace_a_documented_property() -> None:
+    schema_id = catalog.event("doselect", "solution.submit").schema_id
+    bodies = _collect(strategies.body_strategy(schema_id, extras=True), 150)
+    known_top, known_meta = {"meta", "object"}, {"sender", "action", "timestamp", "delivery_id"}
+    assert any(set(b) - known_top for b in bodies)
+    assert any(set(b["meta"]) - known_meta for b in bodies)
+    assert any(set(b["object"]) - {"submission_slug", "submission_uri", "problem_uri", "problem_slug", "email"}
+               for b in bodies)
+    assert all(b["meta"]["sender"] == "solution" and b["meta"]["action"] == "submit" for b in bodies)
+
+
+# --- what the values reach -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def catalog_sample() -> list[Any]:
+    """Bodies of every event (with extras), for questions about the whole catalog's values."""
+    return [body for p, e in EVENTS
+            for body in _collect(strategies.body_strategy(catalog.event(p, e).schema_id, extras=True), 60)]
+
+
+def test_text_reaches_non_ascii_astral_and_empty(catalog_sample: list[Any]) -> None:
+    texts = [v for body in catalog_sample for v in _leaves(body) if isinstance(v, str)]
+    assert "" in texts
+    assert any(any(ord(c) > 127 for c in t) for t in texts)
+    assert any(any(ord(c) > 0xFFFF for c in t) for t in texts)
+
+
+def test_null_where_allowed_and_optional_properties_both_ways() -> None:
+    schema_id = catalog.event("qualified", "team_candidate.created").schema_id
+    datas = [b["data"] for b in _collect(strategies.body_strategy(schema_id), 150)]
+    for name in ("labels", "test_team_member", "recent_assessment_result"):
+        assert any(name in d and d[name] is None for d in datas), name
+        assert any(name in d and d[name] is not None for d in datas), name
+        assert any(name not in d for d in datas), name
+    language = [b["language"] for b in _collect(strategies.body_strategy(
+        catalog.event("codewars", "user.rank_upgraded").schema_id), 60)]
+    assert None in language and any(isinstance(v, str) for v in language)
+
+
+def test_integers_reach_negative_zero_and_large() -> None:
+    schema_id = catalog.event("codewars", "user.rank_upgraded").schema_id
+    ranks = [b["user"]["rank"] for b in _collect(strategies.body_strategy(schema_id), 150)]
+    assert all(type(r) is int for r in ranks)
+    assert min(ranks) < 0 and 0 in ranks and max(ranks) > 2**53
+
+
+def test_nested_models_reach_their_depth() -> None:
+    """team_candidate -> recent_assessment_result -> solutions -> solution -> challenge is generated whole."""
+    schema_id = catalog.event("qualified", "team_candidate.created").schema_id
+
+    def has_challenge(body: Any) -> bool:
+        result = body["data"].get("recent_assessment_result")
+        solutions = (result or {}).get("solutions") or []
+        return any(isinstance(s.get("challenge"), dict) for s in solutions)
+
+    found = find(strategies.body_strategy(schema_id), has_challenge,
+                 settings=settings(max_examples=3000, database=None, derandomize=True, phases=[Phase.generate]))
+    assert catalog.check_instance(schema_id, found) == []
+
+
+RFC3339_OFFSET = re.compile(r"\.\d+([+-]\d\d:\d\d)$")
+
+
+def test_format_values_are_varied_and_accepted() -> None:
+    stamps = _collect(strategies.DATE_TIMES, 200)
+    assert any(RFC3339_OFFSET.search(s) and not s.endswith(("+00:00", "-00:00")) for s in stamps)
+    assert any(s.upper().endswith("Z") for s in stamps)
+    uris = _collect(strategies.URIS, 200)
+    assert any("%" in u for u in uris) and any("[" in u for u in uris) and any("?" in u for u in uris)
+    emails = _collect(strategies.EMAILS, 200)
+    assert any(e.isascii() for e in emails) and any(not e.isascii() for e in emails)
+    for name, values in (("date-time", stamps), ("uri", uris), ("email", emails),
+                         ("uuid", _collect(strategies.UUIDS, 200))):
+        assert len(set(values)) > len(values) // 2, name
+        rejected = [v for v in values if not catalog.FORMAT_CHECKER.conforms(v, name)]
+        assert not rejected, (name, rejected[:3])
+
+
+def test_bad_format_values_are_rejected() -> None:
+    for name, values in strategies.BAD_FORMAT_VALUES.items():
+        accepted = [v for v in values if catalog.FORMAT_CHECKER.conforms(v, name)]
+        assert not accepted, (name, accepted)
+
+
+# --- invalid deliveries ----------------------------------------------------------------------------------
+
+def _errors(error: Any) -> Iterator[Any]:
+    """An error and every error inside it (the reasons an ``anyOf`` failed)."""
+    yield error
+    for sub in error.context or ():
+        yield from _errors(sub)
+
+
+def _error_names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
+    if error.validator != rule or (fmt is not None and error.validator_value != fmt):
+        return False
+    where = catalog.to_pointer(error.absolute_path)
+    if rule == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return any(pointer == where + catalog.to_pointer([name]) for name in missing)
+    return where == pointer
+
+
+@pytest.mark.parametrize(("platform", "event"), EVENTS, ids=IDS)
+def test_invalid_deliveries_break_exactly_the_named_rule(platform: str, event: str) -> None:
+    schema_id = catalog.event(platform, event).schema_id
+    labels = re.compile(r"^(required|type|const|enum|format\((uuid|date-time|uri|email)\)): (/.*)$")
+
+    @PER_EVENT
+    @given(strategies.invalid_events(platform, event))
+    def check(delivery: Delivery) -> None:
+        assert delivery.breaks is not None
+        match = labels.match(delivery.breaks)
+        assert match, delivery.breaks
+        rule, fmt, pointer = strategies.parse_label(delivery.breaks)
+        assert not catalog.validate(platform, delivery.body, delivery.headers, event).ok
+        top = list(catalog.validator(schema_id).iter_errors(delivery.body))
+        assert len(top) == 1, [e.message for e in top]
+        assert any(_error_names(e, rule, fmt, pointer) for e in _errors(top[0])), (delivery.breaks, top[0].message)
+        assert json.loads(delivery.encoded()) == delivery.body
+
+    check()
+
+
+def test_invalid_deliveries_cover_every_kind_of_rule() -> None:
+    kinds = {strategies.parse_label(d.breaks)[:2]
+             for platform in ("doselect", "viasto")
+             for d in _collect(strategies.invalid_events(platform), 300)}
+    assert {("required", None), ("type", None), ("const", None), ("enum", None), ("format", "uuid"),
+            ("format", "date-time"), ("format", "uri"), ("format", "email")} <= kinds
+
+
+def test_invalid_deliveries_name_the_event_they_were_made_for() -> None:
+    for delivery in _collect(strategies.invalid_events("codewars", "user.honor_changed"), 50):
+        assert delivery.event == "user.honor_changed"
+        assert delivery.headers["X-Webhook-Event"] == "user"
+
+
+# --- documented examples first ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("platform", catalog.platforms())
+def test_documented_examples_run_first(platform: str) -> None:
+    documented = strategies.documented_deliveries(platform)
+    assert len(documented) == len(catalog.documented_examples(platform))
+    seen: list[Delivery] = []
+
+    @runner(3)
+    @strategies.with_examples(platform)
+    @given(strategies.events(platform))
+    def check(delivery: Delivery) -> None:
+        seen.append(delivery)
+
+    check()
+    assert seen[:len(documented)] == documented
+    assert len(seen) >= len(documented) + 1
+
+
+def test_with_examples_below_given_and_by_keyword() -> None:
+    seen: list[Delivery] = []
+
+    @runner(2)
+    @given(delivery=strategies.events("codewars", "user.rank_upgraded"))
+    @strategies.with_examples("codewars", "user.rank_upgraded", argname="delivery")
+    def check(delivery: Delivery) -> None:
+        seen.append(delivery)
+
+    check()
+    assert seen[0] == strategies.documented_deliveries("codewars", "user.rank_upgraded")[0]
+
+
+# --- the compiler ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "pattern": "^a"},
+    {"type": "string", "format": "ipv4"},
+    {"type": "object", "additionalProperties": {"type": "string"}},
+    {"$ref": "https://hookproof.dev/schemas/doselect/common.json#/$defs/timestamp", "type": "string"},
+    {"oneOf": [{"type": "string"}]},
+    {"properties": {"a": {"type": "string"}}},
+    {"$defs": {"n": {"type": "object", "required": ["n"], "properties": {"n": {"$ref": "#/$defs/n"}}}},
+     "$ref": "#/$defs/n"},
+], ids=["pattern", "unknown-format", "schema-additionalProperties", "ref-beside-type", "oneOf",
+        "properties-without-type", "required-recursion"])
+def test_unsupported_schemas_fail_at_compile_time(schema: dict[str, Any]) -> None:
+    with pytest.raises(strategies.UnsupportedSchema):
+        strategies.strategy_for(schema)
+
+
+def test_recursive_schemas_are_bounded() -> None:
+    schema = {"$defs": {"node": {"type": "object", "required": ["next"], "additionalProperties": True,
+                                 "properties": {"next": {"anyOf": [{"$ref": "#/$defs/node"}, {"type": "null"}]}}}},
+              "$ref": "#/$defs/node"}
+
+    def depth(value: Any) -> int:
+        return 0 if value is None else 1 + depth(value["next"])
+
+    values = _collect(strategies.strategy_for(schema), 100)
+    assert max(depth(v) for v in values) <= strategies.MAX_REF_DEPTH + 1
+    assert max(depth(v) for v in values) >= 3
+
+
+def test_a_new_schema_can_ref_the_catalog() -> None:
+    schema = {"type": "object", "required": ["at"], "additionalProperties": True,
+              "properties": {"at": {"$ref": "https://hookproof.dev/schemas/doselect/common.json#/$defs/timestamp"}}}
+    for value in _collect(strategies.strategy_for(schema), 30):
+        assert catalog.FORMAT_CHECKER.conforms(value["at"], "date-time")
+
+
+# --- speed -----------------------------------------------------------------------------------------------
+
+def test_the_default_run_generates_every_event_in_under_five_seconds() -> None:
+    """Every event of every platform, DEFAULT_EXAMPLES generated after its documented examples."""
+    started = time.perf_counter()
+    drawn: list[Delivery] = []
+    for platform, event in EVENTS:
+
+        @runner(DEFAULT_EXAMPLES)
+        @strategies.with_examples(platform, event)
+        @given(strategies.events(platform, event))
+        def run(delivery: Delivery) -> None:
+            drawn.append(delivery)
+
+        run()
+    count = len(drawn)
+    elapsed = time.perf_counter() - started
+    assert count >= len(EVENTS) * DEFAULT_EXAMPLES
+    assert elapsed < 5, f"{count} deliveries took {elapsed:.1f} s"
