@@ -8,8 +8,10 @@ keeps timing out.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -28,10 +30,24 @@ class Exchange:
     elapsed: float = 0.0
     error: str | None = None
     location: str | None = None  # where a 3XX answer pointed
+    replay_body: str | None = None  # a shell command printing the body, when curl cannot carry it literally
 
     @property
     def timed_out(self) -> bool:
         return self.error is not None and self.error.startswith("no answer within")
+
+    def json(self) -> Any:
+        """The answer as JSON; raises ValueError when it is not."""
+        return json.loads(self.answer.decode("utf-8"))
+
+    def outcome(self) -> str:
+        """What the target did, in words for a failure message."""
+        if self.status is None:
+            return f"gave no answer: {self.error}"
+        text = f"answered {self.status}"
+        if 300 <= self.status < 400:
+            text += f" (a redirect{' to ' + self.location if self.location else ''}; redirects are not followed)"
+        return text
 
 
 @dataclass
@@ -58,8 +74,10 @@ class HttpSession:
     def close(self) -> None:
         self.client.close()
 
-    def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> Exchange:
-        exchange = Exchange(url, method, dict(headers), body)
+    def send(
+        self, url: str, headers: dict[str, str], body: bytes, method: str = "POST", replay_body: str | None = None
+    ) -> Exchange:
+        exchange = Exchange(url, method, dict(headers), body, replay_body=replay_body)
         if self.breaker.open:
             exchange.error = (
                 f"not sent: the target already failed to answer within {self.timeout:g} s "
@@ -69,7 +87,7 @@ class HttpSession:
         started = time.monotonic()
         deadline = started + self.timeout
         try:
-            with self.client.stream(method, url, headers=headers, content=body) as response:
+            with self.client.stream(method, url, headers=headers, content=body or None) as response:
                 exchange.status = response.status_code
                 exchange.location = response.headers.get("location")
                 chunks, size = [], 0
@@ -83,6 +101,7 @@ class HttpSession:
                 exchange.answer = b"".join(chunks)[:ANSWER_CAP]
         except httpx.TimeoutException:
             self.breaker.timeouts += 1
+            exchange.status = None
             exchange.error = f"no answer within {self.timeout:g} s (--response-timeout)"
         except httpx.HTTPError as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"

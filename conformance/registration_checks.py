@@ -19,18 +19,17 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
 
-import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conformance import catalog
+from conformance.http_exchange import Exchange, HttpSession
 from conformance.report import CheckFailure, curl_command, excerpt
 from conformance.run_settings import runner
 
@@ -39,7 +38,6 @@ SEED = "002_87eafd416189f785.txt"
 PROFILE = catalog.profile(PLATFORM)
 SETTING_KEYS: tuple[str, ...] = tuple(PROFILE.settings)
 DEFAULT_API_KEY_HEADER: str = PROFILE.api_key["header"]
-ANSWER_CAP_BYTES = 1024 * 1024  # read no more of an answer than this
 MARK_HOST = "hookproof.example"  # URLs the checks register; .example never resolves (RFC 2606)
 
 Kind = Literal["documented", "robustness"]
@@ -81,42 +79,16 @@ class Target:
         return base if base.endswith(PROFILE.path) else base + PROFILE.path
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """One request and what came of it; ``status`` is None when no answer arrived (``error`` says why)."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes
-    status: int | None
-    answer: bytes
-    error: str | None = None
-    location: str | None = None
-    replay_body: str | None = None  # a shell command printing the body, when curl cannot carry it literally
-
-    def json(self) -> Any:
-        """The answer as JSON; raises ValueError when it is not."""
-        return json.loads(self.answer.decode("utf-8"))
-
-    def outcome(self) -> str:
-        if self.status is None:
-            return f"gave no answer: {self.error}"
-        text = f"answered {self.status}"
-        if 300 <= self.status < 400:
-            text += f" (a redirect{' to ' + self.location if self.location else ''}; redirects are not followed)"
-        return text
-
-
 class Client:
-    """An httpx client for one check: API key attached unless a request says otherwise."""
+    """Requests for one check, API key attached unless a request says otherwise; the bounded sending
+    itself (deadline, byte cap, no redirects) is :class:`conformance.http_exchange.HttpSession`'s."""
 
     def __init__(self, target: Target):
         self.target = target
-        self._http = httpx.Client(timeout=target.timeout, trust_env=False, follow_redirects=False)
+        self._session = HttpSession(target.timeout)
 
     def close(self) -> None:
-        self._http.close()
+        self._session.close()
 
     def send(self, method: str, body: bytes = b"", *, key: str | None = None, omit_key: bool = False,
              content_type: str | None = "application/json", replay_body: str | None = None) -> Exchange:
@@ -126,28 +98,7 @@ class Client:
             headers["Content-Type"] = content_type
         if not omit_key:
             headers[self.target.api_key_header] = self.target.api_key if key is None else key
-        url = self.target.url
-        deadline = time.monotonic() + self.target.timeout
-        chunks: list[bytes] = []
-        size = 0
-        status = location = error = None
-        try:
-            with self._http.stream(method, url, content=body if method != "GET" else None, headers=headers) as resp:
-                status, location = resp.status_code, resp.headers.get("Location")
-                for chunk in resp.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= ANSWER_CAP_BYTES:
-                        break
-                    if time.monotonic() > deadline:
-                        status, error = None, f"the answer was still arriving after {self.target.timeout:g} s"
-                        break
-        except httpx.TimeoutException as exc:
-            status, error = None, f"no answer within {self.target.timeout:g} s ({type(exc).__name__})"
-        except httpx.HTTPError as exc:
-            status, error = None, f"{type(exc).__name__}: {exc}"
-        return Exchange(method, url, headers, body, status, b"".join(chunks)[:ANSWER_CAP_BYTES], error, location,
-                        replay_body)
+        return self._session.send(self.target.url, headers, body if method != "GET" else b"", method, replay_body)
 
     def post_json(self, body: Any) -> Exchange:
         return self.send("POST", json.dumps(body, ensure_ascii=False).encode("utf-8"))
