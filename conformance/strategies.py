@@ -9,15 +9,19 @@ ship, re-processes sub-schemas for every example (about 30 payloads/s on a DoSel
 fails loudly instead of producing deliveries that are silently invalid.
 
 Each schema is parsed once into a graph of :class:`_Node` (``$ref`` resolved through the registry of
-:mod:`conformance.schema_store`) and compiled once per ``($id, extras)`` into a strategy tree. Format
-values are composed from small pieces (``sampled_from`` and integers) because ``st.emails()`` and regex
-strategies are the slowest part of generation (shared/NOTES.md), yet they reach non-ASCII and odd-but-valid
-forms: percent-encoded UTF-8 paths, IPv6 hosts, IDN e-mail domains, lower-case ``t``/``z`` timestamps.
+:mod:`conformance.schema_store`) and compiled once per ``($id, extras)`` into a strategy tree. Hypothesis
+charges tens of microseconds per draw, so the tree keeps draws few: a formatted string (uuid, date-time,
+uri, email) is composed from small tables of pieces by one draw of random bytes, and which optional
+properties an object has is one bit-mask draw. ``st.emails()`` and regex strategies would be the slowest
+part of generation (shared/NOTES.md); the tables still reach non-ASCII and odd-but-valid forms:
+percent-encoded UTF-8 paths, IPv6 hosts, UTF-8 e-mail addresses, lower-case ``t``/``z`` timestamps.
 """
 
 from __future__ import annotations
 
 import calendar
+import math
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -201,23 +205,6 @@ TEXT: st.SearchStrategy[str] = st.one_of(
     st.text(alphabet=_TRICKY_CHARS, max_size=8),
     st.sampled_from(_EDGE_STRINGS),
 )
-_INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, -(2**53), 2**63 - 1, -(2**63), 2**64, 10**30)
-INTEGERS: st.SearchStrategy[int] = st.one_of(st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers())
-NUMBERS: st.SearchStrategy[float | int] = st.one_of(
-    INTEGERS, st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from((0.0, -0.0, 0.5, -1.5, 1e-300, 5e-324, 1.7e308)))
-SCALARS: st.SearchStrategy[Any] = st.one_of(st.none(), st.booleans(), INTEGERS, NUMBERS, TEXT)
-# Deeper values, from a pool: nesting is rarely what breaks a receiver, and drawing it is slow.
-_NESTED = ({}, [], [[]], {"": None}, {"a": {"b": {"c": [1, "two", None]}}}, [{"id": 1}, {"id": "1"}],
-           {"🙂": [True, False, -0.0]}, [[[[[]]]]], {"k": {"k": {"k": {"k": "deep"}}}})
-ANY_JSON: st.SearchStrategy[Any] = st.one_of(
-    SCALARS,
-    st.lists(SCALARS, max_size=3),
-    st.dictionaries(TEXT, SCALARS, max_size=3),
-    st.sampled_from(_NESTED).map(lambda v: _copy(v)),
-)
-
-
 class _Digits:
     """A big integer read as mixed-radix digits: each ``pick`` spends one digit on one choice.
 
@@ -237,8 +224,74 @@ class _Digits:
         return options[self.below(len(options))]
 
 
-def _composed(nbytes: int, build: Callable[[_Digits], str]) -> st.SearchStrategy[str]:
+T = TypeVar("T")
+
+
+def _composed(nbytes: int, build: Callable[[_Digits], T]) -> st.SearchStrategy[T]:
     return st.binary(min_size=nbytes, max_size=nbytes).map(lambda raw: build(_Digits(raw)))
+
+
+# -- any JSON value (a property listed without a type, and the values of extra properties). Composed from
+# one draw as well: Qualified's models are mostly such properties, and a Hypothesis draw per value (and per
+# list element, dict key, ...) made them the slowest events of the catalog. Strings mix printable ASCII,
+# the tricky characters above and any code point; numbers reach the edges; containers nest two deep, and
+# deeper shapes come from a small pool.
+_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
+_INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, -(2**53), 2**63 - 1, -(2**63), 2**64, 10**30)
+_FLOAT_EDGES = (0.0, -0.0, 0.5, -1.5, 0.1, 1e-300, 5e-324, 1.7e308, -1.7e308, 2.0**53, 1e16)
+_NESTED = ({}, [], [[]], {"": None}, {"a": {"b": {"c": [1, "two", None]}}}, [{"id": 1}, {"id": "1"}],
+           {"🙂": [True, False, -0.0]}, [[[[[]]]]], {"k": {"k": {"k": {"k": "deep"}}}})
+
+
+def _char(d: _Digits) -> str:
+    kind = d.below(4)
+    if kind < 2:
+        return _ASCII[d.below(len(_ASCII))]
+    if kind == 2:
+        return _TRICKY_CHARS[d.below(len(_TRICKY_CHARS))]
+    code = d.below(0x110000 - 0x800)  # any code point but the surrogates, which UTF-8 cannot carry
+    return chr(code if code < 0xD800 else code + 0x800)
+
+
+def _string(d: _Digits) -> str:
+    if d.below(8) == 0:
+        return d.pick(_EDGE_STRINGS)
+    return "".join(_char(d) for _ in range(d.below(13)))
+
+
+def _float(d: _Digits) -> float:
+    kind = d.below(4)
+    if kind == 0:
+        return _FLOAT_EDGES[d.below(len(_FLOAT_EDGES))]
+    if kind == 1:  # any finite double, from its bits
+        value = struct.unpack("<d", d.below(2**64).to_bytes(8, "little"))[0]
+        return value if math.isfinite(value) else 0.0
+    return (d.below(2_000_001) - 1_000_000) / 10 ** d.below(7)
+
+
+def _any_json(d: _Digits, depth: int = 0) -> Any:
+    kind = d.below(16)
+    if kind < 2:
+        return None
+    if kind == 2:
+        return d.below(2) == 1
+    if kind < 6:
+        return (d.below(2001) - 1000, _INT_EDGES[d.below(len(_INT_EDGES))], d.below(2**64) - 2**63)[kind - 3]
+    if kind == 6:
+        return _float(d)
+    if kind < 12:
+        return _string(d)
+    if depth >= 2 or kind == 15:
+        return _copy(_NESTED[d.below(len(_NESTED))])
+    if kind < 14:
+        return [_any_json(d, depth + 1) for _ in range(d.below(4))]
+    return {_string(d): _any_json(d, depth + 1) for _ in range(d.below(4))}
+
+
+ANY_JSON: st.SearchStrategy[Any] = _composed(40, _any_json)
+INTEGERS: st.SearchStrategy[int] = st.one_of(st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers())
+NUMBERS: st.SearchStrategy[float | int] = st.one_of(
+    INTEGERS, st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_FLOAT_EDGES))
 
 
 # -- uuid: jsonschema's check is UUID(value) plus hyphens at 8/13/18/23: any 128 bits, either case.
@@ -338,7 +391,17 @@ BAD_FORMAT_VALUES: dict[str, tuple[str, ...]] = {
 # Compiling nodes into strategies
 # --------------------------------------------------------------------------------------------------------
 
-_EXTRA_KEYS = st.one_of(st.sampled_from(("x_extra", "futureField", "_links", "v2", "ünknown", "🙂", "")), TEXT)
+# Names a forward-compatible receiver must ignore, picked to trip naive code: JSON-pointer escapes,
+# prototype names, look-alikes of documented names, non-ASCII, the empty name.
+_EXTRA_KEYS = ("x_extra", "futureField", "_links", "v2", "ünknown", "🙂", "", "a/b", "a~b", "__proto__",
+               "constructor", "$ref", "null", "ID", "id ", "data​", "𝄞")
+
+
+def _extra_properties(d: _Digits) -> dict[str, Any]:
+    return {d.pick(_EXTRA_KEYS) if d.below(2) else _string(d): _any_json(d) for _ in range(d.below(4))}
+
+
+EXTRA_PROPERTIES: st.SearchStrategy[dict[str, Any]] = _composed(40, _extra_properties)
 
 
 def _with_extras(base: st.SearchStrategy[dict[str, Any]], known: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -351,7 +414,7 @@ def _with_extras(base: st.SearchStrategy[dict[str, Any]], known: frozenset[str])
                 body[key] = value
         return body
 
-    return st.tuples(base, st.dictionaries(_EXTRA_KEYS, ANY_JSON, max_size=3)).map(merge)
+    return st.tuples(base, EXTRA_PROPERTIES).map(merge)
 
 
 class _Compiler:
