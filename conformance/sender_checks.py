@@ -271,7 +271,11 @@ class SenderHarness:
         url, redirect_url = self.server.url_for(path), self.server.url_for(f"{path}/moved")
         wire = _Wire(case, path, redirect_url)
         event_file = self.workdir / f"{case.platform}-{case.name}-{token}.json"
-        event_file.write_text(json.dumps(case.body, ensure_ascii=False, indent=2), encoding="utf-8")
+        try:
+            text = json.dumps(case.body, ensure_ascii=False, indent=2).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form; JSON's \u escape carries it
+            text = json.dumps(case.body, indent=2).encode("ascii")
+        event_file.write_bytes(text)
         values = {"url": url, "event_file": str(event_file), "platform": case.platform, "event": case.event,
                   "secret": case.secret or ""}
         argv = render_command(self.template, values)

@@ -7,6 +7,7 @@ backoff base and short time bounds so the whole file takes seconds.
 
 from __future__ import annotations
 
+import json
 import random
 import shlex
 import sys
@@ -213,3 +214,66 @@ def test_describe_masks_the_secret() -> None:
     failure = failed.value
     assert "nothing arrived" in str(failure)
     assert SECRET not in str(failure)
+
+
+def arrival(body: object, headers: dict[str, str], method: str = "POST", at: float = 1.0) -> sender_checks.Arrival:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return sender_checks.Arrival(at, method, "/x", tuple(headers.items()), raw, 200)
+
+
+def observed(platform: str, event: str, body: object, *tries: sender_checks.Arrival,
+             secret: str | None = None) -> Observation:
+    case = Case("accept-200", platform, event, body, (200,), secret)
+    return Observation(case, "http://127.0.0.1:1/x", "http://127.0.0.1:1/x/moved", ["send"], list(tries), [],
+                       0.0, 0.1, 5.0, exit_code=0)
+
+
+CODEWARS_BODY = {"action": "created", "code_challenge": {"id": "1", "created_by_id": "2"}}
+CODEWARS_HEADERS = {"Content-Type": "application/json", "User-Agent": "Codewars Hookbot",
+                    "X-Webhook-Event": "code_challenge"}
+
+
+@pytest.mark.parametrize(("headers", "fails"), [
+    ({}, False),
+    ({"Content-Type": "application/json; charset=UTF-8"}, False),
+    ({"Content-Type": "application/json; charset=latin-1"}, True),
+    ({"Content-Type": "text/json"}, True),
+    ({"X-Webhook-Event": "user"}, True),  # the header names another event than the body's action belongs to
+    ({"User-Agent": "codewars hookbot"}, True),  # values are exact
+])
+def test_wire_check_details(headers: dict[str, str], fails: bool) -> None:
+    obs = observed("codewars", "code_challenge.created", CODEWARS_BODY,
+                   arrival(CODEWARS_BODY, {**CODEWARS_HEADERS, **headers}))
+    failed = False
+    try:
+        sender_checks.check_wire(obs)
+    except CheckFailure:
+        failed = True
+    assert failed is fails
+
+
+def test_wire_check_compares_a_non_ascii_secret_as_utf8_bytes() -> None:
+    as_werkzeug_sees_it = SECRET.encode().decode("latin-1")
+    good = arrival(CODEWARS_BODY, {**CODEWARS_HEADERS, "X-Webhook-Secret": as_werkzeug_sees_it})
+    sender_checks.check_wire(observed("codewars", "code_challenge.created", CODEWARS_BODY, good, secret=SECRET))
+    as_latin1 = SECRET.encode("latin-1", "replace").decode("latin-1")  # a sender that sent Latin-1 bytes
+    bad = arrival(CODEWARS_BODY, {**CODEWARS_HEADERS, "X-Webhook-Secret": as_latin1})
+    with pytest.raises(CheckFailure, match="differs from the configured secret"):
+        sender_checks.check_wire(observed("codewars", "code_challenge.created", CODEWARS_BODY, bad, secret=SECRET))
+
+
+def test_body_check_details() -> None:
+    viasto = {"endpoint": "https://abc.com/p", "time": "2015-03-16T15:32:34+00:00", "event": "project_changed",
+              "data": {"project": "https://x.example/p/1"}}
+    sent = {**viasto, "endpoint": "http://127.0.0.1:1/x", "time": "2024-01-01T00:00:00Z"}
+    sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(sent, {})))
+    with pytest.raises(CheckFailure, match="expected the URL called"):
+        sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(viasto, {})))
+    with pytest.raises(CheckFailure, match="/data/project: expected"):
+        changed = {**sent, "data": {"project": "https://x.example/p/2"}}
+        sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(changed, {})))
+    with pytest.raises(CheckFailure, match="not UTF-8"):
+        sender_checks.check_body(observed("viasto", "project_changed", viasto,
+                                          arrival(json.dumps(sent, ensure_ascii=False).encode("utf-16"), {})))
+    with pytest.raises(CheckFailure, match="not JSON"):
+        sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(b'{"a": NaN}', {})))
