@@ -13,9 +13,7 @@ timeouts restart on every chunk, so a server that drips bytes would otherwise ho
 a byte cap on the answer, which is streamed and never read whole.
 
 The network, the sleep and the clocks are injectable (an httpx transport, e.g. respx's, and plain
-callables) so the retry logic can be unit-tested without sockets or waiting. This module reads the
-profiles through :mod:`conformance.schema_store` only, not :mod:`conformance.catalog`, so that a
-command-line delivery does not pay for importing jsonschema (about 2 s, docs/decisions.md).
+callables) so the retry logic can be unit-tested without sockets or waiting.
 
 Use :class:`Sender` (sync) or :class:`AsyncSender` (``httpx.AsyncClient``, with
 :meth:`AsyncSender.deliver_many` for many deliveries at bounded concurrency). The command line is
@@ -42,7 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from conformance import schema_store
+from conformance import catalog
 from reference_impl.backoff import Backoff, Uniform
 
 USER_AGENT = "hookproof-reference-sender/0.1"  # sent only where the profile documents no User-Agent
@@ -54,73 +52,30 @@ class SenderError(ValueError):
 
 # --- the profile, as far as the wire is concerned -------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class WireProfile:
-    """The transport facts of one platform's profile that a sender needs."""
-
-    platform: str
-    name: str
-    method: str
-    content_type: str
-    headers: dict[str, str]
-    name_parts: tuple[dict[str, str], ...]
-    separator: str
-    secret_header: str | None
-    delivery_metadata: tuple[dict[str, str], ...]
-    max_tries: int
-    events: tuple[str, ...]
-
-    def split_event(self, event: str) -> list[str]:
-        return event.split(self.separator, len(self.name_parts) - 1)
-
-    def headers_for(self, event: str, secret: str | None) -> dict[str, str]:
-        """Exactly the documented headers of a delivery of ``event`` (the same rule as
-        ``catalog.Profile.delivery_headers``)."""
-        headers = {"Content-Type": self.content_type, **self.headers}
-        for part, value in zip(self.name_parts, self.split_event(event), strict=False):
-            if "header" in part:
-                headers[part["header"]] = value
-        if secret and self.secret_header:
-            headers[self.secret_header] = secret
-        return headers
-
-    def event_from_body(self, body: Any) -> str | None:
-        """The event named by the body, or None when part of the name travels in a header (Codewars)."""
-        values = []
-        for part in self.name_parts:
-            if "body" not in part:
-                return None
-            value = _pointer_get(body, part["body"])
-            if not isinstance(value, str):
-                raise SenderError(f"the body has no {self.name} event name at {part['body']}: give --event")
-            values.append(value)
-        return self.separator.join(values)
-
-    def check_event(self, event: str, body: Any) -> None:
-        """Refuse an unknown event, or a body whose own fields name another event."""
-        if event not in self.events:
-            raise SenderError(f"unknown {self.name} event {event!r}; documented events: {', '.join(self.events)}")
-        for part, value in zip(self.name_parts, self.split_event(event), strict=False):
-            if "body" in part:
-                found = _pointer_get(body, part["body"])
-                if found != value:
-                    has = "nothing there" if found is _MISSING else json.dumps(found)
-                    raise SenderError(f"event {event!r} needs {part['body']} = {value!r} in the body, which has {has}")
+METADATA_KINDS = ("uuid4", "now", "url")  # the per-delivery values this sender knows how to set
 
 
-_MISSING = object()
-METADATA_KINDS = ("uuid4", "now", "url")
+@cache
+def webhook_profile(platform: str) -> catalog.Profile:
+    """The profile of a webhook platform; :class:`SenderError` for an unknown or non-webhook platform."""
+    try:
+        profile = catalog.profile(platform)
+    except catalog.CatalogError as exc:
+        raise SenderError(str(exc)) from None
+    if profile.kind != "webhook":
+        raise SenderError(f"{platform} is a {profile.kind}, not a webhook platform: there is nothing to send")
+    for entry in profile.delivery_metadata:
+        if entry["value"] not in METADATA_KINDS:
+            raise SenderError(f"{platform} profile: unknown delivery metadata value {entry['value']!r}")
+    return profile
 
 
-def _pointer_get(body: Any, pointer: str) -> Any:
-    node = body
-    for raw in pointer.lstrip("/").split("/"):
-        key = raw.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or key not in node:
-            return _MISSING
-        node = node[key]
-    return node
+def max_tries(platform: str) -> int:
+    """The platform's tries in total; DoSelect's where its document gives none (docs/decisions.md#retry-policy)."""
+    retry = webhook_profile(platform).retry
+    if not retry.get("documented") and retry.get("assumed_from"):
+        retry = catalog.profile(retry["assumed_from"]).retry
+    return int(retry.get("max_tries", 1))
 
 
 def _pointer_set(body: Any, pointer: str, value: Any) -> Any:
@@ -135,31 +90,6 @@ def _pointer_set(body: Any, pointer: str, value: Any) -> Any:
         return copied
 
     return put(body, 0)
-
-
-@cache
-def wire_profile(platform: str) -> WireProfile:
-    """The profile of a webhook platform; raises :class:`SenderError` for any other name."""
-    known = schema_store.read_json("catalog.json")["platforms"]
-    if platform not in known:
-        raise SenderError(f"unknown platform {platform!r}; known platforms: {', '.join(known)}")
-    raw = schema_store.read_json(known[platform])
-    if raw.get("kind") != "webhook":
-        raise SenderError(f"{platform} is a {raw.get('kind')}, not a webhook platform: there is nothing to send")
-    retry = raw.get("retry") or {}
-    if not retry.get("documented") and retry.get("assumed_from"):
-        retry = schema_store.read_json(known[retry["assumed_from"]])["retry"]
-    metadata = tuple(raw.get("delivery_metadata") or ())
-    for entry in metadata:
-        if entry["value"] not in METADATA_KINDS:
-            raise SenderError(f"{platform} profile: unknown delivery metadata value {entry['value']!r}")
-    name = raw.get("event_name") or {"parts": [], "separator": "."}
-    return WireProfile(
-        platform=platform, name=raw["name"], method=raw["method"], content_type=raw["content_type"],
-        headers=dict(raw.get("headers") or {}), name_parts=tuple(name["parts"]), separator=name["separator"],
-        secret_header=(raw.get("secret") or {}).get("header"), delivery_metadata=metadata,
-        max_tries=int(retry.get("max_tries", 1)), events=tuple(raw["events"]),
-    )
 
 
 # --- policy and records ----------------------------------------------------------------------------------
@@ -185,7 +115,7 @@ class RetryPolicy:
     @classmethod
     def for_platform(cls, platform: str, **overrides: Any) -> RetryPolicy:
         """The policy with the platform's number of tries (DoSelect's 5 where a document gives none)."""
-        return cls(**{"max_tries": wire_profile(platform).max_tries, **overrides})
+        return cls(**{"max_tries": max_tries(platform), **overrides})
 
     def timeout(self) -> httpx.Timeout:
         cap = self.attempt_deadline
@@ -285,15 +215,27 @@ def prepare(url: str, platform: str, event: str | None, body: Any, secret: str |
 
     ``event`` may be None when the body names its event by itself (every platform but Codewars).
     """
-    profile = wire_profile(platform)
+    profile = webhook_profile(platform)
     if not event:
-        event = profile.event_from_body(body)
-        if event is None:
-            raise SenderError(f"a {profile.name} body does not name its whole event (part travels in a header): "
-                              "give --event")
-    profile.check_event(event, body)
+        carried = [part["header"] for part in profile.name_parts if "header" in part]
+        if carried:
+            raise SenderError(f"part of a {profile.name} event name travels in {', '.join(carried)}, not in the "
+                              "body: give --event")
+        try:
+            event = profile.event_of(body, {})
+        except catalog.CatalogError as exc:
+            raise SenderError(f"{exc}: give --event") from None
+    if event not in profile.events:
+        raise SenderError(f"unknown {profile.name} event {event!r}; documented events: {', '.join(profile.events)}")
     if secret and any(ord(c) < 32 or ord(c) == 127 for c in secret):
         raise SenderError("the secret contains a control character: it cannot travel in a header")
+    headers = profile.delivery_headers(event, secret)
+    try:
+        claimed = profile.event_of(body, headers)
+    except catalog.CatalogError as exc:
+        raise SenderError(str(exc)) from None
+    if claimed != event:
+        raise SenderError(f"the body belongs to event {claimed!r}, not {event!r}")
     values = {"uuid4": new_id, "now": lambda: now().isoformat(), "url": lambda: url}
     metadata = {}
     for entry in profile.delivery_metadata:
@@ -303,7 +245,7 @@ def prepare(url: str, platform: str, event: str | None, body: Any, secret: str |
         content = encode(body)
     except ValueError as exc:
         raise SenderError(f"the body cannot be sent as JSON: {exc}") from None
-    outgoing = Outgoing(profile.method, url, profile.headers_for(event, secret), content)
+    outgoing = Outgoing(profile.method, url, headers, content)
     return Prepared(platform, event, outgoing, metadata, profile.secret_header)
 
 

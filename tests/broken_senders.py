@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reference_impl.backoff import Backoff
-from reference_impl.sender import Attempt, Outgoing, Prepared, RetryPolicy, Sender, encode, prepare, wire_profile
+from reference_impl.sender import Attempt, Outgoing, Prepared, RetryPolicy, Sender, encode, prepare, webhook_profile
 from reference_impl.sender_cli import build_parser, read_event
 
 
@@ -50,7 +50,7 @@ def _headers(out: Outgoing, **changes: str | None) -> Outgoing:
 
 
 def _event_header(sender: Broken, p: Prepared, n: int) -> Outgoing:
-    profile = wire_profile(p.platform)
+    profile = webhook_profile(p.platform)
     names = [part["header"] for part in profile.name_parts if "header" in part]
     return _headers(p.outgoing, **{name: "not-" + p.outgoing.headers[name] for name in names})
 

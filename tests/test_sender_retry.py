@@ -168,7 +168,7 @@ def test_bad_input_is_refused_before_sending() -> None:
         prepare(URL, "codewars", None, CODEWARS)
     with pytest.raises(SenderError, match="unknown DoSelect event"):
         prepare(URL, "doselect", "solution.deleted", DOSELECT)
-    with pytest.raises(SenderError, match="needs /meta/sender = 'solution'"):
+    with pytest.raises(SenderError, match=r"belongs to event 'test-session\.end', not 'solution\.submit'"):
         prepare(URL, "doselect", "solution.submit", DOSELECT)
     with pytest.raises(SenderError, match="unknown platform"):
         prepare(URL, "github", None, DOSELECT)
