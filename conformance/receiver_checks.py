@@ -148,12 +148,6 @@ def _events(platform: str) -> list[str]:
     return list(catalog.profile(platform).events)
 
 
-def _generated(ctx: ReceiverContext, platform: str, event: str, extras: bool = False) -> Any:
-    from conformance import strategies
-
-    return strategies.events(platform, event, extras=extras)
-
-
 def _each_generated(
     check: str,
     ctx: ReceiverContext,
@@ -164,11 +158,14 @@ def _each_generated(
     body: Callable[[Delivery], None],
 ) -> None:
     """Run ``body`` on generated deliveries of every event of the platform (the whole catalog)."""
+    from conformance import strategies
+
     decorate = ctx.hypothesis if examples is None else runner(examples, ctx.seed, ctx.shrink)
     for event in _events(platform):
 
         @decorate
-        @given(_generated(ctx, platform, event, extras))
+        @strategies.with_examples(platform, event)  # the document's own examples come first
+        @given(strategies.events(platform, event, extras=extras))
         def prop(delivery: Delivery) -> None:
             body(ctx.signed(ctx.fresh(delivery)))
 

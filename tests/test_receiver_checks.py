@@ -125,3 +125,10 @@ def test_failures_are_deterministic() -> None:
             receiver_checks.generated_valid(ctx, "qualified")
         cases.append(str(failure.value).split("  payload: ")[1].split("\n")[0])
     assert cases[0] == cases[1]
+
+
+def test_generated_checks_send_the_documented_examples_first() -> None:
+    """The document's own example (with its slug/URI mismatch) is the first case a generated check sends."""
+    with target(app(broken.ChecksSlugAgainstUri), examples=1) as ctx, pytest.raises(CheckFailure) as failure:
+        receiver_checks.generated_valid(ctx, "doselect")
+    assert '"test_slug": "k016y"' in str(failure.value)
