@@ -33,7 +33,7 @@ from conformance.sender_checks import (
 from reference_impl.backoff import Backoff
 
 BROKEN = Path(__file__).with_name("broken_senders.py")
-BASE = 0.02  # backoff base of every sender here: 20, 40, 80, 160 ms
+BASE = 0.05  # backoff base of every sender here: 50, 100, 200, 400 ms, well clear of scheduling noise
 TIMEOUT = 20.0  # generous for a loaded machine; only the hanging sender ever reaches it...
 HANG_TIMEOUT = 1.5  # ...and it gets this one
 SECRET = "s3cret-Ünïcode-value"
@@ -178,6 +178,11 @@ RULE = BackoffRule()
     ([0.05, 0.01, 0.2, 0.4], False),  # full jitter: a shorter interval
     ([0.4, 0.2, 0.1, 0.05], False),  # shrinking
     ([0.05], False),  # too few tries to tell
+    ([0.05, 0.05, 0.05, 0.10], False),  # constant, with one 50 ms stall on the last interval
+    ([0.05, 0.12, 0.05, 0.05], False),  # constant, with one stall: also a shrinking interval
+    ([0.09, 0.1, 0.2, 0.4], True),  # exponential, with a 40 ms stall on the first interval
+    ([0.05, 0.1, 0.3, 0.4], True),  # exponential, with a stall on the third
+    ([0.05, 0.1], True),  # three tries are enough when they grow
 ])
 def test_backoff_rule(intervals: list[float], passes: bool) -> None:
     assert (RULE.problems(intervals) == []) is passes, RULE.problems(intervals)

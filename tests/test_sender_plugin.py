@@ -15,7 +15,7 @@ BROKEN = Path(__file__).with_name("broken_senders.py")
 
 def command(mode: str) -> str:
     return (f"{shlex.quote(sys.executable)} {shlex.quote(str(BROKEN))} {mode} --url {{url}} --event-file "
-            "{event_file} --platform {platform} --event {event} --secret {secret} --backoff-base 0.02")
+            "{event_file} --platform {platform} --event {event} --secret {secret} --backoff-base 0.05")
 
 
 def test_a_sender_that_never_retries_does_not_conform(pytester: pytest.Pytester) -> None:
