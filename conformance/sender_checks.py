@@ -138,6 +138,8 @@ class Observation:
         return any(a.path == _path_of(self.redirect_url) for a in self.strays)
 
     def how_it_ended(self) -> str:
+        if self.spawn_error and self.spawn_error.startswith("not run"):
+            return f"was {self.spawn_error}"
         if self.spawn_error:
             return f"could not be started: {self.spawn_error}"
         if self.timed_out:
@@ -245,16 +247,19 @@ class SenderHarness:
 
     ``server`` is a started pytest-httpserver :class:`HTTPServer` on loopback (threaded, so a sender that
     stalls mid-request cannot block the next case); the harness clears it before and after each case.
-    Observations are memoised per (platform, scenario, secret): several checks judge the same run.
+    Observations are memoised per (platform, scenario, secret): several checks judge the same run. After
+    ``max_timeouts`` runs that had to be stopped, later cases are not run at all (each fails at once,
+    saying why), so a hanging sender costs a few bounds, not one per case (docs/decisions.md#slow-targets).
     """
 
     def __init__(self, server: HTTPServer, template: str, workdir: Path, *, timeout: float = 60.0,
-                 settle: float = DEFAULT_SETTLE, seed: int | None = None,
+                 settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
                  payload: Callable[[str, str, int | None], tuple[str, Any]] = generated_payload) -> None:
         if not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
+        self.max_timeouts, self.timeouts = max_timeouts, 0
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
 
     def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
@@ -280,14 +285,20 @@ class SenderHarness:
                   "secret": case.secret or ""}
         argv = render_command(self.template, values)
         shown = render_command(self.template, {**values, "secret": MASK if case.secret else ""})
+        started = time.monotonic()
+        if self.timeouts >= self.max_timeouts:
+            outcome = _Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
+                                           f"(--sender-timeout) {self.timeouts} times")
+            return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
+                               spawn_error=outcome.spawn_error)
         self.server.clear()
         self.server.expect_request(re.compile(".*")).respond_with_handler(wire.handle)
-        started = time.monotonic()
         try:
             outcome = _run_bounded(argv, self.timeout)
             _settle(wire, self.settle)
         finally:
             self.server.clear()
+        self.timeouts += outcome.timed_out
         return Observation(case, url, redirect_url, shown, list(wire.tries), list(wire.strays), started,
                            outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
                            _scrub(outcome.stdout, case.secret), _scrub(outcome.stderr, case.secret))
@@ -425,7 +436,7 @@ def _fail(check: str, obs: Observation, summary: str, problems: Sequence[str] = 
 def _arrived(check: str, obs: Observation) -> list[Arrival]:
     """The tries, or a failure that says why there are none (shared by every check; it is check h)."""
     if obs.spawn_error:
-        raise _fail(check, obs, f"the sender command could not be started: {obs.spawn_error}")
+        raise _fail(check, obs, f"the sender command {obs.how_it_ended()}")
     if not obs.tries:
         why = "the command " + obs.how_it_ended()
         if obs.strays:

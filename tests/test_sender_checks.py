@@ -121,6 +121,14 @@ def test_hanging_sender_fails_within_the_bound(harness_for) -> None:
     assert "did not finish within 1.5 s" in str(failure)
 
 
+def test_after_three_timeouts_cases_are_not_run(server: HTTPServer, tmp_path: Path) -> None:
+    harness = SenderHarness(server, broken_command("hangs"), tmp_path, timeout=0.3, max_timeouts=2, seed=7)
+    first, second, third = (harness.observe("doselect", s, None) for s in ("accept-200", "accept-201", "accept-202"))
+    assert first.timed_out and second.timed_out and not third.timed_out and third.elapsed == 0.0
+    with pytest.raises(CheckFailure, match=r"not run: the command already ran past 0\.3 s \(--sender-timeout\) 2"):
+        CHECKS["c"].func(third)
+
+
 def test_failure_messages_say_what_happened(harness_for) -> None:
     crashed = str(judge(harness_for(broken_command("crashes")), "h", "qualified"))
     assert "nothing arrived" in crashed and "exited with status 1" in crashed and "RuntimeError" in crashed
