@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import cache, cached_property
 from typing import Any
@@ -526,12 +526,6 @@ async def _within(seconds: float, work: Awaitable[None]) -> None:
             await work
     else:  # pragma: no cover - Python 3.10
         await asyncio.wait_for(work, seconds)
-
-
-def with_overrides(policy: RetryPolicy, **backoff: float) -> RetryPolicy:
-    """``policy`` with some backoff fields replaced (the command line's --backoff-* options)."""
-    given = {k: v for k, v in backoff.items() if v is not None}
-    return replace(policy, backoff=replace(policy.backoff, **given)) if given else policy
 
 
 if __name__ == "__main__":  # python -m reference_impl.sender
