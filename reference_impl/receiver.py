@@ -118,7 +118,8 @@ class Receiver:
         given = request.headers.get(header)
         if given is None:
             return _answer(401, status="error", message=f"missing {header}")
-        if not hmac.compare_digest(given.encode("utf-8", errors="surrogateescape"), expected):
+        # WSGI hands header bytes over decoded as Latin-1: re-encoding that way gives back the bytes sent.
+        if not hmac.compare_digest(given.encode("latin-1", errors="replace"), expected):
             return _answer(403, status="error", message=f"wrong {header}")
         return None
 

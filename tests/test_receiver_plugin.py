@@ -132,3 +132,17 @@ def test_receiver_keeps_deliveries_in_sqlite(tmp_path) -> None:  # type: ignore[
     reopened = DeliveryStore(str(tmp_path / "r.sqlite3"))
     assert reopened.count("codewars") == 1
     assert reopened.recent()[0]["event"] == "user.honor_changed"
+
+
+def test_a_non_ascii_secret_is_accepted_when_right_and_refused_when_wrong() -> None:
+    """Header bytes reach WSGI decoded as Latin-1; the secret must be compared as the bytes sent (UTF-8)."""
+    secret = "clé-secrète-✓"
+    body = '{"action": "updated", "webhook": {"id": "1"}}'
+    with serving(Receiver(secrets={"codewars": secret})) as base:
+        def post(value: str) -> int:
+            headers = [("Content-Type", b"application/json"), ("X-Webhook-Event", b"webhook"),
+                       ("X-Webhook-Secret", value.encode("utf-8"))]
+            return httpx.post(f"{base}/codewars", content=body, headers=headers, timeout=5).status_code
+
+        assert post(secret) == 200
+        assert post(secret[:-1] + "✗") == 403
