@@ -151,6 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "retry_policy_inferred: retry checks that apply the DoSelect policy to a platform whose document gives none",
         "hookproof_role(role): which implementation a conformance check judges (receiver, sender, registration)",
         "hookproof_needs(*features): run a check only for platforms that have these ('examples', 'secret')",
+        "hookproof_retry: a check of the retry policy; marked documented where the platform's document states "
+        "the policy, retry_policy_inferred where DoSelect's is applied instead",
     ):
         config.addinivalue_line("markers", line)
     config.stash[CONFIG_KEY] = run = build_config(config)
@@ -176,7 +178,8 @@ def _has(feature: str, platform: str, run: RunConfig) -> bool:
     if feature == "examples":
         return any(ev.examples for ev in prof.events.values())
     if feature == "secret":  # the reference run configures one itself; a real target needs --secret
-        return prof.secret_header is not None and (run.secret is not None or run.target_url is None)
+        reference = run.target_url is None and run.sender_cmd is None
+        return prof.secret_header is not None and (run.secret is not None or reference)
     raise ValueError(f"unknown hookproof_needs feature {feature!r}")
 
 
@@ -188,7 +191,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         needs = metafunc.definition.get_closest_marker("hookproof_needs")
         if needs:
             platforms = [p for p in platforms if all(_has(f, p, run) for f in needs.args)]
-        metafunc.parametrize("platform", platforms)
+        if metafunc.definition.get_closest_marker("hookproof_retry"):
+            metafunc.parametrize("platform", [pytest.param(p, id=p, marks=_retry_marks(p)) for p in platforms])
+        else:
+            metafunc.parametrize("platform", platforms)
+
+
+def _retry_marks(platform: str) -> list[pytest.MarkDecorator]:
+    """``-m "not retry_policy_inferred"`` leaves out the retry checks whose policy no document states."""
+    documented = (catalog.profile(platform).retry or {}).get("documented", False)
+    return [pytest.mark.documented if documented else pytest.mark.retry_policy_inferred]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

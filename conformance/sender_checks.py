@@ -50,7 +50,7 @@ REFUSE_ALL = 500  # checks e, f, g: every answer is this
 
 DEFAULT_SETTLE = 0.25  # seconds to keep listening after the command ended, for requests still in flight
 MAX_BODY = 1024 * 1024  # bytes of a request body the harness keeps; the rest is ignored
-REFERENCE_BACKOFF_BASE = 0.05  # the default run's reference sender: 50, 100, 200, 400 ms between tries
+REFERENCE_BACKOFF_BASE = 0.02  # the default run's reference sender: 20, 40, 80, 160 ms between tries
 
 
 def reference_command(backoff_base: float = REFERENCE_BACKOFF_BASE, python: str = sys.executable) -> str:

@@ -5,27 +5,26 @@ with a 50 ms backoff base, so the whole run takes seconds). Each test is one nam
 :mod:`conformance.sender_checks`, judging one scripted run of the command; its docstring names the
 document (../shared/seeds) the rule comes from.
 
-The retry checks (c to g) are parametrized here rather than by the plugin, because their markers depend
-on the platform: ``documented`` where the platform's own document states the retry policy (DoSelect),
-``retry_policy_inferred`` where the DoSelect policy is applied to a platform whose document gives none,
-so that ``-m "not retry_policy_inferred"`` leaves them out.
+The retry checks (c to g) carry ``hookproof_retry``: the plugin marks each platform's case ``documented``
+where the platform's own document states the retry policy (DoSelect) and ``retry_policy_inferred`` where
+the DoSelect policy is applied to a platform whose document gives none, so that
+``-m "not retry_policy_inferred"`` leaves them out.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from conformance import sender_checks
-from conformance.plugin import CONFIG_KEY, RunConfig
-from conformance.sender_checks import ACCEPTING, REFUSING, SenderHarness, reference_command, retry_rule
+from conformance.plugin import RunConfig
+from conformance.sender_checks import ACCEPTING, REFUSING, SenderHarness, reference_command
 
-F = TypeVar("F", bound=Callable[..., object])
+pytestmark = pytest.mark.hookproof_role("sender")
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +40,17 @@ def sender_server() -> Iterator[HTTPServer]:
 
 
 @pytest.fixture(scope="session")
-def sender_harness(hookproof_run: RunConfig, sender_server: HTTPServer,
-                   tmp_path_factory: pytest.TempPathFactory) -> SenderHarness:
+def sender_harness(
+    hookproof_run: RunConfig, sender_server: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+) -> SenderHarness:
     template = hookproof_run.sender_cmd or reference_command()
     workdir: Path = tmp_path_factory.mktemp("sender-events")
-    return SenderHarness(sender_server, template, workdir, timeout=hookproof_run.sender_timeout,
-                         seed=hookproof_run.seed)
+    # The reference sender has exited when its command returns, so nothing can still be in flight: a short
+    # listen after it keeps the default run fast. A user's command may leave a child sending, so it gets more.
+    settle = sender_checks.DEFAULT_SETTLE if hookproof_run.sender_cmd else 0.05
+    return SenderHarness(
+        sender_server, template, workdir, timeout=hookproof_run.sender_timeout, seed=hookproof_run.seed, settle=settle
+    )
 
 
 @pytest.fixture(scope="session")
@@ -57,30 +61,6 @@ def sender_secret(hookproof_run: RunConfig) -> str | None:
     return hookproof_run.secret or secrets.token_urlsafe(16)
 
 
-def retry_check(fn: F) -> F:
-    """Mark a test as a retry check: :func:`pytest_generate_tests` below parametrizes its ``platform``."""
-    fn.hookproof_retry_check = True  # type: ignore[attr-defined]
-    return fn
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize the retry checks over the run's sender platforms, each with its role and policy marker.
-
-    The plugin parametrizes ``platform`` for tests that carry ``hookproof_role`` themselves; these carry it
-    on each parameter instead, because the policy marker differs from one platform to the next.
-    """
-    if not getattr(metafunc.function, "hookproof_retry_check", False):
-        return
-    run: RunConfig = metafunc.config.stash[CONFIG_KEY]
-    role = pytest.mark.hookproof_role("sender")
-    platforms = run.platforms_for("sender") if "sender" in run.active_roles else []
-    params = [pytest.param(p, id=p, marks=[role, pytest.mark.documented if retry_rule(p).documented
-                                           else pytest.mark.retry_policy_inferred]) for p in platforms]
-    # Not a sender run: one placeholder that carries the role, so the plugin deselects it like the others.
-    metafunc.parametrize("platform", params or [pytest.param(None, id="not-a-sender-run", marks=[role])])
-
-
-@pytest.mark.hookproof_role("sender")
 @pytest.mark.documented
 def test_method_and_headers(sender_harness: SenderHarness, sender_secret: str | None, platform: str) -> None:
     """a. POST, Content-Type application/json, the documented headers with their documented values (000
@@ -89,7 +69,6 @@ def test_method_and_headers(sender_harness: SenderHarness, sender_secret: str | 
     sender_checks.check_wire(sender_harness.observe(platform, "accept-200", sender_secret))
 
 
-@pytest.mark.hookproof_role("sender")
 @pytest.mark.documented
 def test_body_is_the_payload(sender_harness: SenderHarness, sender_secret: str | None, platform: str) -> None:
     """b. UTF-8 JSON, valid for its event, equal to the payload handed over but for the per-delivery
@@ -98,49 +77,47 @@ def test_body_is_the_payload(sender_harness: SenderHarness, sender_secret: str |
     sender_checks.check_body(sender_harness.observe(platform, "accept-200", sender_secret))
 
 
-@retry_check
+@pytest.mark.hookproof_retry
 @pytest.mark.parametrize("status", ACCEPTING)
-def test_one_request_when_accepted(sender_harness: SenderHarness, sender_secret: str | None, platform: str,
-                                   status: int) -> None:
+def test_one_request_when_accepted(
+    sender_harness: SenderHarness, sender_secret: str | None, platform: str, status: int
+) -> None:
     """c. A first answer of 2XX ends the delivery: exactly one request (000 § Webhooks 'If you return
     anything other than an HTTP 2XX status ... we'll try to deliver the webhook up to 5 times')."""
     sender_checks.check_accepted(sender_harness.observe(platform, f"accept-{status}", sender_secret))
 
 
-@retry_check
+@pytest.mark.hookproof_retry
 @pytest.mark.parametrize("status", REFUSING)
-def test_retried_after_refusal(sender_harness: SenderHarness, sender_secret: str | None, platform: str,
-                               status: int) -> None:
+def test_retried_after_refusal(
+    sender_harness: SenderHarness, sender_secret: str | None, platform: str, status: int
+) -> None:
     """d. Any non-2XX answer, 3XX included (never followed), is retried, and nothing follows the 2XX
     (000 § Webhooks 'anything other than an HTTP 2XX status')."""
     sender_checks.check_retried(sender_harness.observe(platform, f"refuse-{status}", sender_secret))
 
 
-@retry_check
-def test_gives_up_after_five_tries(sender_harness: SenderHarness, sender_secret: str | None,
-                                   platform: str) -> None:
+@pytest.mark.hookproof_retry
+def test_gives_up_after_five_tries(sender_harness: SenderHarness, sender_secret: str | None, platform: str) -> None:
     """e. Every answer non-2XX: exactly 5 requests in total, then nothing (000 § Webhooks 'up to 5 times')."""
     sender_checks.check_max_tries(sender_harness.observe(platform, "refuse-all", sender_secret))
 
 
-@retry_check
+@pytest.mark.hookproof_retry
 def test_backoff_grows(sender_harness: SenderHarness, sender_secret: str | None, platform: str) -> None:
     """f. The intervals between tries are positive and grow (000 § Webhooks 'with a backoff')."""
     sender_checks.check_backoff(sender_harness.observe(platform, "refuse-all", sender_secret))
 
 
-@retry_check
-def test_retries_repeat_the_delivery(sender_harness: SenderHarness, sender_secret: str | None,
-                                     platform: str) -> None:
+@pytest.mark.hookproof_retry
+def test_retries_repeat_the_delivery(sender_harness: SenderHarness, sender_secret: str | None, platform: str) -> None:
     """g. Every retry carries the same body, so the same meta.delivery_id (000 § Payload: 'metadata about
     the current webhook delivery, like the ... timestamp and delivery_id')."""
     sender_checks.check_same_delivery(sender_harness.observe(platform, "refuse-all", sender_secret))
 
 
-@pytest.mark.hookproof_role("sender")
 @pytest.mark.robustness
-def test_command_delivers_within_bound(sender_harness: SenderHarness, sender_secret: str | None,
-                                       platform: str) -> None:
+def test_command_delivers_within_bound(sender_harness: SenderHarness, sender_secret: str | None, platform: str) -> None:
     """h. The command delivers and returns within --sender-timeout; one that sends nothing, hangs or
     crashes fails with a message saying which (NOTES.md 'Webhook delivery practice': every run a bound)."""
     sender_checks.check_delivers(sender_harness.observe(platform, "accept-200", sender_secret))
