@@ -117,6 +117,8 @@ def test_receiver_command_line_serves_and_rejects_bad_input(tmp_path) -> None:  
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_receiver_keeps_deliveries_in_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]

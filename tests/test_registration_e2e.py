@@ -28,8 +28,8 @@ def test_a_broken_api_is_reported_as_not_conforming(pytester: pytest.Pytester) -
 
 def test_an_api_that_hides_its_settings_is_told_so_plainly(pytester: pytest.Pytester) -> None:
     with serving(broken.unobservable()) as url:
-        result = pytester.runpytest_subprocess("--pyargs", "conformance.test_registration", "--target-url", url, "--platform", "xobin",
-                                               "--api-key", broken.API_KEY, "-rs", *FAST)
+        result = pytester.runpytest_subprocess("--pyargs", "conformance.test_registration", "--target-url", url,
+                                               "--platform", "xobin", "--api-key", broken.API_KEY, "-rs", *FAST)
     out = result.stdout.str()
     assert re.search(r"xobin\s+6 passed\s+0 failed\s+1 skipped", out), out
     assert "SKIPPED" in out and "was NOT checked" in out  # the -rs line

@@ -225,6 +225,8 @@ def cli_server(tmp_path: Path) -> Iterator[Any]:
     for proc in procs:
         proc.kill()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_restart_on_the_same_database_keeps_the_settings(cli_server: Any, tmp_path: Path) -> None:
