@@ -50,6 +50,19 @@ class Exchange:
         return text
 
 
+def describe_transport_error(exc: httpx.HTTPError) -> str:
+    """A transport failure in words: the target's fault as the report reader sees it, then the detail."""
+    if isinstance(exc, httpx.ConnectError):
+        what = "could not connect"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        what = "closed the connection without a valid HTTP answer (did the handler crash?)"
+    elif isinstance(exc, httpx.ReadError | httpx.WriteError):
+        what = "broke the connection"
+    else:
+        what = "failed at the HTTP level"
+    return f"{what}: {type(exc).__name__}: {exc}"
+
+
 @dataclass
 class Breaker:
     """Counts timeouts; once ``limit`` is reached, later requests are refused without being sent."""
@@ -104,7 +117,8 @@ class HttpSession:
             exchange.status = None
             exchange.error = f"no answer within {self.timeout:g} s (--response-timeout)"
         except httpx.HTTPError as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"
+            exchange.status = None
+            exchange.error = describe_transport_error(exc)
         exchange.elapsed = time.monotonic() - started
         if exchange.error is None and exchange.elapsed > self.timeout:
             exchange.error = f"answered after {exchange.elapsed:.2f} s, more than --response-timeout {self.timeout:g} s"

@@ -129,7 +129,7 @@ def fail(
 def expect_2xx(check: str, ctx: ReceiverContext, delivery: Delivery) -> Exchange:
     exchange = ctx.send(delivery)
     if exchange.error:
-        raise fail(check, exchange.error, delivery, exchange, ctx)
+        raise fail(check, f"the target {exchange.outcome()}", delivery, exchange, ctx)
     status = exchange.status or 0
     if 300 <= status < 400:
         raise fail(
@@ -226,8 +226,8 @@ def duplicate_delivery(ctx: ReceiverContext, platform: str) -> None:
         if exchange.error or not 200 <= (exchange.status or 0) < 300:
             raise fail(
                 "duplicate_delivery",
-                f"accepted a delivery, then answered {exchange.status or exchange.error} "
-                "to the same delivery sent again (a retry must not fail)",
+                f"accepted a delivery, then {exchange.outcome()} to the same delivery sent again "
+                "(a retry must not fail)",
                 delivery,
                 exchange,
                 ctx,
@@ -254,9 +254,12 @@ def malformed_bodies(ctx: ReceiverContext, platform: str) -> None:
     for what, headers, body in _malformed(delivery):
         exchange = ctx.send(delivery, headers=headers, body=body)
         if exchange.error or not 400 <= (exchange.status or 0) < 500:
-            got = exchange.error or f"answered {exchange.status}"
             raise fail(
-                "malformed_bodies", f"{got} to {what}; expected 4XX", replace(delivery, breaks=what), exchange, ctx
+                "malformed_bodies",
+                f"sent {what}; the target {exchange.outcome()}; expected 4XX, never 5XX",
+                replace(delivery, breaks=what),
+                exchange,
+                ctx,
             )
 
 
@@ -270,10 +273,9 @@ def secret_required(ctx: ReceiverContext, platform: str) -> None:
     for what, headers in (("no " + header, unsigned), ("a wrong " + header, {**unsigned, header: ctx.secret + "x"})):
         exchange = ctx.send(delivery, headers=headers)
         if exchange.error or exchange.status not in (401, 403):
-            got = exchange.error or f"answered {exchange.status}"
             raise fail(
                 "secret_required",
-                f"{got} to a delivery with {what}; expected 401 or 403",
+                f"sent a delivery with {what}; the target {exchange.outcome()}; expected 401 or 403",
                 replace(delivery, breaks=what),
                 exchange,
                 ctx,
@@ -332,10 +334,9 @@ def unknown_event(ctx: ReceiverContext, platform: str) -> None:
         renamed = _rename(delivery, index, f"{UNKNOWN}_{index}")
         exchange = ctx.send(renamed)
         if exchange.error or (exchange.status or 0) >= 500:
-            got = exchange.error or f"answered {exchange.status}"
             raise fail(
                 "unknown_event",
-                f"{got} to an unknown event name; expected anything but 5XX "
+                f"sent an unknown event name; the target {exchange.outcome()}; expected anything but 5XX "
                 "(vendors add events; a 5XX makes them retry forever)",
                 renamed,
                 exchange,

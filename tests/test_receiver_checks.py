@@ -38,12 +38,14 @@ BROKEN: dict[str, tuple[str, type[Receiver], str]] = {
     "documented_examples": ("doselect", broken.ChecksSlugAgainstUri, "answered 422 to a valid delivery"),
     "generated_valid": ("qualified", broken.CrashesOnNonAscii, "answered 500 to a valid delivery"),
     "unknown_properties": ("codewars", broken.RejectsUnknownProperties, "answered 400 to a valid delivery"),
-    "duplicate_delivery": ("doselect", broken.RefusesRepeats, "answered 409 to the same delivery sent again"),
-    "malformed_bodies": ("viasto", broken.CrashesOnBadJson, "answered 500 to malformed JSON"),
-    "secret_required": ("codewars", broken.IgnoresSecret, "answered 200 to a delivery with no X-Webhook-Secret"),
+    "duplicate_delivery": ("doselect", broken.RefusesRepeats, "then answered 409 to the same delivery sent again"),
+    "malformed_bodies": ("viasto", broken.CrashesOnBadJson, "sent malformed JSON; the target answered 500"),
+    "secret_required": (
+        "codewars", broken.IgnoresSecret, "sent a delivery with no X-Webhook-Secret; the target answered 200"
+    ),
     "answers_in_time": ("viasto", broken.Slow, "no answer within 0.3 s"),
     "no_redirect": ("doselect", broken.Redirects, "answered 307 to /v2/doselect: senders do not follow redirects"),
-    "unknown_event": ("codewars", broken.CrashesOnUnknownEvent, "answered 500 to an unknown event name"),
+    "unknown_event": ("codewars", broken.CrashesOnUnknownEvent, "sent an unknown event name; the target answered 500"),
 }
 
 
@@ -77,9 +79,9 @@ def test_reference_receiver_passes_every_check(platform: str) -> None:
 @pytest.mark.parametrize(
     ("cls", "what"),
     [
-        (broken.CrashesOnEmptyBody, "answered 500 to an empty body"),
-        (broken.CrashesOnArray, "answered 500 to a JSON array"),
-        (broken.IgnoresContentType, "answered 200 to a non-JSON Content-Type"),
+        (broken.CrashesOnEmptyBody, "sent an empty body; the target answered 500"),
+        (broken.CrashesOnArray, "sent a JSON array; the target answered 500"),
+        (broken.IgnoresContentType, "sent a non-JSON Content-Type .text/plain.; the target answered 200"),
     ],
 )
 def test_malformed_bodies_catches_each_kind(cls: type[Receiver], what: str) -> None:

@@ -58,7 +58,7 @@ def test_a_broken_receiver_gets_readable_failures_and_a_summary(pytester: pytest
         )
     out = result.stdout.str()
     result.assert_outcomes(passed=8, failed=1)
-    assert "[unknown_event] answered 500 to an unknown event name" in out
+    assert "[unknown_event] sent an unknown event name; the target answered 500" in out
     assert "replay: curl -sS -i -X POST" in out and "X-Webhook-Secret: ***" in out
     assert secret not in out
     assert "codewars     8 passed    1 failed    0 skipped   DOES NOT CONFORM" in out
