@@ -32,18 +32,14 @@ class Exchange:
     location: str | None = None  # where a 3XX answer pointed
     replay_body: str | None = None  # a shell command printing the body, when curl cannot carry it literally
 
-    @property
-    def timed_out(self) -> bool:
-        return self.error is not None and self.error.startswith("no answer within")
-
     def json(self) -> Any:
         """The answer as JSON; raises ValueError when it is not."""
         return json.loads(self.answer.decode("utf-8"))
 
     def outcome(self) -> str:
         """What the target did, in words for a failure message."""
-        if self.status is None:
-            return f"gave no answer: {self.error}"
+        if self.error is not None:  # every error is a phrase about the target: "gave no answer within 10 s"
+            return self.error
         text = f"answered {self.status}"
         if 300 <= self.status < 400:
             text += f" (a redirect{' to ' + self.location if self.location else ''}; redirects are not followed)"
@@ -51,16 +47,15 @@ class Exchange:
 
 
 def describe_transport_error(exc: httpx.HTTPError) -> str:
-    """A transport failure in words: the target's fault as the report reader sees it, then the detail."""
+    """A transport failure as a phrase about the target ("the target refused the connection (...)")."""
+    name = type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
-        what = "could not connect"
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        what = "closed the connection without a valid HTTP answer (did the handler crash?)"
-    elif isinstance(exc, httpx.ReadError | httpx.WriteError):
-        what = "broke the connection"
-    else:
-        what = "failed at the HTTP level"
-    return f"{what}: {type(exc).__name__}: {exc}"
+        return f"refused the connection ({name}: {exc})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"closed the connection without answering ({name}; did the handler crash?)"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"broke the connection ({name}: {exc})"
+    return f"failed at the HTTP level ({name}: {exc})"
 
 
 @dataclass
@@ -93,7 +88,7 @@ class HttpSession:
         exchange = Exchange(url, method, dict(headers), body, replay_body=replay_body)
         if self.breaker.open:
             exchange.error = (
-                f"not sent: the target already failed to answer within {self.timeout:g} s "
+                f"was not sent this request: it already failed to answer within {self.timeout:g} s "
                 f"{self.breaker.timeouts} times in this run"
             )
             return exchange
@@ -115,7 +110,7 @@ class HttpSession:
         except httpx.TimeoutException:
             self.breaker.timeouts += 1
             exchange.status = None
-            exchange.error = f"no answer within {self.timeout:g} s (--response-timeout)"
+            exchange.error = f"gave no answer within {self.timeout:g} s (--response-timeout)"
         except httpx.HTTPError as exc:
             exchange.status = None
             exchange.error = describe_transport_error(exc)

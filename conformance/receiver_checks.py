@@ -296,7 +296,7 @@ def no_redirect(ctx: ReceiverContext, platform: str) -> None:
     for delivery in _representatives(platform):
         exchange = ctx.send(ctx.signed(delivery))
         if exchange.error:
-            raise fail("no_redirect", exchange.error, delivery, exchange, ctx)
+            raise fail("no_redirect", f"the target {exchange.outcome()}", delivery, exchange, ctx)
         if exchange.status is not None and 300 <= exchange.status < 400:
             location = f" to {exchange.location}" if exchange.location else ""
             raise fail(

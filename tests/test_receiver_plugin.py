@@ -81,7 +81,7 @@ def test_a_slow_receiver_fails_fast_and_the_run_goes_on(pytester: pytest.Pyteste
         )
     result.assert_outcomes(failed=8)
     assert time.monotonic() - started < 30
-    assert "no answer within 0.3 s (--response-timeout)" in result.stdout.str()
+    assert "gave no answer within 0.3 s (--response-timeout)" in result.stdout.str()
 
 
 def test_the_default_run_selects_every_webhook_platform(pytester: pytest.Pytester) -> None:
