@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -240,6 +240,18 @@ def generated_payload(platform: str, scenario: str, seed: int | None = None) -> 
 
 
 # --- running a command -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scripted_server() -> Iterator[HTTPServer]:
+    """The receiver every case talks to: loopback only, threaded so that a stalled sender blocks nothing."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
 
 
 class SenderHarness:

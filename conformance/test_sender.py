@@ -29,14 +29,8 @@ pytestmark = pytest.mark.hookproof_role("sender")
 
 @pytest.fixture(scope="session")
 def sender_server() -> Iterator[HTTPServer]:
-    """The scripted receiver every case talks to: loopback only, threaded so a stalled sender blocks nothing."""
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
+    with sender_checks.scripted_server() as server:
         yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -306,6 +306,15 @@ class _SenderBase:
         return Attempt(number, started_at, round(began - first, 6), round(self._clock() - began, 6),
                        outcome.status, outcome.error, outcome.received, outcome.truncated)
 
+    def _schedule(self) -> Iterator[tuple[int, float]]:
+        """(try number, seconds to wait before it) for every try the policy allows; the sync and async
+        senders share it, so their retry timing cannot drift apart."""
+        wait = 0.0
+        for number in range(1, self.policy.max_tries + 1):
+            if number > 1:
+                wait = self._next_wait(number - 2, wait)
+            yield number, wait
+
     def _next_wait(self, retry: int, previous: float) -> float:
         return self.policy.backoff.delay(retry, previous, self._rng)
 
@@ -373,10 +382,8 @@ class Sender(_SenderBase):
     def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
         record = self._record(prepared)
         first = self._clock()
-        wait = 0.0
-        for number in range(1, self.policy.max_tries + 1):
-            if number > 1:
-                wait = self._next_wait(number - 2, wait)
+        for number, wait in self._schedule():
+            if wait:
                 self._sleep(wait)
             record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
             if record.attempts[-1].ok:
@@ -446,10 +453,8 @@ class AsyncSender(_SenderBase):
     async def _deliver(self, prepared: Prepared, client: httpx.AsyncClient) -> DeliveryRecord:
         record = self._record(prepared)
         first = self._clock()
-        wait = 0.0
-        for number in range(1, self.policy.max_tries + 1):
-            if number > 1:
-                wait = self._next_wait(number - 2, wait)
+        for number, wait in self._schedule():
+            if wait:
                 await self._sleep(wait)
             record.attempts.append(await self._try(client, self.outgoing(prepared, number), number, first))
             if record.attempts[-1].ok:

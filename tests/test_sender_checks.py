@@ -29,6 +29,7 @@ from conformance.sender_checks import (
     SenderHarness,
     reference_command,
     render_command,
+    scripted_server,
 )
 from reference_impl.backoff import Backoff
 
@@ -46,13 +47,8 @@ def broken_command(mode: str) -> str:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    try:
+    with scripted_server() as server:
         yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 @pytest.fixture(scope="module")
