@@ -1,0 +1,50 @@
+"""``pip install .`` ships the schemas: a built wheel carries every schema file, and installed from it,
+the catalog and ``hookproof validate`` work from any directory (issue 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    (found,) = out.glob("hookproof-*.whl")
+    return found
+
+
+def test_wheel_ships_every_schema_example_and_the_plugin_entry_point(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    on_disk = {f"hookproof_schemas/{p.relative_to(ROOT / 'schemas').as_posix()}"
+               for p in (ROOT / "schemas").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert on_disk <= names, sorted(on_disk - names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "hookproof = conformance.plugin" in text and "hookproof = conformance.cli:main" in text
+
+
+def test_installed_wheel_validates_from_another_directory(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                              str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    body = tmp_path / "delivery.json"
+    body.write_text('{"action": "honor_changed", "user": {"id": "1", "honor": 1, "honor_delta": 0}}')
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import conformance, hookproof_schemas; "
+            "assert conformance.__file__.startswith(sys.argv[1]), conformance.__file__; "
+            "from conformance.cli import main; sys.exit(main(sys.argv[2:]))")
+    result = subprocess.run([sys.executable, "-I", "-c", code, str(target), "validate", "--platform", "codewars",
+                             "--header", "X-Webhook-Event: user", str(body)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "conforms to codewars user.honor_changed" in result.stdout
