@@ -93,7 +93,9 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hookproof", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hookproof", description="Validate a captured webhook delivery, list the catalog, or run the suite."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="validate a captured delivery body (exit 0 conforms, 1 not, 2 bad input)")
     v.add_argument("--platform", required=True, help=f"one of: {', '.join(catalog.platforms())}")

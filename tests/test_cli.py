@@ -93,3 +93,11 @@ def test_list_names_every_platform() -> None:
     assert result.returncode == 0
     for platform in ("doselect", "qualified", "xobin", "viasto", "codewars"):
         assert f"{platform}  (" in result.stdout
+
+
+def test_run_is_the_conformance_suite_from_any_directory(tmp_path: Path) -> None:
+    result = run("run", "--platform", "viasto", "-q", "-k", "receiver and documented", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "viasto       3 passed    0 failed    0 skipped   CONFORMS" in result.stdout
+    bad = run("run", "--platform", "nope", cwd=tmp_path)
+    assert bad.returncode == 4 and "unknown --platform 'nope'" in bad.stderr
