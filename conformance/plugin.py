@@ -36,6 +36,7 @@ class RunConfig:
     api_key_header: str | None
     sender_cmd: str | None
     sender_timeout: float
+    sender_jobs: int | None
     response_timeout: float
     examples: int
     seed: int | None
@@ -78,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="command that delivers one event: placeholders {url} {event_file} {platform} {event} {secret}",
     )
     group.addoption("--sender-timeout", type=float, default=60.0, help="seconds one --sender-cmd run may take (60)")
+    group.addoption("--sender-jobs", type=int, default=None,
+                    help="sender cases run side by side (default 1 for --sender-cmd, which may not be safe to run "
+                    "concurrently; 4 for the reference sender); the timed backoff case always runs alone")
     group.addoption(
         "--response-timeout", type=float, default=10.0, help="seconds the target may take to answer one request (10)"
     )
@@ -119,6 +123,7 @@ def build_config(config: pytest.Config) -> RunConfig:
         api_key_header=opt("--api-key-header"),
         sender_cmd=opt("--sender-cmd"),
         sender_timeout=opt("--sender-timeout"),
+        sender_jobs=opt("--sender-jobs"),
         response_timeout=opt("--response-timeout"),
         examples=opt("--hookproof-examples"),
         seed=opt("--hookproof-seed"),
@@ -134,6 +139,8 @@ def build_config(config: pytest.Config) -> RunConfig:
         _fail(f"--platform {run.platform} checks a registration API, which needs --api-key")
     if run.sender_cmd and run.platform and catalog.profile(run.platform).kind != "webhook":
         _fail(f"--sender-cmd checks webhook senders; {run.platform} is a registration API")
+    if run.sender_jobs is not None and not 1 <= run.sender_jobs <= 16:
+        _fail("--sender-jobs must be between 1 and 16")
     if run.examples < 1:
         _fail("--hookproof-examples must be at least 1")
     if run.sender_timeout <= 0 or run.response_timeout <= 0:

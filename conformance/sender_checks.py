@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shlex
@@ -30,6 +31,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -211,6 +213,47 @@ class _Wire:
             return len(self.tries) + len(self.strays)
 
 
+class _Dispatcher:
+    """One permanent handler per server that hands each request to the case whose URL it was sent to, so
+    that cases can run side by side. A request to a path no running case owns is shown to every running
+    case as a stray (with one case at a time, that is the case that caused it)."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self._wires: dict[str, _Wire] = {}
+        self._lock = threading.Lock()
+        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    def add(self, wire: _Wire) -> None:
+        with self._lock:
+            self._wires[wire.path] = wire
+
+    def remove(self, wire: _Wire) -> None:
+        with self._lock:
+            self._wires.pop(wire.path, None)
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            owner = self._wires.get(request.path) or self._wires.get(request.path.removesuffix("/moved"))
+            running = [owner] if owner else list(self._wires.values())
+        if not running:
+            return Response("no case is running\n", status=404, mimetype="text/plain")
+        responses = [wire.handle(request) for wire in running]
+        return responses[0]
+
+
+_DISPATCHER_LOCK = threading.Lock()
+
+
+def _dispatcher(server: HTTPServer) -> _Dispatcher:
+    """The server's dispatcher, made on first use; harnesses sharing a server share it."""
+    with _DISPATCHER_LOCK:
+        dispatcher = getattr(server, "hookproof_dispatcher", None)
+        if dispatcher is None:
+            dispatcher = _Dispatcher(server)
+            server.hookproof_dispatcher = dispatcher  # type: ignore[attr-defined]
+        return dispatcher
+
+
 # --- payloads --------------------------------------------------------------------------------------------
 
 
@@ -244,7 +287,14 @@ def generated_payload(platform: str, scenario: str, seed: int | None = None) -> 
 
 @contextlib.contextmanager
 def scripted_server() -> Iterator[HTTPServer]:
-    """The receiver every case talks to: loopback only, threaded so that a stalled sender blocks nothing."""
+    """The receiver every case talks to: loopback only, threaded so that a stalled sender blocks nothing.
+
+    Werkzeug logs every request at INFO; a failure report shows the tries already, so that log is muted
+    while the server runs.
+    """
+    requests_log = logging.getLogger("werkzeug")
+    level = requests_log.level
+    requests_log.setLevel(logging.WARNING)
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
     try:
@@ -252,35 +302,57 @@ def scripted_server() -> Iterator[HTTPServer]:
     finally:
         server.clear()
         server.stop()
+        requests_log.setLevel(level)
 
 
 class SenderHarness:
     """Runs a ``--sender-cmd`` template once per case against a scripted receiver on ``server``.
 
     ``server`` is a started pytest-httpserver :class:`HTTPServer` on loopback (threaded, so a sender that
-    stalls mid-request cannot block the next case); the harness clears it before and after each case.
-    Observations are memoised per (platform, scenario, secret): several checks judge the same run. After
-    ``max_timeouts`` runs that had to be stopped, later cases are not run at all (each fails at once,
-    saying why), so a hanging sender costs a few bounds, not one per case (docs/decisions.md#slow-targets).
+    stalls mid-request cannot block the next case); each case has its own URL path, and the server's
+    :class:`_Dispatcher` hands each request to the case it was sent to. Observations are memoised per
+    (platform, scenario, secret): several checks judge the same run. After ``max_timeouts`` runs that had
+    to be stopped, later cases are not run at all (each fails at once, saying why), so a hanging sender
+    costs a few bounds, not one per case (docs/decisions.md#slow-targets).
+
+    With ``jobs > 1`` the first observation of a platform runs all its scenarios: the one whose intervals
+    are timed (``refuse-all``) alone, then the others ``jobs`` at a time (docs/decisions.md#sender-cases).
     """
 
     def __init__(self, server: HTTPServer, template: str, workdir: Path, *, timeout: float = 60.0,
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
-                 payload: Callable[[str, str, int | None], tuple[str, Any]] = generated_payload) -> None:
+                 payload: Callable[[str, str, int | None], tuple[str, Any]] = generated_payload,
+                 jobs: int = 1) -> None:
         if not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
-        self.max_timeouts, self.timeouts = max_timeouts, 0
+        self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
+        self._lock = threading.Lock()
+        self._dispatch = _dispatcher(server)
 
     def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
         """The observation of one of :data:`SCENARIOS` for ``platform`` (run once, then remembered)."""
         key = (platform, scenario, secret)
         if key not in self._seen:
-            event, body = self._payload(platform, scenario, self.seed)
-            self._seen[key] = self.run(Case(scenario, platform, event, body, SCENARIOS[scenario], secret))
+            if self.jobs > 1:
+                self._observe_all(platform, secret)
+            else:
+                self._seen[key] = self._observe_one(platform, scenario, secret)
         return self._seen[key]
+
+    def _observe_one(self, platform: str, scenario: str, secret: str | None) -> Observation:
+        event, body = self._payload(platform, scenario, self.seed)
+        return self.run(Case(scenario, platform, event, body, SCENARIOS[scenario], secret))
+
+    def _observe_all(self, platform: str, secret: str | None) -> None:
+        timed, *others = sorted(SCENARIOS, key=lambda name: name != TIMED_SCENARIO)
+        self._seen[(platform, timed, secret)] = self._observe_one(platform, timed, secret)
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
+            runs = {name: pool.submit(self._observe_one, platform, name, secret) for name in others}
+        for name, future in runs.items():
+            self._seen[(platform, name, secret)] = future.result()
 
     def run(self, case: Case) -> Observation:
         token = uuid.uuid4().hex[:12]
@@ -303,14 +375,14 @@ class SenderHarness:
                                            f"(--sender-timeout) {self.timeouts} times")
             return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
                                spawn_error=outcome.spawn_error)
-        self.server.clear()
-        self.server.expect_request(re.compile(".*")).respond_with_handler(wire.handle)
+        self._dispatch.add(wire)
         try:
             outcome = _run_bounded(argv, self.timeout)
             _settle(wire, self.settle)
         finally:
-            self.server.clear()
-        self.timeouts += outcome.timed_out
+            self._dispatch.remove(wire)
+        with self._lock:
+            self.timeouts += outcome.timed_out
         return Observation(case, url, redirect_url, shown, list(wire.tries), list(wire.strays), started,
                            outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
                            _scrub(outcome.stdout, case.secret), _scrub(outcome.stderr, case.secret))
@@ -374,6 +446,7 @@ SCENARIOS: dict[str, tuple[int, ...]] = {
     **{f"refuse-{s}": (s, 200) for s in REFUSING},
     "refuse-all": (REFUSE_ALL,),
 }
+TIMED_SCENARIO = "refuse-all"  # check f measures its intervals: it never shares the machine with other cases
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ def sender_harness(
     # The reference sender has exited when its command returns, so nothing can still be in flight: a short
     # listen after it keeps the default run fast. A user's command may leave a child sending, so it gets more.
     settle = sender_checks.DEFAULT_SETTLE if hookproof_run.sender_cmd else 0.05
-    return SenderHarness(
-        sender_server, template, workdir, timeout=hookproof_run.sender_timeout, seed=hookproof_run.seed, settle=settle
-    )
+    jobs = hookproof_run.sender_jobs or (1 if hookproof_run.sender_cmd else 4)
+    return SenderHarness(sender_server, template, workdir, timeout=hookproof_run.sender_timeout,
+                         seed=hookproof_run.seed, settle=settle, jobs=jobs)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ from conformance.sender_checks import (
     Case,
     Observation,
     SenderHarness,
+    _path_of,
     reference_command,
     render_command,
     scripted_server,
@@ -286,3 +287,24 @@ def test_body_check_details() -> None:
                                           arrival(json.dumps(sent, ensure_ascii=False).encode("utf-16"), {})))
     with pytest.raises(CheckFailure, match="not JSON"):
         sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(b'{"a": NaN}', {})))
+
+
+def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path: Path) -> None:
+    """With jobs > 1 every scenario of a platform runs at once; each observation holds only its own tries."""
+    harness = SenderHarness(server, reference_command(BASE), tmp_path, timeout=TIMEOUT, seed=7, jobs=4)
+    for scenario, statuses in sender_checks.SCENARIOS.items():
+        obs = harness.observe("codewars", scenario, SECRET)
+        expected = 5 if scenario == "refuse-all" else len(statuses)
+        assert [a.answered for a in obs.tries] == [obs.case.answer(i) for i in range(expected)], scenario
+        assert all(a.path == _path_of(obs.url) for a in obs.tries) and not obs.strays, scenario
+        for check in CHECKS.values():
+            if scenario in check.scenarios:
+                check.func(obs)
+
+
+def test_side_by_side_cases_still_catch_a_broken_sender(server: HTTPServer, tmp_path: Path) -> None:
+    harness = SenderHarness(server, broken_command("follows-redirects"), tmp_path, timeout=TIMEOUT, seed=7, jobs=4)
+    obs = harness.observe("doselect", "refuse-301", SECRET)
+    assert obs.followed_redirect
+    with pytest.raises(CheckFailure, match="the sender followed the 301 answer's Location"):
+        CHECKS["d"].func(obs)
