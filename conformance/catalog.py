@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from conformance import schema_store
+from conformance import pointers, schema_store
 
 FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
@@ -84,20 +84,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _pointer_get(body: Any, pointer: str) -> Any:
-    node = body
-    for raw in pointer.lstrip("/").split("/"):
-        key = raw.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or key not in node:
-            raise KeyError(pointer)
-        node = node[key]
-    return node
-
-
-def to_pointer(path: Any) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
 @dataclass(frozen=True)
 class Profile:
     """One platform's transport facts (``schemas/<platform>/profile.json``) as an object."""
@@ -153,7 +139,7 @@ class Profile:
                     raise CatalogError(f"cannot tell the {self.name} event: header {part['header']} is missing")
             else:
                 try:
-                    value = _pointer_get(body, part["body"])
+                    value = pointers.get(body, part["body"])
                 except KeyError:
                     raise CatalogError(f"cannot tell the {self.name} event: the body has no {part['body']}") from None
                 if not isinstance(value, str):
@@ -273,9 +259,9 @@ def problems_of(error: ValidationError, fallback_source: str) -> Problem:
     reason = error
     if error.validator in ("anyOf", "oneOf") and error.context:
         reason = best_match(error.context)
-    where = to_pointer(error.absolute_path)
+    where = pointers.from_path(error.absolute_path)
     if error.validator == "required":
-        where = f"{where}/{to_pointer([_missing_property(error)])[1:]}"
+        where = f"{where}/{pointers.from_path([_missing_property(error)])[1:]}"
     schema = error.schema if isinstance(error.schema, dict) else {}
     source = schema.get("$comment") or fallback_source
     return Problem(where, reason.message, _expected(reason), source)

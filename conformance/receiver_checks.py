@@ -8,7 +8,6 @@ and ``conformance/test_receiver.py`` wraps each in a named pytest test.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -17,7 +16,7 @@ from typing import Any
 
 from hypothesis import given
 
-from conformance import catalog
+from conformance import catalog, pointers
 from conformance.delivery import Delivery, delivery_for
 from conformance.http_exchange import Exchange, HttpSession
 from conformance.report import CheckFailure, curl_command, excerpt
@@ -51,17 +50,10 @@ class ReceiverContext:
     def fresh(self, delivery: Delivery) -> Delivery:
         """The delivery with new per-delivery ids where the profile says a sender sets one (DoSelect
         meta.delivery_id): generated cases are distinct deliveries, and a real sender never reuses an id."""
-        fields = [f["pointer"] for f in catalog.profile(delivery.platform).delivery_metadata if f["value"] == "uuid4"]
-        if not fields:
-            return delivery
-        body = json.loads(json.dumps(delivery.body))
-        for pointer in fields:
-            *parents, leaf = pointer.strip("/").split("/")
-            node = body
-            for key in parents:
-                node = node.get(key) if isinstance(node, dict) else None
-            if isinstance(node, dict) and leaf in node:
-                node[leaf] = str(uuid.uuid4())
+        body = delivery.body
+        for entry in catalog.profile(delivery.platform).delivery_metadata:
+            if entry["value"] == "uuid4" and pointers.has(body, entry["pointer"]):
+                body = pointers.replaced(body, entry["pointer"], str(uuid.uuid4()))
         return replace(delivery, body=body)
 
     def send(self, delivery: Delivery, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> Exchange:
@@ -316,12 +308,7 @@ def _rename(delivery: Delivery, part_index: int, value: str) -> Delivery:
         return replace(
             delivery, headers={**delivery.headers, part["header"]: value}, event=f"({part['header']}: {value})"
         )
-    body = json.loads(json.dumps(delivery.body))
-    node = body
-    *parents, leaf = part["body"].strip("/").split("/")
-    for key in parents:
-        node = node[key]
-    node[leaf] = value
+    body = pointers.replaced(delivery.body, part["body"], value)
     return replace(delivery, body=body, event=f"({part['body']}: {value})")
 
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import catalog
+from conformance import catalog, pointers
 from conformance.http_exchange import Exchange, HttpSession
 from conformance.report import CheckFailure, curl_command, excerpt
 from conformance.run_settings import runner
@@ -202,15 +202,7 @@ def _example_body() -> dict[str, Any]:
     return copy.deepcopy(PROFILE.events["request"].examples[0].body)
 
 
-def _with(body: dict[str, Any], pointer: str, value: Any) -> dict[str, Any]:
-    """A copy of ``body`` with the value at ``pointer`` replaced."""
-    changed = copy.deepcopy(body)
-    *parents, last = pointer.strip("/").split("/")
-    node = changed
-    for part in parents:
-        node = node[part]
-    node[last] = value
-    return changed
+
 
 
 # --- the checks ----------------------------------------------------------------------------------------
@@ -339,7 +331,7 @@ def rejects_wrong_types(target: Target) -> None:
     """Bodies whose fields have the wrong type (a status that is not a boolean, ...) get 4XX, never 5XX."""
     with client_for(target) as client:
         for pointer, description, value in WRONG_TYPES:
-            body = _with(_example_body(), pointer, value)
+            body = pointers.replaced(_example_body(), pointer, value)
             _expect_client_error("rejects_wrong_types", client, json.dumps(body).encode(),
                                  f"{description} ({pointer} = {json.dumps(value)})",
                                  f"{SEED} § Parameters types {pointer.rsplit('/', 1)[-1]}")
@@ -361,7 +353,7 @@ def rejects_non_url_url(target: Target) -> None:
     """A ``url`` that is a string but not a URL gets 4XX, never 2XX or 5XX."""
     with client_for(target) as client:
         for value, description in NOT_URLS:
-            body = _with(_example_body(), "/webhooks/start/url", value)
+            body = pointers.replaced(_example_body(), "/webhooks/start/url", value)
             _expect_client_error("rejects_non_url_url", client, json.dumps(body).encode(),
                                  f"a url that is not a URL ({description}: {json.dumps(value)})",
                                  f"{SEED} § Parameters: url is 'The URL to receive event notifications'")

@@ -40,7 +40,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from conformance import catalog
+from conformance import catalog, pointers
 from conformance.report import MASK, CheckFailure, excerpt, masked
 
 PLACEHOLDERS = ("url", "event_file", "platform", "event", "secret")
@@ -564,7 +564,7 @@ def differences(expected: Any, got: Any, pointer: str = "", limit: int = 5) -> l
             return
         if isinstance(a, dict) and isinstance(b, dict):
             for key in list(a) + [k for k in b if k not in a]:
-                where = f"{at}/{catalog.to_pointer([key])[1:]}"
+                where = f"{at}/{pointers.from_path([key])[1:]}"
                 if key not in b:
                     out.append(f"{where}: missing (expected {_short(a[key])})")
                 elif key not in a:
@@ -583,22 +583,10 @@ def differences(expected: Any, got: Any, pointer: str = "", limit: int = 5) -> l
     return out
 
 
-def _without(body: Any, pointers: Sequence[str]) -> Any:
-    """``body`` without the values at ``pointers`` (the metadata a sender may set), copied along the way."""
-    for pointer in pointers:
-        keys = [k.replace("~1", "/").replace("~0", "~") for k in pointer.lstrip("/").split("/")]
-
-        def drop(node: Any, depth: int, keys: list[str] = keys) -> Any:
-            if not isinstance(node, dict) or keys[depth] not in node:
-                return node
-            copied = dict(node)
-            if depth == len(keys) - 1:
-                del copied[keys[depth]]
-            else:
-                copied[keys[depth]] = drop(node[keys[depth]], depth + 1)
-            return copied
-
-        body = drop(body, 0)
+def _without(body: Any, paths: Sequence[str]) -> Any:
+    """``body`` without the values at ``paths`` (the metadata a sender may set)."""
+    for pointer in paths:
+        body = pointers.removed(body, pointer)
     return body
 
 
@@ -689,7 +677,7 @@ def check_body(obs: Observation) -> None:
                                                      _without(body, set_by_sender))]
         for entry in metadata:
             if entry["value"] == "url":
-                value = _pointer(body, entry["pointer"])
+                value = pointers.find(body, entry["pointer"])
                 if value != obs.url:
                     problems.append(f"{at}{entry['pointer']} is {json.dumps(value)}, expected the URL called, "
                                     f"{obs.url!r} [{entry['source']}]")
@@ -698,14 +686,7 @@ def check_body(obs: Observation) -> None:
                     problems, prof.seed)
 
 
-def _pointer(body: Any, pointer: str) -> Any:
-    node = body
-    for key in pointer.lstrip("/").split("/"):
-        key = key.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
+
 
 
 def check_accepted(obs: Observation) -> None:

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conformance import catalog, schema_store
+from conformance import catalog, pointers, schema_store
 from conformance.delivery import Delivery, delivery_for
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -658,7 +658,7 @@ class _Break:
 
     @property
     def label(self) -> str:
-        return f"{self.rule}: {catalog.to_pointer(self.path) or '/'}"
+        return f"{self.rule}: {pointers.from_path(self.path) or '/'}"
 
 
 _WRONG_TYPE_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -773,7 +773,7 @@ def breaks_only(schema_id: str, body: Any, label: str) -> bool:
 
 def _names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
     if error.validator == rule and (fmt is None or error.validator_value == fmt):
-        where = catalog.to_pointer(error.absolute_path)
+        where = pointers.from_path(error.absolute_path)
         if rule != "required":
             if where == pointer:
                 return True

@@ -26,8 +26,7 @@ from typing import Any
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from conformance import catalog
-from conformance.catalog import _pointer_get
+from conformance import catalog, pointers
 from reference_impl.receiver_store import DeliveryStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -46,10 +45,7 @@ def idempotency_key(platform: str, event: str, body: Any, raw: bytes) -> str:
     """
     for field in catalog.profile(platform).delivery_metadata:
         if field["value"] == "uuid4":
-            try:
-                value = _pointer_get(body, field["pointer"])
-            except KeyError:
-                break
+            value = pointers.find(body, field["pointer"])
             if isinstance(value, str) and value:
                 return f"{platform}:{event}:id:{value}"
     return f"{platform}:sha256:{hashlib.sha256(raw).hexdigest()}"

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from conformance import catalog
+from conformance import catalog, pointers
 from reference_impl.backoff import Backoff, Uniform
 
 USER_AGENT = "hookproof-reference-sender/0.1"  # sent only where the profile documents no User-Agent
@@ -78,18 +78,7 @@ def max_tries(platform: str) -> int:
     return int(retry.get("max_tries", 1))
 
 
-def _pointer_set(body: Any, pointer: str, value: Any) -> Any:
-    """A copy of ``body`` with ``value`` at ``pointer``; only the objects on the path are copied, so the
-    caller's payload is never changed and a delivery costs no deep copy."""
-    keys = [raw.replace("~1", "/").replace("~0", "~") for raw in pointer.lstrip("/").split("/")]
 
-    def put(node: Any, depth: int) -> Any:
-        copied = dict(node) if isinstance(node, dict) else {}
-        key = keys[depth]
-        copied[key] = value if depth == len(keys) - 1 else put(copied.get(key), depth + 1)
-        return copied
-
-    return put(body, 0)
 
 
 # --- policy and records ----------------------------------------------------------------------------------
@@ -240,7 +229,7 @@ def prepare(url: str, platform: str, event: str | None, body: Any, secret: str |
     metadata = {}
     for entry in profile.delivery_metadata:
         metadata[entry["pointer"]] = values[entry["value"]]()
-        body = _pointer_set(body, entry["pointer"], metadata[entry["pointer"]])
+        body = pointers.replaced(body, entry["pointer"], metadata[entry["pointer"]])
     try:
         content = encode(body)
     except ValueError as exc:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from conformance import catalog, strategies
+from conformance import catalog, pointers, strategies
 from conformance.delivery import Delivery
 from conformance.run_settings import DEFAULT_EXAMPLES, runner
 
@@ -182,10 +182,10 @@ def _errors(error: Any) -> Iterator[Any]:
 def _error_names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
     if error.validator != rule or (fmt is not None and error.validator_value != fmt):
         return False
-    where = catalog.to_pointer(error.absolute_path)
+    where = pointers.from_path(error.absolute_path)
     if rule == "required":
         missing = [name for name in error.validator_value if name not in error.instance]
-        return any(pointer == where + catalog.to_pointer([name]) for name in missing)
+        return any(pointer == where + pointers.from_path([name]) for name in missing)
     return where == pointer
 
 
