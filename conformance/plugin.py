@@ -13,6 +13,7 @@ Which checks run:
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ from conformance.report import CheckFailure
 from conformance.run_settings import DEFAULT_EXAMPLES, runner
 
 ROLES = ("receiver", "sender", "registration")
+SECRET_ENV = "HOOKPROOF_SECRET"  # a secret given on the command line is visible to every user of the machine
+API_KEY_ENV = "HOOKPROOF_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "registration API's base URL with --platform xobin). Default: the built-in reference.",
     )
     group.addoption("--platform", help=f"platform id: {', '.join(catalog.platforms())}")
-    group.addoption("--secret", help="shared secret (Codewars X-Webhook-Secret); never printed")
-    group.addoption("--api-key", help="API key for the registration API (--platform xobin); never printed")
+    group.addoption("--secret", help="shared secret (Codewars X-Webhook-Secret); never printed. "
+                    f"Default: ${SECRET_ENV}, which keeps it off the command line")
+    group.addoption("--api-key", help="API key for the registration API (--platform xobin); never printed. "
+                    f"Default: ${API_KEY_ENV}")
     group.addoption("--api-key-header", help="header that carries --api-key (default: the profile's, X-API-Key)")
     group.addoption(
         "--sender-cmd",
@@ -118,8 +123,8 @@ def build_config(config: pytest.Config) -> RunConfig:
     run = RunConfig(
         target_url=opt("--target-url"),
         platform=opt("--platform"),
-        secret=opt("--secret"),
-        api_key=opt("--api-key"),
+        secret=opt("--secret") or os.environ.get(SECRET_ENV) or None,
+        api_key=opt("--api-key") or os.environ.get(API_KEY_ENV) or None,
         api_key_header=opt("--api-key-header"),
         sender_cmd=opt("--sender-cmd"),
         sender_timeout=opt("--sender-timeout"),

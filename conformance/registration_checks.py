@@ -28,7 +28,7 @@ from typing import Any, Literal
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import catalog, pointers
+from conformance import catalog, pointers, strategies
 from conformance.http_exchange import Exchange, HttpSession
 from conformance.report import CheckFailure, curl_command, excerpt
 from conformance.run_settings import runner
@@ -170,25 +170,9 @@ def check(kind: Kind, section: str) -> Callable[[Callable[..., None]], Callable[
 # --- generated bodies ----------------------------------------------------------------------------------
 
 
-def _own_request_bodies() -> st.SearchStrategy[dict[str, Any]]:
-    """Valid request bodies: any subset of the settings, boolean statuses, plain https/http URLs."""
-    label = st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True)
-    segment = st.from_regex(r"[A-Za-z0-9_.~-]{1,12}", fullmatch=True)
-    url = st.builds(lambda scheme, host, path: f"{scheme}://{host}.example/{'/'.join(path)}",
-                    st.sampled_from(["https", "http"]), label, st.lists(segment, max_size=3))
-    setting = st.fixed_dictionaries({"status": st.booleans(), "url": url})
-    webhooks = st.fixed_dictionaries({}, optional={key: setting for key in SETTING_KEYS})
-    return st.fixed_dictionaries({"webhooks": webhooks},
-                                 optional={"updateAll": st.booleans(), "updateAuth": st.booleans()})
-
-
 def request_bodies() -> st.SearchStrategy[Any]:
-    """Valid request bodies: the shared generator (``conformance.strategies``) when it exists, else our own."""
-    try:
-        from conformance.strategies import events  # written alongside; prefer the one shared generator
-    except ImportError:
-        return _own_request_bodies()
-    return events(PLATFORM, "request").map(lambda delivery: delivery.body)
+    """Valid request bodies, from the one shared generator."""
+    return strategies.events(PLATFORM, "request").map(lambda delivery: delivery.body)
 
 
 def _documented_examples(fn: Callable[..., None]) -> Callable[..., None]:

@@ -237,7 +237,10 @@ def _composed(nbytes: int, build: Callable[[_Digits], T]) -> st.SearchStrategy[T
 # the tricky characters above and any code point; numbers reach the edges; containers nest two deep, and
 # deeper shapes come from a small pool.
 _ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
-_INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, -(2**53), 2**63 - 1, -(2**63), 2**64, 10**30)
+# I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) are not interoperable, and a sender that parses and
+# re-serialises JSON as doubles would change them (docs/decisions.md#generated-values).
+SAFE_INT = 2**53 - 1
+_INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**31, 2**32, SAFE_INT, -SAFE_INT)
 _FLOAT_EDGES = (0.0, -0.0, 0.5, -1.5, 0.1, 1e-300, 5e-324, 1.7e308, -1.7e308, 2.0**53, 1e16)
 _NESTED = ({}, [], [[]], {"": None}, {"a": {"b": {"c": [1, "two", None]}}}, [{"id": 1}, {"id": "1"}],
            {"🙂": [True, False, -0.0]}, [[[[[]]]]], {"k": {"k": {"k": {"k": "deep"}}}})
@@ -289,7 +292,9 @@ def _any_json(d: _Digits, depth: int = 0) -> Any:
 
 
 ANY_JSON: st.SearchStrategy[Any] = _composed(40, _any_json)
-INTEGERS: st.SearchStrategy[int] = st.one_of(st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers())
+INTEGERS: st.SearchStrategy[int] = st.one_of(
+    st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers(-SAFE_INT, SAFE_INT)
+)
 NUMBERS: st.SearchStrategy[float | int] = st.one_of(
     INTEGERS, st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_FLOAT_EDGES))
 

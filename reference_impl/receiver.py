@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference_impl.receiver", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--secret", help="shared secret required from platforms that have a secret header")
+    parser.add_argument("--secret", default=os.environ.get("HOOKPROOF_SECRET"),
+                        help="shared secret required from platforms that have a secret header "
+                        "(default: $HOOKPROOF_SECRET, which keeps it out of ps)")
     parser.add_argument("--db", default=":memory:", help="SQLite file to keep deliveries in (default: memory)")
     parser.add_argument("--max-body", type=int, default=MAX_BODY_BYTES, help="largest body accepted, in bytes")
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
+import os
 import re
 import socket
 import sqlite3
@@ -174,10 +175,10 @@ def make_app(store: RegistrationStore, api_key: str, api_key_header: str = DEFAU
     return RegistrationApp(store, api_key, api_key_header)
 
 
-def api_key_problem(key: str) -> str | None:
+def api_key_problem(key: str | None) -> str | None:
     """Why ``key`` cannot work as a header value, if it cannot."""
     if not key:
-        return "--api-key must not be empty"
+        return "--api-key (or $HOOKPROOF_API_KEY) is required and must not be empty"
     if not key.isascii() or not key.isprintable() or key != key.strip():
         return "--api-key must be printable ASCII without leading or trailing spaces (it travels in a header)"
     return None
@@ -198,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m reference_impl.registration",
                      description="Reference Xobin webhook registration server (POST/GET /webhooks).")
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
-    parser.add_argument("--api-key", required=True, help="the API key clients must send")
+    parser.add_argument("--api-key", default=os.environ.get("HOOKPROOF_API_KEY"),
+                        help="the API key clients must send (default: $HOOKPROOF_API_KEY, which keeps it out of ps)")
     parser.add_argument("--api-key-header", default=DEFAULT_API_KEY_HEADER,
                         help=f"header that carries the key (default {DEFAULT_API_KEY_HEADER})")
     parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file holding the settings (default ./{DEFAULT_DB})")

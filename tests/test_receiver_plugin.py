@@ -148,3 +148,13 @@ def test_a_non_ascii_secret_is_accepted_when_right_and_refused_when_wrong() -> N
 
         assert post(secret) == 200
         assert post(secret[:-1] + "✗") == 403
+
+
+def test_secrets_can_come_from_the_environment(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret on the command line is visible in ps; $HOOKPROOF_SECRET keeps it off."""
+    secret = "from-the-environment"
+    monkeypatch.setenv("HOOKPROOF_SECRET", secret)
+    with serving(Receiver(secrets={"codewars": secret})) as base:
+        result = pytester.runpytest("--pyargs", "conformance", "--target-url", f"{base}/codewars",
+                                    "--platform", "codewars", "-k", "secret or documented_examples")
+    result.assert_outcomes(passed=2)

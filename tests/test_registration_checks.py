@@ -155,9 +155,9 @@ def test_an_echoed_wrong_key_derived_from_the_real_one_is_masked_too() -> None:
     assert broken.API_KEY[:-1] not in str(failed.value) and "hookproof-wrong-" not in str(failed.value)
 
 
-@given(checks._own_request_bodies())
+@given(checks.request_bodies())
 @settings(max_examples=50, database=None)
-def test_the_fallback_generator_draws_valid_bodies(body: Any) -> None:
+def test_request_bodies_are_valid_requests(body: Any) -> None:
     assert catalog.check_instance(catalog.event("xobin", "request").schema_id, body) == []
 
 

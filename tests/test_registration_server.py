@@ -282,14 +282,15 @@ def test_concurrent_partial_updates_to_different_keys_lose_nothing(store: Regist
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--port", "8080"], "the following arguments are required: --api-key"),
-    (["--port", "8080", "--api-key", ""], "--api-key must not be empty"),
+    (["--port", "8080"], "--api-key (or $HOOKPROOF_API_KEY) is required"),
+    (["--port", "8080", "--api-key", ""], "--api-key (or $HOOKPROOF_API_KEY) is required and must not be empty"),
     (["--port", "99999", "--api-key", KEY], "is not a port number"),
     (["--port", "0", "--api-key", KEY, "--api-key-header", "Bad Header"], "not a valid HTTP header name"),
     (["--port", "0", "--api-key", KEY, "--db", "/nonexistent-dir/settings.sqlite3"], "--db: cannot use database"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], message: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOOKPROOF_API_KEY", raising=False)
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
