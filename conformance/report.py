@@ -19,6 +19,11 @@ def masked(headers: Mapping[str, str], secret_headers: Iterable[str]) -> dict[st
     return {k: (MASK if k.lower() in secret else v) for k, v in headers.items()}
 
 
+def scrubbed(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` masked (a sender may echo it in its output)."""
+    return text.replace(secret, MASK) if secret else text
+
+
 def curl_command(
     url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (), method: str = "POST"
 ) -> str:

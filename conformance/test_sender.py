@@ -22,14 +22,21 @@ from pytest_httpserver import HTTPServer
 
 from conformance import sender_checks
 from conformance.plugin import RunConfig
-from conformance.sender_checks import ACCEPTING, REFUSING, SenderHarness, reference_command
+from conformance.sender_harness import (
+    ACCEPTING,
+    DEFAULT_SETTLE,
+    REFUSING,
+    SenderHarness,
+    reference_command,
+    scripted_server,
+)
 
 pytestmark = pytest.mark.hookproof_role("sender")
 
 
 @pytest.fixture(scope="session")
 def sender_server() -> Iterator[HTTPServer]:
-    with sender_checks.scripted_server() as server:
+    with scripted_server() as server:
         yield server
 
 
@@ -41,7 +48,7 @@ def sender_harness(
     workdir: Path = tmp_path_factory.mktemp("sender-events")
     # The reference sender has exited when its command returns, so nothing can still be in flight: a short
     # listen after it keeps the default run fast. A user's command may leave a child sending, so it gets more.
-    settle = sender_checks.DEFAULT_SETTLE if hookproof_run.sender_cmd else 0.05
+    settle = DEFAULT_SETTLE if hookproof_run.sender_cmd else 0.05
     jobs = hookproof_run.sender_jobs or (1 if hookproof_run.sender_cmd else 4)
     return SenderHarness(sender_server, template, workdir, timeout=hookproof_run.sender_timeout,
                          seed=hookproof_run.seed, settle=settle, jobs=jobs)

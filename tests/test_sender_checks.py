@@ -19,11 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
-from conformance import sender_checks
+from conformance import sender_checks, sender_harness
 from conformance.report import CheckFailure
-from conformance.sender_checks import (
-    CHECKS,
-    BackoffRule,
+from conformance.sender_checks import CHECKS, BackoffRule
+from conformance.sender_harness import (
     Case,
     Observation,
     SenderHarness,
@@ -226,12 +225,12 @@ def test_describe_masks_the_secret() -> None:
     assert SECRET not in str(failure)
 
 
-def arrival(body: object, headers: dict[str, str], method: str = "POST", at: float = 1.0) -> sender_checks.Arrival:
+def arrival(body: object, headers: dict[str, str], method: str = "POST", at: float = 1.0) -> sender_harness.Arrival:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return sender_checks.Arrival(at, method, "/x", tuple(headers.items()), raw, 200)
+    return sender_harness.Arrival(at, method, "/x", tuple(headers.items()), raw, 200)
 
 
-def observed(platform: str, event: str, body: object, *tries: sender_checks.Arrival,
+def observed(platform: str, event: str, body: object, *tries: sender_harness.Arrival,
              secret: str | None = None) -> Observation:
     case = Case("accept-200", platform, event, body, (200,), secret)
     return Observation(case, "http://127.0.0.1:1/x", "http://127.0.0.1:1/x/moved", ["send"], list(tries), [],
@@ -292,7 +291,7 @@ def test_body_check_details() -> None:
 def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path: Path) -> None:
     """With jobs > 1 every scenario of a platform runs at once; each observation holds only its own tries."""
     harness = SenderHarness(server, reference_command(BASE), tmp_path, timeout=TIMEOUT, seed=7, jobs=4)
-    for scenario, statuses in sender_checks.SCENARIOS.items():
+    for scenario, statuses in sender_harness.SCENARIOS.items():
         obs = harness.observe("codewars", scenario, SECRET)
         expected = 5 if scenario == "refuse-all" else len(statuses)
         assert [a.answered for a in obs.tries] == [obs.case.answer(i) for i in range(expected)], scenario

@@ -1,0 +1,435 @@
+"""The sender harness: run a ``--sender-cmd`` once per case against a scripted loopback receiver, and
+record what arrived.
+
+:class:`SenderHarness` writes a generated payload to ``{event_file}``, serves ``{url}`` answering a
+scripted sequence of statuses (a pytest-httpserver :class:`HTTPServer`, one path per case), runs the
+command under a time bound and returns an :class:`Observation` of what arrived and when. It judges
+nothing: :mod:`conformance.sender_checks` does. Usable without pytest, so ``tests/`` drives it against
+deliberately broken senders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from conformance import catalog
+from conformance.report import MASK, excerpt, masked, scrubbed
+
+PLACEHOLDERS = ("url", "event_file", "platform", "event", "secret")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+
+ACCEPTING = (200, 201, 202, 204)  # check c: a first answer of one of these ends the delivery
+REFUSING = (301, 302, 400, 404, 410, 429, 500, 503)  # check d: each is retried, then a 2XX ends it
+REFUSE_ALL = 500  # checks e, f, g: every answer is this
+
+DEFAULT_SETTLE = 0.25  # seconds to keep listening after the command ended, for requests still in flight
+MAX_BODY = 1024 * 1024  # bytes of a request body the harness keeps; the rest is ignored
+REFERENCE_BACKOFF_BASE = 0.02  # the default run's reference sender: 20, 40, 80, 160 ms between tries
+
+
+def reference_command(backoff_base: float = REFERENCE_BACKOFF_BASE, python: str = sys.executable) -> str:
+    """The ``--sender-cmd`` template of the reference sender (what a run without ``--sender-cmd`` checks)."""
+    return (f"{shlex.quote(python)} -m reference_impl.sender --url {{url}} --event-file {{event_file}} "
+            f"--platform {{platform}} --event {{event}} --secret {{secret}} --backoff-base {backoff_base:g}")
+
+
+def render_command(template: str, values: Mapping[str, str]) -> list[str]:
+    """Split ``template`` like a shell would (``shlex``), then substitute the placeholders inside each word.
+
+    Substitution happens after splitting, so a value with spaces or quotes stays one argument and needs no
+    quoting, and in one pass, so a value that itself contains ``{url}`` is not substituted again.
+    """
+    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], word) for word in shlex.split(template)]
+
+
+# --- what arrived ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request as the harness received it; ``at`` is ``time.monotonic()`` once its body was read."""
+
+    at: float
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    answered: int
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        return dict(self.headers)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run of the command: the payload handed over and the answers scripted for it.
+
+    The n-th request to the URL gets ``statuses[n]``; once they run out, the last one repeats.
+    """
+
+    name: str
+    platform: str
+    event: str
+    body: Any
+    statuses: tuple[int, ...]
+    secret: str | None = None
+
+    def answer(self, index: int) -> int:
+        return self.statuses[min(index, len(self.statuses) - 1)]
+
+
+@dataclass
+class Observation:
+    """Everything a check may look at: the case, what arrived at the URL (``tries``) and elsewhere
+    (``strays``, e.g. a followed redirect), and how the command ended."""
+
+    case: Case
+    url: str
+    redirect_url: str
+    command: list[str]  # as run, with the secret masked
+    tries: list[Arrival]
+    strays: list[Arrival]
+    started: float
+    elapsed: float
+    timeout: float
+    exit_code: int | None = None
+    timed_out: bool = False
+    spawn_error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def intervals(self) -> list[float]:
+        return [b.at - a.at for a, b in pairwise(self.tries)]
+
+    @property
+    def followed_redirect(self) -> bool:
+        return any(a.path == _path_of(self.redirect_url) for a in self.strays)
+
+    def how_it_ended(self) -> str:
+        if self.spawn_error and self.spawn_error.startswith("not run"):
+            return f"was {self.spawn_error}"
+        if self.spawn_error:
+            return f"could not be started: {self.spawn_error}"
+        if self.timed_out:
+            return f"did not finish within {self.timeout:g} s (--sender-timeout) and was stopped"
+        return f"exited with status {self.exit_code} after {self.elapsed:.2f} s"
+
+    def describe(self) -> list[str]:
+        """What the command was given and what arrived, try by try, for a failure report."""
+        secret_header = catalog.profile(self.case.platform).secret_header
+        hidden = [secret_header] if secret_header else []
+        lines = [f"command: {shlex.join(self.command)}", f"  ... {self.how_it_ended()}",
+                 f"URL: {self.url}",
+                 "scripted answers: " + ", ".join(map(str, self.case.statuses)) + " (the last one repeats)"]
+        for number, arrival in enumerate(self.tries, 1):
+            since = f", {arrival.at - self.tries[number - 2].at:.3f} s after try {number - 1}" if number > 1 else ""
+            lines.append(f"try {number} at +{arrival.at - self.started:.3f} s{since}: {arrival.method} "
+                         f"-> answered {arrival.answered}")
+            first = self.tries[0]
+            if number == 1 or arrival.headers != first.headers:
+                lines.append(f"    headers: {masked(arrival.header_map, hidden)}")
+            if number == 1 or arrival.body != first.body:
+                lines.append(f"    body: {excerpt(arrival.body)}")
+            if number > 1 and arrival.headers == first.headers and arrival.body == first.body:
+                lines[-1] += " (headers and body as in try 1)"
+        if not self.tries:
+            lines.append("nothing arrived at the URL")
+        for arrival in self.strays:
+            lines.append(f"elsewhere: {arrival.method} {arrival.path} -> answered {arrival.answered}"
+                         + (" (the Location of a 3XX answer)" if arrival.path == _path_of(self.redirect_url) else ""))
+        for name, text in (("stdout", self.stdout), ("stderr", self.stderr)):
+            if text.strip():
+                lines.append(f"{name} (last lines): " + " | ".join(text.strip().splitlines()[-5:]))
+        return lines
+
+
+def _path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+
+
+class _Wire:
+    """The scripted receiver of one case; called from the server's threads."""
+
+    def __init__(self, case: Case, path: str, redirect_url: str) -> None:
+        self.case, self.path, self.redirect_url = case, path, redirect_url
+        self.tries: list[Arrival] = []
+        self.strays: list[Arrival] = []
+        self._lock = threading.Lock()
+
+    def handle(self, request: Request) -> Response:
+        body = request.get_data()[:MAX_BODY]  # pytest-httpserver's matcher has read it already
+        at = time.monotonic()
+        headers = tuple((k, v) for k, v in request.headers.items())
+        with self._lock:
+            if request.path == self.path:
+                status = self.case.answer(len(self.tries))
+                self.tries.append(Arrival(at, request.method, request.path, headers, body, status))
+            else:  # a followed redirect lands here too: accept it, so a follower believes it is done
+                status = 200 if request.path == _path_of(self.redirect_url) else 404
+                self.strays.append(Arrival(at, request.method, request.path, headers, body, status))
+        if status == 204:
+            return Response(status=204)
+        response = Response(f"hookproof scripted answer {status}\n", status=status, mimetype="text/plain")
+        if 300 <= status < 400:
+            response.headers["Location"] = self.redirect_url
+        return response
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.tries) + len(self.strays)
+
+
+class _Dispatcher:
+    """One permanent handler per server that hands each request to the case whose URL it was sent to, so
+    that cases can run side by side. A request to a path no running case owns is shown to every running
+    case as a stray (with one case at a time, that is the case that caused it)."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self._wires: dict[str, _Wire] = {}
+        self._lock = threading.Lock()
+        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    def add(self, wire: _Wire) -> None:
+        with self._lock:
+            self._wires[wire.path] = wire
+
+    def remove(self, wire: _Wire) -> None:
+        with self._lock:
+            self._wires.pop(wire.path, None)
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            owner = self._wires.get(request.path) or self._wires.get(request.path.removesuffix("/moved"))
+            running = [owner] if owner else list(self._wires.values())
+        if not running:
+            return Response("no case is running\n", status=404, mimetype="text/plain")
+        responses = [wire.handle(request) for wire in running]
+        return responses[0]
+
+
+_DISPATCHER_LOCK = threading.Lock()
+
+
+def _dispatcher(server: HTTPServer) -> _Dispatcher:
+    """The server's dispatcher, made on first use; harnesses sharing a server share it."""
+    with _DISPATCHER_LOCK:
+        dispatcher = getattr(server, "hookproof_dispatcher", None)
+        if dispatcher is None:
+            dispatcher = _Dispatcher(server)
+            server.hookproof_dispatcher = dispatcher  # type: ignore[attr-defined]
+        return dispatcher
+
+
+# --- payloads --------------------------------------------------------------------------------------------
+
+
+def generated_payload(platform: str, scenario: str, seed: int | None = None) -> tuple[str, Any]:
+    """One generated (event, body) for a case, the same for the same platform, scenario and seed.
+
+    Each case is a whole run of the command, so one payload per case rather than many; a different seed
+    per scenario spreads the cases over the platform's events.
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as with_seed
+
+    from conformance import strategies
+
+    drawn: list[Any] = []
+
+    # Hypothesis tries the simplest value first; the third draw is a random one.
+    @settings(max_examples=3, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @with_seed(zlib.crc32(f"{seed or 0}/{platform}/{scenario}".encode()))
+    @given(strategies.events(platform))
+    def pick(delivery: Any) -> None:
+        drawn.append(delivery)
+
+    pick()
+    return drawn[-1].event, drawn[-1].body
+
+
+# --- running a command -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scripted_server() -> Iterator[HTTPServer]:
+    """The receiver every case talks to: loopback only, threaded so that a stalled sender blocks nothing.
+
+    Werkzeug logs every request at INFO; a failure report shows the tries already, so that log is muted
+    while the server runs.
+    """
+    requests_log = logging.getLogger("werkzeug")
+    level = requests_log.level
+    requests_log.setLevel(logging.WARNING)
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
+        requests_log.setLevel(level)
+
+
+class SenderHarness:
+    """Runs a ``--sender-cmd`` template once per case against a scripted receiver on ``server``.
+
+    ``server`` is a started pytest-httpserver :class:`HTTPServer` on loopback (threaded, so a sender that
+    stalls mid-request cannot block the next case); each case has its own URL path, and the server's
+    :class:`_Dispatcher` hands each request to the case it was sent to. Observations are memoised per
+    (platform, scenario, secret): several checks judge the same run. After ``max_timeouts`` runs that had
+    to be stopped, later cases are not run at all (each fails at once, saying why), so a hanging sender
+    costs a few bounds, not one per case (docs/decisions.md#slow-targets).
+
+    With ``jobs > 1`` the first observation of a platform runs all its scenarios: the one whose intervals
+    are timed (``refuse-all``) alone, then the others ``jobs`` at a time (docs/decisions.md#sender-cases).
+    """
+
+    def __init__(self, server: HTTPServer, template: str, workdir: Path, *, timeout: float = 60.0,
+                 settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
+                 payload: Callable[[str, str, int | None], tuple[str, Any]] = generated_payload,
+                 jobs: int = 1) -> None:
+        if not shlex.split(template):
+            raise ValueError("the sender command is empty")
+        self.server, self.template, self.workdir = server, template, workdir
+        self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
+        self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
+        self._seen: dict[tuple[str, str, str | None], Observation] = {}
+        self._lock = threading.Lock()
+        self._dispatch = _dispatcher(server)
+
+    def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
+        """The observation of one of :data:`SCENARIOS` for ``platform`` (run once, then remembered)."""
+        key = (platform, scenario, secret)
+        if key not in self._seen:
+            if self.jobs > 1:
+                self._observe_all(platform, secret)
+            else:
+                self._seen[key] = self._observe_one(platform, scenario, secret)
+        return self._seen[key]
+
+    def _observe_one(self, platform: str, scenario: str, secret: str | None) -> Observation:
+        event, body = self._payload(platform, scenario, self.seed)
+        return self.run(Case(scenario, platform, event, body, SCENARIOS[scenario], secret))
+
+    def _observe_all(self, platform: str, secret: str | None) -> None:
+        timed, *others = sorted(SCENARIOS, key=lambda name: name != TIMED_SCENARIO)
+        self._seen[(platform, timed, secret)] = self._observe_one(platform, timed, secret)
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
+            runs = {name: pool.submit(self._observe_one, platform, name, secret) for name in others}
+        for name, future in runs.items():
+            self._seen[(platform, name, secret)] = future.result()
+
+    def run(self, case: Case) -> Observation:
+        token = uuid.uuid4().hex[:12]
+        path = f"/hookproof/{case.platform}/{case.name}/{token}"
+        url, redirect_url = self.server.url_for(path), self.server.url_for(f"{path}/moved")
+        wire = _Wire(case, path, redirect_url)
+        event_file = self.workdir / f"{case.platform}-{case.name}-{token}.json"
+        try:
+            text = json.dumps(case.body, ensure_ascii=False, indent=2).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form; JSON's \u escape carries it
+            text = json.dumps(case.body, indent=2).encode("ascii")
+        event_file.write_bytes(text)
+        values = {"url": url, "event_file": str(event_file), "platform": case.platform, "event": case.event,
+                  "secret": case.secret or ""}
+        argv = render_command(self.template, values)
+        shown = render_command(self.template, {**values, "secret": MASK if case.secret else ""})
+        started = time.monotonic()
+        if self.timeouts >= self.max_timeouts:
+            outcome = _Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
+                                           f"(--sender-timeout) {self.timeouts} times")
+            return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
+                               spawn_error=outcome.spawn_error)
+        self._dispatch.add(wire)
+        try:
+            outcome = _run_bounded(argv, self.timeout)
+            _settle(wire, self.settle)
+        finally:
+            self._dispatch.remove(wire)
+        with self._lock:
+            self.timeouts += outcome.timed_out
+        return Observation(case, url, redirect_url, shown, list(wire.tries), list(wire.strays), started,
+                           outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
+                           scrubbed(outcome.stdout, case.secret), scrubbed(outcome.stderr, case.secret))
+
+
+@dataclass
+class _Outcome:
+    elapsed: float = 0.0
+    exit_code: int | None = None
+    timed_out: bool = False
+    spawn_error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def _run_bounded(argv: Sequence[str], timeout: float) -> _Outcome:
+    """Run ``argv`` in its own process group; past ``timeout`` the whole group is killed."""
+    outcome = _Outcome()
+    began = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
+        return outcome
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        outcome.timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we created: the command and its children
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds the pipes
+            out, err = b"", b""
+    outcome.elapsed = time.monotonic() - began
+    outcome.exit_code = proc.returncode
+    outcome.stdout = out[-4000:].decode("utf-8", errors="replace")
+    outcome.stderr = err[-4000:].decode("utf-8", errors="replace")
+    return outcome
+
+
+def _settle(wire: _Wire, quiet: float) -> None:
+    """Keep listening until nothing has arrived for ``quiet`` seconds (at most ten such windows)."""
+    for _ in range(10):
+        before = wire.count()
+        time.sleep(quiet)
+        if wire.count() == before:
+            return
+
+
+SCENARIOS: dict[str, tuple[int, ...]] = {
+    **{f"accept-{s}": (s,) for s in ACCEPTING},
+    **{f"refuse-{s}": (s, 200) for s in REFUSING},
+    "refuse-all": (REFUSE_ALL,),
+}
+TIMED_SCENARIO = "refuse-all"  # check f measures its intervals: it never shares the machine with other cases
