@@ -10,31 +10,25 @@ fails loudly instead of producing deliveries that are silently invalid.
 
 Each schema is parsed once into a graph of :class:`_Node` (``$ref`` resolved through the registry of
 :mod:`conformance.schema_store`) and compiled once per ``($id, extras)`` into a strategy tree. Hypothesis
-charges tens of microseconds per draw, so the tree keeps draws few: a formatted string (uuid, date-time,
-uri, email) is composed from small tables of pieces by one draw of random bytes, and which optional
-properties an object has is one bit-mask draw. ``st.emails()`` and regex strategies would be the slowest
-part of generation (shared/NOTES.md); the tables still reach non-ASCII and odd-but-valid forms:
-percent-encoded UTF-8 paths, IPv6 hosts, UTF-8 e-mail addresses, lower-case ``t``/``z`` timestamps.
+charges tens of microseconds per draw, so the tree keeps draws few: which optional properties an object
+has is one bit-mask draw, and scalar and formatted values come from :mod:`conformance.values`, which
+composes each from one draw of random bytes.
 """
 
 from __future__ import annotations
 
-import calendar
-import math
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
-from urllib.parse import quote, urljoin
-from uuid import UUID
+from urllib.parse import urljoin
 
 from hypothesis import assume, example
 from hypothesis import strategies as st
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conformance import catalog, pointers, schema_store
+from conformance import catalog, pointers, schema_store, values
 from conformance.delivery import Delivery, delivery_for
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -45,8 +39,9 @@ MAX_REF_DEPTH = 6
 
 JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default"})
-ASSERTIONS = frozenset({"type", "properties", "required", "additionalProperties", "const", "enum", "format",
-                        "items", "anyOf", "$ref"})
+ASSERTIONS = frozenset(
+    {"type", "properties", "required", "additionalProperties", "const", "enum", "format", "items", "anyOf", "$ref"}
+)
 SUPPORTED_KEYWORDS = ANNOTATIONS | ASSERTIONS
 _MISSING = object()
 
@@ -63,11 +58,23 @@ class UnsupportedSchema(ValueError):
 # Schemas as a graph of nodes
 # --------------------------------------------------------------------------------------------------------
 
+
 class _Node:
     """One schema object, with its keywords checked and its ``$ref`` resolved (possibly cyclically)."""
 
-    __slots__ = ("additional", "any_of", "const", "enum", "format", "items", "properties", "ref", "required",
-                 "types", "where")
+    __slots__ = (
+        "additional",
+        "any_of",
+        "const",
+        "enum",
+        "format",
+        "items",
+        "properties",
+        "ref",
+        "required",
+        "types",
+        "where",
+    )
 
     def __init__(self, where: str) -> None:
         self.where = where
@@ -118,8 +125,10 @@ class _Parser:
             raise UnsupportedSchema(f"{where}: only object schemas and `true` are supported, not {schema!r}")
         unknown = sorted(set(schema) - SUPPORTED_KEYWORDS)
         if unknown:
-            raise UnsupportedSchema(f"{where}: keyword(s) {', '.join(unknown)} not supported by "
-                                    f"conformance.strategies (supported: {', '.join(sorted(ASSERTIONS))})")
+            raise UnsupportedSchema(
+                f"{where}: keyword(s) {', '.join(unknown)} not supported by "
+                f"conformance.strategies (supported: {', '.join(sorted(ASSERTIONS))})"
+            )
         if "$id" in schema:
             base = urljoin(base, schema["$id"])
         _check_combinations(schema, where)
@@ -147,8 +156,9 @@ class _Parser:
             raise UnsupportedSchema(f"{node.where}: `properties` must be an object and `required` a list of names")
         if not isinstance(additional, bool):
             raise UnsupportedSchema(f"{node.where}: only `additionalProperties: true/false` is supported")
-        node.properties = {name: self._parse(sub, base, f"{node.where}/properties/{name}")
-                           for name, sub in properties.items()}
+        node.properties = {
+            name: self._parse(sub, base, f"{node.where}/properties/{name}") for name, sub in properties.items()
+        }
         node.required = tuple(required)
         node.additional = additional
 
@@ -184,212 +194,11 @@ def _enum(schema: dict[str, Any], where: str) -> tuple[Any, ...] | None:
 
 def _format(schema: dict[str, Any], where: str) -> str | None:
     name = schema.get("format")
-    if name is not None and name not in FORMATS:
-        raise UnsupportedSchema(f"{where}: format {name!r} not supported (supported: {', '.join(sorted(FORMATS))})")
+    if name is not None and name not in values.FORMATS:
+        raise UnsupportedSchema(
+            f"{where}: format {name!r} not supported (supported: {', '.join(sorted(values.FORMATS))})"
+        )
     return name
-
-
-# --------------------------------------------------------------------------------------------------------
-# Values
-# --------------------------------------------------------------------------------------------------------
-
-# Characters a receiver most often gets wrong: accents, other scripts, right-to-left, zero-width, emoji
-# (astral plane, joiners, flags), JSON-escaped ones. Hypothesis's own text() is biased towards ASCII.
-_TRICKY_CHARS = ("éßøçñ" "ЖжЯ" "中文日本語한국어" "عربيעברית" "\u202e\u200b\u200d\ufeff" "🙂💩🇮🇳👩\u200d💻"
-                 "𝄞𐍈𝕏\U00010000\U0010fffd" "\"\\/'<>&\n\t\x00\x7f")
-_EDGE_STRINGS = ("", " ", "null", "true", "0", "-1", "NaN", "ünïcödé", "日本語", "🙂", "𝄞𝄞", "a\u0000b",
-                 "\u202eevil", "' OR 1=1 --", "<script>", "line\nbreak", "x" * 300)
-
-TEXT: st.SearchStrategy[str] = st.one_of(
-    st.text(max_size=12),
-    st.text(alphabet=_TRICKY_CHARS, max_size=8),
-    st.sampled_from(_EDGE_STRINGS),
-)
-class _Digits:
-    """A big integer read as mixed-radix digits: each ``pick`` spends one digit on one choice.
-
-    Format values are composed this way from a single ``st.binary`` draw instead of a draw per piece:
-    Hypothesis charges tens of microseconds per draw, and a payload holds many formatted strings. Zero
-    bytes (where shrinking goes) pick the first, simplest piece every time.
-    """
-
-    def __init__(self, raw: bytes) -> None:
-        self.n = int.from_bytes(raw, "big")
-
-    def below(self, bound: int) -> int:
-        self.n, digit = divmod(self.n, bound)
-        return digit
-
-    def pick(self, options: tuple[str, ...]) -> str:
-        return options[self.below(len(options))]
-
-
-T = TypeVar("T")
-
-
-def _composed(nbytes: int, build: Callable[[_Digits], T]) -> st.SearchStrategy[T]:
-    return st.binary(min_size=nbytes, max_size=nbytes).map(lambda raw: build(_Digits(raw)))
-
-
-# -- any JSON value (a property listed without a type, and the values of extra properties). Composed from
-# one draw as well: Qualified's models are mostly such properties, and a Hypothesis draw per value (and per
-# list element, dict key, ...) made them the slowest events of the catalog. Strings mix printable ASCII,
-# the tricky characters above and any code point; numbers reach the edges; containers nest two deep, and
-# deeper shapes come from a small pool.
-_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
-# I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) are not interoperable, and a sender that parses and
-# re-serialises JSON as doubles would change them (docs/decisions.md#generated-values).
-SAFE_INT = 2**53 - 1
-_INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**31, 2**32, SAFE_INT, -SAFE_INT)
-_FLOAT_EDGES = (0.0, -0.0, 0.5, -1.5, 0.1, 1e-300, 5e-324, 1.7e308, -1.7e308, 2.0**53, 1e16)
-_NESTED = ({}, [], [[]], {"": None}, {"a": {"b": {"c": [1, "two", None]}}}, [{"id": 1}, {"id": "1"}],
-           {"🙂": [True, False, -0.0]}, [[[[[]]]]], {"k": {"k": {"k": {"k": "deep"}}}})
-
-
-def _char(d: _Digits) -> str:
-    kind = d.below(4)
-    if kind < 2:
-        return _ASCII[d.below(len(_ASCII))]
-    if kind == 2:
-        return _TRICKY_CHARS[d.below(len(_TRICKY_CHARS))]
-    code = d.below(0x110000 - 0x800)  # any code point but the surrogates, which UTF-8 cannot carry
-    return chr(code if code < 0xD800 else code + 0x800)
-
-
-def _string(d: _Digits) -> str:
-    if d.below(8) == 0:
-        return d.pick(_EDGE_STRINGS)
-    return "".join(_char(d) for _ in range(d.below(13)))
-
-
-def _float(d: _Digits) -> float:
-    kind = d.below(4)
-    if kind == 0:
-        return _FLOAT_EDGES[d.below(len(_FLOAT_EDGES))]
-    if kind == 1:  # any finite double, from its bits
-        value = struct.unpack("<d", d.below(2**64).to_bytes(8, "little"))[0]
-        return value if math.isfinite(value) else 0.0
-    return (d.below(2_000_001) - 1_000_000) / 10 ** d.below(7)
-
-
-def _any_json(d: _Digits, depth: int = 0) -> Any:
-    kind = d.below(16)
-    if kind < 2:
-        return None
-    if kind == 2:
-        return d.below(2) == 1
-    if kind < 6:
-        return (d.below(2001) - 1000, _INT_EDGES[d.below(len(_INT_EDGES))], d.below(2**64) - 2**63)[kind - 3]
-    if kind == 6:
-        return _float(d)
-    if kind < 12:
-        return _string(d)
-    if depth >= 2 or kind == 15:
-        return _copy(_NESTED[d.below(len(_NESTED))])
-    if kind < 14:
-        return [_any_json(d, depth + 1) for _ in range(d.below(4))]
-    return {_string(d): _any_json(d, depth + 1) for _ in range(d.below(4))}
-
-
-ANY_JSON: st.SearchStrategy[Any] = _composed(40, _any_json)
-INTEGERS: st.SearchStrategy[int] = st.one_of(
-    st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers(-SAFE_INT, SAFE_INT)
-)
-NUMBERS: st.SearchStrategy[float | int] = st.one_of(
-    INTEGERS, st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_FLOAT_EDGES))
-
-
-# -- uuid: jsonschema's check is UUID(value) plus hyphens at 8/13/18/23: any 128 bits, either case.
-_UUID_EDGES = ("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
-               "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "441cd01e-d82d-485c-95d8-c8c498417649")
-
-
-def _uuid(d: _Digits) -> str:
-    kind = d.below(8)
-    bits = d.below(2**128)
-    if kind == 7:
-        return _UUID_EDGES[bits % len(_UUID_EDGES)]
-    if kind < 4:  # a version-4 UUID, as most senders make them
-        bits = (bits & ~(0xF << 76) & ~(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
-    text = str(UUID(int=bits))
-    return text.upper() if kind in (3, 6) else text
-
-
-UUIDS: st.SearchStrategy[str] = _composed(18, _uuid)
-
-
-# -- date-time: RFC 3339 as rfc3339-validator reads it (no leap second, year >= 1, real calendar days).
-_OFFSETS = ("Z", "+00:00", "-00:00", "+05:30", "-08:00", "+14:00", "-23:59", "z")
-_TIMESTAMP_EDGES = ("1970-01-01T00:00:00Z", "2000-02-29T23:59:59.999999999+14:00", "0001-01-01T00:00:00Z",
-                    "9999-12-31T23:59:59.9-23:59", "2017-10-07T10:41:31.846531+00:00", "2038-01-19T03:14:08Z")
-
-
-def _timestamp(d: _Digits) -> str:
-    if d.below(16) == 15:
-        return d.pick(_TIMESTAMP_EDGES)
-    year = 1970 + d.below(131) if d.below(4) else 1 + d.below(9999)
-    month = 1 + d.below(12)
-    day = min(1 + d.below(31), calendar.monthrange(year, month)[1])  # clamp rather than reject
-    clock = f"{d.below(24):02d}:{d.below(60):02d}:{d.below(60):02d}"
-    digits = d.below(10)
-    fraction = f".{d.below(10**digits):0{digits}d}" if digits else ""
-    offset = d.pick(_OFFSETS) if d.below(2) else f"{d.pick(('+', '-'))}{d.below(24):02d}:{d.below(60):02d}"
-    return f"{year:04d}-{month:02d}-{day:02d}{d.pick(('T', 'T', 'T', 't'))}{clock}{fraction}{offset}"
-
-
-DATE_TIMES: st.SearchStrategy[str] = _composed(12, _timestamp)
-
-# -- uri: RFC 3986 as rfc3986-validator reads it. Non-ASCII appears percent-encoded UTF-8 (raw, it would
-# be an IRI, which fails `uri`), IDN hosts in punycode.
-_HOSTS = ("example.com", "api.example.org", "hooks.example.net", "localhost", "a-b.c-d.example.io",
-          "xn--bcher-kva.example", "xn--fsq.xn--0zwm56d", "EXAMPLE.COM", "127.0.0.1", "192.0.2.10",
-          "[::1]", "[2001:db8::1]", "[2001:db8:0:0:1:0:0:1]", "[::ffff:192.0.2.1]", "sub.example.co.uk")
-_USERINFO = ("", "", "", "", "", "user@", "user:p%40ss@")
-_SEGMENTS = ("v1", "hooks", "report", "k016y", "a-b_c.~", "%20", "@", "x:y", "", "!$&'()*+,;=", "index.html",
-             "441cd01e-d82d-485c-95d8-c8c498417649", *(quote(s, safe="") for s in (*_EDGE_STRINGS, *_TRICKY_CHARS)))
-
-
-def _uri(d: _Digits) -> str:
-    scheme = d.pick(("https", "http", "HTTPS"))
-    authority = d.pick(_USERINFO) + d.pick(_HOSTS) + (f":{1 + d.below(65535)}" if d.below(4) == 3 else "")
-    path = "".join("/" + d.pick(_SEGMENTS) for _ in range(d.below(5)))
-    query = "&".join(f"{d.pick(_SEGMENTS)}={d.pick(_SEGMENTS)}" for _ in range(d.below(4)))
-    fragment = "#" + d.pick(_SEGMENTS) if d.below(4) == 3 else ""
-    return f"{scheme}://{authority}{path}" + (f"?{query}" if query else "") + fragment
-
-
-URIS: st.SearchStrategy[str] = _composed(24, _uri)
-
-# -- email: jsonschema only asks for an "@"; these are also addresses a strict validator (RFC 5322 dot-atom,
-# RFC 6531 for the UTF-8 ones) accepts: no quoted local parts, no IP-literal domains, real-looking domains.
-_LOCAL_ATOMS = ("a", "jo", "john", "jane.doe", "x_y", "o'neil", "user+tag", "first.last", "a1", "UPPER",
-                "test-123", "#!$%&*=?^`{|}~", "name_42")
-_UTF8_ATOMS = ("zoë", "用户", "josé", "δοκιμή", "ñandú")
-_DOMAINS = ("example.com", "example.org", "mail.example.co.uk", "sub.example.io", "xn--bcher-kva.de", "EXAMPLE.NET")
-_UTF8_DOMAINS = ("bücher.de", "例え.jp", "пример.рф")
-
-
-def _email(d: _Digits) -> str:
-    utf8 = d.below(4) == 3  # most addresses are ASCII; a quarter use RFC 6531's UTF-8
-    atoms, domains = (_LOCAL_ATOMS + _UTF8_ATOMS, _DOMAINS + _UTF8_DOMAINS) if utf8 else (_LOCAL_ATOMS, _DOMAINS)
-    local = ".".join(d.pick(atoms) for _ in range(1 + d.below(3)))
-    return f"{local}@{d.pick(('', '', 'mail.', 'a-1.'))}{d.pick(domains)}"
-
-
-EMAILS: st.SearchStrategy[str] = _composed(8, _email)
-
-FORMATS: dict[str, st.SearchStrategy[str]] = {"uuid": UUIDS, "date-time": DATE_TIMES, "uri": URIS, "email": EMAILS}
-
-# Strings each format's checker rejects: the replacements for "format(...)" breaks.
-BAD_FORMAT_VALUES: dict[str, tuple[str, ...]] = {
-    "uuid": ("", "not-a-uuid", "441cd01e-d82d-485c-95d8-c8c49841764", "441cd01ed82d485c95d8c8c498417649",
-             "{441cd01e-d82d-485c-95d8-c8c498417649}", "g41cd01e-d82d-485c-95d8-c8c498417649"),
-    "date-time": ("", "yesterday", "2017-10-07 10:41:31", "2017-10-07T10:41:31", "2017-02-30T00:00:00Z",
-                  "2017-10-07T24:00:00Z", "0000-01-01T00:00:00Z", "2017-10-07T10:41:31+0530", "1507372891"),
-    "uri": ("", "example.com/path", "/relative/path", "http://exa mple.com/", "https://example.com/ü",
-            "://missing-scheme", "1http://example.com"),
-    "email": ("", "no-at-sign", "user.example.com"),
-}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -398,15 +207,32 @@ BAD_FORMAT_VALUES: dict[str, tuple[str, ...]] = {
 
 # Names a forward-compatible receiver must ignore, picked to trip naive code: JSON-pointer escapes,
 # prototype names, look-alikes of documented names, non-ASCII, the empty name.
-_EXTRA_KEYS = ("x_extra", "futureField", "_links", "v2", "ünknown", "🙂", "", "a/b", "a~b", "__proto__",
-               "constructor", "$ref", "null", "ID", "id ", "data​", "𝄞")
+_EXTRA_KEYS = (
+    "x_extra",
+    "futureField",
+    "_links",
+    "v2",
+    "ünknown",
+    "🙂",
+    "",
+    "a/b",
+    "a~b",
+    "__proto__",
+    "constructor",
+    "$ref",
+    "null",
+    "ID",
+    "id ",
+    "data​",
+    "𝄞",
+)
 
 
-def _extra_properties(d: _Digits) -> dict[str, Any]:
-    return {d.pick(_EXTRA_KEYS) if d.below(2) else _string(d): _any_json(d) for _ in range(d.below(4))}
+def _extra_properties(d: values.Digits) -> dict[str, Any]:
+    return {d.pick(_EXTRA_KEYS) if d.below(2) else values.string_from(d): values.any_json(d) for _ in range(d.below(4))}
 
 
-EXTRA_PROPERTIES: st.SearchStrategy[dict[str, Any]] = _composed(40, _extra_properties)
+EXTRA_PROPERTIES: st.SearchStrategy[dict[str, Any]] = values.composed(40, _extra_properties)
 
 
 def _with_extras(base: st.SearchStrategy[dict[str, Any]], known: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -443,14 +269,14 @@ class _Compiler:
         if node.any_of:
             return st.one_of([self.strategy(branch, depth) for branch in node.any_of])
         if node.types is None:
-            return ANY_JSON
+            return values.ANY_JSON
         return st.one_of([self._of_type(node, t, depth) for t in node.types])
 
     def _of_type(self, node: _Node, json_type: str, depth: int) -> st.SearchStrategy[Any]:
         if json_type == "string":
-            return FORMATS[node.format] if node.format else TEXT
+            return values.FORMATS[node.format] if node.format else values.TEXT
         if json_type == "array":
-            items = self.strategy(node.items, depth) if node.items else ANY_JSON
+            items = self.strategy(node.items, depth) if node.items else values.ANY_JSON
             return st.lists(items, max_size=3)
         if json_type == "object":
             return self._object(node, depth)
@@ -458,7 +284,9 @@ class _Compiler:
 
     def _object(self, node: _Node, depth: int) -> st.SearchStrategy[dict[str, Any]]:
         props = node.properties
-        required = {name: self.strategy(props[name], depth) if name in props else ANY_JSON for name in node.required}
+        required = {
+            name: self.strategy(props[name], depth) if name in props else values.ANY_JSON for name in node.required
+        }
         optional = {name: self.strategy(sub, depth) for name, sub in props.items() if name not in required}
         base = _objects(required, optional)
         if self.extras and node.additional:
@@ -466,8 +294,9 @@ class _Compiler:
         return base
 
 
-def _objects(required: dict[str, st.SearchStrategy[Any]],
-             optional: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+def _objects(
+    required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
     """Objects with every required property and any subset of the optional ones.
 
     Which optional properties appear is one draw of random bytes used as a bit mask (each property present
@@ -493,21 +322,28 @@ def _objects(required: dict[str, st.SearchStrategy[Any]],
 
 
 _SCALAR_BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
-    "null": st.none(), "boolean": st.booleans(), "integer": INTEGERS, "number": NUMBERS}
+    "null": st.none(),
+    "boolean": st.booleans(),
+    "integer": values.INTEGERS,
+    "number": values.NUMBERS,
+}
 
 
 def _constants(node: _Node) -> st.SearchStrategy[Any]:
-    values = _allowed_constants(node)
-    strategy = st.sampled_from(values)
+    choices = _allowed_constants(node)
+    strategy = st.sampled_from(choices)
     # a fresh copy of an object or array constant each time, so that a check that edits a body edits its own
-    return strategy.map(_copy) if any(isinstance(v, (dict, list)) for v in values) else strategy
+    return strategy.map(values.json_copy) if any(isinstance(v, (dict, list)) for v in choices) else strategy
 
 
 def _allowed_constants(node: _Node) -> list[Any]:
     """The const/enum values that also satisfy a sibling `type`/`format`; none left is a schema error."""
     values = [node.const] if node.const is not _MISSING else list(node.enum or ())
-    ok = [v for v in values
-          if _type_ok(v, node.types) and (node.format is None or catalog.FORMAT_CHECKER.conforms(v, node.format))]
+    ok = [
+        v
+        for v in values
+        if _type_ok(v, node.types) and (node.format is None or catalog.FORMAT_CHECKER.conforms(v, node.format))
+    ]
     if not ok:
         raise UnsupportedSchema(f"{node.where}: no `const`/`enum` value satisfies its `type`/`format`")
     return ok
@@ -527,11 +363,16 @@ def _minimal(node: _Node, seen: tuple[int, ...]) -> st.SearchStrategy[Any]:
     types = node.types or ("null",)
     for cheap in ("null", "boolean", "integer", "number", "string"):
         if cheap in types:
-            return FORMATS[node.format] if cheap == "string" and node.format else _SCALAR_BY_TYPE.get(cheap, TEXT)
+            return (
+                values.FORMATS[node.format]
+                if cheap == "string" and node.format
+                else _SCALAR_BY_TYPE.get(cheap, values.TEXT)
+            )
     if "array" in types:
         return st.just([])
-    required = {name: _minimal(node.properties[name], seen) if name in node.properties else st.none()
-                for name in node.required}
+    required = {
+        name: _minimal(node.properties[name], seen) if name in node.properties else st.none() for name in node.required
+    }
     return st.fixed_dictionaries(required)
 
 
@@ -602,6 +443,7 @@ def strategy_for(schema: dict[str, Any] | bool, *, extras: bool = False) -> st.S
 # Deliveries
 # --------------------------------------------------------------------------------------------------------
 
+
 def _event_names(platform: str, event: str | None) -> list[str]:
     if event is None:
         return list(catalog.profile(platform).events)
@@ -609,8 +451,9 @@ def _event_names(platform: str, event: str | None) -> list[str]:
     return [event]
 
 
-def events(platform: str, event: str | None = None, *, extras: bool = False,
-           secret: str | None = None) -> st.SearchStrategy[Delivery]:
+def events(
+    platform: str, event: str | None = None, *, extras: bool = False, secret: str | None = None
+) -> st.SearchStrategy[Delivery]:
     """Valid deliveries (body and the documented headers) of one event, or of every event of ``platform``.
 
     For Xobin the "events" are the registration API's ``request`` and ``response`` bodies. With
@@ -618,22 +461,29 @@ def events(platform: str, event: str | None = None, *, extras: bool = False,
     Combine with :func:`with_examples` so that the documented examples are tried first.
     """
     names = _event_names(platform, event)
-    return st.one_of([
-        body_strategy(catalog.event(platform, name).schema_id, extras=extras).map(
-            lambda body, name=name: delivery_for(platform, name, body, secret))
-        for name in names
-    ])
+    return st.one_of(
+        [
+            body_strategy(catalog.event(platform, name).schema_id, extras=extras).map(
+                lambda body, name=name: delivery_for(platform, name, body, secret)
+            )
+            for name in names
+        ]
+    )
 
 
 def documented_deliveries(platform: str, event: str | None = None, secret: str | None = None) -> list[Delivery]:
     """The platform document's own examples as deliveries, in catalog order (bodies are copies: the
     catalog's examples stay as documented whatever a check does to a delivery)."""
-    return [delivery_for(platform, name, _copy(ex.body), secret)
-            for name in _event_names(platform, event) for ex in catalog.event(platform, name).examples]
+    return [
+        delivery_for(platform, name, values.json_copy(ex.body), secret)
+        for name in _event_names(platform, event)
+        for ex in catalog.event(platform, name).examples
+    ]
 
 
-def with_examples(platform: str, event: str | None = None, *, argname: str | None = None,
-                  secret: str | None = None) -> Callable[[F], F]:
+def with_examples(
+    platform: str, event: str | None = None, *, argname: str | None = None, secret: str | None = None
+) -> Callable[[F], F]:
     """A decorator adding the documented examples as ``@example`` cases, so every run tries them first.
 
     Works above or below ``@given`` and on functions defined inside a test body, as the conformance checks
@@ -653,6 +503,7 @@ def with_examples(platform: str, event: str | None = None, *, argname: str | Non
 # Invalid deliveries
 # --------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Break:
     """One way to make a valid body invalid: replace (or, for `required`, delete) the value at ``path``."""
@@ -667,8 +518,11 @@ class _Break:
 
 
 _WRONG_TYPE_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "null": st.none(), "boolean": st.booleans(), "integer": st.integers(-5, 5),
-    "number": st.sampled_from((0.5, -1.5, 3.25)), "string": st.text(max_size=5),
+    "null": st.none(),
+    "boolean": st.booleans(),
+    "integer": st.integers(-5, 5),
+    "number": st.sampled_from((0.5, -1.5, 3.25)),
+    "string": st.text(max_size=5),
     "array": st.lists(st.integers(0, 3), max_size=2),
     "object": st.dictionaries(st.text(max_size=3), st.integers(0, 3), max_size=2),
 }
@@ -712,7 +566,7 @@ def _breaks(node: _Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterat
         node = node.ref
     yield from _value_breaks(node, path)
     if node.format and isinstance(value, str):
-        bad = [v for v in BAD_FORMAT_VALUES[node.format] if not catalog.FORMAT_CHECKER.conforms(v, node.format)]
+        bad = [v for v in values.BAD_FORMAT_VALUES[node.format] if not catalog.FORMAT_CHECKER.conforms(v, node.format)]
         yield _Break(f"format({node.format})", path, st.sampled_from(bad))
     if node.any_of:
         matching = [b for b in node.any_of if _could_match(b, value)]
@@ -739,7 +593,7 @@ def _apply(body: Any, brk: _Break, replacement: Any) -> Any:
     """A copy of ``body`` with one change at ``brk.path`` (the body itself is left alone)."""
     if not brk.path:
         return replacement
-    body = _copy(body)
+    body = values.json_copy(body)
     parent = body
     for step in brk.path[:-1]:
         parent = parent[step]
@@ -750,20 +604,12 @@ def _apply(body: Any, brk: _Break, replacement: Any) -> Any:
     return body
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
 def parse_label(label: str) -> tuple[str, str | None, str]:
     """``"format(uuid): /meta/delivery_id"`` -> ``("format", "uuid", "/meta/delivery_id")``; root is ``""``."""
     rule, _, pointer = label.partition(": ")
     fmt = None
     if rule.startswith("format(") and rule.endswith(")"):
-        rule, fmt = "format", rule[len("format("):-1]
+        rule, fmt = "format", rule[len("format(") : -1]
     return rule, fmt, "" if pointer == "/" else pointer
 
 
@@ -785,8 +631,12 @@ def _names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
         else:
             parent, _, name = pointer.rpartition("/")
             name = name.replace("~1", "/").replace("~0", "~")
-            if where == parent and isinstance(error.instance, dict) and name not in error.instance \
-                    and error.message.startswith(repr(name)):
+            if (
+                where == parent
+                and isinstance(error.instance, dict)
+                and name not in error.instance
+                and error.message.startswith(repr(name))
+            ):
                 return True
     return any(_names(sub, rule, fmt, pointer) for sub in error.context or ())
 
@@ -832,8 +682,9 @@ def _invalid_bodies(schema_id: str) -> st.SearchStrategy[tuple[Any, str]]:
     return draw_invalid()
 
 
-def invalid_events(platform: str, event: str | None = None, *,
-                   secret: str | None = None) -> st.SearchStrategy[Delivery]:
+def invalid_events(
+    platform: str, event: str | None = None, *, secret: str | None = None
+) -> st.SearchStrategy[Delivery]:
     """Deliveries that break exactly one rule of their event's schema, named in ``Delivery.breaks``.
 
     Labels read ``"<rule>: <JSON pointer>"``, the rule being ``required``, ``type``, ``const``, ``enum`` or
@@ -843,9 +694,11 @@ def invalid_events(platform: str, event: str | None = None, *,
     the event it was generated for.
     """
     names = _event_names(platform, event)
-    return st.one_of([
-        _invalid_bodies(catalog.event(platform, name).schema_id).map(
-            lambda pair, name=name: delivery_for(platform, name, pair[0], secret, breaks=pair[1]))
-        for name in names
-    ])
-
+    return st.one_of(
+        [
+            _invalid_bodies(catalog.event(platform, name).schema_id).map(
+                lambda pair, name=name: delivery_for(platform, name, pair[0], secret, breaks=pair[1])
+            )
+            for name in names
+        ]
+    )

@@ -1,0 +1,338 @@
+"""JSON values that real validators accept, as cheap Hypothesis strategies: text, numbers, and the
+four formats our schemas use (uuid, date-time, uri, email).
+
+Hypothesis charges tens of microseconds per draw, so a formatted string is composed from small tables of
+pieces by one draw of random bytes (:func:`composed`) rather than by ``st.emails()`` or regex strategies,
+the slowest part of generation (shared/NOTES.md). The tables still reach non-ASCII and odd-but-valid
+forms: percent-encoded UTF-8 paths, IPv6 hosts, UTF-8 e-mail addresses, lower-case ``t``/``z``
+timestamps (docs/decisions.md#generated-values). :mod:`conformance.strategies` builds deliveries from
+these.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import struct
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+from uuid import UUID
+
+from hypothesis import strategies as st
+
+# Characters a receiver most often gets wrong: accents, other scripts, right-to-left, zero-width, emoji
+# (astral plane, joiners, flags), JSON-escaped ones. Hypothesis's own text() is biased towards ASCII.
+_TRICKY_CHARS = (
+    "éßøçñ"
+    "ЖжЯ"
+    "中文日本語한국어"
+    "عربيעברית"
+    "\u202e\u200b\u200d\ufeff"
+    "🙂💩🇮🇳👩\u200d💻"
+    "𝄞𐍈𝕏\U00010000\U0010fffd"
+    "\"\\/'<>&\n\t\x00\x7f"
+)
+_EDGE_STRINGS = (
+    "",
+    " ",
+    "null",
+    "true",
+    "0",
+    "-1",
+    "NaN",
+    "ünïcödé",
+    "日本語",
+    "🙂",
+    "𝄞𝄞",
+    "a\u0000b",
+    "\u202eevil",
+    "' OR 1=1 --",
+    "<script>",
+    "line\nbreak",
+    "x" * 300,
+)
+
+TEXT: st.SearchStrategy[str] = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet=_TRICKY_CHARS, max_size=8),
+    st.sampled_from(_EDGE_STRINGS),
+)
+
+
+class Digits:
+    """A big integer read as mixed-radix digits: each ``pick`` spends one digit on one choice.
+
+    Format values are composed this way from a single ``st.binary`` draw instead of a draw per piece:
+    Hypothesis charges tens of microseconds per draw, and a payload holds many formatted strings. Zero
+    bytes (where shrinking goes) pick the first, simplest piece every time.
+    """
+
+    def __init__(self, raw: bytes) -> None:
+        self.n = int.from_bytes(raw, "big")
+
+    def below(self, bound: int) -> int:
+        self.n, digit = divmod(self.n, bound)
+        return digit
+
+    def pick(self, options: tuple[str, ...]) -> str:
+        return options[self.below(len(options))]
+
+
+T = TypeVar("T")
+
+
+def composed(nbytes: int, build: Callable[[Digits], T]) -> st.SearchStrategy[T]:
+    return st.binary(min_size=nbytes, max_size=nbytes).map(lambda raw: build(Digits(raw)))
+
+
+# -- any JSON value (a property listed without a type, and the values of extra properties). Composed from
+# one draw as well: Qualified's models are mostly such properties, and a Hypothesis draw per value (and per
+# list element, dict key, ...) made them the slowest events of the catalog. Strings mix printable ASCII,
+# the tricky characters above and any code point; numbers reach the edges; containers nest two deep, and
+# deeper shapes come from a small pool.
+_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
+# I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) are not interoperable, and a sender that parses and
+# re-serialises JSON as doubles would change them (docs/decisions.md#generated-values).
+SAFE_INT = 2**53 - 1
+_INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**31, 2**32, SAFE_INT, -SAFE_INT)
+_FLOAT_EDGES = (0.0, -0.0, 0.5, -1.5, 0.1, 1e-300, 5e-324, 1.7e308, -1.7e308, 2.0**53, 1e16)
+_NESTED = (
+    {},
+    [],
+    [[]],
+    {"": None},
+    {"a": {"b": {"c": [1, "two", None]}}},
+    [{"id": 1}, {"id": "1"}],
+    {"🙂": [True, False, -0.0]},
+    [[[[[]]]]],
+    {"k": {"k": {"k": {"k": "deep"}}}},
+)
+
+
+def _char(d: Digits) -> str:
+    kind = d.below(4)
+    if kind < 2:
+        return _ASCII[d.below(len(_ASCII))]
+    if kind == 2:
+        return _TRICKY_CHARS[d.below(len(_TRICKY_CHARS))]
+    code = d.below(0x110000 - 0x800)  # any code point but the surrogates, which UTF-8 cannot carry
+    return chr(code if code < 0xD800 else code + 0x800)
+
+
+def string_from(d: Digits) -> str:
+    if d.below(8) == 0:
+        return d.pick(_EDGE_STRINGS)
+    return "".join(_char(d) for _ in range(d.below(13)))
+
+
+def _float(d: Digits) -> float:
+    kind = d.below(4)
+    if kind == 0:
+        return _FLOAT_EDGES[d.below(len(_FLOAT_EDGES))]
+    if kind == 1:  # any finite double, from its bits
+        value = struct.unpack("<d", d.below(2**64).to_bytes(8, "little"))[0]
+        return value if math.isfinite(value) else 0.0
+    return (d.below(2_000_001) - 1_000_000) / 10 ** d.below(7)
+
+
+def any_json(d: Digits, depth: int = 0) -> Any:
+    kind = d.below(16)
+    if kind < 2:
+        return None
+    if kind == 2:
+        return d.below(2) == 1
+    if kind < 6:
+        return (d.below(2001) - 1000, _INT_EDGES[d.below(len(_INT_EDGES))], d.below(2**64) - 2**63)[kind - 3]
+    if kind == 6:
+        return _float(d)
+    if kind < 12:
+        return string_from(d)
+    if depth >= 2 or kind == 15:
+        return json_copy(_NESTED[d.below(len(_NESTED))])
+    if kind < 14:
+        return [any_json(d, depth + 1) for _ in range(d.below(4))]
+    return {string_from(d): any_json(d, depth + 1) for _ in range(d.below(4))}
+
+
+ANY_JSON: st.SearchStrategy[Any] = composed(40, any_json)
+INTEGERS: st.SearchStrategy[int] = st.one_of(
+    st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers(-SAFE_INT, SAFE_INT)
+)
+NUMBERS: st.SearchStrategy[float | int] = st.one_of(
+    INTEGERS, st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_FLOAT_EDGES)
+)
+
+
+# -- uuid: jsonschema's check is UUID(value) plus hyphens at 8/13/18/23: any 128 bits, either case.
+_UUID_EDGES = (
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+    "441cd01e-d82d-485c-95d8-c8c498417649",
+)
+
+
+def _uuid(d: Digits) -> str:
+    kind = d.below(8)
+    bits = d.below(2**128)
+    if kind == 7:
+        return _UUID_EDGES[bits % len(_UUID_EDGES)]
+    if kind < 4:  # a version-4 UUID, as most senders make them
+        bits = (bits & ~(0xF << 76) & ~(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+    text = str(UUID(int=bits))
+    return text.upper() if kind in (3, 6) else text
+
+
+UUIDS: st.SearchStrategy[str] = composed(18, _uuid)
+
+
+# -- date-time: RFC 3339 as rfc3339-validator reads it (no leap second, year >= 1, real calendar days).
+_OFFSETS = ("Z", "+00:00", "-00:00", "+05:30", "-08:00", "+14:00", "-23:59", "z")
+_TIMESTAMP_EDGES = (
+    "1970-01-01T00:00:00Z",
+    "2000-02-29T23:59:59.999999999+14:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.9-23:59",
+    "2017-10-07T10:41:31.846531+00:00",
+    "2038-01-19T03:14:08Z",
+)
+
+
+def _timestamp(d: Digits) -> str:
+    if d.below(16) == 15:
+        return d.pick(_TIMESTAMP_EDGES)
+    year = 1970 + d.below(131) if d.below(4) else 1 + d.below(9999)
+    month = 1 + d.below(12)
+    day = min(1 + d.below(31), calendar.monthrange(year, month)[1])  # clamp rather than reject
+    clock = f"{d.below(24):02d}:{d.below(60):02d}:{d.below(60):02d}"
+    digits = d.below(10)
+    fraction = f".{d.below(10**digits):0{digits}d}" if digits else ""
+    offset = d.pick(_OFFSETS) if d.below(2) else f"{d.pick(('+', '-'))}{d.below(24):02d}:{d.below(60):02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}{d.pick(('T', 'T', 'T', 't'))}{clock}{fraction}{offset}"
+
+
+DATE_TIMES: st.SearchStrategy[str] = composed(12, _timestamp)
+
+# -- uri: RFC 3986 as rfc3986-validator reads it. Non-ASCII appears percent-encoded UTF-8 (raw, it would
+# be an IRI, which fails `uri`), IDN hosts in punycode.
+_HOSTS = (
+    "example.com",
+    "api.example.org",
+    "hooks.example.net",
+    "localhost",
+    "a-b.c-d.example.io",
+    "xn--bcher-kva.example",
+    "xn--fsq.xn--0zwm56d",
+    "EXAMPLE.COM",
+    "127.0.0.1",
+    "192.0.2.10",
+    "[::1]",
+    "[2001:db8::1]",
+    "[2001:db8:0:0:1:0:0:1]",
+    "[::ffff:192.0.2.1]",
+    "sub.example.co.uk",
+)
+_USERINFO = ("", "", "", "", "", "user@", "user:p%40ss@")
+_SEGMENTS = (
+    "v1",
+    "hooks",
+    "report",
+    "k016y",
+    "a-b_c.~",
+    "%20",
+    "@",
+    "x:y",
+    "",
+    "!$&'()*+,;=",
+    "index.html",
+    "441cd01e-d82d-485c-95d8-c8c498417649",
+    *(quote(s, safe="") for s in (*_EDGE_STRINGS, *_TRICKY_CHARS)),
+)
+
+
+def _uri(d: Digits) -> str:
+    scheme = d.pick(("https", "http", "HTTPS"))
+    authority = d.pick(_USERINFO) + d.pick(_HOSTS) + (f":{1 + d.below(65535)}" if d.below(4) == 3 else "")
+    path = "".join("/" + d.pick(_SEGMENTS) for _ in range(d.below(5)))
+    query = "&".join(f"{d.pick(_SEGMENTS)}={d.pick(_SEGMENTS)}" for _ in range(d.below(4)))
+    fragment = "#" + d.pick(_SEGMENTS) if d.below(4) == 3 else ""
+    return f"{scheme}://{authority}{path}" + (f"?{query}" if query else "") + fragment
+
+
+URIS: st.SearchStrategy[str] = composed(24, _uri)
+
+# -- email: jsonschema only asks for an "@"; these are also addresses a strict validator (RFC 5322 dot-atom,
+# RFC 6531 for the UTF-8 ones) accepts: no quoted local parts, no IP-literal domains, real-looking domains.
+_LOCAL_ATOMS = (
+    "a",
+    "jo",
+    "john",
+    "jane.doe",
+    "x_y",
+    "o'neil",
+    "user+tag",
+    "first.last",
+    "a1",
+    "UPPER",
+    "test-123",
+    "#!$%&*=?^`{|}~",
+    "name_42",
+)
+_UTF8_ATOMS = ("zoë", "用户", "josé", "δοκιμή", "ñandú")
+_DOMAINS = ("example.com", "example.org", "mail.example.co.uk", "sub.example.io", "xn--bcher-kva.de", "EXAMPLE.NET")
+_UTF8_DOMAINS = ("bücher.de", "例え.jp", "пример.рф")
+
+
+def _email(d: Digits) -> str:
+    utf8 = d.below(4) == 3  # most addresses are ASCII; a quarter use RFC 6531's UTF-8
+    atoms, domains = (_LOCAL_ATOMS + _UTF8_ATOMS, _DOMAINS + _UTF8_DOMAINS) if utf8 else (_LOCAL_ATOMS, _DOMAINS)
+    local = ".".join(d.pick(atoms) for _ in range(1 + d.below(3)))
+    return f"{local}@{d.pick(('', '', 'mail.', 'a-1.'))}{d.pick(domains)}"
+
+
+EMAILS: st.SearchStrategy[str] = composed(8, _email)
+
+FORMATS: dict[str, st.SearchStrategy[str]] = {"uuid": UUIDS, "date-time": DATE_TIMES, "uri": URIS, "email": EMAILS}
+
+# Strings each format's checker rejects: the replacements for "format(...)" breaks.
+BAD_FORMAT_VALUES: dict[str, tuple[str, ...]] = {
+    "uuid": (
+        "",
+        "not-a-uuid",
+        "441cd01e-d82d-485c-95d8-c8c49841764",
+        "441cd01ed82d485c95d8c8c498417649",
+        "{441cd01e-d82d-485c-95d8-c8c498417649}",
+        "g41cd01e-d82d-485c-95d8-c8c498417649",
+    ),
+    "date-time": (
+        "",
+        "yesterday",
+        "2017-10-07 10:41:31",
+        "2017-10-07T10:41:31",
+        "2017-02-30T00:00:00Z",
+        "2017-10-07T24:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2017-10-07T10:41:31+0530",
+        "1507372891",
+    ),
+    "uri": (
+        "",
+        "example.com/path",
+        "/relative/path",
+        "http://exa mple.com/",
+        "https://example.com/ü",
+        "://missing-scheme",
+        "1http://example.com",
+    ),
+    "email": ("", "no-at-sign", "user.example.com"),
+}
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON value, nested objects and arrays included (cheaper than ``copy.deepcopy``)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
