@@ -325,6 +325,7 @@ def validate(
                 verdict.problems.append(Problem("", str(exc), "a documented event", prof.raw["event_name"]["source"]))
                 return verdict
             if event_name not in prof.events:
+                verdict.event = event_name  # named, but not documented: a caller may treat it as forward-compatible
                 verdict.problems.append(
                     Problem(
                         "",

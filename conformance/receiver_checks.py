@@ -19,7 +19,7 @@ from hypothesis import given
 from conformance import catalog, pointers
 from conformance.delivery import Delivery, delivery_for
 from conformance.http_exchange import Exchange, HttpSession
-from conformance.report import CheckFailure, curl_command, excerpt
+from conformance.report import MASK, CheckFailure, curl_command, excerpt
 from conformance.run_settings import DEFAULT_EXAMPLES, runner
 
 UNKNOWN = "hookproof_unknown"
@@ -88,6 +88,14 @@ def _secret_headers(platform: str) -> list[str]:
     return [header] if header else []
 
 
+def _answer_excerpt(exchange: Exchange, ctx: ReceiverContext | None) -> str:
+    """The first bytes of the answer, with the secret masked: a receiver may echo the header it got."""
+    answer = exchange.answer
+    if ctx is not None and ctx.secret:  # the wrong secret we send is the secret plus a character: masked too
+        answer = answer.replace(ctx.secret.encode("utf-8"), MASK.encode())
+    return excerpt(answer)
+
+
 def fail(
     check: str,
     summary: str,
@@ -102,7 +110,7 @@ def fail(
         f"sent: {exchange.method} {exchange.url}  ({len(exchange.body)} bytes"
         + (f"; breaks {delivery.breaks}" if delivery.breaks else "")
         + ")",
-        f"answer: {answered} after {exchange.elapsed:.3f} s: {exchange.error or excerpt(exchange.answer)}",
+        f"answer: {answered} after {exchange.elapsed:.3f} s: {exchange.error or _answer_excerpt(exchange, ctx)}",
         *extra,
     ]
     if exchange.status in (401, 403) and ctx is not None and not ctx.secret and _secret_headers(delivery.platform):

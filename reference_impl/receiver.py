@@ -49,7 +49,7 @@ def idempotency_key(platform: str, event: str, body: Any, raw: bytes) -> str:
             value = pointers.find(body, field["pointer"])
             if isinstance(value, str) and value:
                 return f"{platform}:{event}:id:{value}"
-    return f"{platform}:sha256:{hashlib.sha256(raw).hexdigest()}"
+    return f"{platform}:{event}:sha256:{hashlib.sha256(raw).hexdigest()}"  # Codewars: the event is in a header
 
 
 class Receiver:
@@ -91,6 +91,8 @@ class Receiver:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             return _answer(400, status="error", message="body is not JSON in UTF-8")
+        except RecursionError:
+            return _answer(400, status="error", message="body is nested too deeply")
         if not isinstance(body, dict):
             return _answer(400, status="error", message="body is not a JSON object")
         headers = dict(request.headers.items())
@@ -98,7 +100,9 @@ class Receiver:
         # lose a delivery, so the other documented headers are the sender checks' business, not ours.
         naming = {part["header"].lower() for part in catalog.profile(platform).name_parts if "header" in part}
         verdict = catalog.validate(platform, body, {k: v for k, v in headers.items() if k.lower() in naming})
-        if verdict.event is None or verdict.event not in catalog.profile(platform).events:
+        if verdict.event is None:  # no event name where the profile says it travels: not a delivery of ours
+            return _answer(400, status="error", message=verdict.problems[0].message)
+        if verdict.event not in catalog.profile(platform).events:
             return _answer(202, status="ignored", message="event not known to this receiver")
         if not verdict.ok:
             return _answer(422, status="error", event=verdict.event, problems=[str(p) for p in verdict.problems[:5]])

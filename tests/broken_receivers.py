@@ -132,3 +132,17 @@ class CrashesOnUnknownEvent(Receiver):
         if response.status_code == 202:
             return _json(500, {"error": "KeyError"})
         return response
+
+
+class EchoesTheSecret(Receiver):
+    """Refuses a missing secret but accepts a wrong one, answering with the header it got - which a report
+    must not show (the wrong secret the check sends is the real one plus a character)."""
+
+    def _authenticate(self, platform: str, request: Request) -> Response | None:
+        return None if request.headers.get("X-Webhook-Secret") else _json(401)
+
+    def handle(self, request: Request) -> Response:
+        response = super().handle(request)
+        if response.status_code in (401, 403):
+            return response
+        return _json(200, {"got": request.headers.get("X-Webhook-Secret", "")})

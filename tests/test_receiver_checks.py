@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from conformance import receiver_checks
@@ -134,3 +135,44 @@ def test_generated_checks_send_the_documented_examples_first() -> None:
     with target(app(broken.ChecksSlugAgainstUri), examples=1) as ctx, pytest.raises(CheckFailure) as failure:
         receiver_checks.generated_valid(ctx, "doselect")
     assert '"test_slug": "k016y"' in str(failure.value)
+
+
+def test_a_secret_echoed_by_the_receiver_is_masked_in_the_report() -> None:
+    with target(app(broken.EchoesTheSecret)) as ctx, pytest.raises(CheckFailure) as failure:
+        receiver_checks.secret_required(ctx, "codewars")
+    report = str(failure.value)
+    assert "answered 200" in report and '"got": "***' in report
+    assert SECRET not in report
+
+
+def test_a_too_deeply_nested_body_is_a_400_not_a_crash() -> None:
+    with serving(app()) as base:
+        answer = httpx.post(f"{base}/doselect", content=b"[" * 50_000, timeout=10,
+                            headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+
+
+def test_an_unidentifiable_delivery_is_a_400_and_an_unknown_event_a_202() -> None:
+    with serving(app()) as base:
+        def post(body: str, event: str | None) -> int:
+            headers = {"Content-Type": "application/json", "X-Webhook-Secret": SECRET}
+            if event:
+                headers["X-Webhook-Event"] = event
+            return httpx.post(f"{base}/codewars", content=body, headers=headers, timeout=10).status_code
+
+        assert post('{"action": "updated", "webhook": {"id": "1"}}', None) == 400
+        assert post('{"action": "updated", "webhook": {"id": "1"}}', "kata_of_the_future") == 202
+
+
+def test_the_same_body_under_two_codewars_events_is_two_deliveries() -> None:
+    """Codewars carries half the event name in a header: a body hash alone would merge two events."""
+    store_app = app()
+    with serving(store_app) as base:
+        body = '{"action": "created", "code_challenge": {"id": "1", "created_by_id": "2"}, "user": {"id": "1"}}'
+        for event in ("code_challenge", "code_challenge"):
+            headers = {"Content-Type": "application/json", "X-Webhook-Event": event, "X-Webhook-Secret": SECRET}
+            assert httpx.post(f"{base}/codewars", content=body, headers=headers, timeout=10).status_code == 200
+    assert store_app.store.count("codewars") == 1
+    from reference_impl.receiver import idempotency_key
+
+    assert idempotency_key("codewars", "a.x", {}, b"{}") != idempotency_key("codewars", "b.x", {}, b"{}")
