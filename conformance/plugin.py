@@ -110,12 +110,17 @@ def _reachable(url: str, timeout: float) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"--target-url {url!r} is not an http(s) URL"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # "Port out of range 0-65535", "Port could not be cast to integer value"
+        return f"--target-url {url!r}: {exc}"
     try:
         with socket.create_connection((parts.hostname, port), timeout=min(timeout, 5.0)):
             return None
     except OSError as exc:
         return f"cannot reach --target-url {url}: {exc.strerror or exc}"
+    except UnicodeError:  # the resolver's IDNA codec rejects hosts such as "a..b"
+        return f"--target-url {url!r}: {parts.hostname!r} is not a valid host name"
 
 
 def build_config(config: pytest.Config) -> RunConfig:

@@ -143,7 +143,8 @@ def any_json(d: Digits, depth: int = 0) -> Any:
     if kind == 2:
         return d.below(2) == 1
     if kind < 6:
-        return (d.below(2001) - 1000, _INT_EDGES[d.below(len(_INT_EDGES))], d.below(2**64) - 2**63)[kind - 3]
+        choices = (d.below(2001) - 1000, _INT_EDGES[d.below(len(_INT_EDGES))], d.below(2 * SAFE_INT + 1) - SAFE_INT)
+        return choices[kind - 3]
     if kind == 6:
         return _float(d)
     if kind < 12:

@@ -93,6 +93,8 @@ def read_event(path: Path) -> Any:
         return json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         _fail(f"event file {str(path)!r} is not valid JSON: {exc}")
+    except RecursionError:
+        _fail(f"event file {str(path)!r} is nested too deeply to read")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,14 +71,17 @@ def test_standard_input_is_read_with_dash() -> None:
         (["--platform", "doselect", "--header", "no-colon", "x.json"], "is not of the form 'Name: value'"),
         (["--platform", "doselect", "VERBATIM"], "not JSON: Expecting value at line 3"),
         (["--platform", "doselect", "BINARY"], "not UTF-8 text"),
+        (["--platform", "doselect", "DEEP"], "JSON nested too deeply to read"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe{}")
+    (tmp_path / "deep.json").write_bytes(b"[" * 100_000)
     args = [
         {
             "VERBATIM": str(ROOT / "doselect/examples/verbatim/solution.submit.txt"),
             "BINARY": str(tmp_path / "bin.json"),
+            "DEEP": str(tmp_path / "deep.json"),
         }.get(a, a)
         for a in args
     ]

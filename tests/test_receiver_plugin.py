@@ -30,6 +30,8 @@ def _free_port() -> int:
         (["--platform", "gitlab"], "unknown --platform 'gitlab'"),
         (["--target-url", "ftp://example", "--platform", "doselect"], "is not an http(s) URL"),
         (["--target-url", "http://127.0.0.1:{port}", "--platform", "doselect"], "cannot reach --target-url"),
+        (["--target-url", "http://127.0.0.1:99999/x", "--platform", "doselect"], "Port out of range"),
+        (["--target-url", "http://a..b/x", "--platform", "doselect"], "is not a valid host name"),
         (["--hookproof-examples", "0"], "--hookproof-examples must be at least 1"),
     ],
 )

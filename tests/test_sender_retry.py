@@ -353,7 +353,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str, eve
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"a": NaN}', "\udcff"])
+@pytest.mark.parametrize("text", ["{not json", '{"a": NaN}', "\udcff", "[" * 100_000])
 def test_cli_refuses_a_file_that_is_not_json(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.json"
     path.write_bytes(text.encode("utf-8", errors="surrogateescape"))

@@ -314,3 +314,22 @@ def test_the_default_run_generates_every_event_in_under_five_seconds() -> None:
     elapsed = time.perf_counter() - started
     assert count >= len(EVENTS) * DEFAULT_EXAMPLES
     assert elapsed < 5, f"{count} deliveries took {elapsed:.1f} s"
+
+
+def test_untyped_values_keep_integers_within_i_json_range() -> None:
+    """Untyped (Qualified) and extra values too: beyond +-(2**53 - 1) a sender re-serialising as doubles
+    would change the payload (docs/decisions.md#generated-values)."""
+
+    def ints(value: Any) -> list[int]:
+        if isinstance(value, bool):
+            return []
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, dict):
+            return [i for v in value.values() for i in ints(v)]
+        if isinstance(value, list):
+            return [i for v in value for i in ints(v)]
+        return []
+
+    found = [i for v in _collect(values.ANY_JSON, 400) for i in ints(v)]
+    assert len(found) > 20 and max(abs(i) for i in found) <= values.SAFE_INT
