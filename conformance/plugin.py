@@ -297,9 +297,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     locals could carry a secret.
     """
     report = yield
-    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(CheckFailure):
-        report.longrepr = str(call.excinfo.value)
+    if report.failed and call.excinfo is not None:
+        failure = first_check_failure(call.excinfo.value)
+        if failure is not None:
+            report.longrepr = str(failure)
     return report
+
+
+def first_check_failure(exc: BaseException) -> CheckFailure | None:
+    """The conformance failure in ``exc``, also when Hypothesis wrapped it in a group (a flaky target, or
+    several distinct failures while shrinking)."""
+    if isinstance(exc, CheckFailure):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = first_check_failure(inner)
+        if found is not None:
+            return found
+    return None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

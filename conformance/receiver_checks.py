@@ -8,6 +8,7 @@ and ``conformance/test_receiver.py`` wraps each in a named pytest test.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -47,13 +48,16 @@ class ReceiverContext:
             return delivery
         return replace(delivery, headers={**delivery.headers, header: self.secret})
 
-    def fresh(self, delivery: Delivery) -> Delivery:
+    def fresh(self, delivery: Delivery, check: str = "") -> Delivery:
         """The delivery with new per-delivery ids where the profile says a sender sets one (DoSelect
         meta.delivery_id): generated cases are distinct deliveries, and a real sender never reuses an id."""
         body = delivery.body
+        # Derived from the case, not random: Hypothesis re-sends a failing case and must see it fail the same way.
+        # Salted with the check, so that two checks drawing the same body still send two deliveries.
+        case_id = uuid.uuid5(uuid.NAMESPACE_URL, check + json.dumps(body, sort_keys=True, default=str))
         for entry in catalog.profile(delivery.platform).delivery_metadata:
             if entry["value"] == "uuid4" and pointers.has(body, entry["pointer"]):
-                body = pointers.replaced(body, entry["pointer"], str(uuid.uuid4()))
+                body = pointers.replaced(body, entry["pointer"], str(case_id))
         return replace(delivery, body=body)
 
     def send(self, delivery: Delivery, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> Exchange:
@@ -167,7 +171,7 @@ def _each_generated(
         @strategies.with_examples(platform, event)  # the document's own examples come first
         @given(strategies.events(platform, event, extras=extras))
         def prop(delivery: Delivery) -> None:
-            body(ctx.signed(ctx.fresh(delivery)))
+            body(ctx.signed(ctx.fresh(delivery, check)))
 
         prop()
 

@@ -146,3 +146,13 @@ class EchoesTheSecret(Receiver):
         if response.status_code in (401, 403):
             return response
         return _json(200, {"got": request.headers.get("X-Webhook-Secret", "")})
+
+
+class FailsTwoWays(Receiver):
+    """Answers 500 to one half of the deliveries and 302 to the other: two distinct failures, which a
+    shrinking Hypothesis run would report as a group."""
+
+    def handle(self, request: Request) -> Response:
+        if len(request.get_data()) % 2:
+            return _json(500)
+        return Response("", status=302, headers={"Location": "/elsewhere"})

@@ -160,3 +160,13 @@ def test_secrets_can_come_from_the_environment(pytester: pytest.Pytester, monkey
         result = pytester.runpytest("--pyargs", "conformance", "--target-url", f"{base}/codewars",
                                     "--platform", "codewars", "-k", "secret or documented_examples")
     result.assert_outcomes(passed=2)
+
+
+def test_shrinking_reports_one_readable_failure(pytester: pytest.Pytester) -> None:
+    with serving(broken.FailsTwoWays()) as base:
+        result = pytester.runpytest("--pyargs", "conformance", "--target-url", f"{base}/qualified",
+                                    "--platform", "qualified", "--hookproof-shrink", "-k", "generated_valid")
+    out = result.stdout.str()
+    result.assert_outcomes(failed=1)
+    assert "[generated_valid] " in out and "replay: curl" in out
+    assert "ExceptionGroup" not in out and "Traceback" not in out
