@@ -376,7 +376,7 @@ class SenderCheck:
 
 
 CHECKS: dict[str, SenderCheck] = {c.letter: c for c in (
-    SenderCheck("a", "wire", check_wire, ("accept-200",)),
+    SenderCheck("a", "wire", check_wire, ("accept-200", "refuse-all")),  # refuse-all: the retries' headers too
     SenderCheck("b", "body", check_body, ("accept-200",)),
     SenderCheck("c", "accepted", check_accepted, tuple(f"accept-{s}" for s in ACCEPTING), retry=True),
     SenderCheck("d", "retried", check_retried, tuple(f"refuse-{s}" for s in REFUSING), retry=True),

@@ -90,6 +90,8 @@ MODES: dict[str, tuple[Callable[..., Outgoing] | None, dict[str, Any], Callable[
     "no-user-agent": (_no_user_agent, {}, None),
     "wrong-event-header": (_event_header, {}, None),
     "no-secret": (_no_secret, {}, None),
+    # a retry path that builds its request afresh and forgets the secret header
+    "no-secret-on-retry": (lambda s, p, n: _no_secret(s, p, n) if n > 1 else p.outgoing, {}, None),
     "altered-body": (_altered_body, {}, None),
     "keeps-metadata": (_keeps_metadata, {}, None),
     "new-delivery-id": (_new_delivery_each_try, {}, None),

@@ -82,6 +82,7 @@ CASES = [
     ("no-user-agent", "viasto", "a", None),
     ("wrong-event-header", "codewars", "a", None),
     ("no-secret", "codewars", "a", None),
+    ("no-secret-on-retry", "codewars", "a", "refuse-all"),
     ("altered-body", "qualified", "b", None),
     ("keeps-metadata", "viasto", "b", None),
     ("only-200-succeeds", "doselect", "c", "accept-202"),
