@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance import catalog
-from conformance.report import CheckFailure
+from conformance.report import CheckFailure, redacted_url, scrubbed
 from conformance.run_settings import DEFAULT_EXAMPLES, runner
 
 ROLES = ("receiver", "sender", "registration")
@@ -60,6 +60,18 @@ class RunConfig:
         if self.platform:
             return [self.platform] if catalog.profile(self.platform).kind == wanted_kind else []
         return [p for p in catalog.platforms() if catalog.profile(p).kind == wanted_kind]
+
+    @property
+    def shown_target(self) -> str:
+        """What is under test, for the header and summary: never a password in a URL, nor a secret written
+        into the command instead of its ``{secret}`` placeholder."""
+        if self.target_url:
+            shown = redacted_url(self.target_url)
+        elif self.sender_cmd:
+            shown = f"--sender-cmd {self.sender_cmd}"
+        else:
+            return "built-in reference implementations"
+        return scrubbed(scrubbed(shown, self.secret), self.api_key)
 
     def hypothesis(self):
         """The decorator that makes a property deterministic and bounded for this run."""
@@ -274,10 +286,8 @@ class SummaryReporter:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.counts:
             return
-        run = self.run
-        target = run.target_url or (f"--sender-cmd {run.sender_cmd}" if run.sender_cmd else None)
         terminalreporter.section("hookproof conformance summary")
-        terminalreporter.write_line(f"target: {target or 'built-in reference implementations'}")
+        terminalreporter.write_line(f"target: {self.run.shown_target}")
         for platform in sorted(self.counts):
             counts = self.counts[platform]
             verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
@@ -318,11 +328,8 @@ def first_check_failure(exc: BaseException) -> CheckFailure | None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = config.stash[CONFIG_KEY]
-    target = run.target_url or (
-        f"--sender-cmd {run.sender_cmd}" if run.sender_cmd else "built-in reference implementations"
-    )
     generation = f"seed {run.seed}" if run.seed is not None else "derandomized (same examples every run)"
     return [
-        f"hookproof: target {target}; platform {run.platform or 'all'}; "
+        f"hookproof: target {run.shown_target}; platform {run.platform or 'all'}; "
         f"{run.examples} examples per event and check; generation {generation}"
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 EXCERPT_BYTES = 300
@@ -17,6 +18,18 @@ PAYLOAD_CHARS = 2000
 def masked(headers: Mapping[str, str], secret_headers: Iterable[str]) -> dict[str, str]:
     secret = {h.lower() for h in secret_headers}
     return {k: (MASK if k.lower() in secret else v) for k, v in headers.items()}
+
+
+def redacted_url(url: str) -> str:
+    """The URL without user:password, for records and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        netloc = f"***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a port out of range: show nothing of the authority rather than guess
+        return "(an unparseable URL)"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def scrubbed(text: str, secret: str | None) -> str:

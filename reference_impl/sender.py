@@ -36,11 +36,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import cache, cached_property
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from conformance import catalog, pointers
+from conformance.report import redacted_url
 from reference_impl.backoff import Backoff, Uniform
 
 USER_AGENT = "hookproof-reference-sender/0.1"  # sent only where the profile documents no User-Agent
@@ -236,16 +236,6 @@ def prepare(url: str, platform: str, event: str | None, body: Any, secret: str |
         raise SenderError(f"the body cannot be sent as JSON: {exc}") from None
     outgoing = Outgoing(profile.method, url, headers, content)
     return Prepared(platform, event, outgoing, metadata, profile.secret_header)
-
-
-def redacted_url(url: str) -> str:
-    """The URL without user:password, for records and messages."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def describe(exc: BaseException) -> str:

@@ -170,3 +170,17 @@ def test_shrinking_reports_one_readable_failure(pytester: pytest.Pytester) -> No
     result.assert_outcomes(failed=1)
     assert "[generated_valid] " in out and "replay: curl" in out
     assert "ExceptionGroup" not in out and "Traceback" not in out
+
+
+def test_header_and_summary_never_show_a_password_or_a_literal_secret(pytester: pytest.Pytester) -> None:
+    with serving(Receiver()) as base:
+        url = base.replace("http://", "http://user:hunter2@") + "/viasto"
+        result = pytester.runpytest("--pyargs", "conformance", "--target-url", url, "--platform", "viasto",
+                                    "-k", "documented_examples")
+    out = result.stdout.str()
+    result.assert_outcomes(passed=1)
+    assert "hunter2" not in out and "http://***@127.0.0.1" in out
+    cmd = "my-sender --token literal-s3cret --to {url}"
+    shown = pytester.runpytest("--pyargs", "conformance", "--sender-cmd", cmd, "--secret", "literal-s3cret",
+                               "--collect-only", "--platform", "viasto")
+    assert "literal-s3cret" not in shown.stdout.str() and "--token ***" in shown.stdout.str()

@@ -22,8 +22,9 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.report import redacted_url
 from reference_impl.backoff import Backoff
-from reference_impl.sender import AsyncSender, Job, RetryPolicy, Sender, SenderError, prepare, redacted_url
+from reference_impl.sender import AsyncSender, Job, RetryPolicy, Sender, SenderError, prepare
 from reference_impl.sender_cli import main
 
 URL = "http://127.0.0.1:9/hook"  # never reached: respx answers
