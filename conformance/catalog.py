@@ -113,6 +113,15 @@ class Profile:
     def delivery_metadata(self) -> list[dict[str, str]]:
         return list(self.raw.get("delivery_metadata") or [])
 
+    def retry_policy(self) -> dict[str, Any]:
+        """The retry policy that applies: the platform's own, or the one its profile says to assume where
+        its document gives none (docs/decisions.md#retry-policy); ``documented`` tells which."""
+        retry = self.raw.get("retry") or {}
+        if retry.get("documented") or "assumed_from" not in retry:
+            return dict(retry)
+        assumed = profile(retry["assumed_from"]).raw["retry"]
+        return {**assumed, "documented": False, "source": f"{retry['source']} Policy applied: {assumed['source']}"}
+
     def split_event_name(self, event: str) -> list[str]:
         """The values of the name's parts, e.g. 'code_challenge.created' -> ['code_challenge', 'created']."""
         parts = self.name_parts
@@ -258,12 +267,16 @@ def _expected(error: ValidationError) -> str:
 def problems_of(error: ValidationError, fallback_source: str) -> Problem:
     reason = error
     if error.validator in ("anyOf", "oneOf") and error.context:
-        reason = best_match(error.context)
-    where = pointers.from_path(error.absolute_path)
-    if error.validator == "required":
-        where = f"{where}/{pointers.from_path([_missing_property(error)])[1:]}"
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    source = schema.get("$comment") or fallback_source
+        # A branch whose type does not fit the value says nothing useful ("is not of type 'null'") when
+        # another branch got further: report from the branch that came closest.
+        further = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
+        reason = best_match(further or error.context)
+    where = pointers.from_path(reason.absolute_path)
+    if reason.validator == "required":
+        where = f"{where}/{pointers.from_path([_missing_property(reason)])[1:]}"
+    schema = reason.schema if isinstance(reason.schema, dict) else {}
+    outer = error.schema if isinstance(error.schema, dict) else {}
+    source = schema.get("$comment") or outer.get("$comment") or fallback_source
     return Problem(where, reason.message, _expected(reason), source)
 
 

@@ -228,7 +228,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def _retry_marks(platform: str) -> list[pytest.MarkDecorator]:
     """``-m "not retry_policy_inferred"`` leaves out the retry checks whose policy no document states."""
-    documented = (catalog.profile(platform).retry or {}).get("documented", False)
+    documented = catalog.profile(platform).retry_policy().get("documented", False)
     return [pytest.mark.documented if documented else pytest.mark.retry_policy_inferred]
 
 

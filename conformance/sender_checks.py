@@ -40,11 +40,8 @@ class RetryRule:
 
 
 def retry_rule(platform: str) -> RetryRule:
-    retry = catalog.profile(platform).retry
-    if retry.get("documented"):
-        return RetryRule(retry["max_tries"], True, retry["source"])
-    policy = catalog.profile(retry["assumed_from"]).retry
-    return RetryRule(policy["max_tries"], False, f"{retry['source']} Policy applied: {policy['source']}")
+    policy = catalog.profile(platform).retry_policy()
+    return RetryRule(policy["max_tries"], policy["documented"], policy["source"])
 
 
 @dataclass(frozen=True)

@@ -335,15 +335,19 @@ class SenderHarness:
                 self._seen[key] = self._observe_one(platform, scenario, secret)
         return self._seen[key]
 
-    def _observe_one(self, platform: str, scenario: str, secret: str | None) -> Observation:
+    def _case(self, platform: str, scenario: str, secret: str | None) -> Case:
         event, body = self._payload(platform, scenario, self.seed)
-        return self.run(Case(scenario, platform, event, body, SCENARIOS[scenario], secret))
+        return Case(scenario, platform, event, body, SCENARIOS[scenario], secret)
+
+    def _observe_one(self, platform: str, scenario: str, secret: str | None) -> Observation:
+        return self.run(self._case(platform, scenario, secret))
 
     def _observe_all(self, platform: str, secret: str | None) -> None:
         timed, *others = sorted(SCENARIOS, key=lambda name: name != TIMED_SCENARIO)
         self._seen[(platform, timed, secret)] = self._observe_one(platform, timed, secret)
+        cases = [self._case(platform, name, secret) for name in others]  # Hypothesis draws here, in one thread
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-            runs = {name: pool.submit(self._observe_one, platform, name, secret) for name in others}
+            runs = {case.name: pool.submit(self.run, case) for case in cases}
         for name, future in runs.items():
             self._seen[(platform, name, secret)] = future.result()
 
@@ -363,7 +367,9 @@ class SenderHarness:
         argv = render_command(self.template, values)
         shown = render_command(self.template, {**values, "secret": MASK if case.secret else ""})
         started = time.monotonic()
-        if self.timeouts >= self.max_timeouts:
+        with self._lock:
+            given_up = self.timeouts >= self.max_timeouts
+        if given_up:
             outcome = _Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
                                            f"(--sender-timeout) {self.timeouts} times")
             return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,

@@ -72,10 +72,7 @@ def webhook_profile(platform: str) -> catalog.Profile:
 
 def max_tries(platform: str) -> int:
     """The platform's tries in total; DoSelect's where its document gives none (docs/decisions.md#retry-policy)."""
-    retry = webhook_profile(platform).retry
-    if not retry.get("documented") and retry.get("assumed_from"):
-        retry = catalog.profile(retry["assumed_from"]).retry
-    return int(retry.get("max_tries", 1))
+    return int(webhook_profile(platform).retry_policy().get("max_tries", 1))
 
 
 

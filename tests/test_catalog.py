@@ -183,3 +183,22 @@ def test_an_unidentifiable_delivery_is_a_problem_not_a_crash() -> None:
     for body in ([], "text", {"meta": "x"}, {"meta": {"sender": 1, "action": "end"}}):
         verdict = catalog.validate("doselect", body)
         assert not verdict.ok and "cannot tell the DoSelect event" in verdict.problems[0].message
+
+
+def test_retry_policy_is_the_documented_one_or_doselects() -> None:
+    doselect = catalog.profile("doselect").retry_policy()
+    assert (doselect["max_tries"], doselect["documented"]) == (5, True)
+    for platform in ("qualified", "viasto", "codewars"):
+        policy = catalog.profile(platform).retry_policy()
+        assert (policy["max_tries"], policy["documented"]) == (5, False)
+        assert policy["source"].startswith(catalog.profile(platform).seed) and "000_2a74ac671a889458.txt" in policy["source"]
+
+
+def test_a_failure_inside_anyof_points_where_it_happened() -> None:
+    body = {"event": "solution.created", "data": {"challenge": {"title": 1, "id": 2}, "score": 3}}
+    body["data"]["challenge"] = "not an object"
+    (problem,) = catalog.validate("qualified", body).problems
+    assert problem.where == "/data/challenge" and problem.expected == "type object"
+    body = {"event": "team_candidate.created", "data": {"recent_assessment_result": {"solutions": ["x"]}}}
+    (problem,) = catalog.validate("qualified", body).problems
+    assert problem.where == "/data/recent_assessment_result/solutions/0", problem
