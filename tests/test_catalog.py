@@ -191,7 +191,8 @@ def test_retry_policy_is_the_documented_one_or_doselects() -> None:
     for platform in ("qualified", "viasto", "codewars"):
         policy = catalog.profile(platform).retry_policy()
         assert (policy["max_tries"], policy["documented"]) == (5, False)
-        assert policy["source"].startswith(catalog.profile(platform).seed) and "000_2a74ac671a889458.txt" in policy["source"]
+        assert policy["source"].startswith(catalog.profile(platform).seed)
+        assert "000_2a74ac671a889458.txt" in policy["source"]
 
 
 def test_a_failure_inside_anyof_points_where_it_happened() -> None:
