@@ -186,9 +186,6 @@ def _example_body() -> dict[str, Any]:
     return copy.deepcopy(PROFILE.events["request"].examples[0].body)
 
 
-
-
-
 # --- the checks ----------------------------------------------------------------------------------------
 
 

@@ -264,9 +264,6 @@ def check_body(obs: Observation) -> None:
                     problems, prof.seed)
 
 
-
-
-
 def check_accepted(obs: Observation) -> None:
     """c. A first answer of 200, 201, 202 or 204 ends the delivery: exactly one request."""
     check = "sender c: one request when accepted"

@@ -75,9 +75,6 @@ def max_tries(platform: str) -> int:
     return int(webhook_profile(platform).retry_policy().get("max_tries", 1))
 
 
-
-
-
 # --- policy and records ----------------------------------------------------------------------------------
 
 

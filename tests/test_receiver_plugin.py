@@ -67,8 +67,9 @@ def test_a_broken_receiver_gets_readable_failures_and_a_summary(pytester: pytest
     assert "generation derandomized" in out or "seed" in out
 
 
-def test_a_slow_receiver_fails_fast_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
-    broken.Slow.delay = 1.0
+def test_a_slow_receiver_fails_fast_and_the_run_goes_on(pytester: pytest.Pytester,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(broken.Slow, "delay", 1.0)
     started = time.monotonic()
     with serving(broken.Slow()) as base:
         result = pytester.runpytest(

@@ -136,10 +136,12 @@ def test_a_redirect_is_a_failure_and_is_not_followed() -> None:
 
 
 def test_a_slow_target_is_a_failure_within_the_timeout() -> None:
-    with serve(echo_app(200, delay=1.0)) as url, pytest.raises(CheckFailure) as failed:
+    with serve(echo_app(200, delay=3.0)) as url:
         started = time.monotonic()
-        checks.rejects_missing_api_key(target_at(url, timeout=0.3))
-    assert time.monotonic() - started < 1.0
+        with pytest.raises(CheckFailure) as failed:
+            checks.rejects_missing_api_key(target_at(url, timeout=0.3))
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0  # well short of the 3 s answer, with room for a loaded machine
     assert "gave no answer within 0.3 s" in str(failed.value)
 
 
