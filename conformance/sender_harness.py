@@ -19,6 +19,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -397,30 +398,40 @@ class _Outcome:
     stderr: str = ""
 
 
+OUTPUT_TAIL = 4000  # bytes of the command's stdout and stderr a report shows
+
+
+def _tail(file: Any) -> str:
+    file.seek(0, os.SEEK_END)
+    file.seek(max(0, file.tell() - OUTPUT_TAIL))
+    return file.read().decode("utf-8", errors="replace")
+
+
 def _run_bounded(argv: Sequence[str], timeout: float) -> _Outcome:
-    """Run ``argv`` in its own process group; past ``timeout`` the whole group is killed."""
+    """Run ``argv`` in its own process group; past ``timeout`` the whole group is killed.
+
+    Its output goes to temporary files, not pipes: a chatty command cannot fill memory, nor block on a
+    full pipe, and a grandchild that escapes the group cannot hold the harness waiting on a pipe.
+    """
     outcome = _Outcome()
     began = time.monotonic()
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
-    except OSError as exc:
-        outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
-        return outcome
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        outcome.timed_out = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we created: the command and its children
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds the pipes
-            out, err = b"", b""
-    outcome.elapsed = time.monotonic() - began
-    outcome.exit_code = proc.returncode
-    outcome.stdout = out[-4000:].decode("utf-8", errors="replace")
-    outcome.stderr = err[-4000:].decode("utf-8", errors="replace")
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+        except OSError as exc:
+            outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
+            return outcome
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            outcome.timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group we created: the command and its children
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        outcome.elapsed = time.monotonic() - began
+        outcome.exit_code = proc.returncode
+        outcome.stdout, outcome.stderr = _tail(out), _tail(err)
     return outcome
 
 
