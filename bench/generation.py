@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisDeprecationWarning
 
 from conformance import catalog, schema_store, strategies
-from conformance.run_settings import DEFAULT_EXAMPLES, runner
+from conformance.run_settings import DEFAULT_EXAMPLES
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -120,18 +120,8 @@ def hjs_compiler() -> tuple[Callable[[Any], st.SearchStrategy[Any]] | None, str]
 
 def default_run_seconds() -> tuple[float, int]:
     """Wall time of the default run's generation: every event, documented examples then DEFAULT_EXAMPLES."""
-    drawn: list[Any] = []
     started = time.perf_counter()
-    for platform in catalog.platforms():
-        for event in catalog.profile(platform).events:
-
-            @runner(DEFAULT_EXAMPLES)
-            @strategies.with_examples(platform, event)
-            @given(strategies.events(platform, event))
-            def run(delivery: Any) -> None:
-                drawn.append(delivery)
-
-            run()
+    drawn = strategies.default_run_deliveries(DEFAULT_EXAMPLES)
     return time.perf_counter() - started, len(drawn)
 
 

@@ -471,6 +471,27 @@ def events(
     )
 
 
+def default_run_deliveries(examples: int | None = None) -> list[Delivery]:
+    """What a default conformance run generates: for every event of every platform, its documented
+    examples, then ``examples`` generated ones (the bench and the generation-time test measure this)."""
+    from hypothesis import given
+
+    from conformance.run_settings import DEFAULT_EXAMPLES, runner
+
+    drawn: list[Delivery] = []
+    for platform in catalog.platforms():
+        for event in catalog.profile(platform).events:
+
+            @runner(DEFAULT_EXAMPLES if examples is None else examples)
+            @with_examples(platform, event)
+            @given(events(platform, event))
+            def collect(delivery: Delivery) -> None:
+                drawn.append(delivery)
+
+            collect()
+    return drawn
+
+
 def documented_deliveries(platform: str, event: str | None = None, secret: str | None = None) -> list[Delivery]:
     """The platform document's own examples as deliveries, in catalog order (bodies are copies: the
     catalog's examples stay as documented whatever a check does to a delivery)."""
