@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conformance import catalog
+from conformance import catalog, schema_store
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -88,6 +88,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        written = schema_store.export(Path(args.dir), strict=args.strict)
+    except FileExistsError as exc:
+        raise InputError(f"{exc}; choose an empty folder") from None
+    except OSError as exc:
+        raise InputError(f"cannot write to {args.dir}: {exc.strerror or exc}") from None
+    variant = "strict variant" if args.strict else "schema set"
+    print(f"wrote the {variant} to {args.dir} ({len(written)} files)")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
@@ -113,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("file", help="the body as received, a JSON file ('-' for standard input)")
     ls = sub.add_parser("list", help="list platforms, events and schemas")
     ls.add_argument("--platform")
+    ex = sub.add_parser("export", help="write the schema set into a folder, to vendor it")
+    ex.add_argument("--strict", action="store_true",
+                    help="the drift-alert variant: properties the documents do not list are errors")
+    ex.add_argument("dir", help="where to write (existing files are never overwritten)")
     sub.add_parser("run", help="run the conformance suite (the rest of the arguments go to pytest)", add_help=False)
     return parser
 
@@ -123,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(argparse.Namespace(), argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        return cmd_validate(args) if args.command == "validate" else cmd_list(args)
+        commands = {"validate": cmd_validate, "list": cmd_list, "export": cmd_export}
+        return commands[args.command](args)
     except InputError as exc:
         print(f"hookproof: {exc}", file=sys.stderr)
         return 2

@@ -114,3 +114,40 @@ def schema_uri(platform: str, relpath: str) -> str:
 
 def resolve(uri: str, strict: bool = False) -> dict[str, Any]:
     return registry(strict).contents(uri)
+
+
+STRICT_BASE_URI = BASE_URI + "strict/"
+
+
+def _all_files(node: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    for child in sorted(node.iterdir(), key=lambda c: c.name):
+        if child.is_dir() and child.name != "__pycache__":
+            yield from _all_files(child, f"{prefix}{child.name}/")
+        elif child.name.endswith((".json", ".txt")):
+            yield f"{prefix}{child.name}", child
+
+
+def export(dest: Path, strict: bool = False) -> list[Path]:
+    """Write the schema set (schemas, profiles, catalog, examples) under ``dest`` for vendoring.
+
+    ``strict=True`` writes the drift-alert variant (see :func:`strictify`) with every ``$id`` moved under
+    ``.../schemas/strict/``, so that it can live in one registry beside the default set; relative
+    ``$ref``s keep resolving because the layout is the same. Refuses to write over existing files.
+    """
+    files = list(_all_files(schema_root()))
+    clashes = [rel for rel, _ in files if (dest / rel).exists()]
+    if clashes:
+        raise FileExistsError(f"{dest / clashes[0]} already exists ({len(clashes)} files would be overwritten)")
+    written = []
+    for rel, node in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = node.read_text(encoding="utf-8")
+        if strict and rel.endswith(".json"):
+            doc = json.loads(text)
+            if isinstance(doc, dict) and doc.get("$schema") == "https://json-schema.org/draft/2020-12/schema":
+                doc = strictify(doc)
+            text = json.dumps(doc, indent=2, ensure_ascii=False).replace(BASE_URI, STRICT_BASE_URI) + "\n"
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written

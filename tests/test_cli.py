@@ -104,3 +104,33 @@ def test_run_is_the_conformance_suite_from_any_directory(tmp_path: Path) -> None
     assert "viasto       3 passed    0 failed    0 skipped   CONFORMS" in result.stdout
     bad = run("run", "--platform", "nope", cwd=tmp_path)
     assert bad.returncode == 4 and "unknown --platform 'nope'" in bad.stderr
+
+
+def test_export_writes_a_vendorable_copy_and_a_strict_variant(tmp_path: Path) -> None:
+    import json as json_
+
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    plain, strict = tmp_path / "plain", tmp_path / "strict"
+    assert run("export", str(plain)).returncode == 0
+    original = ROOT / "qualified/events/challenge.created.json"
+    assert (plain / "qualified/events/challenge.created.json").read_text() == original.read_text()
+    result = run("export", "--strict", str(strict))
+    assert result.returncode == 0 and "wrote the strict variant" in result.stdout
+
+    def registry(folder: Path) -> Registry:
+        docs = [json_.loads(p.read_text()) for p in folder.rglob("*.json") if "examples" not in p.parts]
+        docs = [d for d in docs if "$id" in d]
+        resources = ((d["$id"], Resource.from_contents(d, default_specification=DRAFT202012)) for d in docs)
+        return Registry().with_resources(resources)
+
+    uri = "https://hookproof.dev/schemas/strict/qualified/events/challenge.created.json"
+    reg = registry(strict)
+    validator = Draft202012Validator(reg.contents(uri), registry=reg)
+    assert validator.is_valid({"event": "challenge.created", "data": {"id": 1}})
+    errors = list(validator.iter_errors({"event": "challenge.created", "data": {"id": 1, "difficulty": "hard"}}))
+    assert [e.validator for e in errors] == ["unevaluatedProperties"]
+    again = run("export", str(plain))
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
