@@ -23,6 +23,13 @@ class Delivery:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
+def header_bytes(value: str) -> bytes:
+    """A header's bytes as sent: a WSGI server hands them over decoded as Latin-1 (PEP 3333), which this
+    undoes. Compare them with the UTF-8 bytes of the expected text, so that a non-ASCII secret matches
+    when it was sent as UTF-8 (docs/decisions.md#header-bytes)."""
+    return value.encode("latin-1", errors="replace")
+
+
 def delivery_for(
     platform: str, event: str, body: Any, secret: str | None = None, breaks: str | None = None
 ) -> Delivery:

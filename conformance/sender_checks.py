@@ -18,6 +18,7 @@ from itertools import pairwise
 from typing import Any
 
 from conformance import catalog, pointers
+from conformance.delivery import header_bytes
 from conformance.report import CheckFailure, scrubbed
 from conformance.sender_harness import (
     ACCEPTING,
@@ -178,17 +179,8 @@ def _media_type(value: str) -> tuple[str, dict[str, str]]:
     return media.strip().lower(), params
 
 
-def _raw(header_value: str) -> bytes:
-    """The header's bytes as sent: the WSGI server decoded them as Latin-1 (PEP 3333), which this undoes.
-
-    Values are compared as bytes against the UTF-8 encoding of the expected text, so a non-ASCII secret
-    matches when the sender sent it as UTF-8 (docs/decisions.md#header-bytes).
-    """
-    return header_value.encode("latin-1", errors="replace")
-
-
 def _text(header_value: str) -> str:
-    return _raw(header_value).decode("utf-8", errors="replace")
+    return header_bytes(header_value).decode("utf-8", errors="replace")
 
 
 def check_wire(obs: Observation) -> None:
@@ -216,7 +208,7 @@ def check_wire(obs: Observation) -> None:
             secret = name == prof.secret_header
             if got is None:
                 problems.append(f"{at}header {name} is missing" + ("" if secret else f", expected {value!r}"))
-            elif _raw(got) != value.encode("utf-8"):
+            elif header_bytes(got) != value.encode("utf-8"):
                 problems.append(f"{at}header {name} " + ("differs from the configured secret" if secret
                                                          else f"is {_text(got)!r}, expected {value!r}"))
         try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import hmac
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from conformance import catalog, pointers
 from reference_impl.receiver_store import DeliveryStore
+from reference_impl.secret_header import refusal_status
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -116,13 +116,10 @@ class Receiver:
         header = catalog.profile(platform).secret_header
         if expected is None or header is None:
             return None
-        given = request.headers.get(header)
-        if given is None:
-            return _answer(401, status="error", message=f"missing {header}")
-        # WSGI hands header bytes over decoded as Latin-1: re-encoding that way gives back the bytes sent.
-        if not hmac.compare_digest(given.encode("latin-1", errors="replace"), expected):
-            return _answer(403, status="error", message=f"wrong {header}")
-        return None
+        status = refusal_status(request.headers.get(header), expected)
+        if status is None:
+            return None
+        return _answer(status, status="error", message=f"{'missing' if status == 401 else 'wrong'} {header}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ Run it: ``python -m reference_impl.registration --port 8080 --api-key KEY [--db 
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 
 from conformance import catalog
 from reference_impl.registration_store import SETTING_KEYS, RegistrationStore, Setting, Snapshot, StoreError
+from reference_impl.secret_header import refusal_status
 from reference_impl.serving import serve_forever
 
 PROFILE = catalog.profile("xobin")
@@ -103,15 +103,10 @@ class RegistrationApp:
         return self._post(request)
 
     def _refuse_key(self, request: Request) -> Response | None:
-        given = request.headers.get(self.api_key_header)
-        if not given:
+        status = refusal_status(request.headers.get(self.api_key_header), self._key)
+        if status == 401:
             return _error(401, f"missing API key: send it in the {self.api_key_header} header")
-        # WSGI hands header values over as latin-1 text: encode back to the bytes that were sent.
-        try:
-            raw = given.encode("latin-1")
-        except UnicodeEncodeError:
-            raw = b""
-        if not hmac.compare_digest(raw, self._key):
+        if status == 403:
             return _error(403, "the API key is not valid")
         return None
 
