@@ -15,7 +15,6 @@ alone, so a sixth platform needs no code here:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from conformance import catalog, pointers
+from reference_impl.command_line import OneLineParser
 from reference_impl.receiver_store import DeliveryStore
 from reference_impl.secret_header import refusal_status
 
@@ -125,7 +125,7 @@ class Receiver:
 def main(argv: list[str] | None = None) -> int:
     from reference_impl.serving import serve_forever
 
-    parser = argparse.ArgumentParser(prog="python -m reference_impl.receiver", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m reference_impl.receiver", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--secret", default=os.environ.get("HOOKPROOF_SECRET"),

@@ -35,6 +35,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from conformance import catalog
+from reference_impl.command_line import OneLineParser
 from reference_impl.registration_store import SETTING_KEYS, RegistrationStore, Setting, Snapshot, StoreError
 from reference_impl.secret_header import refusal_status
 from reference_impl.serving import serve_forever
@@ -185,13 +186,8 @@ def header_name_problem(name: str) -> str | None:
     return None
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, no usage block
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m reference_impl.registration",
+    parser = OneLineParser(prog="python -m reference_impl.registration",
                      description="Reference Xobin webhook registration server (POST/GET /webhooks).")
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
     parser.add_argument("--api-key", default=os.environ.get("HOOKPROOF_API_KEY"),

@@ -18,14 +18,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from reference_impl.backoff import Backoff
+from reference_impl.command_line import OneLineParser
 from reference_impl.sender import RetryPolicy, Sender, SenderError
 
 PROG = "python -m reference_impl.sender"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse prints usage + message; one line is enough
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _positive(text: str) -> float:
@@ -49,7 +45,7 @@ def _non_negative(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Deliver one webhook event to one URL, the way the platform's profile "
+    p = OneLineParser(prog=PROG, description="Deliver one webhook event to one URL, the way the platform's profile "
                 "says, retrying with exponential backoff. Prints the delivery record (JSON).")
     p.add_argument("--url", required=True, help="where to deliver (http or https)")
     p.add_argument("--event-file", required=True, type=Path, help="the event's JSON body")

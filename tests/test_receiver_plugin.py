@@ -101,6 +101,7 @@ def test_receiver_command_line_serves_and_rejects_bad_input(tmp_path) -> None:  
         [sys.executable, "-m", "reference_impl.receiver", "--port", "99999"], capture_output=True, text=True, timeout=30
     )
     assert bad.returncode == 2 and "is not a TCP port" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "reference_impl.receiver", "--port", str(port), "--db", str(tmp_path / "r.sqlite3")],
