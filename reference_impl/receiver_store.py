@@ -10,6 +10,7 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 SCHEMA = """
@@ -28,10 +29,13 @@ class DeliveryStore:
     def __init__(self, path: str = ":memory:"):
         self.path = path
         self._local = threading.local()
-        self._memory_lock = threading.Lock()
         self._shared: sqlite3.Connection | None = None
-        if path == ":memory:":  # one shared connection, or each thread would see its own empty database
+        # A file database: a connection per thread, and SQLite serialises the writes. In memory: one shared
+        # connection (each thread would otherwise see its own empty database), used by one thread at a time.
+        self._lock: AbstractContextManager[Any] = nullcontext()
+        if path == ":memory:":
             self._shared = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._lock = threading.Lock()
         self._connection().execute(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
@@ -47,7 +51,7 @@ class DeliveryStore:
     def add(self, key: str, platform: str, event: str, headers: dict[str, str], body: Any) -> bool:
         """Record a delivery; False when one with the same key was already recorded."""
         row = (key, platform, event, time.time(), json.dumps(headers), json.dumps(body, ensure_ascii=False))
-        with self._memory_lock if self._shared is not None else _nolock:
+        with self._lock:
             cursor = self._connection().execute("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?)", row)
         return cursor.rowcount == 1
 
@@ -55,11 +59,11 @@ class DeliveryStore:
         sql, args = "SELECT COUNT(*) FROM deliveries", ()
         if platform:
             sql, args = sql + " WHERE platform = ?", (platform,)
-        with self._memory_lock if self._shared is not None else _nolock:
+        with self._lock:
             return self._connection().execute(sql, args).fetchone()[0]
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self._memory_lock if self._shared is not None else _nolock:
+        with self._lock:
             rows = (
                 self._connection()
                 .execute(
@@ -69,14 +73,3 @@ class DeliveryStore:
                 .fetchall()
             )
         return [dict(zip(("key", "platform", "event", "received_at", "body"), r, strict=True)) for r in rows]
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_nolock = _NoLock()
