@@ -125,6 +125,8 @@ class Profile:
     def split_event_name(self, event: str) -> list[str]:
         """The values of the name's parts, e.g. 'code_challenge.created' -> ['code_challenge', 'created']."""
         parts = self.name_parts
+        if not parts:  # a registration API: its bodies are not named events
+            return []
         return event.split(self.raw["event_name"]["separator"], len(parts) - 1)
 
     def delivery_headers(self, event: str, secret: str | None = None) -> dict[str, str]:

@@ -34,9 +34,4 @@ def delivery_for(
     platform: str, event: str, body: Any, secret: str | None = None, breaks: str | None = None
 ) -> Delivery:
     """A delivery with exactly the headers the platform documents for ``event``."""
-    headers = (
-        catalog.profile(platform).delivery_headers(event, secret)
-        if catalog.profile(platform).kind == "webhook"
-        else {"Content-Type": catalog.profile(platform).content_type}
-    )
-    return Delivery(platform, event, body, headers, breaks)
+    return Delivery(platform, event, body, catalog.profile(platform).delivery_headers(event, secret), breaks)
