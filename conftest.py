@@ -1,10 +1,7 @@
-"""Root conftest: loads the hookproof plugin when the package is not installed.
+"""Root conftest: the project's own tests use pytest's ``pytester`` to run the suite as a user would.
 
-Installed (``pip install .`` or ``-e .``), pytest loads the plugin from the ``pytest11`` entry point;
-loading it here as well would register its options twice, which pytest treats as a fatal error.
+The hookproof plugin itself is loaded from the installed package's ``pytest11`` entry point
+(``pip install -e .``), never from here, so the same plugin object serves a clone and an installed wheel.
 """
 
-from importlib.metadata import entry_points
-
-_installed = any(ep.name == "hookproof" for ep in entry_points(group="pytest11"))
-pytest_plugins = [] if _installed else ["conformance.plugin"]
+pytest_plugins = ["pytester"]

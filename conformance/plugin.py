@@ -1,191 +1,286 @@
-"""The pytest plugin: options, the run's configuration, which checks a run selects, and the summary.
+"""The pytest plugin: options, the run's configuration, the conformance items, and the summary.
 
-It is a thin adapter: the checks live in ``conformance/*_checks.py`` and the reference implementations
-in ``reference_impl``; this module only turns command-line options into a :class:`RunConfig` and
-decides which of the collected checks apply.
+It is a thin adapter, harmless when idle: installed, it adds only ``--target-url`` and ``--hookproof-*``
+options, and prints nothing unless conformance checks ran. The checks live in ``*_checks.py`` (registered in
+:mod:`hookproof.conformance.registry`) and the reference implementations in :mod:`hookproof.reference_impl`;
+this module turns options into a :class:`RunConfig`, generates one item per (check, platform) from the
+registry, and gives each role its context as a session fixture.
 
 Which checks run:
-- no target: everything, against the built-in reference receiver, sender and registration server;
+- no target: every role, against the built-in reference receiver, sender and registration server;
 - ``--target-url`` with a webhook platform: the receiver checks for that platform;
-- ``--target-url`` with ``--platform xobin``: the registration API checks;
-- ``--sender-cmd``: the sender checks for ``--platform`` (every webhook platform if none is given).
+- ``--target-url`` with a registration API platform (``xobin``): the registration checks;
+- ``--hookproof-sender-cmd``: the sender checks for ``--hookproof-platform`` (every webhook platform if none).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import secrets
+import shlex
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from conformance import catalog
-from conformance.report import CheckFailure, redacted_url, scrubbed
-from conformance.run_settings import DEFAULT_EXAMPLES, runner
+if TYPE_CHECKING:
+    from hookproof.conformance.registration_checks import RegistrationContext
+    from hookproof.conformance.registry import Check, Role
 
-ROLES = ("receiver", "sender", "registration")
 SECRET_ENV = "HOOKPROOF_SECRET"  # a secret given on the command line is visible to every user of the machine
 API_KEY_ENV = "HOOKPROOF_API_KEY"
+DEFAULT_EXAMPLES = 10
+MAX_EXAMPLES = 100_000
+# Options with a value, as `hookproof run` spells them short (``--platform``) and pytest long.
+SHORT_OPTIONS = ("platform", "contract", "secret", "api-key", "api-key-header", "sender-cmd", "sender-timeout",
+                 "sender-jobs", "time-scale", "response-timeout", "examples", "seed", "schemas")
+SHORT_FLAGS = ("shrink",)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     target_url: str | None
     platform: str | None
+    contract: str | None
     secret: str | None = field(repr=False)
     api_key: str | None = field(repr=False)
     api_key_header: str | None
     sender_cmd: str | None
     sender_timeout: float
     sender_jobs: int | None
+    time_scale: float | None
     response_timeout: float
     examples: int
     seed: int | None
     shrink: bool
+    schemas: tuple[str, ...] = ()
 
     @property
-    def active_roles(self) -> tuple[str, ...]:
+    def reference(self) -> bool:
+        return not self.target_url and not self.sender_cmd
+
+    @property
+    def active_roles(self) -> tuple[Role, ...]:
+        from hookproof import catalog
+
         if self.sender_cmd:
             return ("sender",)
         if self.target_url:
             assert self.platform is not None
-            kind = catalog.profile(self.platform).kind
+            kind = catalog.platform(self.platform).kind
             return ("registration",) if kind == "registration_api" else ("receiver",)
-        return ROLES
+        return ("receiver", "sender", "registration")
 
-    def platforms_for(self, role: str) -> list[str]:
+    def platforms_for(self, role: Role) -> list[str]:
+        from hookproof import catalog
+
         wanted_kind = "registration_api" if role == "registration" else "webhook"
         if self.platform:
-            return [self.platform] if catalog.profile(self.platform).kind == wanted_kind else []
-        return [p for p in catalog.platforms() if catalog.profile(p).kind == wanted_kind]
+            return [self.platform] if catalog.platform(self.platform).kind == wanted_kind else []
+        return list(catalog.platforms(wanted_kind))
 
     @property
     def shown_target(self) -> str:
-        """What is under test, for the header and summary: never a password in a URL, nor a secret written
-        into the command instead of its ``{secret}`` placeholder."""
-        if self.target_url:
-            shown = redacted_url(self.target_url)
-        elif self.sender_cmd:
-            shown = f"--sender-cmd {self.sender_cmd}"
-        else:
-            return "built-in reference implementations"
-        return scrubbed(scrubbed(shown, self.secret), self.api_key)
+        """What is under test, for the summary: never a password in a URL, nor a secret written into the
+        command instead of its ``{secret}`` placeholder."""
+        from hookproof import redact
 
-    def hypothesis(self):
+        if self.target_url:
+            return redact.url(self.target_url)
+        if self.sender_cmd:
+            return redact.text(f"--hookproof-sender-cmd {self.sender_cmd}")
+        return "built-in reference implementations"
+
+    def hypothesis(self) -> Any:
         """The decorator that makes a property deterministic and bounded for this run."""
+        from hookproof.conformance.run_settings import runner
+
         return runner(self.examples, self.seed, self.shrink)
+
+    def applies(self, check: Check, platform: str) -> bool:
+        """Whether the platform has what the check is about at all (no item is made where it has not: a
+        platform that authenticates nothing has no authentication to check)."""
+        from hookproof import catalog
+
+        plat = catalog.platform(platform)
+        specs = [plat.contract(self.contract)] if self.contract else list(plat.contracts)
+        return not ("auth" in check.needs and not any(s.auth for s in specs))
+
+    def unmet(self, check: Check, platform: str) -> str | None:
+        """Why ``check`` cannot run for ``platform`` in this run (and what would make it run), if it cannot."""
+        from hookproof import catalog
+
+        plat = catalog.platform(platform)
+        specs = [plat.contract(self.contract)] if self.contract else list(plat.contracts)
+        if "examples" in check.needs and not any(e.examples for s in specs for e in s.events.values()):
+            return f"the {plat.name} documents show no example delivery to send"
+        if "auth" in check.needs and not self.secret and not self.reference:
+            return (f"no secret given: {plat.name} deliveries can authenticate; pass --hookproof-secret "
+                    f"(or set ${SECRET_ENV}) to check that forgeries are refused")
+        return None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("hookproof", "hookproof webhook conformance")
-    group.addoption(
-        "--target-url",
-        help="URL of the implementation under test (a webhook receiver, or a "
-        "registration API's base URL with --platform xobin). Default: the built-in reference.",
-    )
-    group.addoption("--platform", help=f"platform id: {', '.join(catalog.platforms())}")
-    group.addoption("--secret", help="shared secret (Codewars X-Webhook-Secret); never printed. "
-                    f"Default: ${SECRET_ENV}, which keeps it off the command line")
-    group.addoption("--api-key", help="API key for the registration API (--platform xobin); never printed. "
-                    f"Default: ${API_KEY_ENV}")
-    group.addoption("--api-key-header", help="header that carries --api-key (default: the profile's, X-API-Key)")
-    group.addoption(
-        "--sender-cmd",
-        help="command that delivers one event: placeholders {url} {event_file} {platform} {event} {secret}",
-    )
-    group.addoption("--sender-timeout", type=float, default=60.0, help="seconds one --sender-cmd run may take (60)")
-    group.addoption("--sender-jobs", type=int, default=None,
-                    help="sender cases run side by side (default 1 for --sender-cmd, which may not be safe to run "
-                    "concurrently; 4 for the reference sender); the timed backoff case always runs alone")
-    group.addoption(
-        "--response-timeout", type=float, default=10.0, help="seconds the target may take to answer one request (10)"
-    )
-    group.addoption(
-        "--hookproof-examples",
-        type=int,
-        default=DEFAULT_EXAMPLES,
-        help=f"generated examples per event and check ({DEFAULT_EXAMPLES})",
-    )
-    group.addoption("--hookproof-seed", type=int, default=None, help="seed generation (default: derandomized)")
-    group.addoption(
-        "--hookproof-shrink", action="store_true", help="shrink failing generated cases (slow against a slow target)"
-    )
+    group = parser.getgroup("hookproof", "hookproof webhook conformance (idle unless its checks are collected)")
+    group.addoption("--target-url", help="URL of the implementation under test (a webhook receiver, or a "
+                    "registration API's base URL). Default: the built-in reference implementations.")
+    add = group.addoption
+    add("--hookproof-platform", metavar="ID", help="the platform to check (default: all)")
+    add("--hookproof-contract", metavar="NAME", help="the platform contract to hold the target to (default: a "
+        "receiver gets what any contract may send; a sender is held to the document's)")
+    add("--hookproof-secret", metavar="S", help=f"shared secret or signing key; never printed (default: ${SECRET_ENV}, "
+        "which keeps it off the command line)")
+    add("--hookproof-api-key", metavar="K", help=f"the registration API's key; never printed (default: ${API_KEY_ENV})")
+    add("--hookproof-api-key-header", metavar="H", help="header that carries the API key (default: the contract's)")
+    add("--hookproof-sender-cmd", metavar="TEMPLATE", help="check a sender: a command that delivers one event; "
+        "placeholders {url} {event_file} {platform} {contract} {event} {secret} {time_scale}")
+    add("--hookproof-sender-timeout", metavar="S", default="60", help="seconds one sender command may take (60)")
+    add("--hookproof-sender-jobs", metavar="N", help="sender cases run side by side (default 1 for a command of "
+        "yours, which may not be safe to run concurrently; 4 for the reference sender)")
+    add("--hookproof-time-scale", metavar="F", help="the factor {time_scale} gives your sender for the policy's "
+        "waits; the backoff check expects them scaled by it (default 1; the reference sender's run picks its own)")
+    add("--hookproof-response-timeout", metavar="S", default="10", help="seconds the target may take to answer one "
+        "request (10)")
+    add("--hookproof-examples", metavar="N", default=str(DEFAULT_EXAMPLES),
+        help=f"generated examples per event and check ({DEFAULT_EXAMPLES})")
+    add("--hookproof-seed", metavar="N", help="seed generation (default: derandomized, the same every run)")
+    add("--hookproof-shrink", action="store_true", help="shrink failing generated cases (slow against a slow target)")
+    add("--hookproof-schemas", metavar="DIR", action="append", default=[],
+        help="a folder of platforms of your own (the layout of hookproof's schemas/), added to or replacing the "
+        "built-in ones; repeatable (default: $HOOKPROOF_SCHEMAS)")
 
 
-def _fail(message: str) -> None:
-    raise pytest.UsageError(f"hookproof: {message}")
+def _fail(message: str) -> pytest.UsageError:
+    return pytest.UsageError(f"hookproof: {message}")
+
+
+def _number(opt: str, text: str | None, *, low: float, high: float, integer: bool = False) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(int(text)) if integer else float(text)
+    except ValueError:
+        raise _fail(f"{opt} {text!r} is not {'a whole number' if integer else 'a number'}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise _fail(f"{opt} must be between {low:g} and {high:g}, not {text}")
+    return value
+
+
+def _blank(opt: str, value: str | None) -> str | None:
+    """A value given but blank is a mistake (an unset CI variable), never a reason to test something else."""
+    if value is not None and not value.strip():
+        raise _fail(f"{opt} is empty: give a value, or leave the option out to check the reference implementations")
+    return value
 
 
 def _reachable(url: str, timeout: float) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"--target-url {url!r} is not an http(s) URL"
+    from hookproof import redact
+
+    shown = redact.url(url)
     try:
+        parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:  # "Port out of range 0-65535", "Port could not be cast to integer value"
-        return f"--target-url {url!r}: {exc}"
+    except ValueError as exc:  # "Port out of range 0-65535", "Invalid IPv6 URL"
+        return f"--target-url {shown!r}: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"--target-url {shown!r} is not an http(s) URL"
     try:
         with socket.create_connection((parts.hostname, port), timeout=min(timeout, 5.0)):
             return None
     except OSError as exc:
-        return f"cannot reach --target-url {url}: {exc.strerror or exc}"
+        return f"cannot reach --target-url {shown}: {exc.strerror or exc}"
     except UnicodeError:  # the resolver's IDNA codec rejects hosts such as "a..b"
-        return f"--target-url {url!r}: {parts.hostname!r} is not a valid host name"
+        return f"--target-url {shown!r}: {parts.hostname!r} is not a valid host name"
 
 
 def build_config(config: pytest.Config) -> RunConfig:
+    from hookproof import catalog, redact
+    from hookproof.contract import CatalogError
+
     opt = config.getoption
+    target_url = _blank("--target-url", opt("--target-url"))
+    sender_cmd = _blank("--hookproof-sender-cmd", opt("--hookproof-sender-cmd"))
+    if sender_cmd is not None:
+        try:
+            if not shlex.split(sender_cmd):
+                raise ValueError("no words")
+        except ValueError as exc:
+            raise _fail(f"--hookproof-sender-cmd cannot be split like a shell command: {exc}") from None
+    secret = opt("--hookproof-secret") or os.environ.get(SECRET_ENV) or None
+    if secret is not None and (secret != secret.strip() or any(ord(c) < 32 or ord(c) == 127 for c in secret)):
+        raise _fail("the secret has leading or trailing spaces or control characters: no header can carry it as is")
+    api_key_header = opt("--hookproof-api-key-header")
+    if api_key_header is not None and not all(c.isalnum() or c in "!#$%&'*+.^_`|~-" for c in api_key_header):
+        raise _fail(f"--hookproof-api-key-header {api_key_header!r} is not a valid HTTP header name")
+    examples = _number("--hookproof-examples", opt("--hookproof-examples"), low=1, high=MAX_EXAMPLES, integer=True)
+    seed = _number("--hookproof-seed", opt("--hookproof-seed"), low=0, high=2**63, integer=True)
+    jobs = _number("--hookproof-sender-jobs", opt("--hookproof-sender-jobs"), low=1, high=16, integer=True)
     run = RunConfig(
-        target_url=opt("--target-url"),
-        platform=opt("--platform"),
-        secret=opt("--secret") or os.environ.get(SECRET_ENV) or None,
-        api_key=opt("--api-key") or os.environ.get(API_KEY_ENV) or None,
-        api_key_header=opt("--api-key-header"),
-        sender_cmd=opt("--sender-cmd"),
-        sender_timeout=opt("--sender-timeout"),
-        sender_jobs=opt("--sender-jobs"),
-        response_timeout=opt("--response-timeout"),
-        examples=opt("--hookproof-examples"),
-        seed=opt("--hookproof-seed"),
-        shrink=opt("--hookproof-shrink"),
+        target_url=target_url,
+        platform=_blank("--hookproof-platform", opt("--hookproof-platform")),
+        contract=_blank("--hookproof-contract", opt("--hookproof-contract")),
+        secret=secret,
+        api_key=opt("--hookproof-api-key") or os.environ.get(API_KEY_ENV) or None,
+        api_key_header=api_key_header,
+        sender_cmd=sender_cmd,
+        sender_timeout=float(_number("--hookproof-sender-timeout", opt("--hookproof-sender-timeout"), low=0.1,
+                                     high=3600) or 60.0),
+        sender_jobs=int(jobs) if jobs is not None else None,
+        time_scale=_number("--hookproof-time-scale", opt("--hookproof-time-scale"), low=1e-6, high=1000),
+        response_timeout=float(_number("--hookproof-response-timeout", opt("--hookproof-response-timeout"),
+                                       low=0.1, high=600) or 10.0),
+        examples=int(examples or DEFAULT_EXAMPLES),
+        seed=int(seed) if seed is not None else None,
+        shrink=bool(opt("--hookproof-shrink")),
+        schemas=tuple(opt("--hookproof-schemas") or ()),
     )
-    if run.platform is not None and run.platform not in catalog.platforms():
-        _fail(f"unknown --platform {run.platform!r}; known platforms: {', '.join(catalog.platforms())}")
+    redact.remember(run.secret, run.api_key)
+    if target_url:
+        redact.url(target_url)  # remembers a password in it
+    try:
+        if run.schemas:
+            catalog.configure(run.schemas)
+        known = catalog.platforms()
+        if run.platform is not None and run.platform not in known:
+            raise _fail(f"unknown --hookproof-platform {run.platform!r}; known platforms: {', '.join(known)}")
+        if run.contract is not None:
+            if run.platform is None:
+                raise _fail("--hookproof-contract needs --hookproof-platform: contracts belong to one platform")
+            catalog.platform(run.platform).contract(run.contract)
+    except CatalogError as exc:
+        raise _fail(str(exc)) from None
     if run.target_url and not run.platform:
-        _fail("--target-url needs --platform (one of: " + ", ".join(catalog.platforms()) + ")")
+        raise _fail("--target-url needs --hookproof-platform (one of: " + ", ".join(catalog.platforms()) + ")")
     if run.target_url and run.sender_cmd:
-        _fail("--target-url checks a receiver and --sender-cmd checks a sender: give one of them")
-    if run.target_url and run.platform and catalog.profile(run.platform).kind == "registration_api" and not run.api_key:
-        _fail(f"--platform {run.platform} checks a registration API, which needs --api-key")
-    if run.sender_cmd and run.platform and catalog.profile(run.platform).kind != "webhook":
-        _fail(f"--sender-cmd checks webhook senders; {run.platform} is a registration API")
-    if run.sender_jobs is not None and not 1 <= run.sender_jobs <= 16:
-        _fail("--sender-jobs must be between 1 and 16")
-    if run.examples < 1:
-        _fail("--hookproof-examples must be at least 1")
-    if run.sender_timeout <= 0 or run.response_timeout <= 0:
-        _fail("--sender-timeout and --response-timeout must be positive")
+        raise _fail("--target-url checks a receiver and --hookproof-sender-cmd checks a sender: give one of them")
+    kind = catalog.platform(run.platform).kind if run.platform else None
+    if run.target_url and kind == "registration_api" and not run.api_key:
+        raise _fail(f"--hookproof-platform {run.platform} checks a registration API, which needs --hookproof-api-key")
+    if run.sender_cmd and kind == "registration_api":
+        raise _fail(f"--hookproof-sender-cmd checks webhook senders; {run.platform} is a registration API")
     return run
 
 
 CONFIG_KEY = pytest.StashKey[RunConfig]()
+SUMMARY_KEY = pytest.StashKey["SummaryReporter"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "documented: a rule the platform's own document states",
         "robustness: delivery practice the documents do not state, checked for safety",
-        "retry_policy_inferred: retry checks that apply the DoSelect policy to a platform whose document gives none",
-        "hookproof_role(role): which implementation a conformance check judges (receiver, sender, registration)",
-        "hookproof_needs(*features): run a check only for platforms that have these ('examples', 'secret')",
-        "hookproof_retry: a check of the retry policy; marked documented where the platform's document states "
-        "the policy, retry_policy_inferred where DoSelect's is applied instead",
+        "retry_policy_inferred: retry checks that apply another platform's policy where a document gives none",
     ):
         config.addinivalue_line("markers", line)
     config.stash[CONFIG_KEY] = run = build_config(config)
-    config.pluginmanager.register(SummaryReporter(run), "hookproof-summary")
+    reporter = SummaryReporter(run)
+    config.stash[SUMMARY_KEY] = reporter
+    config.pluginmanager.register(reporter, "hookproof-summary")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -193,61 +288,80 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if run.target_url and not session.config.option.collectonly:
         problem = _reachable(run.target_url, run.response_timeout)
         if problem:
-            _fail(problem)
+            raise _fail(problem)
 
 
-def _role(node) -> str | None:
-    marker = node.get_closest_marker("hookproof_role")
-    return marker.args[0] if marker else None
+def _marks(run: RunConfig, check: Check, platform: str) -> list[pytest.MarkDecorator]:
+    from hookproof import catalog
 
-
-def _has(feature: str, platform: str, run: RunConfig) -> bool:
-    """Whether a platform can be checked for ``feature`` in this run (a check without it is not collected)."""
-    prof = catalog.profile(platform)
-    if feature == "examples":
-        return any(ev.examples for ev in prof.events.values())
-    if feature == "secret":  # the reference run configures one itself; a real target needs --secret
-        reference = run.target_url is None and run.sender_cmd is None
-        return prof.secret_header is not None and (run.secret is not None or reference)
-    raise ValueError(f"unknown hookproof_needs feature {feature!r}")
+    marks = [getattr(pytest.mark, check.marker)]
+    if check.retry:
+        spec = catalog.platform(platform).contract(run.contract)
+        documented = spec.retry is not None and spec.retry.documented
+        marks = [pytest.mark.documented if documented else pytest.mark.retry_policy_inferred]
+    reason = run.unmet(check, platform)
+    if reason:
+        marks.append(pytest.mark.skip(reason=f"not checked: {reason}"))
+    return marks
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    role = _role(metafunc.definition)
-    if role and "platform" in metafunc.fixturenames:
-        run = metafunc.config.stash[CONFIG_KEY]
-        platforms = run.platforms_for(role) if role in run.active_roles else []
-        needs = metafunc.definition.get_closest_marker("hookproof_needs")
-        if needs:
-            platforms = [p for p in platforms if all(_has(f, p, run) for f in needs.args)]
-        if metafunc.definition.get_closest_marker("hookproof_retry"):
-            metafunc.parametrize("platform", [pytest.param(p, id=p, marks=_retry_marks(p)) for p in platforms])
-        else:
-            metafunc.parametrize("platform", platforms)
+    """One item per (check, platform) the run asks for, named ``<role>-<platform>-<check>``."""
+    if "hookproof_check" not in metafunc.fixturenames:
+        return
+    from hookproof.conformance.registry import checks_of
 
-
-def _retry_marks(platform: str) -> list[pytest.MarkDecorator]:
-    """``-m "not retry_policy_inferred"`` leaves out the retry checks whose policy no document states."""
-    documented = catalog.profile(platform).retry_policy().get("documented", False)
-    return [pytest.mark.documented if documented else pytest.mark.retry_policy_inferred]
+    run = metafunc.config.stash[CONFIG_KEY]
+    params = [
+        pytest.param(check, platform, id=f"{role}-{platform}-{check.name}", marks=_marks(run, check, platform))
+        for role in run.active_roles
+        for check in checks_of(role)
+        for platform in run.platforms_for(role)
+        if run.applies(check, platform)
+    ]
+    metafunc.parametrize(("hookproof_check", "platform"), params)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the checks this run does not ask for, rather than skipping them into green."""
-    run = config.stash[CONFIG_KEY]
-    keep, drop = [], []
-    for item in items:
-        role = _role(item)
-        callspec = getattr(item, "callspec", None)
-        # An empty platform list leaves one NOTSET item behind; it is dropped with the inactive roles.
-        platform = callspec.params.get("platform") if callspec is not None else None
-        if role is None or (role in run.active_roles and (callspec is None or isinstance(platform, str))):
-            keep.append(item)
-        else:
-            drop.append(item)
+    """Drop the placeholder pytest makes when a run asks for no check at all (an empty parameter set)."""
+    from hookproof.conformance.registry import Check
+
+    drop = [item for item in items if _is_conformance(item) and not isinstance(_check_of(item), Check)]
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        items[:] = [item for item in items if item not in drop]
+
+
+def _is_conformance(item: pytest.Item) -> bool:
+    return "hookproof_check" in getattr(item, "fixturenames", ())
+
+
+def _check_of(item: pytest.Item) -> Any:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("hookproof_check") if callspec is not None else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check = _check_of(item)
+    if check is not None and hasattr(check, "role"):
+        callspec = getattr(item, "callspec")
+        item.user_properties += [("hookproof_platform", callspec.params["platform"]), ("hookproof_role", check.role),
+                                 ("hookproof_check", check.name), ("hookproof_rule", check.rule)]
+
+
+# --- the contexts each role's checks get -----------------------------------------------------------------
+
+
+@dataclass
+class Contexts:
+    """What a role's checks are given, per platform: one context for all, or one each (registration APIs)."""
+
+    default: Any = None
+    by_platform: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, platform: str) -> Any:
+        return self.by_platform.get(platform, self.default)
 
 
 @pytest.fixture(scope="session")
@@ -256,16 +370,89 @@ def hookproof_run(pytestconfig: pytest.Config) -> RunConfig:
     return pytestconfig.stash[CONFIG_KEY]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    callspec = getattr(item, "callspec", None)
-    if _role(item) and callspec is not None and "platform" in callspec.params:
-        item.user_properties.append(("hookproof_platform", callspec.params["platform"]))
-        item.user_properties.append(("hookproof_role", _role(item)))
+@pytest.fixture(scope="session")
+def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
+    """The receiver under test, or the reference receiver started for the session with a secret of its own."""
+    from hookproof import catalog
+    from hookproof.conformance.http_exchange import HttpSession
+    from hookproof.conformance.receiver_checks import ReceiverContext
+
+    run = hookproof_run
+    session = HttpSession(run.response_timeout)
+    common: dict[str, Any] = {"examples": run.examples, "seed": run.seed, "shrink": run.shrink,
+                              "contract": run.contract}
+    try:
+        if run.target_url:
+            target = run.target_url
+            yield Contexts(ReceiverContext(lambda _platform: target, session, run.secret, **common))
+            return
+        from hookproof.reference_impl.receiver import Receiver
+        from hookproof.reference_impl.serving import serving
+
+        secret = run.secret or secrets.token_urlsafe(16)
+        with serving(Receiver(secrets=dict.fromkeys(catalog.webhook_platforms(), secret))) as base:
+            yield Contexts(ReceiverContext(lambda platform: f"{base}/{platform}", session, secret, **common))
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="session")
+def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contexts]:
+    """The sender command under test (or the reference sender's), against the scripted loopback receiver."""
+    from hookproof.conformance.sender_checks import SenderContext
+    from hookproof.conformance.sender_harness import DEFAULT_SETTLE, SenderHarness, reference_command, scripted_server
+
+    run = hookproof_run
+    template = run.sender_cmd or reference_command()
+    workdir: Path = tmp_path_factory.mktemp("sender-events")
+    # The reference sender has exited when its command returns, so nothing can still be in flight: a short
+    # listen after it keeps the default run fast. A user's command may leave a child sending, so it gets more.
+    settle = DEFAULT_SETTLE if run.sender_cmd else 0.05
+    jobs = run.sender_jobs or (1 if run.sender_cmd else 4)
+    time_scale = run.time_scale if run.time_scale is not None else (1.0 if run.sender_cmd else None)
+    with scripted_server() as server:
+        harness = SenderHarness(server, template, workdir, timeout=run.sender_timeout, seed=run.seed, settle=settle,
+                                jobs=jobs, contract=run.contract, time_scale=time_scale)
+        # For the reference sender, a secret of our own, so that authentication is checked too.
+        secret = run.secret if run.sender_cmd else (run.secret or secrets.token_urlsafe(16))
+        yield Contexts(SenderContext(harness, secret))
+
+
+@pytest.fixture(scope="session")
+def hookproof_registration_context(hookproof_run: RunConfig,
+                                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contexts]:
+    """The registration API under test, or a reference server per registration platform, on SQLite files."""
+    from hookproof.conformance.registration_checks import RegistrationContext, Target
+
+    run = hookproof_run
+    if run.target_url:
+        assert run.platform is not None and run.api_key is not None
+        target = Target(run.target_url, run.api_key, run.api_key_header, run.response_timeout, run.platform,
+                        run.contract)
+        yield Contexts(by_platform={run.platform: RegistrationContext(target, run.hypothesis())})
+        return
+    from contextlib import ExitStack
+
+    from hookproof.reference_impl.registration import make_app, store_for
+    from hookproof.reference_impl.serving import serving
+
+    contexts: dict[str, RegistrationContext] = {}
+    with ExitStack() as stack:
+        for platform in run.platforms_for("registration"):
+            key = secrets.token_urlsafe(24)
+            store = store_for(tmp_path_factory.mktemp(f"{platform}-registration") / "settings.sqlite3", platform)
+            app = make_app(store, key, run.api_key_header, platform=platform)
+            url = stack.enter_context(serving(app))
+            target = Target(url, key, app.api_key_header, run.response_timeout, platform, run.contract)
+            contexts[platform] = RegistrationContext(target, run.hypothesis())
+        yield Contexts(by_platform=contexts)
+
+
+# --- the summary -----------------------------------------------------------------------------------------
 
 
 class SummaryReporter:
-    """Counts outcomes per platform and prints them at the end of the run.
+    """Counts outcomes per platform and prints them at the end of a run that ran conformance checks.
 
     It reads the platform from each report's ``user_properties``, which pytest-xdist carries from the
     workers to the controller, so the summary is whole under ``-n auto`` too.
@@ -274,29 +461,39 @@ class SummaryReporter:
     def __init__(self, run: RunConfig):
         self.run = run
         self.counts: dict[str, dict[str, int]] = {}
+        self.not_checked: dict[str, list[str]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
             return
-        platform = dict(report.user_properties).get("hookproof_platform")
+        props = dict(report.user_properties)
+        platform = props.get("hookproof_platform")
         if isinstance(platform, str):
             counts = self.counts.setdefault(platform, {"passed": 0, "failed": 0, "skipped": 0})
             counts[report.outcome] = counts.get(report.outcome, 0) + 1
+            if report.skipped and isinstance(report.longrepr, tuple):
+                reason = str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix("not checked: ")
+                self.not_checked.setdefault(platform, []).append(f"{props.get('hookproof_check')}: {reason}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.counts:
             return
+        run = self.run
+        generation = f"seed {run.seed}" if run.seed is not None else "derandomized (the same examples every run)"
         terminalreporter.section("hookproof conformance summary")
-        terminalreporter.write_line(f"target: {self.run.shown_target}")
+        terminalreporter.write_line(f"target: {run.shown_target}")
+        terminalreporter.write_line(f"generation: {run.examples} examples per event and check, {generation}")
         for platform in sorted(self.counts):
             counts = self.counts[platform]
             verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
             if counts["skipped"] and not counts["failed"]:
-                verdict += f" ({counts['skipped']} not checked: see the skip reasons, pytest -rs)"
+                verdict += f" ({counts['skipped']} not checked, listed below)"
             terminalreporter.write_line(
                 f"  {platform:<10} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
-                f"{counts['skipped']:>3} skipped   {verdict}"
-            )
+                f"{counts['skipped']:>3} not checked   {verdict}")
+        for platform in sorted(self.not_checked):
+            for line in self.not_checked[platform]:
+                terminalreporter.write_line(f"  not checked: {platform} {line}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -307,16 +504,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     locals could carry a secret.
     """
     report = yield
-    if report.failed and call.excinfo is not None:
+    if report.failed and call.excinfo is not None and _is_conformance(item):
         failure = first_check_failure(call.excinfo.value)
         if failure is not None:
             report.longrepr = str(failure)
     return report
 
 
-def first_check_failure(exc: BaseException) -> CheckFailure | None:
+def first_check_failure(exc: BaseException) -> Any:
     """The conformance failure in ``exc``, also when Hypothesis wrapped it in a group (a flaky target, or
     several distinct failures while shrinking)."""
+    from hookproof.conformance.report import CheckFailure
+
     if isinstance(exc, CheckFailure):
         return exc
     for inner in getattr(exc, "exceptions", ()):
@@ -324,12 +523,3 @@ def first_check_failure(exc: BaseException) -> CheckFailure | None:
         if found is not None:
             return found
     return None
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    run = config.stash[CONFIG_KEY]
-    generation = f"seed {run.seed}" if run.seed is not None else "derandomized (same examples every run)"
-    return [
-        f"hookproof: target {run.shown_target}; platform {run.platform or 'all'}; "
-        f"{run.examples} examples per event and check; generation {generation}"
-    ]

@@ -1,17 +1,17 @@
-"""Conformance checks for a webhook registration API: Xobin's ``POST /webhooks`` (002_87eafd416189f785.txt).
+"""Conformance checks for a webhook registration API (Xobin's ``POST /webhooks``), driven by its contract.
 
-One small function per check, registered by name in :data:`CHECKS`. A check talks to a :class:`Target`
-over HTTP and returns quietly or raises :class:`~conformance.report.CheckFailure` carrying the request
-(as a curl command, API key masked), the status and an excerpt of the answer. It needs no pytest, so
-``tests/`` can run each check against deliberately broken servers.
-
-Requests: httpx, ``trust_env=False`` (no proxy from the environment), redirects never followed (a 3XX
-is a failure), and one overall deadline per request (``--response-timeout``) - httpx's own timeouts
-reset on every chunk, so a server that drips its answer would never trip them.
+Everything API-specific comes from the contract's :class:`~hookproof.contract.Registration`: the path, the key
+header, where the settings travel and what one holds, what a partial update also sends, where the settings
+may be read back. A second registration API is therefore files only. One small function per check, registered
+in :mod:`hookproof.conformance.registry`; a check talks to a :class:`Target` over HTTP and returns quietly or
+raises :class:`~hookproof.conformance.report.CheckFailure` carrying the request (as a curl command, API key
+masked), the status and an excerpt of the answer. Requests go through
+:class:`~hookproof.conformance.http_exchange.HttpSession`: no proxy from the environment, no redirect followed,
+one overall deadline per request.
 
 A check that needs to see the stored settings (:func:`keeps_omitted_keys`) raises
-:class:`CannotObserve` when the target exposes them nowhere - the document defines no way to read
-them - so that a run says "not checked" instead of passing silently.
+:class:`~hookproof.conformance.report.NotChecked` when the target exposes them nowhere - the Xobin document
+defines no way to read them - so that a run says "not checked" instead of passing silently.
 """
 
 from __future__ import annotations
@@ -23,28 +23,20 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any, Literal
+from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import catalog, pointers, strategies
-from conformance.http_exchange import Exchange, HttpSession
-from conformance.report import CheckFailure, curl_command, excerpt
-from conformance.run_settings import runner
+from hookproof import catalog, pointers, redact, validation
+from hookproof.contract import Registration
+from hookproof.conformance import strategies
+from hookproof.conformance.http_exchange import Exchange, HttpSession
+from hookproof.conformance.registry import check
+from hookproof.conformance.report import CheckFailure, NotChecked, curl_command, excerpt
+from hookproof.conformance.run_settings import runner
 
-PLATFORM = "xobin"
-SEED = "002_87eafd416189f785.txt"
-PROFILE = catalog.profile(PLATFORM)
-SETTING_KEYS: tuple[str, ...] = tuple(PROFILE.settings)
-DEFAULT_API_KEY_HEADER: str = PROFILE.api_key["header"]
 MARK_HOST = "hookproof.example"  # URLs the checks register; .example never resolves (RFC 2606)
-
-Kind = Literal["documented", "robustness"]
-
-
-class CannotObserve(Exception):
-    """The target exposes its stored settings nowhere the check can read, so the rule was not checked."""
 
 
 # --- talking to the target -----------------------------------------------------------------------------
@@ -62,26 +54,50 @@ class Masked(str):
 
 @dataclass(frozen=True)
 class Target:
-    """A registration API under test: its base URL (``/webhooks`` is appended unless the URL already ends
-    with it) and how to authenticate."""
+    """A registration API under test: its base URL (the contract's path is appended unless the URL already
+    ends with it), how to authenticate, and which registration contract it is held to."""
 
     base_url: str
     api_key: str = field(repr=False)
-    api_key_header: str = DEFAULT_API_KEY_HEADER
+    api_key_header: str | None = None
     timeout: float = 10.0
+    platform: str = "xobin"
+    contract: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_key", Masked(self.api_key))
+        redact.remember(self.api_key)
+        if self.api_key_header is None:
+            object.__setattr__(self, "api_key_header", self.spec.api_key.header)
+
+    @property
+    def spec(self) -> Registration:
+        registration = catalog.contract(self.platform, self.contract).registration
+        if registration is None:
+            raise ValueError(f"{self.platform} is not a registration API")
+        return registration
+
+    @property
+    def header(self) -> str:
+        assert self.api_key_header is not None
+        return self.api_key_header
 
     @property
     def url(self) -> str:
         base = self.base_url.rstrip("/")
-        return base if base.endswith(PROFILE.path) else base + PROFILE.path
+        return base if base.endswith(self.spec.path) else base + self.spec.path
+
+
+@dataclass
+class RegistrationContext:
+    """A registration check's view of the run: the target, and how Hypothesis runs there."""
+
+    target: Target
+    hypothesis: Callable[[Callable[..., None]], Callable[..., None]] = field(default_factory=runner)
 
 
 class Client:
-    """Requests for one check, API key attached unless a request says otherwise; the bounded sending
-    itself (deadline, byte cap, no redirects) is :class:`conformance.http_exchange.HttpSession`'s."""
+    """Requests for one check, API key attached unless a request says otherwise."""
 
     def __init__(self, target: Target):
         self.target = target
@@ -97,7 +113,7 @@ class Client:
         if content_type and method != "GET":
             headers["Content-Type"] = content_type
         if not omit_key:
-            headers[self.target.api_key_header] = self.target.api_key if key is None else key
+            headers[self.target.header] = self.target.api_key if key is None else key
         return self._session.send(self.target.url, headers, body if method != "GET" else b"", method, replay_body)
 
     def post_json(self, body: Any) -> Exchange:
@@ -117,199 +133,84 @@ def client_for(target: Target) -> Iterator[Client]:
 
 
 def replay(target: Target, exchange: Exchange) -> str:
-    """A curl command repeating ``exchange``; the API key header's value is masked."""
-    secret = [target.api_key_header]
+    """A curl command repeating ``exchange``; the API key header reads the key from the environment."""
+    hidden = [target.header]
     if exchange.replay_body is not None:
-        command = curl_command(exchange.url, exchange.headers, b"", secret, exchange.method)
+        command = curl_command(exchange.url, exchange.headers, b"", hidden, exchange.method)
         return f"{exchange.replay_body} | {command} --data-binary @-"
-    return curl_command(exchange.url, exchange.headers, exchange.body, secret, exchange.method)
+    return curl_command(exchange.url, exchange.headers, exchange.body, hidden, exchange.method)
 
 
-def _scrubbed(target: Target, data: bytes, sent_key: str | None = None) -> bytes:
-    """The answer with any echo of the API key (or of the wrong key sent, which may be derived from it)
-    masked, so that a failure report never shows it."""
-    for key in sorted({target.api_key, sent_key or ""}, key=len, reverse=True):
-        if key:
-            data = data.replace(key.encode("utf-8"), b"***")
-    return data
-
-
-def failure(check: str, target: Target, exchange: Exchange, summary: str, details: Iterable[str] = ()) -> CheckFailure:
-    answer = _scrubbed(target, exchange.answer, exchange.headers.get(target.api_key_header))
-    lines = [*details, f"request: {exchange.method} {exchange.url}",
+def failure(name: str, target: Target, exchange: Exchange, summary: str, details: Iterable[str] = (),
+            source: object = None) -> CheckFailure:
+    lines = [*details, f"request: {exchange.method} {redact.url(exchange.url)}",
              f"status: {exchange.status if exchange.status is not None else 'none - ' + str(exchange.error)}",
-             f"answer: {excerpt(answer)}"]
-    return CheckFailure(check, summary, platform=PLATFORM, details=lines, replay=replay(target, exchange))
+             f"answer: {excerpt(exchange.answer)}"]
+    return CheckFailure(name, summary, platform=target.platform, details=lines, replay=replay(target, exchange),
+                        source=str(source) if source else None)
 
 
-# --- the registry --------------------------------------------------------------------------------------
+# --- bodies --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    kind: Kind
-    section: str  # where in 002_87eafd416189f785.txt the rule comes from
-    run: Callable[..., None]
-
-    @property
-    def summary(self) -> str:
-        return (self.run.__doc__ or "").strip().splitlines()[0]
-
-
-CHECKS: dict[str, Check] = {}
-
-
-def check(kind: Kind, section: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    def register(fn: Callable[..., None]) -> Callable[..., None]:
-        CHECKS[fn.__name__] = Check(fn.__name__, kind, section, fn)
-        return fn
-    return register
-
-
-# --- generated bodies ----------------------------------------------------------------------------------
-
-
-def request_bodies() -> st.SearchStrategy[Any]:
+def request_bodies(target: Target) -> st.SearchStrategy[Any]:
     """Valid request bodies, from the one shared generator."""
-    return strategies.events(PLATFORM, "request").map(lambda delivery: delivery.body)
+    return strategies.events(target.platform, "request", contract=target.contract).map(lambda d: d.body)
 
 
-def _documented_examples(fn: Callable[..., None]) -> Callable[..., None]:
-    """Try the document's own request example(s) first, whatever the generator draws."""
-    for ex in reversed(PROFILE.events["request"].examples):
-        fn = example(copy.deepcopy(ex.body))(fn)
-    return fn
+def _example_body(spec: Registration) -> Any:
+    if spec.request.examples:
+        return copy.deepcopy(spec.request.examples[0].body)
+    return pointers.replaced({}, spec.settings.at, {})
 
 
-def _example_body() -> dict[str, Any]:
-    return copy.deepcopy(PROFILE.events["request"].examples[0].body)
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}[type(value)]
 
 
-# --- the checks ----------------------------------------------------------------------------------------
+# Values of other JSON types, to put where the example has a value of the key's type.
+_WRONG_TYPES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "boolean": (("a string", "true"), ("a number", 1), ("null", None), ("an object", {"enabled": True})),
+    "string": (("a number", 42), ("an array", ["https://hookproof.example/a"])),
+    "object": (("a string", "https://hookproof.example/x"), ("an array", [])),
+    "number": (("a string", "1"),),
+    "array": (("an object", {}),),
+    "null": (),
+}
 
 
-def accept_valid_body(client: Client, body: Any) -> None:
-    """One valid body: 200 with the documented answer shape (002_87eafd416189f785.txt § Response)."""
-    name = "accepts_valid_bodies"
-    problems = catalog.check_instance(PROFILE.events["request"].schema_id, body)
-    if problems:  # a fault of the generator, not of the target
-        raise AssertionError(f"hookproof generated an invalid request body: {problems[0]}")
-    exchange = client.post_json(body)
-    target = client.target
-    if exchange.status != 200:
-        raise failure(name, target, exchange, f"a valid body was not accepted: the target {exchange.outcome()}; "
-                      f"expected 200 with the documented answer")
-    try:
-        answer = exchange.json()
-    except ValueError:
-        raise failure(name, target, exchange, "the answer to a valid body is not JSON; expected "
-                      '{"status": "success", "message": ..., "webhook": {...}}') from None
-    wrong = catalog.check_instance(PROFILE.events["response"].schema_id, answer)
-    if wrong:
-        raise failure(name, target, exchange, "the answer to a valid body does not have the documented shape",
-                      [f"problem: {p}" for p in wrong[:5]])
+def _members(body: Any, at: str = "") -> Iterator[tuple[str, Any]]:
+    """Every object member of ``body``, depth first, as (pointer, value)."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            pointer = f"{at}/{pointers.from_path([key])[1:]}"
+            yield pointer, value
+            yield from _members(value, pointer)
 
 
-@check("documented", "§ Body Parameters, § Parameters, § Response")
-def accepts_valid_bodies(target: Target, hypothesis: Callable[[Any], Any] | None = None) -> None:
-    """Generated valid bodies (any combination of start/submission/updates) get 200 and the documented answer."""
-    decorate = hypothesis or runner()
-    with client_for(target) as client:
-        @decorate
-        @given(request_bodies())
-        @_documented_examples
-        def prop(body: Any) -> None:
-            accept_valid_body(client, body)
-
-        prop()
+def _breaks_at(spec: Registration, body: Any, pointer: str, rule: str) -> bool:
+    return any(p.where == pointer and p.expected.startswith(rule) for p in
+               validation.check_instance(spec.request.schema_id, body))
 
 
-def _expect_refused(name: str, client: Client, cases: list[tuple[str, dict[str, Any]]]) -> None:
-    for description, options in cases:
-        exchange = client.send("POST", json.dumps(_example_body()).encode(), **options)
-        if exchange.status not in (401, 403):
-            verdict = "accepted it" if exchange.status is not None and exchange.status < 300 else exchange.outcome()
-            raise failure(name, client.target, exchange, f"a request {description} was not refused: the target "
-                          f"{verdict}; expected 401 or 403",
-                          [f"the API key belongs in a header ({SEED}: 'Make sure to add your API key in Header "
-                           "of the request')"])
-
-
-@check("documented", "§ Body Parameters, warning: 'Make sure to add your API key in Header of the request'")
-def rejects_missing_api_key(target: Target) -> None:
-    """A request without the API key (no header, or an empty one) gets 401 or 403."""
-    with client_for(target) as client:
-        _expect_refused("rejects_missing_api_key", client, [
-            (f"without the {target.api_key_header} header", {"omit_key": True}),
-            (f"with an empty {target.api_key_header} header", {"key": ""}),
-        ])
-
-
-def wrong_keys(key: str) -> list[tuple[str, str]]:
-    """Wrong keys that catch the usual comparison bugs: unrelated, prefix match, truncation, case folding."""
-    cases = [("with an unrelated API key", "hookproof-wrong-" + secrets.token_hex(8)),
-             ("with the right API key plus one character (a prefix comparison accepts it)", key + "0")]
-    if len(key) > 1:
-        cases.append(("with the right API key minus its last character", key[:-1]))
-    if key.swapcase() != key:
-        cases.append(("with the right API key in swapped case (a case-insensitive comparison accepts it)",
-                      key.swapcase()))
-    return [(description, Masked(wrong)) for description, wrong in cases]  # derived from the key: never shown
-
-
-@check("documented", "§ Body Parameters, warning: 'Make sure to add your API key in Header of the request'")
-def rejects_wrong_api_key(target: Target) -> None:
-    """A request with a wrong API key gets 401 or 403."""
-    with client_for(target) as client:
-        _expect_refused("rejects_wrong_api_key", client,
-                        [(description, {"key": key}) for description, key in wrong_keys(target.api_key)])
-
-
-def _expect_client_error(name: str, client: Client, body: bytes, description: str, rule: str,
-                         replay_body: str | None = None) -> None:
-    """The target must answer 4XX - not 2XX, not 5XX, not a redirect - and not by refusing the right key."""
-    exchange = client.send("POST", body, replay_body=replay_body)
-    target = client.target
-    if exchange.status in (401, 403):
-        raise failure(name, target, exchange, f"the target refused the API key ({exchange.status}), so the body "
-                      f"was never judged; check --api-key and --api-key-header", [f"body: {description}"])
-    if exchange.status is None or not 400 <= exchange.status < 500:
-        if exchange.status is not None and exchange.status < 300:
-            verdict = f"accepted it ({exchange.status})"
-        elif exchange.status is not None and exchange.status >= 500:
-            verdict = f"failed on it ({exchange.status}, a server error)"
-        else:
-            verdict = exchange.outcome()
-        raise failure(name, target, exchange, f"a body with {description} was not rejected as the client's "
-                      f"error: the target {verdict}; expected 4XX", [f"rule: {rule}"])
-
-
-WRONG_TYPES: tuple[tuple[str, str, Any], ...] = (
-    ("/webhooks/start/status", "a string status", "true"),
-    ("/webhooks/start/status", "a number status", 1),
-    ("/webhooks/submission/status", "a null status", None),
-    ("/webhooks/updates/status", "an object status", {"enabled": True}),
-    ("/webhooks/start/url", "a number url", 42),
-    ("/webhooks/submission/url", "an array url", ["https://hookproof.example/a"]),
-    ("/webhooks/start", "a string setting", "https://hookproof.example/start"),
-    ("/webhooks", "an array for webhooks", []),
-    ("/updateAll", "a string updateAll", "yes"),
-    ("/updateAuth", "a number updateAuth", 0),
-)
-
-
-@check("documented", "§ Parameters: status | boolean, url | string, updateAll | boolean")
-def rejects_wrong_types(target: Target) -> None:
-    """Bodies whose fields have the wrong type (a status that is not a boolean, ...) get 4XX, never 5XX."""
-    with client_for(target) as client:
-        for pointer, description, value in WRONG_TYPES:
-            body = pointers.replaced(_example_body(), pointer, value)
-            _expect_client_error("rejects_wrong_types", client, json.dumps(body).encode(),
-                                 f"{description} ({pointer} = {json.dumps(value)})",
-                                 f"{SEED} § Parameters types {pointer.rsplit('/', 1)[-1]}")
-        _expect_client_error("rejects_wrong_types", client, b"[]", "a JSON array instead of an object",
-                             f"{SEED} § Body Parameters: the body is an object")
+def wrong_type_cases(spec: Registration) -> list[tuple[str, str, Any]]:
+    """(pointer, what, value): each member of the documented example given a value of another type that the
+    request schema rejects for its type, at most two per member."""
+    example_body = _example_body(spec)
+    cases = []
+    for pointer, value in _members(example_body):
+        found = 0
+        for what, wrong in _WRONG_TYPES[_json_type(value)]:
+            if found < 2 and _breaks_at(spec, pointers.replaced(example_body, pointer, wrong), pointer, "type"):
+                cases.append((pointer, what, wrong))
+                found += 1
+    return cases
 
 
 NOT_URLS: tuple[tuple[str, str], ...] = (
@@ -321,167 +222,328 @@ NOT_URLS: tuple[tuple[str, str], ...] = (
 )
 
 
-@check("documented", "§ Parameters: 'url | string | The URL to receive event notifications.'")
-def rejects_non_url_url(target: Target) -> None:
+def url_pointer(spec: Registration) -> str | None:
+    """The first member of the example that the schema checks as a URL."""
+    example_body = _example_body(spec)
+    for pointer, value in _members(example_body):
+        if isinstance(value, str) and _breaks_at(spec, pointers.replaced(example_body, pointer, "not a url"), pointer,
+                                                 "a valid uri"):
+            return pointer
+    return None
+
+
+def malformed_bodies(spec: Registration) -> tuple[tuple[str, bytes, str | None], ...]:
+    """Bodies that are not well-formed JSON: (what, bytes, a shell command printing them for the replay)."""
+    text = json.dumps(_example_body(spec)).encode()
+    return (
+        ("truncated JSON", text[:-1], None),
+        ("a missing value", b'{"webhooks": }', None),
+        ("single-quoted strings", b"{'webhooks': {}}", None),
+        ("trailing garbage", text + b" }", None),
+        ("NaN, which JSON does not have", b'{"hookproof": NaN}', None),
+        ("an empty body", b"", None),
+        ("bytes that are not UTF-8", b'{"webhooks": {"start": "\xff\xfe"}}',
+         "printf '{\"webhooks\": {\"start\": \"\\377\\376\"}}'"),
+        ("50,000 unclosed brackets (nesting past a recursive parser's limit)", b"[" * 50_000,
+         "python3 -c \"import sys; sys.stdout.write('[' * 50000)\""),
+    )
+
+
+# --- the checks ----------------------------------------------------------------------------------------
+
+
+def accept_valid_body(client: Client, body: Any) -> None:
+    """One valid body: 200 with the documented answer shape."""
+    name = "accepts_valid_bodies"
+    target = client.target
+    spec = target.spec
+    problems = validation.check_instance(spec.request.schema_id, body)
+    if problems:  # a fault of the generator, not of the target
+        raise AssertionError(f"hookproof generated an invalid request body: {problems[0]}")
+    exchange = client.post_json(body)
+    if exchange.status != 200:
+        raise failure(name, target, exchange, f"a valid body was not accepted: the target {exchange.outcome()}; "
+                      f"expected 200 with the documented answer", [f"body: {json.dumps(body)[:300]}"],
+                      spec.request.examples[0].source if spec.request.examples else spec.source)
+    try:
+        answer = exchange.json()
+    except ValueError:
+        raise failure(name, target, exchange, "the answer to a valid body is not JSON; expected the documented "
+                      "answer", source=spec.response.examples[0].source if spec.response.examples else None) from None
+    wrong = validation.check_instance(spec.response.schema_id, answer)
+    if wrong:
+        raise failure(name, target, exchange, "the answer to a valid body does not have the documented shape",
+                      [f"problem: {p}" for p in wrong[:5]])
+
+
+@check("registration", "documented")
+def accepts_valid_bodies(ctx: RegistrationContext, platform: str) -> None:
+    """Generated valid bodies (any combination of the settings) get 200 and the documented answer."""
+    target = ctx.target
+    with client_for(target) as client:
+
+        def prop(body: Any) -> None:
+            accept_valid_body(client, body)
+
+        run = given(request_bodies(target))(prop)
+        for ex in reversed(target.spec.request.examples):  # the document's own examples first
+            run = example(copy.deepcopy(ex.body))(run)
+        ctx.hypothesis(run)()
+
+
+def _expect_refused(name: str, client: Client, cases: list[tuple[str, dict[str, Any]]]) -> None:
+    spec = client.target.spec
+    for description, options in cases:
+        exchange = client.send("POST", json.dumps(_example_body(spec)).encode(), **options)
+        if exchange.status not in (401, 403):
+            verdict = "accepted it" if exchange.status is not None and exchange.status < 300 else exchange.outcome()
+            raise failure(name, client.target, exchange, f"a request {description} was not refused: the target "
+                          f"{verdict}; expected 401 or 403", source=spec.api_key.source)
+
+
+@check("registration", "documented")
+def rejects_missing_api_key(ctx: RegistrationContext, platform: str) -> None:
+    """A request without the API key (no header, or an empty one) gets 401 or 403."""
+    target = ctx.target
+    with client_for(target) as client:
+        _expect_refused("rejects_missing_api_key", client, [
+            (f"without the {target.header} header", {"omit_key": True}),
+            (f"with an empty {target.header} header", {"key": ""}),
+        ])
+
+
+def wrong_keys(key: str) -> list[tuple[str, str]]:
+    """Wrong keys that catch the usual comparison bugs: unrelated, prefix match, truncation, case folding.
+
+    Each is derived from the key, so each is remembered as a secret: none is ever shown."""
+    cases = [("with an unrelated API key", "hookproof-wrong-" + secrets.token_hex(8)),
+             ("with the right API key plus one character (a prefix comparison accepts it)", key + "0")]
+    if len(key) > 1:
+        cases.append(("with the right API key minus its last character", key[:-1]))
+    if key.swapcase() != key:
+        cases.append(("with the right API key in swapped case (a case-insensitive comparison accepts it)",
+                      key.swapcase()))
+    redact.remember(*(wrong for _, wrong in cases))
+    return [(description, Masked(wrong)) for description, wrong in cases]
+
+
+@check("registration", "documented")
+def rejects_wrong_api_key(ctx: RegistrationContext, platform: str) -> None:
+    """A request with a wrong API key gets 401 or 403."""
+    target = ctx.target
+    with client_for(target) as client:
+        _expect_refused("rejects_wrong_api_key", client,
+                        [(description, {"key": key}) for description, key in wrong_keys(target.api_key)])
+
+
+def _expect_client_error(name: str, client: Client, body: bytes, description: str, rule: object,
+                         replay_body: str | None = None) -> None:
+    """The target must answer 4XX - not 2XX, not 5XX, not a redirect - and not by refusing the right key."""
+    exchange = client.send("POST", body, replay_body=replay_body)
+    target = client.target
+    if exchange.status in (401, 403):
+        raise failure(name, target, exchange, f"the target refused the API key ({exchange.status}), so the body "
+                      f"was never judged; check --hookproof-api-key and --hookproof-api-key-header",
+                      [f"body: {description}"])
+    if exchange.status is None or not 400 <= exchange.status < 500:
+        if exchange.status is not None and exchange.status < 300:
+            verdict = f"accepted it ({exchange.status})"
+        elif exchange.status is not None and exchange.status >= 500:
+            verdict = f"failed on it ({exchange.status}, a server error)"
+        else:
+            verdict = exchange.outcome()
+        raise failure(name, target, exchange, f"a body with {description} was not rejected as the client's "
+                      f"error: the target {verdict}; expected 4XX", source=rule)
+
+
+@check("registration", "documented")
+def rejects_wrong_types(ctx: RegistrationContext, platform: str) -> None:
+    """Bodies whose fields have the wrong type (a status that is not a boolean, ...) get 4XX, never 5XX."""
+    target = ctx.target
+    spec = target.spec
+    with client_for(target) as client:
+        for pointer, what, value in wrong_type_cases(spec):
+            body = pointers.replaced(_example_body(spec), pointer, value)
+            _expect_client_error("rejects_wrong_types", client, json.dumps(body).encode(),
+                                 f"{what} at {pointer} ({json.dumps(value)})", spec.settings.source)
+        _expect_client_error("rejects_wrong_types", client, b"[]", "a JSON array instead of an object",
+                             spec.settings.source)
+
+
+@check("registration", "documented")
+def rejects_non_url_url(ctx: RegistrationContext, platform: str) -> None:
     """A ``url`` that is a string but not a URL gets 4XX, never 2XX or 5XX."""
+    target = ctx.target
+    spec = target.spec
+    pointer = url_pointer(spec)
+    if pointer is None:
+        raise NotChecked(f"the {platform} request schema checks no member as a URL")
     with client_for(target) as client:
         for value, description in NOT_URLS:
-            body = pointers.replaced(_example_body(), "/webhooks/start/url", value)
+            body = pointers.replaced(_example_body(spec), pointer, value)
             _expect_client_error("rejects_non_url_url", client, json.dumps(body).encode(),
-                                 f"a url that is not a URL ({description}: {json.dumps(value)})",
-                                 f"{SEED} § Parameters: url is 'The URL to receive event notifications'")
+                                 f"a url that is not a URL at {pointer} ({description}: {json.dumps(value)})",
+                                 spec.settings.source)
 
 
-MALFORMED: tuple[tuple[str, bytes, str | None], ...] = (
-    ("truncated JSON", b'{"webhooks": {"start": {"status": true, "url": "https://hookproof.example/s"}', None),
-    ("a missing value", b'{"webhooks": }', None),
-    ("single-quoted strings", b"{'webhooks': {}}", None),
-    ("trailing garbage", b'{"webhooks": {}} }', None),
-    ("NaN, which JSON does not have",
-     b'{"webhooks": {"start": {"status": NaN, "url": "https://hookproof.example/s"}}}', None),
-    ("an empty body", b"", None),
-    ("bytes that are not UTF-8", b'{"webhooks": {"start": "\xff\xfe"}}',
-     "printf '{\"webhooks\": {\"start\": \"\\377\\376\"}}'"),
-    ("50,000 unclosed brackets (nesting past a recursive parser's limit)", b"[" * 50_000,
-     "python3 -c \"import sys; sys.stdout.write('[' * 50000)\""),
-)
-
-
-@check("robustness", "§ Body Parameters (a JSON body); a malformed body is the client's error")
-def rejects_malformed_json(target: Target) -> None:
+@check("registration", "robustness")
+def rejects_malformed_json(ctx: RegistrationContext, platform: str) -> None:
     """A body that is not well-formed JSON gets 4XX, never 5XX."""
+    target = ctx.target
     with client_for(target) as client:
-        for description, body, shell in MALFORMED:
+        for description, body, shell in malformed_bodies(target.spec):
             _expect_client_error("rejects_malformed_json", client, body, description,
                                  "a body that cannot be parsed is a client error (4XX), not a server error",
                                  replay_body=shell)
 
 
-def _settings_in(value: Any) -> dict[str, dict[str, Any]] | None:
-    """The settings an object shows, if it shows any: ``{key: {"status": ..., "url": ...}}``."""
+# --- reading the settings back -------------------------------------------------------------------------
+
+
+def _settings_in(spec: Registration, value: Any) -> dict[str, dict[str, Any]] | None:
+    """The settings an object shows, if it shows any: ``{key: {field: value}}`` for the contract's fields."""
     if not isinstance(value, dict):
         return None
-    found = {k: {"status": v["status"], "url": v["url"]} for k, v in value.items()  # extra fields are not compared
-             if k in SETTING_KEYS and isinstance(v, dict) and "status" in v and "url" in v}
+    found = {k: {f: v[f] for f in spec.settings.fields} for k, v in value.items()  # extra fields are not compared
+             if k in spec.settings.keys and isinstance(v, dict) and all(f in v for f in spec.settings.fields)}
     return found or None
 
 
-def _settings_of_answer(answer: Any) -> dict[str, dict[str, Any]] | None:
-    """Where a GET answer keeps the settings: ``webhooks``, ``webhook``, ``settings``, ``data`` or the top."""
-    if not isinstance(answer, dict):
-        return None
-    for candidate in (answer.get("webhooks"), answer.get("webhook"), answer.get("settings"), answer.get("data"),
-                      answer):
-        found = _settings_in(candidate)
+def _settings_of_answer(spec: Registration, answer: Any) -> dict[str, dict[str, Any]] | None:
+    """Where a GET answer keeps the settings: where the request carries them, where the update's answer shows
+    them, under ``settings`` or ``data``, or at the top."""
+    candidates = [pointers.find(answer, spec.settings.at)]
+    if spec.read_back.answer_at:
+        candidates.append(pointers.find(answer, spec.read_back.answer_at))
+    if isinstance(answer, dict):
+        candidates += [answer.get("settings"), answer.get("data"), answer]
+    for candidate in candidates:
+        found = _settings_in(spec, candidate)
         if found:
             return found
     return None
 
 
 def _shown_by_get(client: Client) -> tuple[dict[str, dict[str, Any]], Exchange, str | None]:
-    """What ``GET /webhooks`` shows: (the settings found, the exchange, why it cannot be read at all)."""
+    """What ``GET`` shows: (the settings found, the exchange, why it cannot be read at all)."""
+    spec = client.target.spec
+    if not spec.read_back.get:
+        return {}, Exchange(client.target.url, "GET", {}, b""), "the contract reads nothing back with GET"
     get = client.get()
     if get.status is None or not 200 <= get.status < 300:
         return {}, get, f"GET {get.url} {get.outcome()}"
     try:
-        return _settings_of_answer(get.json()) or {}, get, None
+        return _settings_of_answer(spec, get.json()) or {}, get, None
     except ValueError:
         return {}, get, f"GET {get.url} answered {get.status} with a body that is not JSON"
 
 
-def _not_observable(reason: str) -> CannotObserve:
-    return CannotObserve(
-        f"cannot observe the stored settings, so the rule 'Omitted keys keep their existing values' "
-        f"({SEED} § note) was NOT checked: the POST answer's webhook object does not show every setting, "
-        f"and {reason}. Expose the settings in the POST answer's webhook object or on GET {PROFILE.path} to "
-        f"have this rule checked.")
+def _not_observable(spec: Registration, reason: str) -> NotChecked:
+    shown = f" the update's answer at {spec.read_back.answer_at}" if spec.read_back.answer_at else " the update's answer"
+    return NotChecked(
+        f"cannot observe the stored settings, so the rule 'Omitted keys keep their existing values' was NOT checked: "
+        f"{shown.strip()} does not show every setting, and {reason}. Expose the settings in{shown} or on GET "
+        f"{spec.path} to have this rule checked.")
 
 
 def _described(keys: tuple[str, ...]) -> str:
-    return "only " + ", ".join(keys) if keys else "an empty webhooks object"
+    return "only " + ", ".join(keys) if keys else "no setting at all"
 
 
 def _shown(value: Any) -> str:
     return "(absent)" if value is None else json.dumps(value)
 
 
-@check("documented", "§ note: 'Omitted keys keep their existing values where supported.'")
-def keeps_omitted_keys(target: Target) -> None:
-    """After a partial update, every omitted key keeps the value it had (observed via the answer or GET).
+def _setting(spec: Registration, enabled: bool, url: str) -> dict[str, Any]:
+    return {name: (enabled if kind == "boolean" else url) for name, kind in spec.settings.fields.items()}
 
-    Each round sets every webhook, then sends a partial body (every proper subset of the keys, the empty
-    one included). The settings are read from the partial update's answer when its ``webhook`` object
-    shows all of them; otherwise from ``GET /webhooks``, trusted only if it showed the full settings just
-    before the partial update (so an unrelated GET answer is never mistaken for lost settings).
+
+def _body_with(spec: Registration, settings: dict[str, Any]) -> Any:
+    assert spec.partial_update is not None
+    return pointers.replaced(copy.deepcopy(dict(spec.partial_update.extra)), spec.settings.at, settings)
+
+
+@check("registration", "documented")
+def keeps_omitted_keys(ctx: RegistrationContext, platform: str) -> None:
+    """After a partial update, every omitted setting keeps the value it had (observed via the answer or GET).
+
+    Each round sets every setting, then sends a partial body (every proper subset of the keys, the empty
+    one included). The settings are read from the partial update's answer when it shows all of them;
+    otherwise from ``GET``, trusted only if it showed the full settings just before the partial update (so an
+    unrelated GET answer is never mistaken for lost settings).
     """
     name = "keeps_omitted_keys"
+    target = ctx.target
+    spec = target.spec
+    if spec.partial_update is None:
+        raise NotChecked(f"the {platform} contract states no rule for settings a request omits")
+    rule = spec.partial_update.source
+    keys = spec.settings.keys
     token = secrets.token_hex(4)
     with client_for(target) as client:
-        subsets = [s for size in range(len(SETTING_KEYS)) for s in combinations(SETTING_KEYS, size)]
+        subsets = [s for size in range(len(keys)) for s in combinations(keys, size)]
         for round_no, given_keys in enumerate(subsets):
-            full = {key: {"status": True, "url": f"https://{MARK_HOST}/{token}/{round_no}/{key}/full"}
-                    for key in SETTING_KEYS}
-            setup = client.post_json({"webhooks": full, "updateAll": False})
+            full = {key: _setting(spec, True, f"https://{MARK_HOST}/{token}/{round_no}/{key}/full") for key in keys}
+            setup = client.post_json(_body_with(spec, full))
             if setup.status is None or not 200 <= setup.status < 300:
                 raise failure(name, target, setup, f"setting every webhook failed: the target {setup.outcome()}; "
                               "expected 200, so omitted keys could not be checked")
             before, calibration, get_problem = _shown_by_get(client)
             if get_problem is None and before != full:
                 get_problem = (f"GET {target.url} answered {calibration.status} without showing the settings just "
-                               f"set (answer: {excerpt(_scrubbed(target, calibration.answer), 200)})")
-            partial = {key: {"status": False, "url": f"https://{MARK_HOST}/{token}/{round_no}/{key}/partial"}
+                               f"set (answer: {excerpt(calibration.answer, 200)})")
+            partial = {key: _setting(spec, False, f"https://{MARK_HOST}/{token}/{round_no}/{key}/partial")
                        for key in given_keys}
-            sent = {"webhooks": partial, "updateAll": False}
+            sent = _body_with(spec, partial)
             post = client.post_json(sent)
             if post.status is None or not 200 <= post.status < 300:
                 raise failure(name, target, post, f"a partial update sending {_described(given_keys)} was not "
-                              f"accepted: the target {post.outcome()}; expected 200")
+                              f"accepted: the target {post.outcome()}; expected 200", source=rule)
             try:
-                in_answer = _settings_in(post.json().get("webhook")) or {}
-            except (ValueError, AttributeError):
+                answer_at = spec.read_back.answer_at
+                in_answer = (_settings_in(spec, pointers.find(post.json(), answer_at)) if answer_at else None) or {}
+            except ValueError:
                 in_answer = {}
             expected = {**full, **partial}
             complete = True  # whether `seen` is the whole state, so that a missing key counts as lost
-            if len(in_answer) == len(SETTING_KEYS):
-                seen, source, where = in_answer, post, "the partial update's answer (webhook object)"
+            if len(in_answer) == len(keys):
+                seen, source, where = in_answer, post, f"the partial update's answer ({spec.read_back.answer_at})"
             elif get_problem is None:
                 after, source, problem = _shown_by_get(client)
                 if problem is not None:
                     raise failure(name, target, source, f"GET {target.url} showed the settings before the partial "
-                                  f"update but not after it: {problem}")
+                                  f"update but not after it: {problem}", source=rule)
                 seen, where = after, f"GET {target.url}"
             elif all(in_answer[key] == expected[key] for key in in_answer):
-                raise _not_observable(get_problem)
+                raise _not_observable(spec, get_problem)
             else:  # the answer shows only some keys, and one of them wrongly: that much is observable
-                seen, source, where, complete = in_answer, post, "the partial update's answer (webhook object)", False
-            for key in SETTING_KEYS:
+                seen, source, where, complete = in_answer, post, "the partial update's answer", False
+            for key in keys:
                 got = seen.get(key)
                 if got == expected[key] or (got is None and not complete):
                     continue
                 what = (f"the omitted key {key!r} lost its value" if key not in given_keys
                         else f"the given key {key!r} was not updated")
-                raise failure(name, target, source, f"after a partial update sending "
-                              f"{_described(given_keys)}, {what}",
-                              [f"observed via {where}: {key} = {_shown(got)}",
-                               f"expected: {key} = {json.dumps(expected[key])}",
-                               f"partial update sent: {json.dumps(sent)}",
-                               f"rule: {SEED} § note: 'Omitted keys keep their existing values where supported.'"])
+                raise failure(name, target, source, f"after a partial update sending {_described(given_keys)}, "
+                              f"{what}", [f"observed via {where}: {key} = {_shown(got)}",
+                                          f"expected: {key} = {json.dumps(expected[key])}",
+                                          f"partial update sent: {json.dumps(sent)}"], source=rule)
 
 
 def run_all(target: Target, names: Iterable[str] | None = None,
-            hypothesis: Callable[[Any], Any] | None = None) -> dict[str, str]:
-    """Run checks outside pytest; returns ``{name: "passed" | "FAILED: ..." | "not checked: ..."}``."""
+            hypothesis: Callable[[Callable[..., None]], Callable[..., None]] | None = None) -> dict[str, str]:
+    """Run the registration checks outside pytest; ``{name: "passed" | "FAILED: ..." | "not checked: ..."}``."""
+    from hookproof.conformance.registry import checks_of
+
+    ctx = RegistrationContext(target, hypothesis or runner())
+    chosen = {c.name: c for c in checks_of("registration")}
     results: dict[str, str] = {}
-    for name in names or CHECKS:
-        fn = CHECKS[name].run
+    for name in names or chosen:
         try:
-            if name == "accepts_valid_bodies":
-                fn(target, hypothesis)
-            else:
-                fn(target)
+            chosen[name](ctx, target.platform)
             results[name] = "passed"
         except CheckFailure as exc:
             results[name] = f"FAILED: {exc}"
-        except CannotObserve as exc:
+        except NotChecked as exc:
             results[name] = f"not checked: {exc}"
     return results

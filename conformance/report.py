@@ -1,87 +1,88 @@
 """What a failing check prints: enough to understand and replay the case without reading the suite.
 
-Every failure carries the request that was sent (as a curl command with secrets masked) and the first
-bytes of what came back. Secrets are masked here, in one place, so that no check can leak one.
+:class:`CheckFailure` is the one failure type of every check. It is built here, from parts, and every part
+goes through :mod:`hookproof.redact` before anything is cut to length, so that no check can leak a secret.
+Its ``key`` says what caused it (the check, the platform, the event), for grouping failures of one cause.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
-MASK = "***"
+from hookproof import redact
+
 EXCERPT_BYTES = 300
 PAYLOAD_CHARS = 2000
-
-
-def masked(headers: Mapping[str, str], secret_headers: Iterable[str]) -> dict[str, str]:
-    secret = {h.lower() for h in secret_headers}
-    return {k: (MASK if k.lower() in secret else v) for k, v in headers.items()}
-
-
-def redacted_url(url: str) -> str:
-    """The URL without user:password, for records and messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        netloc = f"***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    except ValueError:  # a port out of range: show nothing of the authority rather than guess
-        return "(an unparseable URL)"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def scrubbed(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` masked (a sender may echo it in its output)."""
-    return text.replace(secret, MASK) if secret else text
-
-
-def curl_command(
-    url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (), method: str = "POST"
-) -> str:
-    """A curl command that replays a request; secret header values are replaced by ``***``."""
-    parts = ["curl", "-sS", "-i", "-X", method, shlex.quote(url)]
-    for name, value in masked(headers, secret_headers).items():
-        parts += ["-H", shlex.quote(f"{name}: {value}")]
-    if body:
-        parts += ["--data-binary", shlex.quote(body.decode("utf-8", errors="replace"))]
-    return " ".join(parts)
+SECRET_ENV = "HOOKPROOF_SECRET"
 
 
 def excerpt(data: bytes | str | None, limit: int = EXCERPT_BYTES) -> str:
+    """The first bytes of an answer or body, secrets masked first."""
     if data is None:
         return "(nothing)"
     if isinstance(data, bytes):
+        data = redact.data(data)
         text = data[:limit].decode("utf-8", errors="replace")
         more = len(data) > limit
     else:
+        data = redact.text(data)
         text, more = data[:limit], len(data) > limit
     return repr(text) + (" ..." if more else "")
+
+
+def masked_headers(headers: Mapping[str, str], secret_headers: Iterable[str]) -> dict[str, str]:
+    """Headers for a report: secret-bearing ones shown as ``***``, the rest with known secrets masked."""
+    secret = {h.lower() for h in secret_headers}
+    return {k: (redact.MASK if k.lower() in secret else redact.text(v)) for k, v in headers.items()}
+
+
+def curl_command(url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (),
+                 method: str = "POST") -> str:
+    """A curl command that replays a request. A header that carries the secret itself reads it from
+    ``$HOOKPROOF_SECRET``, so that the command works when pasted; one derived from it (a signature) is shown
+    masked, since it is only valid for this exact body."""
+    parts = ["curl", "-sS", "-i", "-X", method, shlex.quote(redact.url(url))]
+    hidden = {h.lower() for h in secret_headers}
+    for name, value in headers.items():
+        if name.lower() in hidden:
+            parts += ["-H", f'"{name}: ${SECRET_ENV}"' if _is_secret(value) else shlex.quote(f"{name}: {redact.MASK}")]
+        else:
+            parts += ["-H", shlex.quote(f"{name}: {redact.text(value)}")]
+    if body:
+        parts += ["--data-binary", shlex.quote(redact.data(body).decode("utf-8", errors="replace"))]
+    return " ".join(parts)
+
+
+def _is_secret(value: str) -> bool:
+    return any(value in (secret, redact.text(secret)) for secret in redact.known())
 
 
 class CheckFailure(AssertionError):
     """A conformance check failed. ``str()`` is the whole report, so pytest prints it as is."""
 
-    def __init__(
-        self,
-        check: str,
-        summary: str,
-        *,
-        platform: str = "",
-        event: str = "",
-        details: Iterable[str] = (),
-        replay: str | None = None,
-        payload: str | None = None,
-    ):
-        self.check, self.summary, self.platform, self.event = check, summary, platform, event
-        lines = [f"[{check}] {summary}"]
+    def __init__(self, check: str, summary: str, *, platform: str = "", event: str = "",
+                 details: Iterable[str] = (), replay: str | None = None, payload: str | None = None,
+                 cause: str | None = None, source: str | None = None):
+        self.check, self.platform, self.event = check, platform, event
+        self.summary = redact.text(summary)
+        self.source = redact.text(source) if source else None
+        # What caused it, for grouping: two failures with one key are one problem seen twice.
+        self.key = (check, platform, event, cause or self.summary)
+        lines = [f"[{check}] {self.summary}"]
         if platform:
             lines.append(f"  platform: {platform}" + (f"   event: {event}" if event else ""))
-        lines += [f"  {d}" for d in details]
+        lines += [f"  {redact.text(d)}" for d in details]
+        if self.source:
+            lines.append(f"  rule: {self.source}")
         if payload is not None:
+            payload = redact.text(payload)
             shown = payload if len(payload) <= PAYLOAD_CHARS else payload[:PAYLOAD_CHARS] + " ..."
             lines.append(f"  payload: {shown}")
         if replay:
             lines.append(f"  replay: {replay}")
         super().__init__("\n".join(lines))
+
+
+class NotChecked(Exception):
+    """A check could not observe what its rule is about; the run says so instead of passing or failing."""

@@ -12,7 +12,6 @@ from typing import TypeVar
 
 from hypothesis import HealthCheck, Phase, seed, settings
 
-PROFILE = "hookproof-conformance"
 DEFAULT_EXAMPLES = 10
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -31,9 +30,6 @@ def conformance_settings(max_examples: int = DEFAULT_EXAMPLES, *, derandomize: b
         print_blob=False,
         report_multiple_bugs=False,  # one failure, reported as a CheckFailure, not an exception group
     )
-
-
-settings.register_profile(PROFILE, conformance_settings())
 
 
 def runner(max_examples: int = DEFAULT_EXAMPLES, run_seed: int | None = None, shrink: bool = False) -> Callable[[F], F]:

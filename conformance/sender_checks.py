@@ -1,12 +1,14 @@
-"""Sender checks a to h: what must arrive on the wire when a sender delivers one event.
+"""Sender checks: what must arrive on the wire when a sender delivers one event.
 
-One small named function per check (:data:`CHECKS`), each judging an
-:class:`~conformance.sender_harness.Observation` and raising :class:`~conformance.report.CheckFailure`
-with the check, the payload handed over, and what arrived (headers, a body excerpt, the time of each
-try). Only the wire is judged, never the command's exit status. Everything platform-specific is read from
-the profile (method, Content-Type, headers, where the event name travels, the secret header, the
-per-delivery metadata, the retry policy); platforms whose documents give no retry policy are judged by
-DoSelect's, and the pytest layer marks those checks ``retry_policy_inferred``.
+Two layers. The *judges* (``judge_*``) each take one :class:`~hookproof.conformance.sender_harness.Observation`
+(one scripted run of the command) and raise :class:`~hookproof.conformance.report.CheckFailure` with the
+payload handed over and what arrived (headers, a body excerpt, the time of each try); ``tests/`` calls them
+directly. The *checks* registered in :mod:`hookproof.conformance.registry` run a judge over the cases its
+rule is about. Only the wire is judged, never the command's exit status, and everything platform-specific
+comes from the contract: method, Content-Type, headers, where the event name travels, authentication, the
+per-delivery metadata and the retry policy (which answers are retried, how many tries, the backoff's shape).
+Platforms whose documents give no retry policy are judged by the one their profile assumes, and those
+checks are marked ``retry_policy_inferred``.
 """
 
 from __future__ import annotations
@@ -17,37 +19,34 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from conformance import catalog, pointers
-from conformance.delivery import header_bytes
-from conformance.report import CheckFailure, scrubbed
-from conformance.sender_harness import (
-    ACCEPTING,
-    REFUSE_ALL,
-    REFUSING,
-    Arrival,
-    Observation,
-)
-
-# --- the checks ------------------------------------------------------------------------------------------
+from hookproof import auth, pointers, redact, validation
+from hookproof.contract import CatalogError, RetryPolicy
+from hookproof.conformance.registry import check
+from hookproof.conformance.report import CheckFailure
+from hookproof.conformance.sender_harness import ACCEPTING, Arrival, Observation, SenderHarness
 
 
-@dataclass(frozen=True)
-class RetryRule:
-    """The retry policy the checks apply to one platform, and whether its own document states it."""
+@dataclass
+class SenderContext:
+    """A sender check's view of the run: the harness that runs the command, and the secret it is given."""
 
-    max_tries: int
-    documented: bool
-    source: str
+    harness: SenderHarness
+    secret: str | None = None
+
+    def __post_init__(self) -> None:
+        redact.remember(self.secret)
+
+    def observe(self, platform: str, scenario: str) -> Observation:
+        return self.harness.observe(platform, scenario, self.secret)
 
 
-def retry_rule(platform: str) -> RetryRule:
-    policy = catalog.profile(platform).retry_policy()
-    return RetryRule(policy["max_tries"], policy["documented"], policy["source"])
+# --- rules on timing -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class BackoffRule:
-    """When a series of intervals between tries counts as a backoff (docs/decisions.md#backoff-verification).
+    """When a series of intervals between tries counts as an increasing backoff
+    (docs/decisions.md#backoff-verification).
 
     Intervals are measured at the receiver, so each carries scheduling noise (a few ms, tens under load,
     now and then one long stall). The rule asks for what noise does not produce from a constant or
@@ -67,7 +66,7 @@ class BackoffRule:
     immediate: float = 0.01  # below this, a failing series is reported as "immediate" rather than "constant"
 
     def problems(self, intervals: Sequence[float]) -> list[str]:
-        shown = ", ".join(f"{i * 1000:.0f} ms" for i in intervals)
+        shown = _ms(intervals)
         if len(intervals) < 2:
             return [f"only {len(intervals) + 1} tries arrived: a backoff needs at least 3 to be judged"]
         problems = []
@@ -86,26 +85,63 @@ class BackoffRule:
 
 
 BACKOFF = BackoffRule()
+EARLY = 0.9  # a wait may come this much of its documented length early (clock granularity), no more
+EARLY_NOISE = 0.003
+LATE_FACTOR, LATE_NOISE = 2.0, 0.1  # a "constant" wait may be late by this much before it counts as growing
 
 
-def _fail(check: str, obs: Observation, summary: str, problems: Sequence[str] = (), source: str = "") -> CheckFailure:
+def _ms(intervals: Sequence[float]) -> str:
+    return ", ".join(f"{i * 1000:.0f} ms" for i in intervals)
+
+
+def backoff_problems(policy: RetryPolicy, intervals: Sequence[float], scale: float) -> list[str]:
+    """Whether the intervals keep the policy's backoff (its shape, and waits no shorter than it documents),
+    with every documented wait multiplied by ``scale``."""
+    problems = []
+    if policy.min_delay:
+        floor = policy.min_delay * scale
+        short = [i for i in intervals if i < floor * EARLY - EARLY_NOISE]
+        if short:
+            problems.append(f"{len(short)} interval(s) shorter than the documented minimum of {policy.min_delay:g} s "
+                            f"x {scale:g} = {floor * 1000:.0f} ms (intervals {_ms(intervals)})")
+    if policy.backoff == "increasing":
+        problems += BACKOFF.problems(intervals)
+    elif policy.backoff == "constant":
+        expected = (policy.delay or 0.0) * scale
+        for n, interval in enumerate(intervals, 1):
+            if interval < expected * EARLY - EARLY_NOISE:
+                problems.append(f"interval {n} ({interval * 1000:.0f} ms) is shorter than the documented constant "
+                                f"{policy.delay:g} s x {scale:g} = {expected * 1000:.0f} ms")
+            elif interval > expected * LATE_FACTOR + LATE_NOISE:
+                problems.append(f"interval {n} ({interval * 1000:.0f} ms) is far longer than the documented constant "
+                                f"{policy.delay:g} s x {scale:g} = {expected * 1000:.0f} ms")
+    return problems
+
+
+# --- reporting -------------------------------------------------------------------------------------------
+
+
+def _fail(name: str, obs: Observation, summary: str, problems: Sequence[str] = (), source: object = None,
+          also: Sequence[str] = ()) -> CheckFailure:
     secret = obs.case.secret
-    details = [f"- {scrubbed(p, secret)}" for p in problems] + ([f"source: {source}"] if source else [])
-    details += [scrubbed(line, secret) for line in obs.describe()]
-    payload = scrubbed(json.dumps(obs.case.body, ensure_ascii=False), secret)
-    return CheckFailure(check, scrubbed(summary, secret), platform=obs.case.platform, event=obs.case.event,
-                        details=details, payload=payload)
+    details = [f"- {redact.text(p, secret)}" for p in problems]
+    if also:
+        details.append("the same check also failed in: " + ", ".join(also))
+    details += [redact.text(line, secret) for line in obs.describe()]
+    payload = redact.text(json.dumps(obs.case.body, ensure_ascii=False), secret)
+    return CheckFailure(name, redact.text(summary, secret), platform=obs.case.platform, event=obs.case.event,
+                        details=details, payload=payload, source=str(source) if source else None)
 
 
-def _arrived(check: str, obs: Observation) -> list[Arrival]:
-    """The tries, or a failure that says why there are none (shared by every check; it is check h)."""
+def _arrived(name: str, obs: Observation) -> list[Arrival]:
+    """The tries, or a failure that says why there are none (shared by every check; see command_delivers)."""
     if obs.spawn_error:
-        raise _fail(check, obs, f"the sender command {obs.how_it_ended()}")
+        raise _fail(name, obs, f"the sender command {obs.how_it_ended()}")
     if not obs.tries:
         why = "the command " + obs.how_it_ended()
         if obs.strays:
             why += f"; {len(obs.strays)} request(s) arrived at other paths"
-        raise _fail(check, obs, f"nothing arrived at {obs.url}: {why}")
+        raise _fail(name, obs, f"nothing arrived at {obs.url}: {why}")
     return obs.tries
 
 
@@ -180,58 +216,80 @@ def _media_type(value: str) -> tuple[str, dict[str, str]]:
 
 
 def _text(header_value: str) -> str:
-    return header_bytes(header_value).decode("utf-8", errors="replace")
+    return auth.header_bytes(header_value).decode("utf-8", errors="replace")
 
 
-def check_wire(obs: Observation) -> None:
-    """a. Method, Content-Type and the documented headers with their documented values, on every try."""
-    check = "sender a: method and headers"
-    prof = catalog.profile(obs.case.platform)
-    expected = prof.delivery_headers(obs.case.event, obs.case.secret)
+def _policy(obs: Observation) -> RetryPolicy:
+    policy = obs.case.spec.retry
+    assert policy is not None
+    return policy
+
+
+# --- the judges ------------------------------------------------------------------------------------------
+
+
+def judge_wire(obs: Observation, name: str = "method_and_headers") -> None:
+    """Method, Content-Type, the documented headers with their documented values, and authentication, on
+    every try."""
+    spec = obs.case.spec
+    expected = spec.delivery_headers(obs.case.event)
     content_type = expected.pop("Content-Type")
     problems: list[str] = []
-    for number, arrival in enumerate(_arrived(check, obs), 1):
+    for number, arrival in enumerate(_arrived(name, obs), 1):
         at = f"try {number}: "
-        if arrival.method != prof.method:
-            problems.append(f"{at}method {arrival.method}, expected {prof.method} [{prof.method_source}]")
+        if arrival.method != spec.method:
+            problems.append(f"{at}method {arrival.method}, expected {spec.method} [{spec.method_source}]")
         got = arrival.header("Content-Type")
         if got is None:
             problems.append(f"{at}no Content-Type header, expected {content_type}")
         else:
             media, params = _media_type(got)
             if media != content_type:
-                problems.append(f"{at}Content-Type {got!r}, expected {content_type!r} [{prof.headers_source}]")
+                problems.append(f"{at}Content-Type {got!r}, expected {content_type!r} [{spec.headers_source}]")
             elif params.get("charset", "utf-8") not in ("utf-8", "utf8"):
                 problems.append(f"{at}Content-Type {got!r}: the body must be UTF-8 JSON")
-        for name, value in expected.items():
-            got = arrival.header(name)
-            secret = name == prof.secret_header
+        for header, value in expected.items():
+            got = arrival.header(header)
             if got is None:
-                problems.append(f"{at}header {name} is missing" + ("" if secret else f", expected {value!r}"))
-            elif header_bytes(got) != value.encode("utf-8"):
-                problems.append(f"{at}header {name} " + ("differs from the configured secret" if secret
-                                                         else f"is {_text(got)!r}, expected {value!r}"))
+                problems.append(f"{at}header {header} is missing, expected {value!r}")
+            elif auth.header_bytes(got) != value.encode("utf-8"):
+                problems.append(f"{at}header {header} is {_text(got)!r}, expected {value!r}")
+        problems += [f"{at}{p}" for p in _auth_problems(obs, arrival)]
         try:
-            claimed = prof.event_of(_json(arrival.body), arrival.header_map)
-        except (ValueError, catalog.CatalogError):
+            claimed = spec.event_of(_json(arrival.body), arrival.header_map)
+        except (ValueError, CatalogError):
             claimed = None  # no event to compare: the body check says why
         if claimed is not None and claimed != obs.case.event:
-            problems.append(f"{at}the delivery names event {claimed!r}, expected {obs.case.event!r} "
-                            f"[{prof.event_name['source']}]")
+            source = spec.event_naming.source if spec.event_naming else ""
+            problems.append(f"{at}the delivery names event {claimed!r}, expected {obs.case.event!r} [{source}]")
     if problems:
-        raise _fail(check, obs, "the request does not look the way the platform documents", problems,
-                    prof.headers_source)
+        raise _fail(name, obs, "the request does not look the way the platform documents", problems,
+                    spec.headers_source)
 
 
-def check_body(obs: Observation) -> None:
-    """b. UTF-8 JSON, valid against the event's schema, equal to the payload handed over except for the
-    per-delivery metadata the profile lets a sender set (a ``url`` value must be the URL called)."""
-    check = "sender b: body"
-    prof = catalog.profile(obs.case.platform)
-    metadata = prof.delivery_metadata
-    set_by_sender = [m["pointer"] for m in metadata]
+def _auth_problems(obs: Observation, arrival: Arrival) -> list[str]:
+    """With a secret, authentication recomputed from what arrived; without one, only a sender that
+    authenticates although it was given no secret is wrong for an optional scheme."""
+    spec, secret = obs.case.spec, obs.case.secret
+    if not spec.auth:
+        return []
+    if secret:
+        try:
+            body = _json(arrival.body)
+        except ValueError:
+            body = None
+        return [f"{p.message} [{p.scheme.source}]"
+                for p in auth.verify(spec, arrival.header_map, arrival.body, body, secret)]
+    return []
+
+
+def judge_body(obs: Observation, name: str = "body_is_the_payload") -> None:
+    """UTF-8 JSON, valid against the event's schema, equal to the payload handed over except for the
+    per-delivery metadata the contract lets a sender set (a ``url`` value must be the URL called)."""
+    spec = obs.case.spec
+    set_by_sender = [m.pointer for m in spec.metadata]
     problems: list[str] = []
-    for number, arrival in enumerate(_arrived(check, obs), 1):
+    for number, arrival in enumerate(_arrived(name, obs), 1):
         at = f"try {number}: "
         try:
             body = _json(arrival.body)
@@ -241,91 +299,101 @@ def check_body(obs: Observation) -> None:
         except ValueError as exc:
             problems.append(f"{at}the body is not JSON ({exc})")
             continue
-        verdict = catalog.validate(obs.case.platform, body, {}, event_name=obs.case.event)
+        except RecursionError:
+            problems.append(f"{at}the body nests too deeply to read")
+            continue
+        verdict = validation.validate(obs.case.platform, body, {}, event=obs.case.event, contract=spec.name)
         problems += [f"{at}{p}" for p in verdict.problems]
         problems += [f"{at}{d}" for d in differences(_without(obs.case.body, set_by_sender),
                                                      _without(body, set_by_sender))]
-        for entry in metadata:
-            if entry["value"] == "url":
-                value = pointers.find(body, entry["pointer"])
+        for entry in spec.metadata:
+            if entry.value == "url":
+                value = pointers.find(body, entry.pointer)
                 if value != obs.url:
-                    problems.append(f"{at}{entry['pointer']} is {json.dumps(value)}, expected the URL called, "
-                                    f"{obs.url!r} [{entry['source']}]")
+                    problems.append(f"{at}{entry.pointer} is {json.dumps(value)}, expected the URL called, "
+                                    f"{obs.url!r} [{entry.source}]")
     if problems:
-        raise _fail(check, obs, "the body is not the payload handed over, as the event's schema requires",
-                    problems, prof.seed)
+        raise _fail(name, obs, "the body is not the payload handed over, as the event's schema requires",
+                    problems, spec.document)
 
 
-def check_accepted(obs: Observation) -> None:
-    """c. A first answer of 200, 201, 202 or 204 ends the delivery: exactly one request."""
-    check = "sender c: one request when accepted"
-    tries = _arrived(check, obs)
-    rule = retry_rule(obs.case.platform)
+def judge_accepted(obs: Observation, name: str = "one_request_when_accepted") -> None:
+    """A first answer of 200, 201, 202 or 204 ends the delivery: exactly one request."""
+    tries = _arrived(name, obs)
     if len(tries) != 1:
-        raise _fail(check, obs, f"{len(tries)} requests arrived; after a first answer of {obs.case.statuses[0]} "
-                    "there must be exactly one", source=rule.source)
+        raise _fail(name, obs, f"{len(tries)} requests arrived; after a first answer of {obs.case.statuses[0]} "
+                    "there must be exactly one", source=_policy(obs).source)
 
 
-def check_retried(obs: Observation) -> None:
-    """d. A non-2XX answer (3XX included: redirects are not followed) is retried; nothing after the 2XX."""
-    check = "sender d: retry after a non-2XX answer"
-    tries = _arrived(check, obs)
-    rule = retry_rule(obs.case.platform)
+def judge_retried(obs: Observation, name: str = "retried_as_documented") -> None:
+    """A failed answer the policy retries is retried (a 3XX is never followed), and nothing comes after the
+    2XX; a failed answer it does not retry ends the delivery."""
+    tries = _arrived(name, obs)
+    policy = _policy(obs)
     refused = obs.case.statuses[0]
     problems = []
     if obs.followed_redirect:
         problems.append(f"the sender followed the {refused} answer's Location ({obs.redirect_url}): a 3XX is a "
                         "failed try, to be retried at the configured URL")
+    if not policy.retries(refused):
+        if len(tries) != 1:
+            raise _fail(name, obs, f"{len(tries)} requests arrived; an answer of {refused} is not retried (the "
+                        f"policy retries {policy.retried_statuses} only), so there must be exactly one",
+                        problems, policy.source)
+        if problems:
+            raise _fail(name, obs, "the sender followed a redirect", problems, policy.source)
+        return
     if len(tries) < 2:
         problems.append(f"after an answer of {refused} the sender did not try again")
     elif len(tries) > 2:
         problems.append(f"{len(tries) - 2} more request(s) arrived after the 2XX answer")
     if problems:
-        raise _fail(check, obs, f"expected exactly 2 requests: the first answered {refused}, the second "
-                    f"answered 200; {len(tries)} arrived", problems, rule.source)
+        raise _fail(name, obs, f"expected exactly 2 requests: the first answered {refused}, the second "
+                    f"answered 200; {len(tries)} arrived", problems, policy.source)
 
 
-def check_max_tries(obs: Observation) -> None:
-    """e. When every answer is non-2XX: exactly ``max_tries`` requests in total, then nothing more."""
-    check = "sender e: gives up after the last try"
-    tries = _arrived(check, obs)
-    rule = retry_rule(obs.case.platform)
-    if len(tries) != rule.max_tries:
-        how = "gave up too early" if len(tries) < rule.max_tries else "kept on trying"
-        raise _fail(check, obs, f"{len(tries)} requests arrived while every answer was {REFUSE_ALL}; the policy "
-                    f"allows exactly {rule.max_tries} tries in total: the sender {how}", source=rule.source)
+def judge_max_tries(obs: Observation, name: str = "gives_up_after_the_last_try") -> None:
+    """When every answer is a retried failure: exactly the policy's number of tries, then nothing more."""
+    tries = _arrived(name, obs)
+    policy = _policy(obs)
+    if len(tries) != policy.max_tries:
+        how = "gave up too early" if len(tries) < policy.max_tries else "kept on trying"
+        raise _fail(name, obs, f"{len(tries)} requests arrived while every answer was {obs.case.statuses[0]}; the "
+                    f"policy allows exactly {policy.max_tries} tries in total: the sender {how}", source=policy.source)
 
 
-def check_backoff(obs: Observation) -> None:
-    """f. The intervals between tries are positive and grow (:class:`BackoffRule`)."""
-    check = "sender f: backoff"
-    tries = _arrived(check, obs)
-    rule = retry_rule(obs.case.platform)
-    intervals = [b.at - a.at for a, b in pairwise(tries[:rule.max_tries])]
-    problems = BACKOFF.problems(intervals)
+def judge_backoff(obs: Observation, name: str = "backoff_as_documented") -> None:
+    """The waits between tries have the policy's shape (none, constant, increasing) and are never shorter
+    than it documents, scaled by ``{time_scale}``."""
+    tries = _arrived(name, obs)
+    policy = _policy(obs)
+    intervals = [b.at - a.at for a, b in pairwise(tries[:policy.max_tries])]
+    problems = backoff_problems(policy, intervals, obs.case.time_scale)
     if problems:
-        raise _fail(check, obs, "the tries are not spaced by a growing backoff", problems, rule.source)
+        raise _fail(name, obs, f"the tries are not spaced as the policy says (a {policy.backoff} backoff)", problems,
+                    policy.source)
 
 
-def check_same_delivery(obs: Observation) -> None:
-    """g. Every retry repeats the delivery: same body, so the same per-delivery metadata
+def judge_same_delivery(obs: Observation, name: str = "retries_repeat_the_delivery") -> None:
+    """Every retry repeats the delivery: the same body, so the same per-delivery metadata
     (DoSelect ``meta.delivery_id``) on every try."""
-    check = "sender g: retries repeat the delivery"
-    tries = _arrived(check, obs)
-    rule = retry_rule(obs.case.platform)
+    tries = _arrived(name, obs)
+    policy = _policy(obs)
     if len(tries) < 2:
-        raise _fail(check, obs, "only one try arrived while every answer was a failure: no retry to compare",
-                    source=rule.source)
-    metadata = {m["pointer"]: m["source"] for m in catalog.profile(obs.case.platform).delivery_metadata}
+        if policy.max_tries < 2:
+            return
+        raise _fail(name, obs, "only one try arrived while every answer was a failure: no retry to compare",
+                    source=policy.source)
+    metadata = {m.pointer: m.source for m in obs.case.spec.metadata}
     try:
         first = _json(tries[0].body)
-    except ValueError:
+    except (ValueError, RecursionError):
         first = None
     problems = []
     for number, arrival in enumerate(tries[1:], 2):
         try:
             found = differences(first, _json(arrival.body)) if first is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):
             found = None
         if found is None:
             if arrival.body != tries[0].body:
@@ -336,38 +404,93 @@ def check_same_delivery(obs: Observation) -> None:
             note = f" [{metadata[pointer]}]" if pointer in metadata else ""
             problems.append(f"try {number} differs from try 1 at {line}{note}")
     if problems:
-        raise _fail(check, obs, "a retry is not the same delivery as the first try", problems, rule.source)
+        raise _fail(name, obs, "a retry is not the same delivery as the first try", problems, policy.source)
 
 
-def check_delivers(obs: Observation) -> None:
-    """h. The command delivers, and finishes within ``--sender-timeout``; one that sends nothing, hangs or
-    crashes before sending fails with a message that says which."""
-    check = "sender h: the command delivers within its bound"
-    _arrived(check, obs)
+def judge_delivers(obs: Observation, name: str = "command_delivers") -> None:
+    """The command delivers, and finishes within ``--hookproof-sender-timeout``; one that sends nothing, hangs
+    or crashes before sending fails with a message that says which."""
+    _arrived(name, obs)
     if obs.timed_out:
-        raise _fail(check, obs, f"the command {obs.how_it_ended()}; a sender must return once the delivery "
-                    "is done")
+        raise _fail(name, obs, f"the command {obs.how_it_ended()}; a sender must return once the delivery is done")
 
 
-@dataclass(frozen=True)
-class SenderCheck:
-    """One check: its letter, the function, the scenarios it judges, and whether it follows the retry policy."""
-
-    letter: str
-    name: str
-    func: Callable[[Observation], None]
-    scenarios: tuple[str, ...]
-    retry: bool = False
-    marker: str = "documented"  # for a platform whose own document states the rule
+# --- the checks: a judge over the cases its rule is about ------------------------------------------------
 
 
-CHECKS: dict[str, SenderCheck] = {c.letter: c for c in (
-    SenderCheck("a", "wire", check_wire, ("accept-200", "refuse-all")),  # refuse-all: the retries' headers too
-    SenderCheck("b", "body", check_body, ("accept-200",)),
-    SenderCheck("c", "accepted", check_accepted, tuple(f"accept-{s}" for s in ACCEPTING), retry=True),
-    SenderCheck("d", "retried", check_retried, tuple(f"refuse-{s}" for s in REFUSING), retry=True),
-    SenderCheck("e", "max_tries", check_max_tries, ("refuse-all",), retry=True),
-    SenderCheck("f", "backoff", check_backoff, ("refuse-all",), retry=True),
-    SenderCheck("g", "same_delivery", check_same_delivery, ("refuse-all",), retry=True),
-    SenderCheck("h", "delivers", check_delivers, ("accept-200",), marker="robustness"),
-)}
+def _over(name: str, ctx: SenderContext, platform: str, scenarios: Sequence[str],
+          judge: Callable[[Observation, str], None]) -> None:
+    """Judge every case; report the first failure, naming the other cases that failed the same way."""
+    failures: list[tuple[str, CheckFailure]] = []
+    for scenario in scenarios:
+        try:
+            judge(ctx.observe(platform, scenario), name)
+        except CheckFailure as failure:
+            failures.append((scenario, failure))
+    if failures:
+        first = failures[0][1]
+        if len(failures) > 1:
+            raise CheckFailure(first.check, first.summary, platform=first.platform, event=first.event,
+                               details=[f"failed in {len(failures)} cases: " + ", ".join(s for s, _ in failures),
+                                        *str(first).splitlines()[2:]])
+        raise first
+
+
+def _cases(ctx: SenderContext, platform: str, prefix: tuple[str, ...]) -> list[str]:
+    return [name for name in ctx.harness.scenarios(platform) if name.startswith(prefix) and name != "refuse-all"]
+
+
+@check("sender", "documented")
+def method_and_headers(ctx: SenderContext, platform: str) -> None:
+    """POST, Content-Type application/json, the documented headers and authentication, on every try."""
+    _over("method_and_headers", ctx, platform, ["accept-200", "refuse-all"], judge_wire)
+
+
+@check("sender", "documented")
+def body_is_the_payload(ctx: SenderContext, platform: str) -> None:
+    """UTF-8 JSON, valid for its event, equal to the payload handed over but for the per-delivery metadata."""
+    _over("body_is_the_payload", ctx, platform, ["accept-200"], judge_body)
+
+
+@check("sender", "documented", retry=True)
+def one_request_when_accepted(ctx: SenderContext, platform: str) -> None:
+    """A first answer of 200, 201, 202 or 204 ends the delivery: exactly one request."""
+    _over("one_request_when_accepted", ctx, platform, [f"accept-{s}" for s in ACCEPTING], judge_accepted)
+
+
+@check("sender", "documented", retry=True)
+def retried_as_documented(ctx: SenderContext, platform: str) -> None:
+    """Each failed answer the policy retries is retried (3XX never followed), others end the delivery."""
+    _over("retried_as_documented", ctx, platform, _cases(ctx, platform, ("refuse-", "final-")), judge_retried)
+
+
+@check("sender", "documented", retry=True)
+def gives_up_after_the_last_try(ctx: SenderContext, platform: str) -> None:
+    """When every answer fails: exactly the policy's number of tries (DoSelect: 5), then nothing more."""
+    _over("gives_up_after_the_last_try", ctx, platform, ["refuse-all"], judge_max_tries)
+
+
+@check("sender", "documented", retry=True)
+def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
+    """The waits between tries have the policy's shape and are never shorter than it documents."""
+    _over("backoff_as_documented", ctx, platform, ["refuse-all"], judge_backoff)
+
+
+@check("sender", "documented", retry=True)
+def retries_repeat_the_delivery(ctx: SenderContext, platform: str) -> None:
+    """Every retry carries the same body, so the same per-delivery id (DoSelect meta.delivery_id)."""
+    _over("retries_repeat_the_delivery", ctx, platform, ["refuse-all"], judge_same_delivery)
+
+
+@check("sender", "robustness")
+def command_delivers(ctx: SenderContext, platform: str) -> None:
+    """The command delivers and returns within its bound; one that sends nothing, hangs or crashes says which."""
+    _over("command_delivers", ctx, platform, ["accept-200"], judge_delivers)
+
+
+JUDGES: dict[str, Callable[[Observation, str], None]] = {
+    "method_and_headers": judge_wire, "body_is_the_payload": judge_body,
+    "one_request_when_accepted": judge_accepted, "retried_as_documented": judge_retried,
+    "gives_up_after_the_last_try": judge_max_tries, "backoff_as_documented": judge_backoff,
+    "retries_repeat_the_delivery": judge_same_delivery, "command_delivers": judge_delivers,
+}

@@ -1,10 +1,11 @@
-"""The sender harness: run a ``--sender-cmd`` once per case against a scripted loopback receiver, and
-record what arrived.
+"""The sender harness: run a ``--hookproof-sender-cmd`` once per case against a scripted loopback receiver,
+and record what arrived.
 
 :class:`SenderHarness` writes a generated payload to ``{event_file}``, serves ``{url}`` answering a
 scripted sequence of statuses (a pytest-httpserver :class:`HTTPServer`, one path per case), runs the
 command under a time bound and returns an :class:`Observation` of what arrived and when. It judges
-nothing: :mod:`conformance.sender_checks` does. Usable without pytest, so ``tests/`` drives it against
+nothing: :mod:`hookproof.conformance.sender_checks` does. Which cases there are follows from the contract's
+retry policy (:func:`scenarios_for`). Usable without pytest, so ``tests/`` drives it against
 deliberately broken senders.
 """
 
@@ -27,32 +28,66 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from conformance import catalog
-from conformance.report import MASK, excerpt, masked, scrubbed
+from hookproof import catalog, redact
+from hookproof.contract import Contract, RetryPolicy
+from hookproof.conformance.report import excerpt, masked_headers
 
-PLACEHOLDERS = ("url", "event_file", "platform", "event", "secret")
+PLACEHOLDERS = ("url", "event_file", "platform", "contract", "event", "secret", "time_scale")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
-ACCEPTING = (200, 201, 202, 204)  # check c: a first answer of one of these ends the delivery
-REFUSING = (301, 302, 400, 404, 410, 429, 500, 503)  # check d: each is retried, then a 2XX ends it
-REFUSE_ALL = 500  # checks e, f, g: every answer is this
+ACCEPTING = (200, 201, 202, 204)  # a first answer of one of these ends the delivery
+# Failed answers the cases try: each is retried where the policy retries it, else it must end the delivery.
+REFUSING = (301, 302, 400, 404, 410, 429, 500, 502, 503, 504)
+FALLBACK_REFUSAL = 500  # what "refuse-all" answers when the policy retries every failure
 
 DEFAULT_SETTLE = 0.25  # seconds to keep listening after the command ended, for requests still in flight
 MAX_BODY = 1024 * 1024  # bytes of a request body the harness keeps; the rest is ignored
-REFERENCE_BACKOFF_BASE = 0.02  # the default run's reference sender: 20, 40, 80, 160 ms between tries
+# The reference sender's first wait in the default run: the contract's documented delays are scaled down to
+# this (a documented 60 s becomes 20 ms; DoSelect's unspecified backoff, from 1 s, becomes 20, 40, 80, 160 ms).
+REFERENCE_FIRST_WAIT = 0.02
 
 
-def reference_command(backoff_base: float = REFERENCE_BACKOFF_BASE, python: str = sys.executable) -> str:
-    """The ``--sender-cmd`` template of the reference sender (what a run without ``--sender-cmd`` checks)."""
-    return (f"{shlex.quote(python)} -m reference_impl.sender --url {{url}} --event-file {{event_file}} "
-            f"--platform {{platform}} --event {{event}} --secret {{secret}} --backoff-base {backoff_base:g}")
+def reference_command(python: str = sys.executable) -> str:
+    """The ``--hookproof-sender-cmd`` template of the reference sender (what a run without one checks)."""
+    return (f"{shlex.quote(python)} -m hookproof.reference_impl.sender_cli --url {{url}} --event-file {{event_file}} "
+            f"--platform {{platform}} --contract {{contract}} --event {{event}} --secret {{secret}} "
+            f"--time-scale {{time_scale}}")
+
+
+def reference_time_scale(policy: RetryPolicy) -> float:
+    """The time scale that makes the policy's first wait :data:`REFERENCE_FIRST_WAIT`."""
+    return REFERENCE_FIRST_WAIT / (policy.first_delay() or 1.0)
+
+
+def refuse_all_status(policy: RetryPolicy) -> int:
+    """The failed answer every try of the "refuse-all" case gets: one the policy retries."""
+    retried = [s for s in REFUSING if policy.retries(s)]
+    return FALLBACK_REFUSAL if policy.retries(FALLBACK_REFUSAL) or not retried else retried[0]
+
+
+def scenarios_for(policy: RetryPolicy) -> dict[str, tuple[int, ...]]:
+    """The cases a sender under ``policy`` runs: the n-th request gets the n-th status (the last repeats).
+
+    ``accept-S``: a first 2XX; ``refuse-S``: a failure the policy retries, then 200; ``final-S``: a failure it
+    does not retry (only where it retries some failures and not others); ``refuse-all``: every try fails.
+    """
+    cases: dict[str, tuple[int, ...]] = {f"accept-{s}": (s,) for s in ACCEPTING}
+    for status in REFUSING:
+        if policy.retries(status):
+            cases[f"refuse-{status}"] = (status, 200)
+        else:
+            cases[f"final-{status}"] = (status, 200)
+    cases["refuse-all"] = (refuse_all_status(policy),)
+    return cases
+
+
+TIMED_SCENARIO = "refuse-all"  # the backoff check measures its intervals: it never shares the machine
 
 
 def render_command(template: str, values: Mapping[str, str]) -> list[str]:
@@ -100,9 +135,15 @@ class Case:
     body: Any
     statuses: tuple[int, ...]
     secret: str | None = None
+    contract: str = ""
+    time_scale: float = 1.0  # what {time_scale} was: the waits the policy documents, times this
 
     def answer(self, index: int) -> int:
         return self.statuses[min(index, len(self.statuses) - 1)]
+
+    @property
+    def spec(self) -> Contract:
+        return catalog.contract(self.platform, self.contract or None)
 
 
 @dataclass
@@ -126,10 +167,6 @@ class Observation:
     stderr: str = ""
 
     @property
-    def intervals(self) -> list[float]:
-        return [b.at - a.at for a, b in pairwise(self.tries)]
-
-    @property
     def followed_redirect(self) -> bool:
         return any(a.path == _path_of(self.redirect_url) for a in self.strays)
 
@@ -139,23 +176,24 @@ class Observation:
         if self.spawn_error:
             return f"could not be started: {self.spawn_error}"
         if self.timed_out:
-            return f"did not finish within {self.timeout:g} s (--sender-timeout) and was stopped"
+            return f"did not finish within {self.timeout:g} s (--hookproof-sender-timeout) and was stopped"
         return f"exited with status {self.exit_code} after {self.elapsed:.2f} s"
 
     def describe(self) -> list[str]:
         """What the command was given and what arrived, try by try, for a failure report."""
-        secret_header = catalog.profile(self.case.platform).secret_header
-        hidden = [secret_header] if secret_header else []
+        hidden = self.case.spec.secret_headers
         lines = [f"command: {shlex.join(self.command)}", f"  ... {self.how_it_ended()}",
                  f"URL: {self.url}",
                  "scripted answers: " + ", ".join(map(str, self.case.statuses)) + " (the last one repeats)"]
+        if self.case.time_scale != 1.0:
+            lines.append(f"time scale: {self.case.time_scale:g} (the policy's waits, times this, as {{time_scale}})")
         for number, arrival in enumerate(self.tries, 1):
             since = f", {arrival.at - self.tries[number - 2].at:.3f} s after try {number - 1}" if number > 1 else ""
             lines.append(f"try {number} at +{arrival.at - self.started:.3f} s{since}: {arrival.method} "
                          f"-> answered {arrival.answered}")
             first = self.tries[0]
             if number == 1 or arrival.headers != first.headers:
-                lines.append(f"    headers: {masked(arrival.header_map, hidden)}")
+                lines.append(f"    headers: {masked_headers(arrival.header_map, hidden)}")
             if number == 1 or arrival.body != first.body:
                 lines.append(f"    body: {excerpt(arrival.body)}")
             if number > 1 and arrival.headers == first.headers and arrival.body == first.body:
@@ -251,7 +289,7 @@ def _dispatcher(server: HTTPServer) -> _Dispatcher:
 # --- payloads --------------------------------------------------------------------------------------------
 
 
-def generated_payload(platform: str, scenario: str, seed: int | None = None) -> tuple[str, Any]:
+def generated_payload(platform: str, contract: str, scenario: str, seed: int | None = None) -> tuple[str, Any]:
     """One generated (event, body) for a case, the same for the same platform, scenario and seed.
 
     Each case is a whole run of the command, so one payload per case rather than many; a different seed
@@ -260,7 +298,7 @@ def generated_payload(platform: str, scenario: str, seed: int | None = None) -> 
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as with_seed
 
-    from conformance import strategies
+    from hookproof.conformance import strategies
 
     drawn: list[Any] = []
 
@@ -268,7 +306,7 @@ def generated_payload(platform: str, scenario: str, seed: int | None = None) -> 
     @settings(max_examples=3, database=None, phases=[Phase.generate], deadline=None,
               suppress_health_check=list(HealthCheck))
     @with_seed(zlib.crc32(f"{seed or 0}/{platform}/{scenario}".encode()))
-    @given(strategies.events(platform))
+    @given(strategies.events(platform, contract=contract))
     def pick(delivery: Any) -> None:
         drawn.append(delivery)
 
@@ -300,7 +338,7 @@ def scripted_server() -> Iterator[HTTPServer]:
 
 
 class SenderHarness:
-    """Runs a ``--sender-cmd`` template once per case against a scripted receiver on ``server``.
+    """Runs a ``--hookproof-sender-cmd`` template once per case against a scripted receiver on ``server``.
 
     ``server`` is a started pytest-httpserver :class:`HTTPServer` on loopback (threaded, so a sender that
     stalls mid-request cannot block the next case); each case has its own URL path, and the server's
@@ -309,43 +347,61 @@ class SenderHarness:
     to be stopped, later cases are not run at all (each fails at once, saying why), so a hanging sender
     costs a few bounds, not one per case (docs/decisions.md#slow-targets).
 
-    With ``jobs > 1`` the first observation of a platform runs all its scenarios: the one whose intervals
-    are timed (``refuse-all``) alone, then the others ``jobs`` at a time (docs/decisions.md#sender-cases).
+    ``contract`` is the contract judged (default: each platform's base contract); ``time_scale`` is what
+    ``{time_scale}`` says, by which the sender is to multiply the policy's waits (default: the reference
+    run's, which makes the first wait 20 ms). With ``jobs > 1`` the first observation of a platform runs all
+    its scenarios: the one whose intervals are timed (``refuse-all``) alone, then the others ``jobs`` at a
+    time (docs/decisions.md#sender-cases).
     """
 
     def __init__(self, server: HTTPServer, template: str, workdir: Path, *, timeout: float = 60.0,
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
-                 payload: Callable[[str, str, int | None], tuple[str, Any]] = generated_payload,
-                 jobs: int = 1) -> None:
-        if not shlex.split(template):
+                 payload: Callable[[str, str, str, int | None], tuple[str, Any]] = generated_payload,
+                 jobs: int = 1, contract: str | None = None, time_scale: float | None = None) -> None:
+        if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
         self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
+        self.contract, self.time_scale = contract, time_scale
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
         self._lock = threading.Lock()
         self._dispatch = _dispatcher(server)
 
+    def spec(self, platform: str) -> Contract:
+        return catalog.contract(platform, self.contract)
+
+    def policy(self, platform: str) -> RetryPolicy:
+        policy = self.spec(platform).retry
+        if policy is None:
+            raise ValueError(f"{platform} has no retry policy: it is not a webhook platform")
+        return policy
+
+    def scale(self, platform: str) -> float:
+        return self.time_scale if self.time_scale is not None else reference_time_scale(self.policy(platform))
+
+    def scenarios(self, platform: str) -> dict[str, tuple[int, ...]]:
+        return scenarios_for(self.policy(platform))
+
     def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
-        """The observation of one of :data:`SCENARIOS` for ``platform`` (run once, then remembered)."""
+        """The observation of one of :meth:`scenarios` for ``platform`` (run once, then remembered)."""
         key = (platform, scenario, secret)
         if key not in self._seen:
             if self.jobs > 1:
                 self._observe_all(platform, secret)
             else:
-                self._seen[key] = self._observe_one(platform, scenario, secret)
+                self._seen[key] = self.run(self._case(platform, scenario, secret))
         return self._seen[key]
 
     def _case(self, platform: str, scenario: str, secret: str | None) -> Case:
-        event, body = self._payload(platform, scenario, self.seed)
-        return Case(scenario, platform, event, body, SCENARIOS[scenario], secret)
-
-    def _observe_one(self, platform: str, scenario: str, secret: str | None) -> Observation:
-        return self.run(self._case(platform, scenario, secret))
+        spec = self.spec(platform)
+        statuses = self.scenarios(platform)[scenario]
+        event, body = self._payload(platform, spec.name, scenario, self.seed)
+        return Case(scenario, platform, event, body, statuses, secret, spec.name, self.scale(platform))
 
     def _observe_all(self, platform: str, secret: str | None) -> None:
-        timed, *others = sorted(SCENARIOS, key=lambda name: name != TIMED_SCENARIO)
-        self._seen[(platform, timed, secret)] = self._observe_one(platform, timed, secret)
+        timed, *others = sorted(self.scenarios(platform), key=lambda name: name != TIMED_SCENARIO)
+        self._seen[(platform, timed, secret)] = self.run(self._case(platform, timed, secret))
         cases = [self._case(platform, name, secret) for name in others]  # Hypothesis draws here, in one thread
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
             runs = {case.name: pool.submit(self.run, case) for case in cases}
@@ -363,16 +419,17 @@ class SenderHarness:
         except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form; JSON's \u escape carries it
             text = json.dumps(case.body, indent=2).encode("ascii")
         event_file.write_bytes(text)
-        values = {"url": url, "event_file": str(event_file), "platform": case.platform, "event": case.event,
-                  "secret": case.secret or ""}
+        redact.remember(case.secret)
+        values = {"url": url, "event_file": str(event_file), "platform": case.platform, "contract": case.contract,
+                  "event": case.event, "secret": case.secret or "", "time_scale": f"{case.time_scale:g}"}
         argv = render_command(self.template, values)
-        shown = render_command(self.template, {**values, "secret": MASK if case.secret else ""})
+        shown = [redact.text(word) for word in argv]
         started = time.monotonic()
         with self._lock:
             given_up = self.timeouts >= self.max_timeouts
         if given_up:
             outcome = _Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
-                                           f"(--sender-timeout) {self.timeouts} times")
+                                           f"(--hookproof-sender-timeout) {self.timeouts} times")
             return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
                                spawn_error=outcome.spawn_error)
         self._dispatch.add(wire)
@@ -385,7 +442,7 @@ class SenderHarness:
             self.timeouts += outcome.timed_out
         return Observation(case, url, redirect_url, shown, list(wire.tries), list(wire.strays), started,
                            outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
-                           scrubbed(outcome.stdout, case.secret), scrubbed(outcome.stderr, case.secret))
+                           redact.text(outcome.stdout, case.secret), redact.text(outcome.stderr, case.secret))
 
 
 @dataclass
@@ -443,10 +500,3 @@ def _settle(wire: _Wire, quiet: float) -> None:
         if wire.count() == before:
             return
 
-
-SCENARIOS: dict[str, tuple[int, ...]] = {
-    **{f"accept-{s}": (s,) for s in ACCEPTING},
-    **{f"refuse-{s}": (s, 200) for s in REFUSING},
-    "refuse-all": (REFUSE_ALL,),
-}
-TIMED_SCENARIO = "refuse-all"  # check f measures its intervals: it never shares the machine with other cases

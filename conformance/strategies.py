@@ -9,9 +9,9 @@ ship, re-processes sub-schemas for every example (about 30 payloads/s on a DoSel
 fails loudly instead of producing deliveries that are silently invalid.
 
 Each schema is parsed once into a graph of :class:`_Node` (``$ref`` resolved through the registry of
-:mod:`conformance.schema_store`) and compiled once per ``($id, extras)`` into a strategy tree. Hypothesis
+:mod:`hookproof.catalog`) and compiled once per ``($id, extras)`` into a strategy tree. Hypothesis
 charges tens of microseconds per draw, so the tree keeps draws few: which optional properties an object
-has is one bit-mask draw, and scalar and formatted values come from :mod:`conformance.values`, which
+has is one bit-mask draw, and scalar and formatted values come from :mod:`hookproof.conformance.values`, which
 composes each from one draw of random bytes.
 """
 
@@ -28,8 +28,10 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conformance import catalog, pointers, schema_store, values
-from conformance.delivery import Delivery, delivery_for
+from hookproof import catalog, pointers
+from hookproof.catalog import FORMAT_CHECKER, Catalog
+from hookproof.conformance import values
+from hookproof.wire import Delivery, delivery_for
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -99,7 +101,7 @@ class _Parser:
 
     def __init__(self, registry: Registry | None = None) -> None:
         self._targets: dict[str, _Node] = {}
-        self._resolver = (registry or schema_store.registry()).resolver()
+        self._resolver = (registry or catalog.active().registry()).resolver()
 
     def parse_id(self, schema_id: str) -> _Node:
         return self._ref_target(schema_id)
@@ -342,7 +344,7 @@ def _allowed_constants(node: _Node) -> list[Any]:
     ok = [
         v
         for v in values
-        if _type_ok(v, node.types) and (node.format is None or catalog.FORMAT_CHECKER.conforms(v, node.format))
+        if _type_ok(v, node.types) and (node.format is None or FORMAT_CHECKER.conforms(v, node.format))
     ]
     if not ok:
         raise UnsupportedSchema(f"{node.where}: no `const`/`enum` value satisfies its `type`/`format`")
@@ -404,26 +406,38 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-@cache
-def _parser() -> _Parser:
-    return _Parser()
+# Parsed graphs and compiled strategies are kept per catalog: a run that adds schema folders of its own
+# (catalog.configure) gets a new catalog, and nothing compiled from the old one.
 
 
 @cache
+def _parser(cat: Catalog) -> _Parser:
+    return _Parser(cat.registry())
+
+
+@cache
+def _node_of(cat: Catalog, schema_id: str) -> _Node:
+    return _parser(cat).parse_id(schema_id)
+
+
 def _schema_node(schema_id: str) -> _Node:
     """The parsed graph of one catalog schema; raises :class:`UnsupportedSchema` for what we cannot generate."""
-    return _parser().parse_id(schema_id)
+    return _node_of(catalog.active(), schema_id)
 
 
 @cache
-def _compiler(extras: bool) -> _Compiler:
+def _compiler(cat: Catalog, extras: bool) -> _Compiler:
     return _Compiler(extras)
 
 
 @cache
+def _body_strategy(cat: Catalog, schema_id: str, extras: bool) -> st.SearchStrategy[Any]:
+    return _compiler(cat, extras).strategy(_node_of(cat, schema_id))
+
+
 def body_strategy(schema_id: str, *, extras: bool = False) -> st.SearchStrategy[Any]:
     """Bodies valid against one schema (format checking on), compiled once per ``(schema_id, extras)``."""
-    return _compiler(extras).strategy(_schema_node(schema_id))
+    return _body_strategy(catalog.active(), schema_id, extras)
 
 
 ADHOC_URI = "https://hookproof.dev/schemas/adhoc.json"
@@ -435,7 +449,7 @@ def strategy_for(schema: dict[str, Any] | bool, *, extras: bool = False) -> st.S
     For trying the compiler on a new schema before it joins ``schemas/``, and for tests.
     """
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)
-    node = _Parser(schema_store.registry().with_resource(ADHOC_URI, resource)).parse_id(ADHOC_URI)
+    node = _Parser(catalog.active().registry().with_resource(ADHOC_URI, resource)).parse_id(ADHOC_URI)
     return _Compiler(extras).strategy(node)  # a compiler of its own: its cache is keyed by node identity
 
 
@@ -444,73 +458,77 @@ def strategy_for(schema: dict[str, Any] | bool, *, extras: bool = False) -> st.S
 # --------------------------------------------------------------------------------------------------------
 
 
-def _event_names(platform: str, event: str | None) -> list[str]:
+def _event_names(platform: str, event: str | None, contract: str | None) -> list[str]:
+    spec = catalog.contract(platform, contract)
     if event is None:
-        return list(catalog.profile(platform).events)
-    catalog.event(platform, event)  # raises CatalogError for an unknown name
+        return list(spec.events)
+    spec.event(event)  # raises CatalogError for an unknown name
     return [event]
 
 
-def events(
-    platform: str, event: str | None = None, *, extras: bool = False, secret: str | None = None
-) -> st.SearchStrategy[Delivery]:
-    """Valid deliveries (body and the documented headers) of one event, or of every event of ``platform``.
+def events(platform: str, event: str | None = None, *, contract: str | None = None,
+           extras: bool = False) -> st.SearchStrategy[Delivery]:
+    """Valid deliveries (body and the documented headers) of one event, or of every event of a contract
+    (default: the platform's base contract).
 
-    For Xobin the "events" are the registration API's ``request`` and ``response`` bodies. With
-    ``extras=True`` undocumented properties appear in every open object, for forward-compatibility checks.
-    Combine with :func:`with_examples` so that the documented examples are tried first.
+    For a registration API the "events" are its ``request`` and ``response`` bodies. With ``extras=True``
+    undocumented properties appear in every open object, for forward-compatibility checks. Combine with
+    :func:`with_examples` so that the documented examples are tried first. Authentication headers are
+    added when a delivery is sent (:meth:`hookproof.wire.Delivery.wire_headers`), over the bytes sent.
     """
-    names = _event_names(platform, event)
+    spec = catalog.contract(platform, contract)
     return st.one_of(
         [
-            body_strategy(catalog.event(platform, name).schema_id, extras=extras).map(
-                lambda body, name=name: delivery_for(platform, name, body, secret)
+            body_strategy(spec.event(name).schema_id, extras=extras).map(
+                lambda body, name=name: delivery_for(platform, name, body, contract=spec.name)
             )
-            for name in names
+            for name in _event_names(platform, event, contract)
         ]
     )
 
 
 def default_run_deliveries(examples: int | None = None) -> list[Delivery]:
-    """What a default conformance run generates: for every event of every platform, its documented
-    examples, then ``examples`` generated ones (the bench and the generation-time test measure this)."""
+    """What a default conformance run generates: for every event of every contract of every platform, its
+    documented examples, then ``examples`` generated ones (the bench and the generation-time test measure this)."""
     from hypothesis import given
 
-    from conformance.run_settings import DEFAULT_EXAMPLES, runner
+    from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
 
     drawn: list[Delivery] = []
     for platform in catalog.platforms():
-        for event in catalog.profile(platform).events:
+        for spec in catalog.platform(platform).contracts:
+            for event in spec.events:
 
-            @runner(DEFAULT_EXAMPLES if examples is None else examples)
-            @with_examples(platform, event)
-            @given(events(platform, event))
-            def collect(delivery: Delivery) -> None:
-                drawn.append(delivery)
+                @runner(DEFAULT_EXAMPLES if examples is None else examples)
+                @with_examples(platform, event, contract=spec.name)
+                @given(events(platform, event, contract=spec.name))
+                def collect(delivery: Delivery) -> None:
+                    drawn.append(delivery)
 
-            collect()
+                collect()
     return drawn
 
 
-def documented_deliveries(platform: str, event: str | None = None, secret: str | None = None) -> list[Delivery]:
-    """The platform document's own examples as deliveries, in catalog order (bodies are copies: the
-    catalog's examples stay as documented whatever a check does to a delivery)."""
+def documented_deliveries(platform: str, event: str | None = None, *, contract: str | None = None) -> list[Delivery]:
+    """The document's own examples as deliveries, in catalog order (bodies are copies: the catalog's
+    examples stay as documented whatever a check does to a delivery)."""
+    spec = catalog.contract(platform, contract)
     return [
-        delivery_for(platform, name, values.json_copy(ex.body), secret)
-        for name in _event_names(platform, event)
-        for ex in catalog.event(platform, name).examples
+        delivery_for(platform, name, values.json_copy(ex.body), contract=spec.name,
+                     origin=f"the documented example {ex.file} ({ex.source})")
+        for name in _event_names(platform, event, contract)
+        for ex in spec.event(name).examples
     ]
 
 
-def with_examples(
-    platform: str, event: str | None = None, *, argname: str | None = None, secret: str | None = None
-) -> Callable[[F], F]:
+def with_examples(platform: str, event: str | None = None, *, argname: str | None = None,
+                  contract: str | None = None) -> Callable[[F], F]:
     """A decorator adding the documented examples as ``@example`` cases, so every run tries them first.
 
     Works above or below ``@given`` and on functions defined inside a test body, as the conformance checks
     do. The delivery goes to the first positional argument, or to ``argname`` if given.
     """
-    deliveries = documented_deliveries(platform, event, secret)
+    deliveries = documented_deliveries(platform, event, contract=contract)
 
     def apply(fn: F) -> F:
         for delivery in reversed(deliveries):  # Hypothesis runs stacked examples top-down
@@ -587,7 +605,7 @@ def _breaks(node: _Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterat
         node = node.ref
     yield from _value_breaks(node, path)
     if node.format and isinstance(value, str):
-        bad = [v for v in values.BAD_FORMAT_VALUES[node.format] if not catalog.FORMAT_CHECKER.conforms(v, node.format)]
+        bad = [v for v in values.BAD_FORMAT_VALUES[node.format] if not FORMAT_CHECKER.conforms(v, node.format)]
         yield _Break(f"format({node.format})", path, st.sampled_from(bad))
     if node.any_of:
         matching = [b for b in node.any_of if _could_match(b, value)]
@@ -639,7 +657,7 @@ def breaks_only(schema_id: str, body: Any, label: str) -> bool:
 
     "One place" is one top-level error; inside an ``anyOf`` the named rule must be among the reasons.
     """
-    errors = list(catalog.validator(schema_id).iter_errors(body))
+    errors = list(catalog.active().validator(schema_id).iter_errors(body))
     return len(errors) == 1 and _names(errors[0], *parse_label(label))
 
 
@@ -678,9 +696,13 @@ def _in_drawn_order(draw: st.DrawFn, candidates: list[_Break]) -> list[_Break]:
     return of_kind[first:] + of_kind[:first] + [brk for brk in candidates if brk.rule != kind]
 
 
-@cache
 def _invalid_bodies(schema_id: str) -> st.SearchStrategy[tuple[Any, str]]:
-    node = _schema_node(schema_id)
+    return _invalid_bodies_of(catalog.active(), schema_id)
+
+
+@cache
+def _invalid_bodies_of(cat: Catalog, schema_id: str) -> st.SearchStrategy[tuple[Any, str]]:
+    node = _node_of(cat, schema_id)
     root = node
     while root.ref is not None:
         root = root.ref
@@ -703,9 +725,8 @@ def _invalid_bodies(schema_id: str) -> st.SearchStrategy[tuple[Any, str]]:
     return draw_invalid()
 
 
-def invalid_events(
-    platform: str, event: str | None = None, *, secret: str | None = None
-) -> st.SearchStrategy[Delivery]:
+def invalid_events(platform: str, event: str | None = None, *,
+                   contract: str | None = None) -> st.SearchStrategy[Delivery]:
     """Deliveries that break exactly one rule of their event's schema, named in ``Delivery.breaks``.
 
     Labels read ``"<rule>: <JSON pointer>"``, the rule being ``required``, ``type``, ``const``, ``enum`` or
@@ -714,12 +735,12 @@ def invalid_events(
     ``const`` on an event-name field makes the body name another (or no) event; the headers stay those of
     the event it was generated for.
     """
-    names = _event_names(platform, event)
+    spec = catalog.contract(platform, contract)
     return st.one_of(
         [
-            _invalid_bodies(catalog.event(platform, name).schema_id).map(
-                lambda pair, name=name: delivery_for(platform, name, pair[0], secret, breaks=pair[1])
+            _invalid_bodies(spec.event(name).schema_id).map(
+                lambda pair, name=name: delivery_for(platform, name, pair[0], contract=spec.name, breaks=pair[1])
             )
-            for name in names
+            for name in _event_names(platform, event, contract)
         ]
     )

@@ -3,9 +3,9 @@ four formats our schemas use (uuid, date-time, uri, email).
 
 Hypothesis charges tens of microseconds per draw, so a formatted string is composed from small tables of
 pieces by one draw of random bytes (:func:`composed`) rather than by ``st.emails()`` or regex strategies,
-the slowest part of generation (shared/NOTES.md). The tables still reach non-ASCII and odd-but-valid
+the slowest part of generation (docs/performance.md#generation). The tables still reach non-ASCII and odd-but-valid
 forms: percent-encoded UTF-8 paths, IPv6 hosts, UTF-8 e-mail addresses, lower-case ``t``/``z``
-timestamps (docs/decisions.md#generated-values). :mod:`conformance.strategies` builds deliveries from
+timestamps (docs/decisions.md#generated-values). :mod:`hookproof.conformance.strategies` builds deliveries from
 these.
 """
 

@@ -1,1 +1,1 @@
-"""Reference implementations: a webhook sender, a receiver, and the Xobin registration server."""
+"""Reference implementations: a webhook sender, a receiver, and a registration server."""

@@ -1,9 +1,12 @@
-"""How long the reference sender waits between two tries of one delivery.
+"""How long the reference sender waits between two tries of one delivery, derived from the contract's retry
+policy (:class:`hookproof.contract.RetryPolicy`).
 
-DoSelect documents "up to 5 times with a backoff" and nothing more, so the shape is ours: exponential
-(``base * factor ** n``), capped, with optional jitter. Jitter only ever *adds* time and a wait is never
-shorter than the one before it, so the schedule stays non-decreasing - the property the sender
-conformance check requires (docs/decisions.md#backoff-verification).
+``none`` retries at once; ``constant`` waits the documented delay every time; ``increasing`` is exponential
+(``base * factor ** n``, capped), from the documented delay where there is one and 1 s where the document
+says only "with a backoff" (DoSelect). No wait is shorter than the policy's ``min_delay``. A ``time_scale``
+multiplies every wait, so that a test run compresses a documented 60 s into 20 ms. Jitter only ever *adds*
+time and a wait is never shorter than the one before it, so the schedule stays non-decreasing
+(docs/decisions.md#backoff-verification).
 """
 
 from __future__ import annotations
@@ -12,6 +15,11 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from hookproof.contract import RetryPolicy
+
+DEFAULT_BASE = 1.0  # first wait of an increasing backoff whose document gives no delay
+DEFAULT_CAP = 60.0
+
 
 class Uniform(Protocol):
     def random(self) -> float: ...
@@ -19,17 +27,18 @@ class Uniform(Protocol):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff: the wait before try ``n + 2`` is ``min(cap, base * factor ** n)``, plus up to
-    ``jitter * that`` at random, and never less than the previous wait."""
+    """The wait before try ``n + 2`` is ``min(cap, base * factor ** n)``, plus up to ``jitter * that`` at random,
+    and never less than ``floor`` nor than the previous wait."""
 
-    base: float = 1.0
+    base: float = DEFAULT_BASE
     factor: float = 2.0
-    cap: float = 60.0
+    cap: float = DEFAULT_CAP
     jitter: float = 0.0
+    floor: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.base < 0 or self.cap < 0:
-            raise ValueError("backoff base and cap must not be negative")
+        if self.base < 0 or self.cap < 0 or self.floor < 0:
+            raise ValueError("backoff base, cap and floor must not be negative")
         if self.factor < 1:
             raise ValueError("backoff factor must be at least 1 (a shrinking backoff is not a backoff)")
         if self.jitter < 0:
@@ -44,7 +53,7 @@ class Backoff:
         wait = min(self.cap, self.base * self.factor**retry)
         if self.jitter:
             wait = min(self.cap, wait * (1.0 + (rng or random).random() * self.jitter))
-        return max(wait, previous)
+        return max(wait, previous, self.floor)
 
     def schedule(self, retries: int, rng: Uniform | None = None) -> list[float]:
         """The waits before each of ``retries`` retries, in order."""
@@ -52,3 +61,18 @@ class Backoff:
         for n in range(retries):
             waits.append(self.delay(n, waits[-1] if waits else 0.0, rng))
         return waits
+
+
+def for_policy(policy: RetryPolicy, *, time_scale: float = 1.0, jitter: float = 0.0,
+               base: float | None = None) -> Backoff:
+    """The waits that keep ``policy``, scaled by ``time_scale``; ``base`` (absolute seconds) replaces the first
+    wait of an increasing backoff."""
+    floor = policy.min_delay * time_scale
+    if policy.backoff == "none":
+        return Backoff(base=0.0, factor=1.0, cap=floor, floor=floor)
+    if policy.backoff == "constant":
+        delay = (policy.delay or 0.0) * time_scale
+        return Backoff(base=max(delay, floor), factor=1.0, cap=max(delay, floor), floor=floor)
+    first = base if base is not None else (policy.first_delay() or DEFAULT_BASE) * time_scale
+    cap = max(DEFAULT_CAP * time_scale, first, floor)
+    return Backoff(base=max(first, floor), factor=2.0, cap=cap, jitter=jitter, floor=floor)

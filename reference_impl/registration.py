@@ -1,27 +1,29 @@
-"""Reference Xobin webhook registration server: ``POST /webhooks`` as 002_87eafd416189f785.txt documents it.
+"""The reference registration server: a registration API (Xobin's ``POST /webhooks``) as its contract documents it.
 
-A plain WSGI app over :class:`~reference_impl.registration_store.RegistrationStore`, so that it can be
-mounted anywhere and tested in a thread. What it does, and which parts the document leaves open:
+A plain WSGI app over :class:`~hookproof.reference_impl.registration_store.RegistrationStore`, driven by the
+contract's :class:`~hookproof.contract.Registration` data, so that a second registration API is files only.
+What it does, and which parts the Xobin document leaves open:
 
 - The API key travels in a header (the document: "Make sure to add your API key in Header of the
-  request", without naming one). ``X-API-Key`` (the profile's default) unless configured otherwise;
-  compared in constant time. No header: 401; a wrong key: 403.
-- ``POST /webhooks``: the body is validated against ``schemas/xobin/request.json``; a body that breaks
-  it gets 400 naming the field by JSON pointer. Keys the body omits keep their stored values;
-  ``updateAll: true`` also writes the given keys into every assessment. The answer is the documented
-  ``{"status": "success", "message": ..., "webhook": {...}}``, with ``webhook`` holding the resulting
-  account settings (the document shows ``{ }``).
-- ``GET /webhooks`` (not in the document) returns the stored state, so that clients - and the
-  conformance checks - can observe what an update did.
+  request", without naming one): the contract's (``X-API-Key``) unless configured otherwise; compared in
+  constant time. No header: 401; a wrong key: 403.
+- ``POST``: the body is validated against the contract's request schema; a body that breaks it gets 400
+  naming the field by JSON pointer. Settings the body omits keep their stored values; the Xobin-only
+  ``apply_to_all`` flag (``updateAll: true``) also writes the given settings into every assessment. The answer is
+  the documented one (the response example), with the resulting settings where the contract reads them back
+  (Xobin: ``webhook``; the document shows ``{ }``).
+- ``GET`` (not in the Xobin document) returns the stored state in the request's own shape, so that clients -
+  and the conformance checks - can observe what an update did.
 - Errors are JSON ``{"status": "error", "message": ...}``; bodies over 64 KiB get 413, other methods
   405, other paths 404.
 
-Run it: ``python -m reference_impl.registration --port 8080 --api-key KEY [--db PATH]``.
+Run it: ``python -m hookproof.reference_impl.registration --port 8080 --api-key KEY [--db PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -34,23 +36,26 @@ from typing import Any, NoReturn
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from conformance import catalog
-from reference_impl.command_line import OneLineParser
-from reference_impl.registration_store import SETTING_KEYS, RegistrationStore, Setting, Snapshot, StoreError
-from reference_impl.secret_header import refusal_status
-from reference_impl.serving import serve_forever
+from hookproof import auth, catalog, pointers, validation
+from hookproof.contract import Registration
+from hookproof.reference_impl.command_line import OneLineParser
+from hookproof.reference_impl.registration_store import RegistrationStore, Snapshot, StoreError
+from hookproof.reference_impl.serving import serve_forever
 
-PROFILE = catalog.profile("xobin")
-PATH: str = PROFILE.path
-DEFAULT_API_KEY_HEADER: str = PROFILE.api_key["header"]
-REQUEST_SCHEMA: str = catalog.event("xobin", "request").schema_id
+DEFAULT_PLATFORM = "xobin"
 MAX_BODY_BYTES = 64 * 1024
-SUCCESS_MESSAGE = "Webhook added successfully"  # 002_87eafd416189f785.txt § Response
-DEFAULT_DB = "xobin-registration.sqlite3"
+DEFAULT_DB = "registration.sqlite3"
 ALLOWED_METHODS = ("GET", "HEAD", "POST")
 MESSAGE_CHARS = 300  # error messages quote client values; keep them short
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
+
+
+def registration_of(platform: str, contract: str | None = None) -> Registration:
+    spec = catalog.contract(platform, contract)
+    if spec.registration is None:
+        raise ValueError(f"{platform} is a {spec.kind}, not a registration API")
+    return spec.registration
 
 
 def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = (), **extra: Any) -> Response:
@@ -59,23 +64,30 @@ def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = (), *
 
 
 def _success(body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body), status=200, mimetype="application/json")
+    return Response(json.dumps(body, ensure_ascii=False), status=200, mimetype="application/json")
 
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-class RegistrationApp:
-    """The WSGI app. One instance serves one account: one API key, one store."""
+def _top(pointer: str | None) -> str | None:
+    keys = pointers.keys(pointer) if pointer else []
+    return keys[0] if keys else None
 
-    def __init__(self, store: RegistrationStore, api_key: str, api_key_header: str = DEFAULT_API_KEY_HEADER,
+
+class RegistrationApp:
+    """The WSGI app. One instance serves one account of one registration API: one API key, one store."""
+
+    def __init__(self, store: RegistrationStore, api_key: str, api_key_header: str | None = None, *,
+                 platform: str = DEFAULT_PLATFORM, contract: str | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES):
-        problem = api_key_problem(api_key) or header_name_problem(api_key_header)
+        self.spec = registration_of(platform, contract)
+        self.api_key_header = api_key_header or self.spec.api_key.header
+        problem = api_key_problem(api_key) or header_name_problem(self.api_key_header)
         if problem:
             raise ValueError(problem)
         self.store = store
-        self.api_key_header = api_key_header
         self.max_body_bytes = max_body_bytes
         self._key = api_key.encode("utf-8")
 
@@ -91,20 +103,21 @@ class RegistrationApp:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        if request.path != PATH:
-            return _error(404, f"no such resource: {request.path[:100]}; the API is {PATH}")
+        path = self.spec.path
+        if request.path != path:
+            return _error(404, f"no such resource: {request.path[:100]}; the API is {path}")
         if request.method not in ALLOWED_METHODS:
-            return _error(405, f"method {request.method} is not allowed on {PATH}",
+            return _error(405, f"method {request.method} is not allowed on {path}",
                           [("Allow", ", ".join(ALLOWED_METHODS))])
         refusal = self._refuse_key(request)
         if refusal is not None:
             return refusal
         if request.method in ("GET", "HEAD"):
-            return _success({"status": "success", **self.store.snapshot().to_json()})
+            return _success(self._state(self.store.snapshot()))
         return self._post(request)
 
     def _refuse_key(self, request: Request) -> Response | None:
-        status = refusal_status(request.headers.get(self.api_key_header), self._key)
+        status = auth.refusal_status(request.headers.get(self.api_key_header), self._key)
         if status == 401:
             return _error(401, f"missing API key: send it in the {self.api_key_header} header")
         if status == 403:
@@ -121,18 +134,21 @@ class RegistrationApp:
         body, problem = self._parse(data)
         if problem:
             return _error(400, problem)
-        problems = catalog.check_instance(REQUEST_SCHEMA, body)
+        problems = validation.check_instance(self.spec.request.schema_id, body)
         if problems:
             first = problems[0]
             return _error(400, f"{first.where or '/'}: {first.message} (expected {first.expected})",
                           field=first.where,
                           errors=[{"field": p.where, "message": p.message[:MESSAGE_CHARS],
                                    "expected": p.expected} for p in problems[:20]])
-        given = body["webhooks"]
-        settings = {k: Setting(given[k]["status"], given[k]["url"]) for k in SETTING_KEYS if k in given}
-        update_all = body.get("updateAll", False)
-        snapshot = self.store.update(settings, update_all=update_all, update_auth=body.get("updateAuth"))
-        return _success(self._answer(snapshot, update_all, ignored=[k for k in given if k not in SETTING_KEYS]))
+        given = pointers.find(body, self.spec.settings.at, {})
+        keys = self.spec.settings.keys
+        settings = {k: given[k] for k in keys if k in given}
+        apply_to_all = bool(pointers.find(body, self.spec.apply_to_all)) if self.spec.apply_to_all else False
+        skip = {_top(self.spec.settings.at), _top(self.spec.apply_to_all)}
+        options = {k: v for k, v in body.items() if k not in skip}
+        snapshot = self.store.update(settings, apply_to_all=apply_to_all, options=options)
+        return _success(self._answer(snapshot, apply_to_all, ignored=[k for k in given if k not in keys]))
 
     @staticmethod
     def _parse(data: bytes) -> tuple[Any, str | None]:
@@ -152,23 +168,37 @@ class RegistrationApp:
         except RecursionError:
             return None, "the body is not valid JSON: it nests too deeply to parse"
 
-    @staticmethod
-    def _answer(snapshot: Snapshot, update_all: bool, ignored: list[str]) -> dict[str, Any]:
-        answer: dict[str, Any] = {
-            "status": "success",
-            "message": SUCCESS_MESSAGE,
-            "webhook": snapshot.webhooks_json(),
-            "updateAll": update_all,
-            "updateAuth": snapshot.update_auth,
-            "updatedAssessments": list(snapshot.assessments) if update_all else [],
-        }
+    def _answer(self, snapshot: Snapshot, apply_to_all: bool, ignored: list[str]) -> dict[str, Any]:
+        """The documented answer (the response example), showing the resulting settings where the contract
+        reads them back, and echoing the stored options."""
+        examples = self.spec.response.examples
+        answer: Any = copy.deepcopy(examples[0].body) if examples else {}
+        if self.spec.read_back.answer_at:
+            answer = pointers.replaced(answer, self.spec.read_back.answer_at, snapshot.settings)
+        answer.update(snapshot.options)
+        if self.spec.apply_to_all:
+            answer[str(_top(self.spec.apply_to_all))] = apply_to_all
+            answer["updatedAssessments"] = list(snapshot.assessments) if apply_to_all else []
         if ignored:
             answer["ignoredKeys"] = ignored[:20]
-        return answer
+        return dict(answer)
+
+    def _state(self, snapshot: Snapshot) -> dict[str, Any]:
+        """The ``GET`` view: the stored state as a valid request body, plus the assessments."""
+        state: Any = pointers.replaced(dict(snapshot.options), self.spec.settings.at, snapshot.settings)
+        if self.spec.apply_to_all:
+            state["assessments"] = snapshot.assessments_json()
+        return dict(state)
 
 
-def make_app(store: RegistrationStore, api_key: str, api_key_header: str = DEFAULT_API_KEY_HEADER) -> RegistrationApp:
-    return RegistrationApp(store, api_key, api_key_header)
+def make_app(store: RegistrationStore, api_key: str, api_key_header: str | None = None, *,
+             platform: str = DEFAULT_PLATFORM) -> RegistrationApp:
+    return RegistrationApp(store, api_key, api_key_header, platform=platform)
+
+
+def store_for(path: str | os.PathLike[str], platform: str = DEFAULT_PLATFORM, **kwargs: Any) -> RegistrationStore:
+    """A store for the settings keys of ``platform``'s registration contract."""
+    return RegistrationStore(path, registration_of(platform).settings.keys, **kwargs)
 
 
 def api_key_problem(key: str | None) -> str | None:
@@ -187,13 +217,14 @@ def header_name_problem(name: str) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m reference_impl.registration",
-                     description="Reference Xobin webhook registration server (POST/GET /webhooks).")
+    parser = OneLineParser(prog="python -m hookproof.reference_impl.registration",
+                           description="Reference webhook registration server (Xobin's POST /webhooks, and GET).")
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
+    parser.add_argument("--platform", default=DEFAULT_PLATFORM, help=f"the registration API ({DEFAULT_PLATFORM})")
     parser.add_argument("--api-key", default=os.environ.get("HOOKPROOF_API_KEY"),
                         help="the API key clients must send (default: $HOOKPROOF_API_KEY, which keeps it out of ps)")
-    parser.add_argument("--api-key-header", default=DEFAULT_API_KEY_HEADER,
-                        help=f"header that carries the key (default {DEFAULT_API_KEY_HEADER})")
+    parser.add_argument("--api-key-header", default=None,
+                        help="header that carries the key (default: the contract's, X-API-Key for Xobin)")
     parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file holding the settings (default ./{DEFAULT_DB})")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     return parser
@@ -202,20 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        spec = registration_of(args.platform)
+    except (ValueError, catalog.CatalogError) as exc:
+        parser.error(f"--platform: {exc}")
+    header = args.api_key_header or spec.api_key.header
     problem = (None if 0 <= args.port <= 65535 else f"--port {args.port} is not a port number (0-65535)") \
-        or api_key_problem(args.api_key) or header_name_problem(args.api_key_header)
+        or api_key_problem(args.api_key) or header_name_problem(header)
     if problem:
         parser.error(problem)
     try:
-        store = RegistrationStore(args.db)
+        store = store_for(args.db, args.platform)
     except StoreError as exc:
         parser.error(f"--db: {exc}")
     problem = bind_problem(args.host, args.port)
     if problem:
         parser.error(problem)
-    app = make_app(store, args.api_key, args.api_key_header)
+    app = make_app(store, args.api_key, header, platform=args.platform)
     serve_forever(app, args.host, args.port,
-                  f"xobin registration server (key header {args.api_key_header}, db {store.path})")
+                  f"{args.platform} registration server (key header {header}, db {store.path})")
     return 0
 
 

@@ -1,12 +1,12 @@
-"""The reference webhook sender: delivers one event to one URL the way the platform's profile says.
+"""The reference webhook sender: delivers one event to one URL the way the platform's contract says.
 
-What goes on the wire comes from ``schemas/<platform>/profile.json``: the method, the Content-Type, the
-documented headers (Codewars' ``User-Agent: Codewars Hookbot``, the ``X-Webhook-Event`` part of the
-event name, ``X-Webhook-Secret`` when a secret is configured), and the per-delivery metadata a sender
-sets once and keeps on every retry (DoSelect ``meta.delivery_id``/``meta.timestamp``, viasto
-``endpoint``/``time``). How often and how patiently it retries is the DoSelect policy (the only one a
-document states): any answer but 2XX, a connection error or a timeout is a failed try; 3XX is never
-followed; at most ``max_tries`` tries with exponential backoff (:mod:`reference_impl.backoff`).
+What goes on the wire comes from the contract (:mod:`hookproof.contract`): the method, the Content-Type,
+the documented headers (Codewars' ``User-Agent: Codewars Hookbot``, the ``X-Webhook-Event`` part of the
+event name), authentication over the exact bytes sent (:mod:`hookproof.auth`), and the per-delivery metadata a
+sender sets once and keeps on every retry (DoSelect ``meta.delivery_id``/``meta.timestamp``, viasto
+``endpoint``/``time``). How often and how patiently it retries is the contract's :class:`RetryPolicy`: which
+answers are retried, how many tries, the shape of the backoff (:mod:`hookproof.reference_impl.backoff`);
+3XX is never followed.
 
 Every try is bounded three ways: httpx connect/read timeouts, an overall per-try deadline (httpx's
 timeouts restart on every chunk, so a server that drips bytes would otherwise hold a try forever), and
@@ -17,14 +17,13 @@ callables) so the retry logic can be unit-tested without sockets or waiting.
 
 Use :class:`Sender` (sync) or :class:`AsyncSender` (``httpx.AsyncClient``, with
 :meth:`AsyncSender.deliver_many` for many deliveries at bounded concurrency). The command line is
-``python -m reference_impl.sender`` (:mod:`reference_impl.sender_cli`).
+``python -m hookproof.reference_impl.sender_cli``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import socket
 import sys
@@ -32,78 +31,62 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any
 
 import httpx
 
-from conformance import catalog, pointers
-from conformance.report import redacted_url
-from reference_impl.backoff import Backoff, Uniform
+from hookproof import auth, catalog, pointers, redact
+from hookproof.contract import CatalogError, Contract, RetryPolicy
+from hookproof.reference_impl.backoff import Backoff, Uniform, for_policy
+from hookproof.wire import encode
 
-USER_AGENT = "hookproof-reference-sender/0.1"  # sent only where the profile documents no User-Agent
+USER_AGENT = "hookproof-reference-sender/0.2"  # sent only where the contract documents no User-Agent
 
 
 class SenderError(ValueError):
-    """Bad input: an unknown platform or event, or a body that names another event than the one given."""
+    """Bad input: an unknown platform, contract or event, or a body that names another event than the one given."""
 
 
-# --- the profile, as far as the wire is concerned -------------------------------------------------------
-
-METADATA_KINDS = ("uuid4", "now", "url")  # the per-delivery values this sender knows how to set
-
-
-@cache
-def webhook_profile(platform: str) -> catalog.Profile:
-    """The profile of a webhook platform; :class:`SenderError` for an unknown or non-webhook platform."""
-    try:
-        profile = catalog.profile(platform)
-    except catalog.CatalogError as exc:
-        raise SenderError(str(exc)) from None
-    if profile.kind != "webhook":
-        raise SenderError(f"{platform} is a {profile.kind}, not a webhook platform: there is nothing to send")
-    for entry in profile.delivery_metadata:
-        if entry["value"] not in METADATA_KINDS:
-            raise SenderError(f"{platform} profile: unknown delivery metadata value {entry['value']!r}")
-    return profile
-
-
-def max_tries(platform: str) -> int:
-    """The platform's tries in total; DoSelect's where its document gives none (docs/decisions.md#retry-policy)."""
-    return int(webhook_profile(platform).retry_policy().get("max_tries", 1))
-
-
-# --- policy and records ----------------------------------------------------------------------------------
+# --- options and records ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How many tries, how far apart, and how long each may take."""
+class SendOptions:
+    """How the reference sender paces and bounds its tries. The retry *rules* are the contract's; these only
+    scale its waits (``time_scale``), or replace them for a test (``backoff``, ``max_tries``)."""
 
-    max_tries: int = 5
-    backoff: Backoff = field(default_factory=Backoff)
+    time_scale: float = 1.0
+    jitter: float = 0.0  # add up to this fraction of each increasing wait at random
+    backoff: Backoff | None = None
+    backoff_base: float | None = None  # absolute first wait of an increasing backoff
+    max_tries: int | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     attempt_deadline: float = 15.0  # the whole try, however slowly the answer trickles in
     max_response_bytes: int = 64 * 1024  # read this much of an answer at most; the status is what counts
 
     def __post_init__(self) -> None:
-        if self.max_tries < 1:
+        if self.max_tries is not None and self.max_tries < 1:
             raise ValueError("max_tries must be at least 1")
         if min(self.connect_timeout, self.read_timeout, self.attempt_deadline) <= 0:
             raise ValueError("timeouts and the attempt deadline must be positive")
-
-    @classmethod
-    def for_platform(cls, platform: str, **overrides: Any) -> RetryPolicy:
-        """The policy with the platform's number of tries (DoSelect's 5 where a document gives none)."""
-        return cls(**{"max_tries": max_tries(platform), **overrides})
+        if not 0 < self.time_scale <= 1e6:
+            raise ValueError("the time scale must be positive")
 
     def timeout(self) -> httpx.Timeout:
         cap = self.attempt_deadline
         return httpx.Timeout(connect=min(self.connect_timeout, cap), read=min(self.read_timeout, cap),
                              write=min(self.read_timeout, cap), pool=min(self.connect_timeout, cap))
+
+    def tries(self, policy: RetryPolicy) -> int:
+        return self.max_tries or policy.max_tries
+
+    def waits(self, policy: RetryPolicy) -> Backoff:
+        return self.backoff or for_policy(policy, time_scale=self.time_scale, jitter=self.jitter,
+                                          base=self.backoff_base)
 
 
 @dataclass(frozen=True)
@@ -129,10 +112,12 @@ class DeliveryRecord:
     """What happened to one delivery: every try, in order."""
 
     platform: str
+    contract: str
     event: str
     url: str
     metadata: dict[str, Any]  # the per-delivery values the sender set, by JSON pointer
     attempts: list[Attempt] = field(default_factory=list)
+    gave_up: str | None = None  # why it stopped before its last try, e.g. "answer 400 is not retried"
 
     @property
     def delivered(self) -> bool:
@@ -161,11 +146,22 @@ class Outgoing:
 class Prepared:
     """A delivery ready to send: the request every try repeats, and the metadata set for it."""
 
-    platform: str
+    contract: Contract
     event: str
     outgoing: Outgoing
+    body: Any
     metadata: dict[str, Any]
-    secret_header: str | None
+    secret: str | None = field(default=None, repr=False)
+    delivery_id: str = ""
+
+    @property
+    def platform(self) -> str:
+        return self.contract.platform
+
+    @property
+    def policy(self) -> RetryPolicy:
+        assert self.contract.retry is not None
+        return self.contract.retry
 
 
 @dataclass(frozen=True)
@@ -177,6 +173,7 @@ class Job:
     event: str
     body: Any
     secret: str | None = None
+    contract: str | None = None
 
 
 def utc_now() -> datetime:
@@ -187,49 +184,59 @@ def new_delivery_id() -> str:
     return str(uuid.uuid4())
 
 
-def encode(body: Any) -> bytes:
-    """UTF-8 JSON, non-ASCII kept as is; NaN and infinities refused because JSON has none."""
-    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+def webhook_contract(platform: str, contract: str | None = None) -> Contract:
+    """A webhook contract; :class:`SenderError` for an unknown platform or contract, or a registration API."""
+    try:
+        spec = catalog.contract(platform, contract)
+    except CatalogError as exc:
+        raise SenderError(str(exc)) from None
+    if spec.kind != "webhook" or spec.retry is None:
+        raise SenderError(f"{platform} is a {spec.kind}, not a webhook platform: there is nothing to send")
+    return spec
 
 
 def prepare(url: str, platform: str, event: str | None, body: Any, secret: str | None = None, *,
-            now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_delivery_id) -> Prepared:
+            contract: str | None = None, now: Callable[[], datetime] = utc_now,
+            new_id: Callable[[], str] = new_delivery_id) -> Prepared:
     """Build the request of one delivery; its metadata is set here, once, and every retry repeats it.
 
     ``event`` may be None when the body names its event by itself (every platform but Codewars).
     """
-    profile = webhook_profile(platform)
+    spec = webhook_contract(platform, contract)
+    naming = spec.event_naming
+    assert naming is not None
     if not event:
-        carried = [part["header"] for part in profile.name_parts if "header" in part]
-        if carried:
-            raise SenderError(f"part of a {profile.name} event name travels in {', '.join(carried)}, not in the "
-                              "body: give --event")
+        if naming.header_names:
+            raise SenderError(f"part of a {spec.platform_name} event name travels in "
+                              f"{', '.join(naming.header_names)}, not in the body: give --event")
         try:
-            event = profile.event_of(body, {})
-        except catalog.CatalogError as exc:
+            event = spec.event_of(body, {})
+        except CatalogError as exc:
             raise SenderError(f"{exc}: give --event") from None
-    if event not in profile.events:
-        raise SenderError(f"unknown {profile.name} event {event!r}; documented events: {', '.join(profile.events)}")
+    if event not in spec.events:
+        raise SenderError(f"unknown {spec.label} event {event!r}; events: {', '.join(spec.events)}")
     if secret and any(ord(c) < 32 or ord(c) == 127 for c in secret):
         raise SenderError("the secret contains a control character: it cannot travel in a header")
-    headers = profile.delivery_headers(event, secret)
+    headers = spec.delivery_headers(event)
     try:
-        claimed = profile.event_of(body, headers)
-    except catalog.CatalogError as exc:
+        claimed = spec.event_of(body, headers) if any(p.body for p in naming.parts) else event
+    except CatalogError as exc:
         raise SenderError(str(exc)) from None
     if claimed != event:
         raise SenderError(f"the body belongs to event {claimed!r}, not {event!r}")
-    values = {"uuid4": new_id, "now": lambda: now().isoformat(), "url": lambda: url}
+    delivery_id = new_id()
+    values = {"uuid4": lambda: delivery_id, "now": lambda: now().isoformat(), "url": lambda: url}
     metadata = {}
-    for entry in profile.delivery_metadata:
-        metadata[entry["pointer"]] = values[entry["value"]]()
-        body = pointers.replaced(body, entry["pointer"], metadata[entry["pointer"]])
+    for entry in spec.metadata:
+        metadata[entry.pointer] = values[entry.value]()
+        body = pointers.replaced(body, entry.pointer, metadata[entry.pointer])
     try:
         content = encode(body)
     except ValueError as exc:
         raise SenderError(f"the body cannot be sent as JSON: {exc}") from None
-    outgoing = Outgoing(profile.method, url, headers, content)
-    return Prepared(platform, event, outgoing, metadata, profile.secret_header)
+    redact.remember(secret)
+    outgoing = Outgoing(spec.method, url, headers, content)
+    return Prepared(spec, event, outgoing, body, metadata, secret, delivery_id)
 
 
 def describe(exc: BaseException) -> str:
@@ -256,40 +263,57 @@ class _Outcome:
 
 
 class _SenderBase:
-    """What the sync and async senders share: the policy, the injected clocks, and the record keeping."""
+    """What the sync and async senders share: the options, the injected clocks, the schedule and the record."""
 
-    def __init__(self, policy: RetryPolicy | None, *, clock: Callable[[], float], now: Callable[[], datetime],
+    def __init__(self, options: SendOptions | None, *, clock: Callable[[], float], now: Callable[[], datetime],
                  new_id: Callable[[], str], rng: Uniform | None) -> None:
-        self.policy = policy or RetryPolicy()
+        self.options = options or SendOptions()
         self._clock, self._now, self._new_id = clock, now, new_id
         self._rng = rng or random.Random()
 
-    def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None) -> Prepared:
-        return prepare(url, platform, event, body, secret, now=self._now, new_id=self._new_id)
+    def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None,
+                contract: str | None = None) -> Prepared:
+        return prepare(url, platform, event, body, secret, contract=contract, now=self._now, new_id=self._new_id)
 
     def outgoing(self, prepared: Prepared, number: int) -> Outgoing:
-        """The request of try ``number``: the same for every try (a seam for deliberately broken senders)."""
-        return prepared.outgoing
+        """The request of try ``number``: the same request every time, authenticated over its bytes (a seam
+        for deliberately broken senders)."""
+        out = prepared.outgoing
+        signed = auth.sign(prepared.contract, out.content, prepared.body, prepared.secret,
+                           msg_id=prepared.delivery_id, timestamp=self._now().timestamp())
+        return replace(out, headers={**out.headers, **signed}) if signed else out
 
     def _record(self, prepared: Prepared) -> DeliveryRecord:
-        return DeliveryRecord(prepared.platform, prepared.event, redacted_url(prepared.outgoing.url),
-                              dict(prepared.metadata))
+        return DeliveryRecord(prepared.platform, prepared.contract.name, prepared.event,
+                              redact.url(prepared.outgoing.url), dict(prepared.metadata))
 
     def _attempt(self, number: int, started_at: str, first: float, began: float, outcome: _Outcome) -> Attempt:
         return Attempt(number, started_at, round(began - first, 6), round(self._clock() - began, 6),
                        outcome.status, outcome.error, outcome.received, outcome.truncated)
 
-    def _schedule(self) -> Iterator[tuple[int, float]]:
+    def _schedule(self, prepared: Prepared) -> Iterator[tuple[int, float]]:
         """(try number, seconds to wait before it) for every try the policy allows; the sync and async
         senders share it, so their retry timing cannot drift apart."""
+        policy, backoff = prepared.policy, self.options.waits(prepared.policy)
         wait = 0.0
-        for number in range(1, self.policy.max_tries + 1):
+        for number in range(1, self.options.tries(policy) + 1):
             if number > 1:
-                wait = self._next_wait(number - 2, wait)
+                wait = backoff.delay(number - 2, wait, self._rng)
             yield number, wait
 
-    def _next_wait(self, retry: int, previous: float) -> float:
-        return self.policy.backoff.delay(retry, previous, self._rng)
+    @staticmethod
+    def _done(prepared: Prepared, attempt: Attempt, record: DeliveryRecord) -> bool:
+        """Whether the delivery ends after this try: delivered, or failed in a way the policy does not retry."""
+        if attempt.ok:
+            return True
+        policy = prepared.policy
+        if attempt.status is not None and not policy.retries(attempt.status):
+            record.gave_up = f"an answer of {attempt.status} is not retried ({policy.retried_statuses} are)"
+            return True
+        if attempt.status is None and not policy.transport_failures:
+            record.gave_up = "a failed connection or timeout is not retried"
+            return True
+        return False
 
 
 class _Watchdog:
@@ -337,38 +361,38 @@ class _Watchdog:
 class Sender(_SenderBase):
     """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules."""
 
-    def __init__(self, policy: RetryPolicy | None = None, *, transport: httpx.BaseTransport | None = None,
+    def __init__(self, options: SendOptions | None = None, *, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_delivery_id,
                  rng: Uniform | None = None) -> None:
-        super().__init__(policy, clock=clock, now=now, new_id=new_id, rng=rng)
+        super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
         self._sleep = sleep
         self._client = httpx.Client(
-            transport=transport, trust_env=False, follow_redirects=False, timeout=self.policy.timeout(),
+            transport=transport, trust_env=False, follow_redirects=False, timeout=self.options.timeout(),
             headers={"User-Agent": USER_AGENT}, limits=httpx.Limits(max_keepalive_connections=0))
 
-    def deliver(self, url: str, platform: str, event: str | None, body: Any, *,
-                secret: str | None = None) -> DeliveryRecord:
-        """Deliver one event, retrying as the policy says; never raises for network trouble."""
-        return self.deliver_prepared(self.prepare(url, platform, event, body, secret))
+    def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
+                contract: str | None = None) -> DeliveryRecord:
+        """Deliver one event, retrying as the contract's policy says; never raises for network trouble."""
+        return self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
 
     def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
         record = self._record(prepared)
         first = self._clock()
-        for number, wait in self._schedule():
+        for number, wait in self._schedule(prepared):
             if wait:
                 self._sleep(wait)
             record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
-            if record.attempts[-1].ok:
+            if self._done(prepared, record.attempts[-1], record):
                 break
         return record
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
         started_at, began = self._now().isoformat(), self._clock()
         outcome = _Outcome()
-        cap = self.policy.max_response_bytes
+        cap = self.options.max_response_bytes
         try:
-            with _Watchdog(self.policy.attempt_deadline) as watchdog:
+            with _Watchdog(self.options.attempt_deadline) as watchdog:
                 request = self._client.build_request(out.method, out.url, headers=out.wire_headers,
                                                      content=out.content, extensions={"trace": watchdog.trace})
                 response = self._client.send(request, stream=True)
@@ -383,7 +407,7 @@ class Sender(_SenderBase):
         except httpx.HTTPError as exc:
             outcome.error = describe(exc)
         if watchdog.expired:
-            outcome.error = f"attempt deadline of {self.policy.attempt_deadline:g} s passed"
+            outcome.error = f"attempt deadline of {self.options.attempt_deadline:g} s passed"
         return self._attempt(number, started_at, first, began, outcome)
 
     def close(self) -> None:
@@ -399,11 +423,11 @@ class Sender(_SenderBase):
 class AsyncSender(_SenderBase):
     """Delivers events with ``httpx.AsyncClient``; :meth:`deliver_many` bounds how many run at once."""
 
-    def __init__(self, policy: RetryPolicy | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
+    def __init__(self, options: SendOptions | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Any] = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = utc_now, new_id: Callable[[], str] = new_delivery_id,
                  rng: Uniform | None = None, max_connections: int = 100) -> None:
-        super().__init__(policy, clock=clock, now=now, new_id=new_id, rng=rng)
+        super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
         self._sleep = sleep
         self._transport = transport
         self._tls = httpx.create_ssl_context() if transport is None else None  # built once: ~15 ms each
@@ -413,12 +437,12 @@ class AsyncSender(_SenderBase):
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         transport = self._transport or httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False, limits=limits)
         return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,
-                                 timeout=self.policy.timeout(), headers={"User-Agent": USER_AGENT})
+                                 timeout=self.options.timeout(), headers={"User-Agent": USER_AGENT})
 
-    async def deliver(self, url: str, platform: str, event: str | None, body: Any, *,
-                      secret: str | None = None) -> DeliveryRecord:
-        """Deliver one event, retrying as the policy says; never raises for network trouble."""
-        return await self.deliver_prepared(self.prepare(url, platform, event, body, secret))
+    async def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
+                      contract: str | None = None) -> DeliveryRecord:
+        """Deliver one event, retrying as the contract's policy says; never raises for network trouble."""
+        return await self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
 
     async def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
         return await self._deliver(prepared, self._client)
@@ -426,11 +450,11 @@ class AsyncSender(_SenderBase):
     async def _deliver(self, prepared: Prepared, client: httpx.AsyncClient) -> DeliveryRecord:
         record = self._record(prepared)
         first = self._clock()
-        for number, wait in self._schedule():
+        for number, wait in self._schedule(prepared):
             if wait:
                 await self._sleep(wait)
             record.attempts.append(await self._try(client, self.outgoing(prepared, number), number, first))
-            if record.attempts[-1].ok:
+            if self._done(prepared, record.attempts[-1], record):
                 break
         return record
 
@@ -445,7 +469,7 @@ class AsyncSender(_SenderBase):
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        prepared = [self.prepare(j.url, j.platform, j.event, j.body, j.secret) for j in jobs]
+        prepared = [self.prepare(j.url, j.platform, j.event, j.body, j.secret, j.contract) for j in jobs]
         records: list[DeliveryRecord | None] = [None] * len(prepared)
         queue: Iterator[tuple[int, Prepared]] = iter(enumerate(prepared))
 
@@ -466,9 +490,9 @@ class AsyncSender(_SenderBase):
         started_at, began = self._now().isoformat(), self._clock()
         outcome = _Outcome()
         try:
-            await _within(self.policy.attempt_deadline, self._exchange(client, out, outcome))
+            await _within(self.options.attempt_deadline, self._exchange(client, out, outcome))
         except asyncio.TimeoutError:
-            outcome.error = f"attempt deadline of {self.policy.attempt_deadline:g} s passed"
+            outcome.error = f"attempt deadline of {self.options.attempt_deadline:g} s passed"
         except httpx.HTTPError as exc:
             outcome.error = describe(exc)
         return self._attempt(number, started_at, first, began, outcome)
@@ -479,10 +503,10 @@ class AsyncSender(_SenderBase):
         outcome.status = response.status_code
         try:
             if response.is_stream_consumed:  # an answer built in memory (a mock transport's): nothing to bound
-                outcome.count(response.content, self.policy.max_response_bytes)
+                outcome.count(response.content, self.options.max_response_bytes)
                 return
             async for chunk in response.aiter_raw():
-                if outcome.count(chunk, self.policy.max_response_bytes):
+                if outcome.count(chunk, self.options.max_response_bytes):
                     break
         finally:
             await response.aclose()
@@ -504,9 +528,3 @@ async def _within(seconds: float, work: Awaitable[None]) -> None:
             await work
     else:  # pragma: no cover - Python 3.10
         await asyncio.wait_for(work, seconds)
-
-
-if __name__ == "__main__":  # python -m reference_impl.sender
-    from reference_impl.sender_cli import main
-
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""``python -m reference_impl.sender``: deliver one event from a file, print the delivery record as JSON.
+"""``python -m hookproof.reference_impl.sender_cli``: deliver one event from a file, print the delivery record as JSON.
 
 Exit status: 0 delivered (a 2XX answer), 1 every try failed, 2 bad input (a missing or unreadable file,
 invalid JSON, an unknown platform or event, a bad option) - always one line on stderr, never a traceback.
@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from reference_impl.backoff import Backoff
-from reference_impl.command_line import OneLineParser
-from reference_impl.sender import RetryPolicy, Sender, SenderError
+from hookproof.reference_impl.command_line import OneLineParser
+from hookproof.reference_impl.sender import Sender, SenderError, SendOptions
 
-PROG = "python -m reference_impl.sender"
+PROG = "python -m hookproof.reference_impl.sender_cli"
 
 
 def _positive(text: str) -> float:
@@ -45,20 +44,23 @@ def _non_negative(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog=PROG, description="Deliver one webhook event to one URL, the way the platform's profile "
-                "says, retrying with exponential backoff. Prints the delivery record (JSON).")
+    p = OneLineParser(prog=PROG, description="Deliver one webhook event to one URL, the way the platform's contract "
+                      "says, retrying as its retry policy says. Prints the delivery record (JSON).")
     p.add_argument("--url", required=True, help="where to deliver (http or https)")
     p.add_argument("--event-file", required=True, type=Path, help="the event's JSON body")
-    p.add_argument("--platform", required=True, help="doselect, qualified, viasto or codewars")
-    p.add_argument("--event", default="", help="the event name, e.g. code_challenge.created (needed for "
-                   "Codewars; read from the body otherwise)")
-    p.add_argument("--secret", default="", help="shared secret, sent where the profile says (Codewars "
-                   "X-Webhook-Secret); empty means none; never printed")
-    p.add_argument("--backoff-base", type=_non_negative, default=1.0, help="first wait between tries, s (1)")
-    p.add_argument("--backoff-factor", type=float, default=2.0, help="each wait is this times the last (2)")
-    p.add_argument("--backoff-cap", type=_non_negative, default=60.0, help="longest wait, s (60)")
+    p.add_argument("--platform", required=True, help="a webhook platform id, e.g. doselect or codewars")
+    p.add_argument("--contract", default="", help="which of the platform's contracts to follow (default: the "
+                   "document's)")
+    p.add_argument("--event", default="", help="the event name, e.g. code_challenge.created (needed where part "
+                   "of the name travels in a header, as Codewars'; read from the body otherwise)")
+    p.add_argument("--secret", default="", help="the shared secret or signing key, used as the contract says "
+                   "(Codewars X-Webhook-Secret); empty means none; never printed")
+    p.add_argument("--time-scale", type=_positive, default=1.0,
+                   help="multiply every wait the retry policy gives by this (1; 0.001 turns 60 s into 60 ms)")
+    p.add_argument("--backoff-base", type=_non_negative, default=None,
+                   help="first wait of an increasing backoff, s (default: the policy's, else 1 s, times the scale)")
     p.add_argument("--jitter", type=_non_negative, default=0.0,
-                   help="add up to this fraction of each wait at random; never shortens a wait (0)")
+                   help="add up to this fraction of each increasing wait at random; never shortens a wait (0)")
     p.add_argument("--connect-timeout", type=_positive, default=5.0, help="s (5)")
     p.add_argument("--read-timeout", type=_positive, default=10.0, help="s per read (10)")
     p.add_argument("--attempt-deadline", type=_positive, default=15.0, help="s for a whole try (15)")
@@ -104,11 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"--url {args.url!r} is not an http(s) URL")
     body = read_event(args.event_file)
     try:
-        backoff = Backoff(args.backoff_base, args.backoff_factor, args.backoff_cap, args.jitter)
-        policy = RetryPolicy.for_platform(args.platform, backoff=backoff, connect_timeout=args.connect_timeout,
-                                          read_timeout=args.read_timeout, attempt_deadline=args.attempt_deadline)
-        with Sender(policy) as sender:
-            prepared = sender.prepare(args.url, args.platform, args.event or None, body, args.secret or None)
+        options = SendOptions(time_scale=args.time_scale, jitter=args.jitter, backoff_base=args.backoff_base,
+                              connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+                              attempt_deadline=args.attempt_deadline)
+        with Sender(options) as sender:
+            prepared = sender.prepare(args.url, args.platform, args.event or None, body, args.secret or None,
+                                      args.contract or None)
             record = sender.deliver_prepared(prepared)
     except (SenderError, ValueError, httpx.InvalidURL) as exc:
         _fail(str(exc))

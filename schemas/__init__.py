@@ -1,1 +1,1 @@
-"""The schema files, shipped as package data (installed as ``hookproof_schemas``); no code lives here."""
+"""The schema files, shipped as package data; no code lives here."""

@@ -1,0 +1,5 @@
+import sys
+
+from hookproof.cli import main
+
+sys.exit(main())

@@ -1,0 +1,139 @@
+"""The catalog: every platform of the run's schema folders, its contracts, and the one ``referencing``
+registry of their schemas.
+
+One :class:`Catalog` is active at a time (:func:`active`); :func:`configure` replaces it when a run names
+schema folders of its own (``--hookproof-schemas``, ``$HOOKPROOF_SCHEMAS``). Platforms are read on first use
+and kept, so that a run that checks one platform does not pay for the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from hookproof import profiles
+from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
+from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
+
+FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+
+
+class Catalog:
+    def __init__(self, folders: SchemaFolders) -> None:
+        self.folders = folders
+        self._loaded: dict[str, profiles.LoadedPlatform] = {}
+        self._loading: list[str] = []
+        self._validators: dict[tuple[str, bool], Draft202012Validator] = {}
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.folders.platforms)
+
+    def platform(self, platform_id: str) -> Platform:
+        return self._load(platform_id).platform
+
+    def _load(self, platform_id: str) -> profiles.LoadedPlatform:
+        if platform_id not in self._loaded:
+            if platform_id not in self.folders.platforms:
+                raise CatalogError(f"unknown platform {platform_id!r}; known platforms: {', '.join(self.ids)}")
+            if platform_id in self._loading:
+                raise ProfileError(f"{platform_id}/profile.json: its retry policy is assumed from itself "
+                                   f"({' -> '.join([*self._loading, platform_id])})")
+            self._loading.append(platform_id)
+            try:
+                self._loaded[platform_id] = profiles.load(self.folders.platforms[platform_id], self._retry_of)
+            finally:
+                self._loading.remove(platform_id)
+        return self._loaded[platform_id]
+
+    def _retry_of(self, platform_id: str, asker: str) -> RetryPolicy:
+        try:
+            retry = self.platform(platform_id).base.retry
+        except CatalogError as exc:
+            raise ProfileError(f"{asker}/profile.json: /contract/retry/assumed_from: {exc}") from None
+        if retry is None or not retry.documented:
+            raise ProfileError(f"{asker}/profile.json: /contract/retry/assumed_from: {platform_id} documents no retry "
+                               "policy of its own")
+        return retry
+
+    def platforms(self, kind: str | None = None) -> tuple[str, ...]:
+        return tuple(p for p in self.ids if kind is None or self.platform(p).kind == kind)
+
+    # -- schemas ----------------------------------------------------------------------------------------
+
+    def documents(self) -> dict[str, Any]:
+        """Every schema of every platform (derived ones included), and the shared documents, by ``$id``."""
+        docs = dict(self.folders.shared_documents())
+        for platform_id in self.ids:
+            docs.update(self._load(platform_id).documents)
+        return docs
+
+    @cached_property
+    def _registries(self) -> dict[bool, Registry]:
+        docs = self.documents()
+        out = {}
+        for strict in (False, True):
+            chosen = {uri: (strictify(doc) if strict and is_schema(doc) else doc) for uri, doc in docs.items()}
+            resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+                         for uri, doc in chosen.items()]
+            out[strict] = Registry().with_resources(resources).crawl()
+        return out
+
+    def registry(self, strict: bool = False) -> Registry:
+        return self._registries[strict]
+
+    def schema(self, uri: str, strict: bool = False) -> Any:
+        return self.registry(strict).contents(uri)
+
+    def validator(self, schema_id: str, strict: bool = False) -> Draft202012Validator:
+        key = (schema_id, strict)
+        if key not in self._validators:
+            self._validators[key] = Draft202012Validator(self.schema(schema_id, strict), registry=self.registry(strict),
+                                                         format_checker=FORMAT_CHECKER)
+        return self._validators[key]
+
+
+_active: Catalog | None = None
+
+
+def configure(extra_dirs: Sequence[str | os.PathLike[str]] | None = None) -> Catalog:
+    """Make the catalog of the built-in folder plus ``extra_dirs`` (default: ``$HOOKPROOF_SCHEMAS``) active."""
+    global _active
+    _active = Catalog(SchemaFolders(env_dirs() if extra_dirs is None else extra_dirs))
+    return _active
+
+
+def active() -> Catalog:
+    return _active if _active is not None else configure()
+
+
+def platforms(kind: str | None = None) -> tuple[str, ...]:
+    """Platform ids, optionally of one kind (``webhook`` or ``registration_api``), in sorted order."""
+    return active().platforms(kind)
+
+
+def platform(platform_id: str) -> Platform:
+    return active().platform(platform_id)
+
+
+def contract(platform_id: str, name: str | None = None) -> Contract:
+    """A contract of a platform; its base contract (the document's) when ``name`` is None."""
+    return platform(platform_id).contract(name)
+
+
+def event(platform_id: str, name: str, contract_name: str | None = None) -> Event:
+    return contract(platform_id, contract_name).event(name)
+
+
+def webhook_platforms() -> tuple[str, ...]:
+    return platforms("webhook")
+
+
+def registration_platforms() -> tuple[str, ...]:
+    return platforms("registration_api")

@@ -1,0 +1,221 @@
+"""The ``hookproof`` command: validate a captured delivery, list the catalog, export the schemas, or run the suite.
+
+Exit codes: 0 conforms (or the command did its job), 1 does not conform, 2 bad input (a missing file, not
+JSON, an unknown platform, contract or event, a delivery whose event header is missing). Bad input is one
+line on stderr, never a traceback. ``hookproof run`` passes pytest's own exit codes through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hookproof import catalog, redact
+from hookproof.contract import CatalogError
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+SECRET_ENV = "HOOKPROOF_SECRET"
+
+
+class InputError(Exception):
+    """Something the user gave cannot be used; the message says what."""
+
+
+def _parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise InputError(f"--header {text!r} is not of the form 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def _read_bytes(path: str) -> bytes:
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise InputError(f"{path}: no such file")
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        data = file.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(path: str, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # NaN, Infinity; or an integer past Python's digit limit
+        raise InputError(f"{path}: not JSON as hookproof reads it: {str(exc)[:120]}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read") from None
+
+
+def _configure(args: argparse.Namespace) -> None:
+    try:
+        catalog.configure(args.schemas or None)
+    except CatalogError as exc:
+        raise InputError(str(exc)) from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from hookproof import validation
+
+    _configure(args)
+    headers = dict(_parse_header(h) for h in args.header)
+    secret = args.secret if args.secret is not None else None
+    if args.secret_env:
+        import os
+
+        secret = os.environ.get(SECRET_ENV) or None
+    redact.remember(secret)
+    try:
+        plat = catalog.platform(args.platform)
+        if args.contract:
+            plat.contract(args.contract)
+    except CatalogError as exc:
+        raise InputError(str(exc)) from None
+    data = _read_bytes(args.file)
+    body = _parse_json(args.file, data)
+    try:
+        verdict = validation.validate(args.platform, body, headers, event=args.event, contract=args.contract,
+                                      strict=args.strict, content=data, secret=secret)
+    except CatalogError as exc:
+        raise InputError(str(exc)) from None
+    if verdict.missing_header:
+        raise InputError(f"{args.file}: the {plat.name} event name travels in the {verdict.missing_header} header; "
+                         f"give it with --header '{verdict.missing_header}: ...'")
+    contract = plat.contract(verdict.contract) if verdict.contract else plat.base
+    label = f"{plat.id} {verdict.event}" if verdict.event else plat.id
+    strict = " (strict)" if args.strict else ""
+    if verdict.ok:
+        print(f"{args.file}: conforms to {label}{strict}, contract {contract.name} ({contract.title})")
+        if verdict.base_name:
+            print(f"  the document spells this event {verdict.base_name}")
+        return 0
+    print(f"{args.file}: does not conform to {label}{strict}, contract {contract.name}")
+    for problem in verdict.problems:
+        print(f"  {redact.text(str(problem))}")
+    if verdict.accepted_by:
+        print(f"  contract {', '.join(verdict.accepted_by)} of {plat.id} accepts it (leave out --contract, or name it)")
+    return 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    _configure(args)
+    ids = [args.platform] if args.platform else list(catalog.platforms())
+    for platform_id in ids:
+        try:
+            plat = catalog.platform(platform_id)
+        except CatalogError as exc:
+            raise InputError(str(exc)) from None
+        print(f"{plat.id}  ({plat.name}, {plat.kind})")
+        for spec in plat.contracts:
+            based = f", based on {spec.based_on}" if spec.based_on else ""
+            print(f"  contract {spec.name}: {spec.title}{based}")
+            if spec.document:
+                print(f"    source: {spec.document}")
+            for name, ev in spec.events.items():
+                renamed = f"  (the document's {ev.base_name})" if ev.base_name else ""
+                print(f"    {name:<40} examples: {len(ev.examples)}{renamed}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hookproof.export import export
+
+    _configure(args)
+    try:
+        written = export(Path(args.dir), strict=args.strict)
+    except FileExistsError as exc:
+        raise InputError(f"{exc}; choose an empty folder") from None
+    except OSError as exc:
+        raise InputError(f"cannot write to {args.dir}: {exc.strerror or exc}") from None
+    variant = "strict variant" if args.strict else "schema set"
+    print(f"wrote the {variant} to {args.dir} ({len(written)} files)")
+    return 0
+
+
+def pytest_arguments(extra: Sequence[str]) -> list[str]:
+    """``hookproof run``'s short spellings (``--platform P``, ``--secret=S``) as the plugin's options."""
+    from hookproof.conformance.plugin import SHORT_FLAGS, SHORT_OPTIONS
+
+    out = []
+    for arg in extra:
+        name, eq, value = arg.partition("=")
+        if name.startswith("--") and name[2:] in (*SHORT_OPTIONS, *SHORT_FLAGS):
+            arg = f"--hookproof-{name[2:]}" + (eq + value if eq else "")
+        out.append(arg)
+    return out
+
+
+def cmd_run(extra: list[str]) -> int:
+    import pytest
+
+    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", *pytest_arguments(extra)]))
+
+
+def _add_schemas(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--schemas", action="append", default=[], metavar="DIR",
+                   help="a folder of platforms of your own, added to or replacing the built-in ones (repeatable; "
+                   "default: $HOOKPROOF_SCHEMAS)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hookproof", description="Validate a captured webhook delivery, list the catalog, export the schemas, "
+        "or run the conformance suite.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="validate a captured delivery body (exit 0 conforms, 1 not, 2 bad input)")
+    v.add_argument("--platform", required=True, help="a platform id (see hookproof list)")
+    v.add_argument("--contract", help="hold it to this contract (default: any contract of the platform)")
+    v.add_argument("--event", help="the event the delivery should be (default: identified from body and headers)")
+    v.add_argument("--header", action="append", default=[], metavar="'Name: value'",
+                   help="a header the delivery came with (repeatable); Codewars needs X-Webhook-Event")
+    v.add_argument("--secret", help="check the delivery's authentication with this secret (it is visible in ps: "
+                   "prefer --secret-env)")
+    v.add_argument("--secret-env", action="store_true", help=f"read the secret from ${SECRET_ENV}")
+    v.add_argument("--strict", action="store_true", help="also report properties the document does not list")
+    v.add_argument("file", help="the body as received, a JSON file ('-' for standard input)")
+    _add_schemas(v)
+    ls = sub.add_parser("list", help="list platforms, contracts and events")
+    ls.add_argument("--platform")
+    _add_schemas(ls)
+    ex = sub.add_parser("export", help="write the schema set into a folder, to vendor it")
+    ex.add_argument("--strict", action="store_true",
+                    help="the drift-alert variant: properties the documents do not list are errors")
+    ex.add_argument("dir", help="where to write (existing files are never overwritten)")
+    _add_schemas(ex)
+    sub.add_parser("run", help="run the conformance suite (the other arguments go to pytest; --platform, --secret "
+                   "... stand for --hookproof-platform, --hookproof-secret ...)", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        return cmd_run(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        commands = {"validate": cmd_validate, "list": cmd_list, "export": cmd_export}
+        return commands[args.command](args)
+    except InputError as exc:
+        print(f"hookproof: {redact.text(str(exc))}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Writing the schema set out for vendoring: every platform's files, the schemas derived for later contracts,
+the profile schema, and an index (``catalog.json``) of platforms, contracts and events.
+
+``strict=True`` writes the drift-alert variant (:func:`hookproof.schema_store.strictify`) with every ``$id`` moved
+under ``.../schemas/strict/``, so that both sets can live in one registry; relative ``$ref`` s keep resolving
+because the layout is the same. Existing files are never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hookproof import catalog
+from hookproof.schema_store import BASE_URI, STRICT_BASE_URI, is_schema, strictify
+
+
+def _files(cat: catalog.Catalog) -> dict[str, str]:
+    """Every file to write, by its path under the destination, as text."""
+    out: dict[str, str] = {}
+    for platform_id, folder in cat.folders.platforms.items():
+        for rel in folder.files((".json", ".txt")):
+            out[f"{platform_id}/{rel}"] = folder.read_text(rel)
+    for uri, doc in cat.documents().items():
+        if uri.startswith(BASE_URI) and "/contracts/" in uri:  # derived for a later contract: not a file of ours
+            out[uri[len(BASE_URI):]] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    for uri, doc in cat.folders.shared_documents().items():
+        out[uri[len(BASE_URI):]] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    out["catalog.json"] = json.dumps(index(cat), indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+def index(cat: catalog.Catalog) -> dict[str, Any]:
+    """Platforms, their contracts and each contract's events with their schema ``$id`` s."""
+    platforms = {}
+    for platform_id in cat.ids:
+        plat = cat.platform(platform_id)
+        platforms[platform_id] = {
+            "name": plat.name, "kind": plat.kind, "profile": f"{platform_id}/profile.json",
+            "contracts": {c.name: {"title": c.title, "based_on": c.based_on,
+                                   "events": {name: e.schema_id for name, e in c.events.items()}}
+                          for c in plat.contracts},
+        }
+    return {"$id": f"{BASE_URI}catalog.json", "title": "hookproof schema catalog (generated)", "platforms": platforms}
+
+
+def export(dest: Path, strict: bool = False) -> list[Path]:
+    """Write the schema set under ``dest``; refuses to write over existing files."""
+    files = _files(catalog.active())
+    clashes = [rel for rel in files if (dest / rel).exists()]
+    if clashes:
+        raise FileExistsError(f"{dest / clashes[0]} already exists ({len(clashes)} files would be overwritten)")
+    written = []
+    for rel, text in sorted(files.items()):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if strict and rel.endswith(".json"):
+            doc = json.loads(text)
+            if is_schema(doc):
+                doc = strictify(doc)
+            text = json.dumps(doc, indent=2, ensure_ascii=False).replace(BASE_URI, STRICT_BASE_URI) + "\n"
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written

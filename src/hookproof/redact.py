@@ -1,0 +1,70 @@
+"""The one masking path: every string hookproof prints or writes goes through :func:`text` or :func:`data`.
+
+A run registers every secret it knows (``--hookproof-secret``, the API key, URL passwords, and the wrong
+keys the checks derive from the real one) with :func:`remember`; from then on each occurrence is replaced
+by ``***`` - in text and in bytes, in the UTF-8 form and in the Latin-1 reading of it that a WSGI server
+gives - before anything is cut to length, so that no prefix of a secret survives a truncation.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+MASK = "***"
+MIN_LENGTH = 3  # shorter "secrets" would mask ordinary text; they are still never printed on purpose
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def remember(*secrets: str | None) -> None:
+    """Mask these from now on (empty values are ignored)."""
+    with _lock:
+        for secret in secrets:
+            if secret and len(secret) >= MIN_LENGTH:
+                _secrets.add(secret)
+                latin = secret.encode("utf-8").decode("latin-1")
+                if latin != secret:
+                    _secrets.add(latin)  # how a WSGI server shows a non-ASCII header value
+
+
+def forget_all() -> None:
+    """For tests: start again with nothing known."""
+    with _lock:
+        _secrets.clear()
+
+
+def known() -> list[str]:
+    """The secrets, longest first, so that one containing another is masked whole."""
+    with _lock:
+        return sorted(_secrets, key=len, reverse=True)
+
+
+def text(value: str, *extra: str | None) -> str:
+    """``value`` with every known secret (and ``extra`` ones) masked."""
+    for secret in sorted({*known(), *(e for e in extra if e)}, key=len, reverse=True):
+        value = value.replace(secret, MASK)
+    return value
+
+
+def data(value: bytes, *extra: str | None) -> bytes:
+    """``value`` with every known secret (and ``extra`` ones) masked, in UTF-8 and as Latin-1 bytes."""
+    for secret in sorted({*known(), *(e for e in extra if e)}, key=len, reverse=True):
+        for form in {secret.encode("utf-8"), secret.encode("utf-8", "replace")}:
+            value = value.replace(form, MASK.encode())
+    return value
+
+
+def url(value: str) -> str:
+    """The URL without user:password, for records and messages (and the password remembered as a secret)."""
+    try:
+        parts = urlsplit(value)
+        if parts.username is None and parts.password is None:
+            return text(value)
+        if parts.password:
+            remember(parts.password, unquote(parts.password))
+        netloc = f"{MASK}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a port out of range, a bad IPv6 literal: show nothing of the authority rather than guess
+        return "(an unparseable URL)"
+    return text(urlunsplit(parts._replace(netloc=netloc)))
