@@ -1,13 +1,14 @@
-"""Payloads per second for every event: ``conformance.strategies`` against hypothesis-jsonschema.
+"""Payloads per second for every event: ``hookproof.conformance.strategies`` against hypothesis-jsonschema.
 
 Run by hand, on one core (the script pins itself to one CPU unless ``--no-pin``)::
 
     python bench/generation.py                      # ours only, in the project's venv
     /tmp/hjs-venv/bin/python bench/generation.py    # ours and hypothesis-jsonschema, same run
 
-hypothesis-jsonschema 0.23.1 fails on Hypothesis 6.170 (shared/NOTES.md), so the comparison runs in a venv
-that pins ``hypothesis==6.155.2 hypothesis-jsonschema==0.23.1 jsonschema[format-nongpl] referencing`` and has
-this project installed with ``pip install -e . --no-deps``. It cannot follow our cross-file ``$ref``s, so it
+hypothesis-jsonschema 0.23.1 fails on Hypothesis 6.170 (docs/decisions.md#own-schema-compiler), so the
+comparison runs in a venv that pins ``hypothesis==6.155.2 hypothesis-jsonschema==0.23.1
+jsonschema[format-nongpl] referencing`` and has this project installed with ``pip install -e . --no-deps``.
+It cannot follow our cross-file ``$ref``s, so it
 gets each event schema with its references inlined (:func:`inline_refs`); ours compiles the same schemas
 from the registry. Both are timed by the same harness: a ``@given`` test that only collects its argument,
 generate phase only, no database, derandomized. Rates are per CPU second (``time.process_time``), best of
@@ -33,8 +34,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisDeprecationWarning
 
-from conformance import catalog, schema_store, strategies
-from conformance.run_settings import DEFAULT_EXAMPLES
+from hookproof import catalog, validation
+from hookproof.conformance import strategies
+from hookproof.conformance.run_settings import DEFAULT_EXAMPLES
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -70,7 +72,7 @@ def inline_refs(schema: Any, resolver: Resolver, depth: int = 0) -> Any:
 
 
 def inlined(schema_id: str) -> Any:
-    resolver = schema_store.registry().resolver(base_uri=schema_id)
+    resolver = catalog.active().registry().resolver(base_uri=schema_id)
     return inline_refs(resolver.lookup(schema_id).contents, resolver)
 
 
@@ -103,7 +105,7 @@ def measure(strategy: st.SearchStrategy[Any], schema_id: str, examples: int, rep
     """The best of ``repeats`` timed runs, and how many of its payloads are valid."""
     runs = [_run_once(strategy, examples) for _ in range(repeats)]
     seconds, drawn = min(runs, key=lambda run: run[0] / max(len(run[1]), 1))
-    valid = sum(1 for body in drawn if not catalog.check_instance(schema_id, body))
+    valid = sum(1 for body in drawn if not validation.check_instance(schema_id, body))
     return Rate(len(drawn) / seconds, valid / max(len(drawn), 1), len(drawn))
 
 
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_started = time.perf_counter()
     for platform in catalog.platforms():
-        for event in catalog.profile(platform).events.values():
+        for event in catalog.contract(platform).events.values():
             strategies.body_strategy(event.schema_id)
     print(f"compiling every event schema: {time.perf_counter() - compile_started:.2f} s\n")
 
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * (header.count("|") - 1))
     totals = {"ours": [0.0, 0.0, 0.0], "hjs": [0.0, 0.0, 0.0]}  # payloads, valid payloads, CPU seconds
     for platform in catalog.platforms():
-        for name, event in catalog.profile(platform).events.items():
+        for name, event in catalog.contract(platform).events.items():
             ours = measure(strategies.body_strategy(event.schema_id), event.schema_id, args.examples, args.repeats)
             row = f"| {platform} | {name} | {_fmt(ours)[0]} | {_fmt(ours)[1]} |"
             if args.extras:
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                     totals[key][2] += rate.count / rate.per_second
 
     print()
-    for key, label in (("ours", "conformance.strategies"), ("hjs", "hypothesis-jsonschema")):
+    for key, label in (("ours", "hookproof.conformance.strategies"), ("hjs", "hypothesis-jsonschema")):
         count, valid, seconds = totals[key]
         if seconds:
             print(f"whole catalog, {label}: {count / seconds:,.1f} payloads/s, {valid / seconds:,.1f} valid payloads/s")

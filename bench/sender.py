@@ -80,12 +80,12 @@ def start_sink() -> tuple[multiprocessing.process.BaseProcess, str]:
 
 
 def bench_async(url: str, deliveries: int, concurrency: int) -> tuple[float, float, int]:
-    from reference_impl.sender import AsyncSender, Job, RetryPolicy
+    from hookproof.reference_impl.sender import AsyncSender, Job, SendOptions
 
     jobs = [Job(url, "doselect", "test-session.end", BODY) for _ in range(deliveries)]
 
     async def run() -> tuple[float, float, int]:
-        async with AsyncSender(RetryPolicy.for_platform("doselect")) as sender:
+        async with AsyncSender(SendOptions()) as sender:
             await sender.deliver_many(jobs[:concurrency], concurrency)  # warm up: imports, caches
             began, cpu = time.perf_counter(), time.process_time()
             records = await sender.deliver_many(jobs, concurrency)
@@ -95,9 +95,9 @@ def bench_async(url: str, deliveries: int, concurrency: int) -> tuple[float, flo
 
 
 def bench_sync(url: str, deliveries: int) -> tuple[float, float, int]:
-    from reference_impl.sender import RetryPolicy, Sender
+    from hookproof.reference_impl.sender import Sender, SendOptions
 
-    with Sender(RetryPolicy.for_platform("doselect")) as sender:
+    with Sender(SendOptions()) as sender:
         sender.deliver(url, "doselect", "test-session.end", BODY)
         began, cpu = time.perf_counter(), time.process_time()
         delivered = sum(sender.deliver(url, "doselect", "test-session.end", BODY).delivered

@@ -41,7 +41,7 @@ class Exchange:
         if self.error is not None:  # every error is a phrase about the target: "gave no answer within 10 s"
             return self.error
         text = f"answered {self.status}"
-        if 300 <= self.status < 400:
+        if self.status is not None and 300 <= self.status < 400:
             text += f" (a redirect{' to ' + self.location if self.location else ''}; redirects are not followed)"
         return text
 

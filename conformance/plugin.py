@@ -37,8 +37,8 @@ API_KEY_ENV = "HOOKPROOF_API_KEY"
 DEFAULT_EXAMPLES = 10
 MAX_EXAMPLES = 100_000
 # Options with a value, as `hookproof run` spells them short (``--platform``) and pytest long.
-SHORT_OPTIONS = ("platform", "contract", "secret", "api-key", "api-key-header", "sender-cmd", "sender-timeout",
-                 "sender-jobs", "time-scale", "response-timeout", "examples", "seed", "schemas")
+SHORT_OPTIONS = ("platform", "contract", "events", "secret", "api-key", "api-key-header", "sender-cmd",
+                 "sender-timeout", "sender-jobs", "time-scale", "response-timeout", "examples", "seed", "schemas")
 SHORT_FLAGS = ("shrink",)
 
 
@@ -59,6 +59,7 @@ class RunConfig:
     seed: int | None
     shrink: bool
     schemas: tuple[str, ...] = ()
+    events: frozenset[str] | None = None
 
     @property
     def reference(self) -> bool:
@@ -133,6 +134,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--hookproof-platform", metavar="ID", help="the platform to check (default: all)")
     add("--hookproof-contract", metavar="NAME", help="the platform contract to hold the target to (default: a "
         "receiver gets what any contract may send; a sender is held to the document's)")
+    add("--hookproof-events", metavar="E1,E2", help="the events the receiver subscribed to, by any contract's name "
+        "(default: all); the receiver checks send only those")
     add("--hookproof-secret", metavar="S", help=f"shared secret or signing key; never printed (default: ${SECRET_ENV}, "
         "which keeps it off the command line)")
     add("--hookproof-api-key", metavar="K", help=f"the registration API's key; never printed (default: ${API_KEY_ENV})")
@@ -176,6 +179,12 @@ def _blank(opt: str, value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise _fail(f"{opt} is empty: give a value, or leave the option out to check the reference implementations")
     return value
+
+
+def _events(text: str | None) -> frozenset[str] | None:
+    if text is None:
+        return None
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
 def _reachable(url: str, timeout: float) -> str | None:
@@ -238,6 +247,7 @@ def build_config(config: pytest.Config) -> RunConfig:
         seed=int(seed) if seed is not None else None,
         shrink=bool(opt("--hookproof-shrink")),
         schemas=tuple(opt("--hookproof-schemas") or ()),
+        events=_events(_blank("--hookproof-events", opt("--hookproof-events"))),
     )
     redact.remember(run.secret, run.api_key)
     if target_url:
@@ -254,6 +264,14 @@ def build_config(config: pytest.Config) -> RunConfig:
             catalog.platform(run.platform).contract(run.contract)
     except CatalogError as exc:
         raise _fail(str(exc)) from None
+    if run.events is not None:
+        if run.platform is None:
+            raise _fail("--hookproof-events needs --hookproof-platform: event names belong to one platform")
+        known_events = {n for c in catalog.platform(run.platform).contracts for n in c.events}
+        unknown = sorted(run.events - known_events)
+        if unknown:
+            raise _fail(f"--hookproof-events: {', '.join(unknown)} is not an event of {run.platform} "
+                        "(see hookproof list)")
     if run.target_url and not run.platform:
         raise _fail("--target-url needs --hookproof-platform (one of: " + ", ".join(catalog.platforms()) + ")")
     if run.target_url and run.sender_cmd:
@@ -345,7 +363,7 @@ def _check_of(item: pytest.Item) -> Any:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     check = _check_of(item)
     if check is not None and hasattr(check, "role"):
-        callspec = getattr(item, "callspec")
+        callspec = getattr(item, "callspec")  # noqa: B009 - a Function item's, which pytest.Item does not declare
         item.user_properties += [("hookproof_platform", callspec.params["platform"]), ("hookproof_role", check.role),
                                  ("hookproof_check", check.name), ("hookproof_rule", check.rule)]
 
@@ -380,7 +398,7 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
     run = hookproof_run
     session = HttpSession(run.response_timeout)
     common: dict[str, Any] = {"examples": run.examples, "seed": run.seed, "shrink": run.shrink,
-                              "contract": run.contract}
+                              "contract": run.contract, "events": run.events}
     try:
         if run.target_url:
             target = run.target_url

@@ -29,14 +29,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hookproof import catalog, pointers, redact, validation
-from hookproof.contract import Registration
 from hookproof.conformance import strategies
 from hookproof.conformance.http_exchange import Exchange, HttpSession
 from hookproof.conformance.registry import check
-from hookproof.conformance.report import CheckFailure, NotChecked, curl_command, excerpt
+from hookproof.conformance.report import SECRET_ENV, CheckFailure, NotChecked, curl_command, excerpt
 from hookproof.conformance.run_settings import runner
+from hookproof.contract import Registration
 
 MARK_HOST = "hookproof.example"  # URLs the checks register; .example never resolves (RFC 2606)
+API_KEY_ENV = "HOOKPROOF_API_KEY"  # where the plugin reads the key from, and a replay too
 
 
 # --- talking to the target -----------------------------------------------------------------------------
@@ -97,27 +98,33 @@ class RegistrationContext:
 
 
 class Client:
-    """Requests for one check, API key attached unless a request says otherwise."""
+    """Requests for one check, API key attached unless a request says otherwise. An update is sent with the
+    contract's method and content type (Xobin: ``POST``, ``application/json``)."""
 
     def __init__(self, target: Target):
         self.target = target
+        self.spec = target.spec
         self._session = HttpSession(target.timeout)
 
     def close(self) -> None:
         self._session.close()
 
     def send(self, method: str, body: bytes = b"", *, key: str | None = None, omit_key: bool = False,
-             content_type: str | None = "application/json", replay_body: str | None = None) -> Exchange:
+             replay_body: str | None = None) -> Exchange:
         """Send one request with the right key (or ``key``, or none with ``omit_key``) within the deadline."""
         headers: dict[str, str] = {}
-        if content_type and method != "GET":
-            headers["Content-Type"] = content_type
+        if method != "GET":
+            headers["Content-Type"] = self.spec.content_type
         if not omit_key:
             headers[self.target.header] = self.target.api_key if key is None else key
         return self._session.send(self.target.url, headers, body if method != "GET" else b"", method, replay_body)
 
-    def post_json(self, body: Any) -> Exchange:
-        return self.send("POST", json.dumps(body, ensure_ascii=False).encode("utf-8"))
+    def update(self, body: bytes, **options: Any) -> Exchange:
+        """One update request (the contract's method) carrying ``body`` as it is."""
+        return self.send(self.spec.method, body, **options)
+
+    def update_json(self, body: Any) -> Exchange:
+        return self.update(json.dumps(body, ensure_ascii=False).encode("utf-8"))
 
     def get(self) -> Exchange:
         return self.send("GET")
@@ -132,13 +139,27 @@ def client_for(target: Target) -> Iterator[Client]:
         client.close()
 
 
+WRONG_KEY_SHOWN = "(a wrong key)"  # stands for a wrong key in a replay: it is derived from the real one
+
+
 def replay(target: Target, exchange: Exchange) -> str:
-    """A curl command repeating ``exchange``; the API key header reads the key from the environment."""
-    hidden = [target.header]
+    """A curl command repeating ``exchange``. The right API key is read from ``$HOOKPROOF_API_KEY`` (where the
+    suite reads it too), so that the command works when pasted; a wrong key sent on purpose is shown as
+    ``***`` (it is derived from the right one), and an empty one as it was."""
+    headers = dict(exchange.headers)
+    hidden: list[str] = []
+    for name, value in exchange.headers.items():
+        if name.lower() == target.header.lower() and value:
+            hidden.append(name)
+            if value != target.api_key:
+                headers[name] = WRONG_KEY_SHOWN  # not a known secret: curl_command shows it as ***
+    body = b"" if exchange.replay_body is not None else exchange.body
+    command = curl_command(exchange.url, headers, body, hidden, exchange.method)
+    for name in hidden:  # curl_command names the webhook secret's variable; this key has its own
+        command = command.replace(f'"{name}: ${SECRET_ENV}"', f'"{name}: ${API_KEY_ENV}"')
     if exchange.replay_body is not None:
-        command = curl_command(exchange.url, exchange.headers, b"", hidden, exchange.method)
         return f"{exchange.replay_body} | {command} --data-binary @-"
-    return curl_command(exchange.url, exchange.headers, exchange.body, hidden, exchange.method)
+    return command
 
 
 def failure(name: str, target: Target, exchange: Exchange, summary: str, details: Iterable[str] = (),
@@ -171,7 +192,9 @@ def _json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 # Values of other JSON types, to put where the example has a value of the key's type.
@@ -232,18 +255,30 @@ def url_pointer(spec: Registration) -> str | None:
     return None
 
 
+def _plain_name(name: str, fallback: str) -> str:
+    """``name`` if it can be written inside JSON and shell quotes as it is, else ``fallback``."""
+    return name if name and all(c.isalnum() or c in "_-." for c in name) else fallback
+
+
 def malformed_bodies(spec: Registration) -> tuple[tuple[str, bytes, str | None], ...]:
-    """Bodies that are not well-formed JSON: (what, bytes, a shell command printing them for the replay)."""
+    """Bodies that are not well-formed JSON: (what, bytes, a shell command printing them for the replay).
+
+    They use the contract's own names (Xobin: ``webhooks``, ``start``), so that each is a near miss of a real
+    request rather than noise a target could dismiss by its first byte."""
     text = json.dumps(_example_body(spec)).encode()
+    top = pointers.keys(spec.settings.at)
+    outer = _plain_name(top[0] if top else "", "hookproof").encode()
+    inner = _plain_name(spec.settings.keys[0], "key").encode()
+    shell_outer, shell_inner = outer.decode(), inner.decode()
     return (
         ("truncated JSON", text[:-1], None),
-        ("a missing value", b'{"webhooks": }', None),
-        ("single-quoted strings", b"{'webhooks': {}}", None),
+        ("a missing value", b'{"' + outer + b'": }', None),
+        ("single-quoted strings", b"{'" + outer + b"': {}}", None),
         ("trailing garbage", text + b" }", None),
         ("NaN, which JSON does not have", b'{"hookproof": NaN}', None),
         ("an empty body", b"", None),
-        ("bytes that are not UTF-8", b'{"webhooks": {"start": "\xff\xfe"}}',
-         "printf '{\"webhooks\": {\"start\": \"\\377\\376\"}}'"),
+        ("bytes that are not UTF-8", b'{"' + outer + b'": {"' + inner + b'": "\xff\xfe"}}',
+         f"printf '{{\"{shell_outer}\": {{\"{shell_inner}\": \"\\377\\376\"}}}}'"),
         ("50,000 unclosed brackets (nesting past a recursive parser's limit)", b"[" * 50_000,
          "python3 -c \"import sys; sys.stdout.write('[' * 50000)\""),
     )
@@ -260,20 +295,21 @@ def accept_valid_body(client: Client, body: Any) -> None:
     problems = validation.check_instance(spec.request.schema_id, body)
     if problems:  # a fault of the generator, not of the target
         raise AssertionError(f"hookproof generated an invalid request body: {problems[0]}")
-    exchange = client.post_json(body)
+    exchange = client.update_json(body)
     if exchange.status != 200:
         raise failure(name, target, exchange, f"a valid body was not accepted: the target {exchange.outcome()}; "
                       f"expected 200 with the documented answer", [f"body: {json.dumps(body)[:300]}"],
                       spec.request.examples[0].source if spec.request.examples else spec.source)
+    answer_rule = spec.response.examples[0].source if spec.response.examples else spec.source
     try:
         answer = exchange.json()
     except ValueError:
         raise failure(name, target, exchange, "the answer to a valid body is not JSON; expected the documented "
-                      "answer", source=spec.response.examples[0].source if spec.response.examples else None) from None
+                      "answer", source=answer_rule) from None
     wrong = validation.check_instance(spec.response.schema_id, answer)
     if wrong:
         raise failure(name, target, exchange, "the answer to a valid body does not have the documented shape",
-                      [f"problem: {p}" for p in wrong[:5]])
+                      [f"problem: {p}" for p in wrong[:5]], answer_rule)
 
 
 @check("registration", "documented")
@@ -294,7 +330,7 @@ def accepts_valid_bodies(ctx: RegistrationContext, platform: str) -> None:
 def _expect_refused(name: str, client: Client, cases: list[tuple[str, dict[str, Any]]]) -> None:
     spec = client.target.spec
     for description, options in cases:
-        exchange = client.send("POST", json.dumps(_example_body(spec)).encode(), **options)
+        exchange = client.update(json.dumps(_example_body(spec)).encode(), **options)
         if exchange.status not in (401, 403):
             verdict = "accepted it" if exchange.status is not None and exchange.status < 300 else exchange.outcome()
             raise failure(name, client.target, exchange, f"a request {description} was not refused: the target "
@@ -339,7 +375,7 @@ def rejects_wrong_api_key(ctx: RegistrationContext, platform: str) -> None:
 def _expect_client_error(name: str, client: Client, body: bytes, description: str, rule: object,
                          replay_body: str | None = None) -> None:
     """The target must answer 4XX - not 2XX, not 5XX, not a redirect - and not by refusing the right key."""
-    exchange = client.send("POST", body, replay_body=replay_body)
+    exchange = client.update(body, replay_body=replay_body)
     target = client.target
     if exchange.status in (401, 403):
         raise failure(name, target, exchange, f"the target refused the API key ({exchange.status}), so the body "
@@ -439,7 +475,8 @@ def _shown_by_get(client: Client) -> tuple[dict[str, dict[str, Any]], Exchange, 
 
 
 def _not_observable(spec: Registration, reason: str) -> NotChecked:
-    shown = f" the update's answer at {spec.read_back.answer_at}" if spec.read_back.answer_at else " the update's answer"
+    answer_at = spec.read_back.answer_at
+    shown = f" the update's answer at {answer_at}" if answer_at else " the update's answer"
     return NotChecked(
         f"cannot observe the stored settings, so the rule 'Omitted keys keep their existing values' was NOT checked: "
         f"{shown.strip()} does not show every setting, and {reason}. Expose the settings in{shown} or on GET "
@@ -484,7 +521,7 @@ def keeps_omitted_keys(ctx: RegistrationContext, platform: str) -> None:
         subsets = [s for size in range(len(keys)) for s in combinations(keys, size)]
         for round_no, given_keys in enumerate(subsets):
             full = {key: _setting(spec, True, f"https://{MARK_HOST}/{token}/{round_no}/{key}/full") for key in keys}
-            setup = client.post_json(_body_with(spec, full))
+            setup = client.update_json(_body_with(spec, full))
             if setup.status is None or not 200 <= setup.status < 300:
                 raise failure(name, target, setup, f"setting every webhook failed: the target {setup.outcome()}; "
                               "expected 200, so omitted keys could not be checked")
@@ -495,7 +532,7 @@ def keeps_omitted_keys(ctx: RegistrationContext, platform: str) -> None:
             partial = {key: _setting(spec, False, f"https://{MARK_HOST}/{token}/{round_no}/{key}/partial")
                        for key in given_keys}
             sent = _body_with(spec, partial)
-            post = client.post_json(sent)
+            post = client.update_json(sent)
             if post.status is None or not 200 <= post.status < 300:
                 raise failure(name, target, post, f"a partial update sending {_described(given_keys)} was not "
                               f"accepted: the target {post.outcome()}; expected 200", source=rule)

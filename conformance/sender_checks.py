@@ -20,10 +20,10 @@ from itertools import pairwise
 from typing import Any
 
 from hookproof import auth, pointers, redact, validation
-from hookproof.contract import CatalogError, RetryPolicy
 from hookproof.conformance.registry import check
 from hookproof.conformance.report import CheckFailure
 from hookproof.conformance.sender_harness import ACCEPTING, Arrival, Observation, SenderHarness
+from hookproof.contract import CatalogError, RetryPolicy
 
 
 @dataclass
@@ -85,6 +85,7 @@ class BackoffRule:
 
 
 BACKOFF = BackoffRule()
+SHAPES = {"none": "retries at once", "constant": "a constant backoff", "increasing": "an increasing backoff"}
 EARLY = 0.9  # a wait may come this much of its documented length early (clock granularity), no more
 EARLY_NOISE = 0.003
 LATE_FACTOR, LATE_NOISE = 2.0, 0.1  # a "constant" wait may be late by this much before it counts as growing
@@ -302,7 +303,9 @@ def judge_body(obs: Observation, name: str = "body_is_the_payload") -> None:
         except RecursionError:
             problems.append(f"{at}the body nests too deeply to read")
             continue
-        verdict = validation.validate(obs.case.platform, body, {}, event=obs.case.event, contract=spec.name)
+        # the body alone: headers and authentication are judge_wire's
+        verdict = validation.validate(obs.case.platform, body, {}, event=obs.case.event, contract=spec.name,
+                                      authenticate=False)
         problems += [f"{at}{p}" for p in verdict.problems]
         problems += [f"{at}{d}" for d in differences(_without(obs.case.body, set_by_sender),
                                                      _without(body, set_by_sender))]
@@ -370,7 +373,7 @@ def judge_backoff(obs: Observation, name: str = "backoff_as_documented") -> None
     intervals = [b.at - a.at for a, b in pairwise(tries[:policy.max_tries])]
     problems = backoff_problems(policy, intervals, obs.case.time_scale)
     if problems:
-        raise _fail(name, obs, f"the tries are not spaced as the policy says (a {policy.backoff} backoff)", problems,
+        raise _fail(name, obs, f"the tries are not spaced as the policy says ({SHAPES[policy.backoff]})", problems,
                     policy.source)
 
 
@@ -432,7 +435,7 @@ def _over(name: str, ctx: SenderContext, platform: str, scenarios: Sequence[str]
         if len(failures) > 1:
             raise CheckFailure(first.check, first.summary, platform=first.platform, event=first.event,
                                details=[f"failed in {len(failures)} cases: " + ", ".join(s for s, _ in failures),
-                                        *str(first).splitlines()[2:]])
+                                        *(line.removeprefix("  ") for line in str(first).splitlines()[2:])])
         raise first
 
 

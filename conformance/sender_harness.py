@@ -35,8 +35,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from hookproof import catalog, redact
-from hookproof.contract import Contract, RetryPolicy
 from hookproof.conformance.report import excerpt, masked_headers
+from hookproof.contract import Contract, RetryPolicy
+from hookproof.schema_store import ENV as SCHEMAS_ENV
 
 PLACEHOLDERS = ("url", "event_file", "platform", "contract", "event", "secret", "time_scale")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -434,7 +435,7 @@ class SenderHarness:
                                spawn_error=outcome.spawn_error)
         self._dispatch.add(wire)
         try:
-            outcome = _run_bounded(argv, self.timeout)
+            outcome = _run_bounded(argv, self.timeout, command_env())
             _settle(wire, self.settle)
         finally:
             self._dispatch.remove(wire)
@@ -464,7 +465,14 @@ def _tail(file: Any) -> str:
     return file.read().decode("utf-8", errors="replace")
 
 
-def _run_bounded(argv: Sequence[str], timeout: float) -> _Outcome:
+def command_env() -> dict[str, str]:
+    """The environment a command runs in: ours, with ``$HOOKPROOF_SCHEMAS`` naming the schema folders of the
+    active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
+    knows the platforms the run checks it against."""
+    return {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra)}
+
+
+def _run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> _Outcome:
     """Run ``argv`` in its own process group; past ``timeout`` the whole group is killed.
 
     Its output goes to temporary files, not pipes: a chatty command cannot fill memory, nor block on a
@@ -474,7 +482,8 @@ def _run_bounded(argv: Sequence[str], timeout: float) -> _Outcome:
     began = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                                    env=env)
         except OSError as exc:
             outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
             return outcome

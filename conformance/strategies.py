@@ -17,9 +17,10 @@ composes each from one draw of random bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -42,7 +43,8 @@ MAX_REF_DEPTH = 6
 JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default"})
 ASSERTIONS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "const", "enum", "format", "items", "anyOf", "$ref"}
+    {"type", "properties", "required", "additionalProperties", "const", "enum", "format", "pattern", "items", "anyOf",
+     "$ref"}
 )
 SUPPORTED_KEYWORDS = ANNOTATIONS | ASSERTIONS
 _MISSING = object()
@@ -71,6 +73,7 @@ class _Node:
         "enum",
         "format",
         "items",
+        "pattern",
         "properties",
         "ref",
         "required",
@@ -84,6 +87,7 @@ class _Node:
         self.const: Any = _MISSING
         self.enum: tuple[Any, ...] | None = None
         self.format: str | None = None
+        self.pattern: str | None = None
         self.properties: dict[str, _Node] = {}
         self.required: tuple[str, ...] = ()
         self.additional = True
@@ -111,7 +115,11 @@ class _Parser:
             return self._targets[uri]
         node = self._targets[uri] = _Node(uri)  # registered before filling, so cycles end here
         contents = self._resolver.lookup(uri).contents
-        self._fill(node, contents, uri.split("#", 1)[0])
+        try:
+            self._fill(node, contents, uri.split("#", 1)[0])
+        except BaseException:
+            del self._targets[uri]  # a half-filled node would generate `{}` the next time it is asked for
+            raise
         return node
 
     def _parse(self, schema: Any, base: str, where: str) -> _Node:
@@ -141,6 +149,7 @@ class _Parser:
         node.const = schema.get("const", _MISSING)
         node.enum = _enum(schema, where)
         node.format = _format(schema, where)
+        node.pattern = _pattern(schema, where, node.format)
         branches = enumerate(schema.get("anyOf", ()))
         node.any_of = tuple(self._parse(sub, base, f"{where}/anyOf/{i}") for i, sub in branches)
         self._fill_object(node, schema, base)
@@ -192,6 +201,30 @@ def _enum(schema: dict[str, Any], where: str) -> tuple[Any, ...] | None:
     if not isinstance(schema["enum"], list) or not schema["enum"]:
         raise UnsupportedSchema(f"{where}: `enum` must be a non-empty list")
     return tuple(schema["enum"])
+
+
+def _pattern(schema: dict[str, Any], where: str, fmt: str | None) -> str | None:
+    pattern = schema.get("pattern")
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str) or fmt is not None:
+        raise UnsupportedSchema(f"{where}: `pattern` must be a string, and not beside `format`")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UnsupportedSchema(f"{where}: `pattern` {pattern!r} is not a regular expression ({exc})") from None
+    return pattern
+
+
+def _string(node: _Node) -> st.SearchStrategy[str]:
+    """Strings for a node: its format's, its pattern's (a known pattern's own strategy, else drawn from the
+    regular expression), or any text."""
+    if node.format:
+        return values.FORMATS[node.format]
+    if node.pattern:
+        known = values.PATTERNS.get(node.pattern)
+        return known if known is not None else st.from_regex(node.pattern, fullmatch=True)
+    return values.TEXT
 
 
 def _format(schema: dict[str, Any], where: str) -> str | None:
@@ -276,7 +309,7 @@ class _Compiler:
 
     def _of_type(self, node: _Node, json_type: str, depth: int) -> st.SearchStrategy[Any]:
         if json_type == "string":
-            return values.FORMATS[node.format] if node.format else values.TEXT
+            return _string(node)
         if json_type == "array":
             items = self.strategy(node.items, depth) if node.items else values.ANY_JSON
             return st.lists(items, max_size=3)
@@ -365,11 +398,7 @@ def _minimal(node: _Node, seen: tuple[int, ...]) -> st.SearchStrategy[Any]:
     types = node.types or ("null",)
     for cheap in ("null", "boolean", "integer", "number", "string"):
         if cheap in types:
-            return (
-                values.FORMATS[node.format]
-                if cheap == "string" and node.format
-                else _SCALAR_BY_TYPE.get(cheap, values.TEXT)
-            )
+            return _string(node) if cheap == "string" else _SCALAR_BY_TYPE[cheap]
     if "array" in types:
         return st.just([])
     required = {
@@ -466,6 +495,14 @@ def _event_names(platform: str, event: str | None, contract: str | None) -> list
     return [event]
 
 
+def _as_delivery(platform: str, event: str, contract: str, body: Any) -> Delivery:
+    return delivery_for(platform, event, body, contract=contract)
+
+
+def _as_broken_delivery(platform: str, event: str, contract: str, pair: tuple[Any, str]) -> Delivery:
+    return delivery_for(platform, event, pair[0], contract=contract, breaks=pair[1])
+
+
 def events(platform: str, event: str | None = None, *, contract: str | None = None,
            extras: bool = False) -> st.SearchStrategy[Delivery]:
     """Valid deliveries (body and the documented headers) of one event, or of every event of a contract
@@ -480,8 +517,7 @@ def events(platform: str, event: str | None = None, *, contract: str | None = No
     return st.one_of(
         [
             body_strategy(spec.event(name).schema_id, extras=extras).map(
-                lambda body, name=name: delivery_for(platform, name, body, contract=spec.name)
-            )
+                partial(_as_delivery, platform, name, spec.name))
             for name in _event_names(platform, event, contract)
         ]
     )
@@ -607,6 +643,9 @@ def _breaks(node: _Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterat
     if node.format and isinstance(value, str):
         bad = [v for v in values.BAD_FORMAT_VALUES[node.format] if not FORMAT_CHECKER.conforms(v, node.format)]
         yield _Break(f"format({node.format})", path, st.sampled_from(bad))
+    if node.pattern and isinstance(value, str):
+        bad = [v for v in values.BAD_PATTERN_VALUES if not re.search(node.pattern, v)]
+        yield _Break("pattern", path, st.sampled_from(bad))
     if node.any_of:
         matching = [b for b in node.any_of if _could_match(b, value)]
         if len(matching) == 1:
@@ -680,7 +719,7 @@ def _names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
     return any(_names(sub, rule, fmt, pointer) for sub in error.context or ())
 
 
-_KIND_ORDER = ("required", "format", "enum", "const", "type")
+_KIND_ORDER = ("required", "format", "pattern", "enum", "const", "type")
 
 
 def _in_drawn_order(draw: st.DrawFn, candidates: list[_Break]) -> list[_Break]:
@@ -738,9 +777,7 @@ def invalid_events(platform: str, event: str | None = None, *,
     spec = catalog.contract(platform, contract)
     return st.one_of(
         [
-            _invalid_bodies(spec.event(name).schema_id).map(
-                lambda pair, name=name: delivery_for(platform, name, pair[0], contract=spec.name, breaks=pair[1])
-            )
+            _invalid_bodies(spec.event(name).schema_id).map(partial(_as_broken_delivery, platform, name, spec.name))
             for name in _event_names(platform, event, contract)
         ]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import re
 import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -97,7 +98,7 @@ _ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
 SAFE_INT = 2**53 - 1
 _INT_EDGES = (0, -1, 1, 2**31 - 1, -(2**31), 2**31, 2**32, SAFE_INT, -SAFE_INT)
 _FLOAT_EDGES = (0.0, -0.0, 0.5, -1.5, 0.1, 1e-300, 5e-324, 1.7e308, -1.7e308, 2.0**53, 1e16)
-_NESTED = (
+_NESTED: tuple[Any, ...] = (
     {},
     [],
     [[]],
@@ -295,6 +296,29 @@ def _email(d: Digits) -> str:
 EMAILS: st.SearchStrategy[str] = composed(8, _email)
 
 FORMATS: dict[str, st.SearchStrategy[str]] = {"uuid": UUIDS, "date-time": DATE_TIMES, "uri": URIS, "email": EMAILS}
+
+# -- ISO 8601 date-times (viasto's `time`): RFC 3339 ones, and the forms ISO 8601 allows beyond them - no
+# offset, basic format, a space for the T, a comma before the fraction, week and ordinal dates, minutes only.
+ISO_8601 = (r"^\d{4}(-?\d{2}-?\d{2}|-?W\d{2}-?\d|-?\d{3})([Tt ]\d{2}(:?\d{2}(:?\d{2}([.,]\d+)?)?)?"
+            r"([Zz]|[+-]\d{2}(:?\d{2})?)?)?$")
+_OFFSET = re.compile(r"([Zz]|[+-]\d{2}:\d{2})$")
+_ISO_EDGES = ("2015-03-16T15:32:34.174752", "20150316T153234Z", "2015-03-16 15:32:34", "2015-W12-1T15:32Z",
+              "2015-075T15:32:34,5+01", "2015-03-16", "2015-03-16T15:32+0100")
+
+
+def _iso_8601(d: Digits) -> str:
+    kind = d.below(4)
+    if kind == 0:
+        return d.pick(_ISO_EDGES)
+    stamp = _timestamp(d)
+    if kind == 1:  # naive: the offset dropped
+        return _OFFSET.sub("", stamp)
+    return stamp
+
+
+PATTERNS: dict[str, st.SearchStrategy[str]] = {ISO_8601: composed(13, _iso_8601)}
+# Strings no pattern of ours matches: the replacements for "pattern" breaks.
+BAD_PATTERN_VALUES: tuple[str, ...] = ("", "yesterday", "16/03/2015 15:32", "2015-3-16", "1426520354", "T15:32:34Z")
 
 # Strings each format's checker rejects: the replacements for "format(...)" breaks.
 BAD_FORMAT_VALUES: dict[str, tuple[str, ...]] = {

@@ -1,7 +1,8 @@
 """How long the reference sender waits between two tries of one delivery, derived from the contract's retry
 policy (:class:`hookproof.contract.RetryPolicy`).
 
-``none`` retries at once; ``constant`` waits the documented delay every time; ``increasing`` is exponential
+``none`` waits only the policy's minimum (at once where it has none);
+``constant`` waits the documented delay every time; ``increasing`` is exponential
 (``base * factor ** n``, capped), from the documented delay where there is one and 1 s where the document
 says only "with a backoff" (DoSelect). No wait is shorter than the policy's ``min_delay``. A ``time_scale``
 multiplies every wait, so that a test run compresses a documented 60 s into 20 ms. Jitter only ever *adds*

@@ -56,11 +56,11 @@ class DeliveryStore:
         return cursor.rowcount == 1
 
     def count(self, platform: str | None = None) -> int:
-        sql, args = "SELECT COUNT(*) FROM deliveries", ()
+        sql, args = "SELECT COUNT(*) FROM deliveries", tuple[str, ...]()
         if platform:
             sql, args = sql + " WHERE platform = ?", (platform,)
         with self._lock:
-            return self._connection().execute(sql, args).fetchone()[0]
+            return int(self._connection().execute(sql, args).fetchone()[0])
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:

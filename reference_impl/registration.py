@@ -7,17 +7,18 @@ What it does, and which parts the Xobin document leaves open:
 - The API key travels in a header (the document: "Make sure to add your API key in Header of the
   request", without naming one): the contract's (``X-API-Key``) unless configured otherwise; compared in
   constant time. No header: 401; a wrong key: 403.
-- ``POST``: the body is validated against the contract's request schema; a body that breaks it gets 400
-  naming the field by JSON pointer. Settings the body omits keep their stored values; the Xobin-only
-  ``apply_to_all`` flag (``updateAll: true``) also writes the given settings into every assessment. The answer is
-  the documented one (the response example), with the resulting settings where the contract reads them back
-  (Xobin: ``webhook``; the document shows ``{ }``).
+- The update (the contract's method; Xobin: ``POST``): the body is validated against the contract's request
+  schema; a body that breaks it gets 400 naming the field by JSON pointer. Settings the body omits keep their
+  stored values; the Xobin-only ``apply_to_all`` flag (``updateAll: true``) also writes the given settings into
+  every assessment. The answer is the documented one (the response example), with the resulting settings where
+  the contract reads them back (Xobin: ``webhook``; the document shows ``{ }``), the stored options and, for
+  Xobin, ``updateAll`` and ``updatedAssessments``.
 - ``GET`` (not in the Xobin document) returns the stored state in the request's own shape, so that clients -
   and the conformance checks - can observe what an update did.
 - Errors are JSON ``{"status": "error", "message": ...}``; bodies over 64 KiB get 413, other methods
   405, other paths 404.
 
-Run it: ``python -m hookproof.reference_impl.registration --port 8080 --api-key KEY [--db PATH]``.
+Run it: ``python -m hookproof.reference_impl.registration --port 8080 --api-key KEY [--db PATH] [--platform P]``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from hookproof.reference_impl.serving import serve_forever
 DEFAULT_PLATFORM = "xobin"
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_DB = "registration.sqlite3"
-ALLOWED_METHODS = ("GET", "HEAD", "POST")
+READ_METHODS = ("GET", "HEAD")  # beside the contract's update method (Xobin: POST)
 MESSAGE_CHARS = 300  # error messages quote client values; keep them short
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
@@ -89,6 +90,7 @@ class RegistrationApp:
             raise ValueError(problem)
         self.store = store
         self.max_body_bytes = max_body_bytes
+        self.allowed_methods = (*READ_METHODS, self.spec.method)
         self._key = api_key.encode("utf-8")
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -106,13 +108,13 @@ class RegistrationApp:
         path = self.spec.path
         if request.path != path:
             return _error(404, f"no such resource: {request.path[:100]}; the API is {path}")
-        if request.method not in ALLOWED_METHODS:
+        if request.method not in self.allowed_methods:
             return _error(405, f"method {request.method} is not allowed on {path}",
-                          [("Allow", ", ".join(ALLOWED_METHODS))])
+                          [("Allow", ", ".join(self.allowed_methods))])
         refusal = self._refuse_key(request)
         if refusal is not None:
             return refusal
-        if request.method in ("GET", "HEAD"):
+        if request.method in READ_METHODS:
             return _success(self._state(self.store.snapshot()))
         return self._post(request)
 
@@ -125,8 +127,10 @@ class RegistrationApp:
         return None
 
     def _post(self, request: Request) -> Response:
-        if request.mimetype and request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
-            return _error(415, f"the body must be application/json, not {request.mimetype[:60]}")
+        wanted = self.spec.content_type
+        if request.mimetype and request.mimetype not in (wanted, "application/json") \
+                and not request.mimetype.endswith("+json"):
+            return _error(415, f"the body must be {wanted}, not {request.mimetype[:60]}")
         try:
             data = request.get_data(cache=False)
         except RequestEntityTooLarge:

@@ -126,7 +126,7 @@ class RegistrationStore:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"database {self.path} has schema version {version}; this server knows "
                                  f"{SCHEMA_VERSION}")
-            if tables and (version != SCHEMA_VERSION or not TABLES <= tables):
+            if tables and (version != SCHEMA_VERSION or not tables >= TABLES):
                 raise StoreError(f"database {self.path} holds other tables (schema version {version}): it was not "
                                  "made by this server; give another --db")
             for statement in _SCHEMA.split(";"):

@@ -26,13 +26,12 @@ import asyncio
 import contextlib
 import random
 import socket
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -44,6 +43,7 @@ from hookproof.reference_impl.backoff import Backoff, Uniform, for_policy
 from hookproof.wire import encode
 
 USER_AGENT = "hookproof-reference-sender/0.2"  # sent only where the contract documents no User-Agent
+MAX_TIME_SCALE = 1e6
 
 
 class SenderError(ValueError):
@@ -73,8 +73,8 @@ class SendOptions:
             raise ValueError("max_tries must be at least 1")
         if min(self.connect_timeout, self.read_timeout, self.attempt_deadline) <= 0:
             raise ValueError("timeouts and the attempt deadline must be positive")
-        if not 0 < self.time_scale <= 1e6:
-            raise ValueError("the time scale must be positive")
+        if not 0 < self.time_scale <= MAX_TIME_SCALE:
+            raise ValueError(f"the time scale must be positive and at most {MAX_TIME_SCALE:g}")
 
     def timeout(self) -> httpx.Timeout:
         cap = self.attempt_deadline
@@ -137,9 +137,9 @@ class Outgoing:
     content: bytes
 
     @cached_property
-    def wire_headers(self) -> dict[str, bytes]:
+    def wire_headers(self) -> dict[bytes, bytes]:
         """Header values as UTF-8 bytes: httpx would refuse a non-ASCII ``str`` (a secret such as 'Ünï')."""
-        return {name: value.encode("utf-8") for name, value in self.headers.items()}
+        return {name.encode("ascii"): value.encode("utf-8") for name, value in self.headers.items()}
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class Job:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_delivery_id() -> str:
@@ -214,7 +214,8 @@ def prepare(url: str, platform: str, event: str | None, body: Any, secret: str |
         except CatalogError as exc:
             raise SenderError(f"{exc}: give --event") from None
     if event not in spec.events:
-        raise SenderError(f"unknown {spec.label} event {event!r}; events: {', '.join(spec.events)}")
+        raise SenderError(f"unknown {spec.platform_name} event {event!r} (contract {spec.name}); events: "
+                          f"{', '.join(spec.events)}")
     if secret and any(ord(c) < 32 or ord(c) == 127 for c in secret):
         raise SenderError("the secret contains a control character: it cannot travel in a header")
     headers = spec.delivery_headers(event)
@@ -435,7 +436,10 @@ class AsyncSender(_SenderBase):
 
     def _new_client(self, max_connections: int) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        transport = self._transport or httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False, limits=limits)
+        transport = self._transport
+        if transport is None:
+            assert self._tls is not None  # built whenever no transport was injected
+            transport = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False, limits=limits)
         return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,
                                  timeout=self.options.timeout(), headers={"User-Agent": USER_AGENT})
 
@@ -491,7 +495,7 @@ class AsyncSender(_SenderBase):
         outcome = _Outcome()
         try:
             await _within(self.options.attempt_deadline, self._exchange(client, out, outcome))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome.error = f"attempt deadline of {self.options.attempt_deadline:g} s passed"
         except httpx.HTTPError as exc:
             outcome.error = describe(exc)
@@ -522,9 +526,6 @@ class AsyncSender(_SenderBase):
 
 
 async def _within(seconds: float, work: Awaitable[None]) -> None:
-    """Await ``work`` for at most ``seconds`` (``asyncio.timeout`` where it exists: no extra task per try)."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            await work
-    else:  # pragma: no cover - Python 3.10
-        await asyncio.wait_for(work, seconds)
+    """Await ``work`` for at most ``seconds`` (``asyncio.timeout``: no extra task per try)."""
+    async with asyncio.timeout(seconds):
+        await work

@@ -12,8 +12,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from conformance import catalog
-from reference_impl.receiver import Receiver
+from hookproof import validation
+from hookproof.reference_impl.receiver import Receiver
 
 
 def _json(status: int, payload: Any = None) -> Response:
@@ -49,7 +49,7 @@ class RejectsUnknownProperties(Receiver):
         platform = request.path.strip("/")
         body = request.get_json(silent=True)
         if isinstance(body, dict) and platform in self.platforms:
-            verdict = catalog.validate(platform, body, dict(request.headers), strict=True)
+            verdict = validation.validate(platform, body, dict(request.headers), strict=True)
             if any("strict" in p.expected for p in verdict.problems):
                 return _json(400, {"error": "unexpected property"})
         return super().handle(request)
@@ -103,7 +103,7 @@ class IgnoresContentType(Receiver):
 class IgnoresSecret(Receiver):
     """Configured with a secret but never checks it."""
 
-    def _authenticate(self, platform: str, request: Request) -> Response | None:
+    def _authenticate(self, platform: str, headers: dict[str, str], raw: bytes, body: Any) -> Response | None:
         return None
 
 
@@ -138,8 +138,8 @@ class EchoesTheSecret(Receiver):
     """Refuses a missing secret but accepts a wrong one, answering with the header it got - which a report
     must not show (the wrong secret the check sends is the real one plus a character)."""
 
-    def _authenticate(self, platform: str, request: Request) -> Response | None:
-        return None if request.headers.get("X-Webhook-Secret") else _json(401)
+    def _authenticate(self, platform: str, headers: dict[str, str], raw: bytes, body: Any) -> Response | None:
+        return None if headers.get("X-Webhook-Secret") else _json(401)
 
     def handle(self, request: Request) -> Response:
         response = super().handle(request)
@@ -156,3 +156,26 @@ class FailsTwoWays(Receiver):
         if len(request.get_data()) % 2:
             return _json(500)
         return Response("", status=302, headers={"Location": "/elsewhere"})
+
+
+class KnowsOnlyTheDocumentsNames(Receiver):
+    """Written from the document alone: an event under the name the vendor really sends is a 400."""
+
+    def handle(self, request: Request) -> Response:
+        platform = request.path.strip("/")
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and platform in self.platforms:
+            verdict = validation.validate(platform, body, dict(request.headers), contract="document",
+                                          authenticate=False)
+            if verdict.event is not None and verdict.problems and "is not a" in verdict.problems[0].message:
+                return _json(400, {"error": f"unknown event {verdict.event}"})
+        return super().handle(request)
+
+
+class AcceptsForgedSignatures(Receiver):
+    """Checks that a signature header is there, never what it says."""
+
+    def _authenticate(self, platform: str, headers: dict[str, str], raw: bytes, body: Any) -> Response | None:
+        if platform == "doselect":
+            return None if headers.get("Doselect-Webhook-Signature") else _json(401)
+        return super()._authenticate(platform, headers, raw, body)

@@ -4,37 +4,62 @@ Run like the reference sender, with the way to break it first:
 
     python tests/broken_senders.py MODE --url URL --event-file F --platform P --event E --secret S ...
 
-Each is the reference sender (:mod:`reference_impl.sender`) with one thing changed through its seams
-(the per-try request, the policy, the client), so that a check failing on it fails for that one reason.
+Each is the reference sender (:mod:`hookproof.reference_impl.sender`) with one thing changed through its seams
+(the per-try request, the waits and the number of tries in :class:`SendOptions`, the retry policy it reads,
+the client), so that a check failing on it fails for that one reason. Run as a file, it imports ``hookproof``
+from the installed package.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make the repository importable without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from hookproof.contract import NON_2XX
+from hookproof.reference_impl.backoff import for_policy
+from hookproof.reference_impl.sender import (
+    Attempt,
+    Outgoing,
+    Prepared,
+    Sender,
+    SendOptions,
+    prepare,
+    webhook_contract,
+)
+from hookproof.reference_impl.sender_cli import build_parser, read_event
+from hookproof.wire import encode
 
-from reference_impl.backoff import Backoff
-from reference_impl.sender import Attempt, Outgoing, Prepared, RetryPolicy, Sender, encode, prepare, webhook_profile
-from reference_impl.sender_cli import build_parser, read_event
+# A change to one try's request: (sender, the prepared delivery, the try's number) -> the request sent.
+Change = Callable[["Broken", Prepared, int], Outgoing]
 
 
 class Broken(Sender):
     """The reference sender with hooks to break one rule per try."""
 
-    def __init__(self, policy: RetryPolicy, change: Callable[[Broken, Prepared, int], Outgoing] | None = None,
-                 accept: Callable[[int], bool] | None = None) -> None:
-        super().__init__(policy)
-        self._change, self._accept = change, accept
+    def __init__(self, options: SendOptions, change: Change | None = None,
+                 accept: Callable[[int], bool] | None = None, retry_every_failure: bool = False) -> None:
+        super().__init__(options)
+        self._change, self._accept, self._retry_every_failure = change, accept, retry_every_failure
+
+    def signed(self, prepared: Prepared, number: int) -> Outgoing:
+        """The reference sender's request of this try, authentication included."""
+        return super().outgoing(prepared, number)
 
     def outgoing(self, prepared: Prepared, number: int) -> Outgoing:
-        return self._change(self, prepared, number) if self._change else prepared.outgoing
+        return self._change(self, prepared, number) if self._change else self.signed(prepared, number)
+
+    def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None,
+                contract: str | None = None) -> Prepared:
+        prepared = super().prepare(url, platform, event, body, secret, contract)
+        if not self._retry_every_failure:
+            return prepared
+        # Reads the policy as if it retried every failure: a 4XX the policy does not retry is retried too.
+        policy = dataclasses.replace(prepared.policy, retry_on=NON_2XX)
+        return dataclasses.replace(prepared, contract=dataclasses.replace(prepared.contract, retry=policy))
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
         attempt = super()._try(out, number, first)
@@ -44,65 +69,95 @@ class Broken(Sender):
 
 
 def _headers(out: Outgoing, **changes: str | None) -> Outgoing:
-    headers = {k: v for k, v in out.headers.items() if k not in changes}
+    lowered = {k.lower() for k in changes}
+    headers = {k: v for k, v in out.headers.items() if k.lower() not in lowered}
     headers.update({k: v for k, v in changes.items() if v is not None})
     return dataclasses.replace(out, headers=headers)
 
 
+def _with_body(sender: Broken, p: Prepared, n: int, body: Any) -> Outgoing:
+    """The try with another body, authenticated over that body (so that only the body is wrong)."""
+    changed = dataclasses.replace(p, body=body, outgoing=dataclasses.replace(p.outgoing, content=encode(body)))
+    return sender.signed(changed, n)
+
+
 def _event_header(sender: Broken, p: Prepared, n: int) -> Outgoing:
-    profile = webhook_profile(p.platform)
-    names = [part["header"] for part in profile.name_parts if "header" in part]
-    return _headers(p.outgoing, **{name: "not-" + p.outgoing.headers[name] for name in names})
+    out = sender.signed(p, n)
+    names = p.contract.event_naming.header_names if p.contract.event_naming else ()
+    return _headers(out, **{name: "not-" + out.headers[name] for name in names})
 
 
 def _no_secret(sender: Broken, p: Prepared, n: int) -> Outgoing:
-    return _headers(p.outgoing, **{p.secret_header: None}) if p.secret_header else p.outgoing
+    return _headers(sender.signed(p, n), **dict.fromkeys(p.contract.secret_headers))
 
 
 def _no_user_agent(sender: Broken, p: Prepared, n: int) -> Outgoing:
     sender._client.headers.pop("User-Agent", None)  # no default either: the request carries no User-Agent
-    return _headers(p.outgoing, **{"User-Agent": None})
+    return _headers(sender.signed(p, n), **{"User-Agent": None})
 
 
 def _altered_body(sender: Broken, p: Prepared, n: int) -> Outgoing:
-    import json
-
     body = json.loads(p.outgoing.content)
     body["hookproof_added"] = "a property the payload did not have"
-    return dataclasses.replace(p.outgoing, content=encode(body))
+    return _with_body(sender, p, n, body)
 
 
 def _keeps_metadata(sender: Broken, p: Prepared, n: int) -> Outgoing:
-    return dataclasses.replace(p.outgoing, content=encode(BODY))  # the payload as handed over, metadata untouched
+    return _with_body(sender, p, n, BODY)  # the payload as handed over, metadata untouched
 
 
 def _new_delivery_each_try(sender: Broken, p: Prepared, n: int) -> Outgoing:
-    return prepare(p.outgoing.url, p.platform, p.event, BODY, SECRET).outgoing  # fresh delivery_id, timestamp
+    fresh = prepare(p.outgoing.url, p.platform, p.event, BODY, SECRET, contract=p.contract.name)
+    return sender.signed(fresh, n)  # a fresh delivery_id and timestamp on every try
 
 
 BODY: Any = None
 SECRET: str | None = None
 
-# mode -> (what changes per try, how the policy changes, which 2XX count as success)
-MODES: dict[str, tuple[Callable[..., Outgoing] | None, dict[str, Any], Callable[[int], bool] | None]] = {
-    "wrong-method": (lambda s, p, n: dataclasses.replace(p.outgoing, method="PUT"), {}, None),
-    "wrong-content-type": (lambda s, p, n: _headers(p.outgoing, **{"Content-Type": "text/plain"}), {}, None),
-    "no-user-agent": (_no_user_agent, {}, None),
-    "wrong-event-header": (_event_header, {}, None),
-    "no-secret": (_no_secret, {}, None),
-    # a retry path that builds its request afresh and forgets the secret header
-    "no-secret-on-retry": (lambda s, p, n: _no_secret(s, p, n) if n > 1 else p.outgoing, {}, None),
-    "altered-body": (_altered_body, {}, None),
-    "keeps-metadata": (_keeps_metadata, {}, None),
-    "new-delivery-id": (_new_delivery_each_try, {}, None),
-    "only-200-succeeds": (None, {}, lambda status: status == 200),
-    "no-retry": (None, {"max_tries": 1}, None),
-    "six-tries": (None, {"max_tries": 6}, None),
-    "constant-interval": (None, {"factor": 1.0}, None),
-    "immediate-retries": (None, {"base": 0.0}, None),
-    "follows-redirects": (None, {}, None),
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    change: Change | None = None  # what changes per try
+    max_tries: int | None = None  # tries in total, instead of the policy's
+    waits: dict[str, float] = dataclasses.field(default_factory=dict)  # Backoff fields replaced in the waits
+    accept: Callable[[int], bool] | None = None  # which 2XX count as success
+    follow_redirects: bool = False
+    retry_every_failure: bool = False  # retry answers the policy does not retry
+
+
+MODES: dict[str, Mode] = {
+    "wrong-method": Mode(lambda s, p, n: dataclasses.replace(s.signed(p, n), method="PUT")),
+    "wrong-content-type": Mode(lambda s, p, n: _headers(s.signed(p, n), **{"Content-Type": "text/plain"})),
+    "no-user-agent": Mode(_no_user_agent),
+    "wrong-event-header": Mode(_event_header),
+    "no-secret": Mode(_no_secret),
+    # a retry path that builds its request afresh and forgets the authentication
+    "no-secret-on-retry": Mode(lambda s, p, n: _no_secret(s, p, n) if n > 1 else s.signed(p, n)),
+    "altered-body": Mode(_altered_body),
+    "keeps-metadata": Mode(_keeps_metadata),
+    "new-delivery-id": Mode(_new_delivery_each_try),
+    "only-200-succeeds": Mode(accept=lambda status: status == 200),
+    "no-retry": Mode(max_tries=1),
+    "six-tries": Mode(max_tries=6),
+    "constant-interval": Mode(waits={"factor": 1.0}),  # the first wait, every time
+    "immediate-retries": Mode(waits={"base": 0.0}),
+    "follows-redirects": Mode(follow_redirects=True),
+    "retries-every-failure": Mode(retry_every_failure=True),
 }
 NOT_SENDING = ("sends-nothing", "hangs", "crashes")
+
+
+def options_for(mode: Mode, args: Any) -> SendOptions:
+    """The reference sender's options from the command line, with the mode's tries and waits."""
+    options = SendOptions(time_scale=args.time_scale, jitter=args.jitter, backoff_base=args.backoff_base,
+                          max_tries=mode.max_tries, connect_timeout=args.connect_timeout,
+                          read_timeout=args.read_timeout, attempt_deadline=args.attempt_deadline)
+    if mode.waits:
+        policy = webhook_contract(args.platform, args.contract or None).retry
+        assert policy is not None
+        waits = for_policy(policy, time_scale=args.time_scale, jitter=args.jitter, base=args.backoff_base)
+        options = dataclasses.replace(options, backoff=dataclasses.replace(waits, **mode.waits))
+    return options
 
 
 def main(argv: list[str]) -> int:
@@ -110,28 +165,22 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in (*MODES, *NOT_SENDING):
         print(f"usage: broken_senders.py MODE ...; modes: {', '.join((*MODES, *NOT_SENDING))}", file=sys.stderr)
         return 2
-    mode, args = argv[0], build_parser().parse_args(argv[1:])
-    if mode == "sends-nothing":
+    name, args = argv[0], build_parser().parse_args(argv[1:])
+    if name == "sends-nothing":
         print("delivered (not really)")
         return 0
-    if mode == "hangs":
+    if name == "hangs":
         while True:
             time.sleep(60)
-    if mode == "crashes":
+    if name == "crashes":
         raise RuntimeError("the sender crashed before sending")
     BODY, SECRET = read_event(args.event_file), args.secret or None
-    change, changes, accept = MODES[mode]
-    policy_changes = dict(changes)
-    max_tries = policy_changes.pop("max_tries", None)
-    backoff = Backoff(args.backoff_base, args.backoff_factor, args.backoff_cap, args.jitter)
-    backoff = dataclasses.replace(backoff, **policy_changes)
-    policy = RetryPolicy.for_platform(args.platform, backoff=backoff)
-    if max_tries:
-        policy = dataclasses.replace(policy, max_tries=max_tries)
-    with Broken(policy, change, accept) as sender:
-        if mode == "follows-redirects":
+    mode = MODES[name]
+    with Broken(options_for(mode, args), mode.change, mode.accept, mode.retry_every_failure) as sender:
+        if mode.follow_redirects:
             sender._client.follow_redirects = True
-        record = sender.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET)
+        record = sender.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
+                                contract=args.contract or None)
     print(f"{len(record.attempts)} tries, delivered: {record.delivered}")
     return 0
 

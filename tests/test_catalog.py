@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance import catalog, schema_store
+from hookproof import catalog, validation
+from hookproof.conformance.values import ISO_8601
+from hookproof.contract import CatalogError
+from hookproof.schema_store import BASE_URI, builtin_root
 
-# Written out as the documents spell them (../shared/seeds), not read from the schemas.
+# Written out as the base documents spell them, not read from the schemas.
 DOCUMENTED = {
     "doselect": {"solution.create", "solution.submit", "test-session.begin", "test-session.end"},
     "qualified": {
@@ -51,21 +55,22 @@ DOCUMENTED = {
 def test_catalog_holds_exactly_the_documented_events() -> None:
     assert set(catalog.platforms()) == set(DOCUMENTED)
     for platform, names in DOCUMENTED.items():
-        assert set(catalog.profile(platform).events) == names, platform
+        assert set(catalog.contract(platform).events) == names, platform
     assert [len(DOCUMENTED[p]) for p in ("doselect", "qualified", "viasto", "codewars")] == [4, 19, 5, 7]
 
 
 def test_catalog_matches_the_schema_files() -> None:
-    root = Path(schema_store.schema_root())  # type: ignore[arg-type]
+    root = Path(str(builtin_root()))
     for platform in catalog.platforms():
-        listed = {ev.schema_id for ev in catalog.profile(platform).events.values()}
-        on_disk = {
-            schema_store.BASE_URI + p.relative_to(root).as_posix() for p in (root / platform).glob("events/*.json")
-        }
-        if catalog.profile(platform).kind == "webhook":
-            assert listed == on_disk
+        plat = catalog.platform(platform)
+        listed = {ev.schema_id for spec in plat.contracts for ev in spec.events.values()}
+        on_disk = {BASE_URI + p.relative_to(root).as_posix() for p in (root / platform).glob("events/*.json")}
+        if plat.kind == "webhook":  # every file is some contract's, and every other schema is derived from one
+            written = {uri for uri in listed if "/contracts/" not in uri}
+            assert written == on_disk
+            assert all(uri.startswith(f"{BASE_URI}{platform}/contracts/") for uri in listed - written)
         for uri in listed:
-            assert schema_store.resolve(uri)["$id"] == uri
+            assert catalog.active().schema(uri)["$id"] == uri
 
 
 def _base(platform: str, event: str) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def _base(platform: str, event: str) -> dict[str, Any]:
     if platform == "qualified":
         return {"event": event, "data": {}}
     if platform == "viasto":
-        fields = catalog.event(platform, event).schema["properties"]["data"]["required"]
+        fields = catalog.active().schema(catalog.event(platform, event).schema_id)["properties"]["data"]["required"]
         return {
             "endpoint": "https://abc.com/hook",
             "time": "2015-03-16T15:32:34+00:00",
@@ -91,11 +96,12 @@ def _base(platform: str, event: str) -> dict[str, Any]:
     raise AssertionError(f"no base body for {platform} {event}")
 
 
-WEBHOOK_EVENTS = [(p, e) for p in catalog.webhook_platforms() for e in catalog.profile(p).events]
+WEBHOOK_EVENTS = [(p, e) for p in catalog.webhook_platforms() for e in catalog.contract(p).events]
 
 
-def _check(platform: str, event: str, body: Any, headers: dict[str, str] | None = None) -> catalog.Verdict:
-    return catalog.validate(platform, body, headers or catalog.profile(platform).delivery_headers(event), event)
+def _check(platform: str, event: str, body: Any, headers: dict[str, str] | None = None) -> validation.Verdict:
+    headers = headers or catalog.contract(platform).delivery_headers(event)
+    return validation.validate(platform, body, headers, event=event)
 
 
 @pytest.mark.parametrize(("platform", "event"), WEBHOOK_EVENTS)
@@ -106,13 +112,13 @@ def test_base_body_is_valid(platform: str, event: str) -> None:
 @pytest.mark.parametrize(("platform", "event"), WEBHOOK_EVENTS)
 def test_removing_a_required_field_fails_readably(platform: str, event: str) -> None:
     body = _base(platform, event)
-    required = catalog.event(platform, event).schema["required"]
+    required = catalog.active().schema(catalog.event(platform, event).schema_id)["required"]
     victim = required[-1]
     del body[victim]
     verdict = _check(platform, event, body)
     assert not verdict.ok
     assert any(
-        p.where == f"/{victim}" and p.expected == f"required property {victim!r}" and ".txt" in p.source
+        p.where == f"/{victim}" and p.expected == f"required property {victim!r}" and "https://" in p.source
         for p in verdict.problems
     ), [str(p) for p in verdict.problems]
 
@@ -120,30 +126,32 @@ def test_removing_a_required_field_fails_readably(platform: str, event: str) -> 
 @pytest.mark.parametrize(("platform", "event"), WEBHOOK_EVENTS)
 def test_a_wrong_event_name_fails_readably(platform: str, event: str) -> None:
     """A wrong sender or action (DoSelect), event (Qualified, viasto) or action (Codewars)."""
-    prof = catalog.profile(platform)
+    spec = catalog.contract(platform)
     body = _base(platform, event)
-    headers = prof.delivery_headers(event)
-    last = prof.name_parts[-1]
-    if "body" in last:
+    headers = spec.delivery_headers(event)
+    assert spec.event_naming is not None
+    last = spec.event_naming.parts[-1]
+    if last.body:
         target = body
-        *parents, leaf = last["body"].strip("/").split("/")
+        *parents, leaf = last.body.strip("/").split("/")
         for key in parents:
             target = target[key]
         target[leaf] = "not_an_action"
-        where = last["body"]
+        where = last.body
     else:
-        headers[last["header"]] = "not_an_event"
-        where = f"header {last['header']}"
-    verdict = catalog.validate(platform, body, headers, event)
+        assert last.header
+        headers[last.header] = "not_an_event"
+        where = f"header {last.header}"
+    verdict = validation.validate(platform, body, headers, event=event)
     assert not verdict.ok
     assert any(p.where == where for p in verdict.problems), [str(p) for p in verdict.problems]
-    identified = catalog.validate(platform, body, headers)
-    assert "is not a documented" in identified.problems[0].message
+    identified = validation.validate(platform, body, headers)
+    assert "is not a" in identified.problems[0].message and "event" in identified.problems[0].message
 
 
 @pytest.mark.parametrize("platform", ["doselect", "viasto"])
 def test_a_bad_timestamp_fails_readably(platform: str) -> None:
-    for event in catalog.profile(platform).events:
+    for event in catalog.contract(platform).events:
         body = _base(platform, event)
         if platform == "doselect":
             body["meta"]["timestamp"] = "07/10/2017 10:41"
@@ -152,13 +160,15 @@ def test_a_bad_timestamp_fails_readably(platform: str) -> None:
             body["time"] = "yesterday"
             where = "/time"
         (problem,) = _check(platform, event, body).problems
-        assert (problem.where, problem.expected) == (where, "a valid date-time")
-        assert problem.source.startswith(catalog.profile(platform).seed)
+        expected = "a valid date-time" if platform == "doselect" else f"pattern: {json.dumps(ISO_8601)}"
+        assert (problem.where, problem.expected) == (where, expected)
+        document = catalog.contract(platform).document
+        assert document is not None and document.url in problem.source
 
 
 def test_a_wrong_x_webhook_event_header_fails_readably() -> None:
     body = _base("codewars", "user.honor_changed")
-    verdict = catalog.validate("codewars", body, {"X-Webhook-Event": "code_challenge"}, "user.honor_changed")
+    verdict = validation.validate("codewars", body, {"X-Webhook-Event": "code_challenge"}, event="user.honor_changed")
     assert not verdict.ok
     assert any(p.where == "header X-Webhook-Event" and p.expected == "'user'" for p in verdict.problems)
 
@@ -166,40 +176,44 @@ def test_a_wrong_x_webhook_event_header_fails_readably() -> None:
 def test_documented_header_values_are_checked_when_present() -> None:
     body = _base("codewars", "webhook.updated")
     headers = {"X-Webhook-Event": "webhook", "User-Agent": "curl/8", "Content-Type": "text/plain"}
-    verdict = catalog.validate("codewars", body, headers)
+    verdict = validation.validate("codewars", body, headers)
     assert {p.where for p in verdict.problems} == {"header User-Agent", "header Content-Type"}
     headers.update({"User-Agent": "Codewars Hookbot", "Content-Type": "application/json; charset=utf-8"})
-    assert catalog.validate("codewars", body, headers).ok
+    assert validation.validate("codewars", body, headers).ok
 
 
 def test_unknown_platform_and_event_are_input_errors() -> None:
-    with pytest.raises(catalog.CatalogError, match="unknown platform 'nope'"):
-        catalog.profile("nope")
-    with pytest.raises(catalog.CatalogError, match=r"documented events: solution\.create"):
+    with pytest.raises(CatalogError, match="unknown platform 'nope'"):
+        catalog.platform("nope")
+    with pytest.raises(CatalogError, match=r"events: solution\.create"):
         catalog.event("doselect", "solution.delete")
+    with pytest.raises(CatalogError, match="unknown doselect contract 'nope'"):
+        catalog.contract("doselect", "nope")
 
 
 def test_an_unidentifiable_delivery_is_a_problem_not_a_crash() -> None:
     for body in ([], "text", {"meta": "x"}, {"meta": {"sender": 1, "action": "end"}}):
-        verdict = catalog.validate("doselect", body)
+        verdict = validation.validate("doselect", body)
         assert not verdict.ok and "cannot tell the DoSelect event" in verdict.problems[0].message
 
 
 def test_retry_policy_is_the_documented_one_or_doselects() -> None:
-    doselect = catalog.profile("doselect").retry_policy()
-    assert (doselect["max_tries"], doselect["documented"]) == (5, True)
+    doselect = catalog.contract("doselect").retry
+    assert doselect is not None
+    assert (doselect.max_tries, doselect.documented, doselect.backoff) == (5, True, "increasing")
     for platform in ("qualified", "viasto", "codewars"):
-        policy = catalog.profile(platform).retry_policy()
-        assert (policy["max_tries"], policy["documented"]) == (5, False)
-        assert policy["source"].startswith(catalog.profile(platform).seed)
-        assert "000_2a74ac671a889458.txt" in policy["source"]
+        policy = catalog.contract(platform).retry
+        assert policy is not None
+        assert (policy.max_tries, policy.documented, policy.assumed_from) == (5, False, "doselect")
+        assert str(policy.source).startswith(f"{catalog.platform(platform).name} documents no retry policy")
+        assert "https://docs.doselect.com/" in str(policy.source)
 
 
 def test_a_failure_inside_anyof_points_where_it_happened() -> None:
     body = {"event": "solution.created", "data": {"challenge": {"title": 1, "id": 2}, "score": 3}}
     body["data"]["challenge"] = "not an object"
-    (problem,) = catalog.validate("qualified", body).problems
+    (problem,) = validation.validate("qualified", body).problems
     assert problem.where == "/data/challenge" and problem.expected == "type object"
     body = {"event": "team_candidate.created", "data": {"recent_assessment_result": {"solutions": ["x"]}}}
-    (problem,) = catalog.validate("qualified", body).problems
+    (problem,) = validation.validate("qualified", body).problems
     assert problem.where == "/data/recent_assessment_result/solutions/0", problem

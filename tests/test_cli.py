@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from conformance import schema_store
+from hookproof.schema_store import builtin_root
 
-ROOT = Path(schema_store.schema_root())  # type: ignore[arg-type]
+ROOT = Path(str(builtin_root()))
 
 
 def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, cwd=cwd, input=stdin, timeout=60
+        [sys.executable, "-m", "hookproof", *args], capture_output=True, text=True, cwd=cwd, input=stdin, timeout=60
     )
 
 
@@ -25,7 +25,7 @@ def test_conforming_delivery_exits_0(tmp_path: Path) -> None:
         "validate", "--platform", "doselect", str(ROOT / "doselect/examples/solution.submit.json"), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    assert "conforms to doselect solution.submit" in result.stdout
+    assert "conforms to doselect solution.submit, contract document" in result.stdout
 
 
 def test_codewars_needs_its_event_header(tmp_path: Path) -> None:
@@ -34,10 +34,13 @@ def test_codewars_needs_its_event_header(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout
     wrong = run("validate", "--platform", "codewars", "--header", "X-Webhook-Event: webhook", str(body), cwd=tmp_path)
     assert wrong.returncode == 1
-    assert "'webhook.rank_upgraded' is not a documented Codewars event" in wrong.stdout
+    assert "'webhook.rank_upgraded' is not a codewars document event" in wrong.stdout
+    missing = run("validate", "--platform", "codewars", str(body), cwd=tmp_path)
+    assert missing.returncode == 2, "a missing event header is bad input, not a non-conforming delivery"
+    assert "travels in the X-Webhook-Event header; give it with --header" in missing.stderr
 
 
-def test_nonconforming_delivery_exits_1_with_pointer_expectation_and_seed(tmp_path: Path) -> None:
+def test_nonconforming_delivery_exits_1_with_pointer_expectation_and_source(tmp_path: Path) -> None:
     body = json.loads((ROOT / "doselect/examples/test-session.end.json").read_text())
     body["meta"]["delivery_id"] = "not-a-uuid"
     del body["object"]["email"]
@@ -45,10 +48,8 @@ def test_nonconforming_delivery_exits_1_with_pointer_expectation_and_seed(tmp_pa
     file.write_text(json.dumps(body))
     result = run("validate", "--platform", "doselect", str(file))
     assert result.returncode == 1
-    assert (
-        "/meta/delivery_id: 'not-a-uuid' is not a 'uuid' (expected a valid uuid) [000_2a74ac671a889458.txt"
-        in result.stdout
-    )
+    assert ("/meta/delivery_id: 'not-a-uuid' is not a 'uuid' (expected a valid uuid) [DoSelect API documentation, "
+            "Webhooks <https://docs.doselect.com/#webhooks>" in result.stdout)
     assert "/object/email:" in result.stdout and "required property 'email'" in result.stdout
     assert result.stderr == ""
 
@@ -67,6 +68,10 @@ def test_standard_input_is_read_with_dash() -> None:
         (
             ["--platform", "doselect", "--event", "solution.delete", "x.json"],
             "unknown doselect event 'solution.delete'",
+        ),
+        (
+            ["--platform", "doselect", "--contract", "nope", "x.json"],
+            "unknown doselect contract 'nope'",
         ),
         (["--platform", "doselect", "--header", "no-colon", "x.json"], "is not of the form 'Name: value'"),
         (["--platform", "doselect", "VERBATIM"], "not JSON: Expecting value at line 3"),
@@ -96,14 +101,19 @@ def test_list_names_every_platform() -> None:
     assert result.returncode == 0
     for platform in ("doselect", "qualified", "xobin", "viasto", "codewars"):
         assert f"{platform}  (" in result.stdout
+    assert "  contract document: the Codewars webhooks document" in result.stdout
+    assert "source: Codewars API documentation, Webhooks <https://dev.codewars.com/#webhooks>" in result.stdout
 
 
 def test_run_is_the_conformance_suite_from_any_directory(tmp_path: Path) -> None:
     result = run("run", "--platform", "viasto", "-q", "-k", "receiver and documented", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
-    assert "viasto       3 passed    0 failed    0 skipped   CONFORMS" in result.stdout
+    assert "viasto       3 passed    0 failed    0 not checked   CONFORMS" in result.stdout
     bad = run("run", "--platform", "nope", cwd=tmp_path)
-    assert bad.returncode == 4 and "unknown --platform 'nope'" in bad.stderr
+    assert bad.returncode == 4 and "unknown --hookproof-platform 'nope'" in bad.stderr
+    long = run("run", "--hookproof-platform=viasto", "--examples=1", "-q", "-k", "receiver-viasto-no_redirect",
+               cwd=tmp_path)
+    assert long.returncode == 0 and "viasto       1 passed" in long.stdout
 
 
 def test_export_writes_a_vendorable_copy_and_a_strict_variant(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ the catalog and ``hookproof validate`` work from any directory (issue 2)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,7 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+    source = tmp_path_factory.mktemp("source") / "hookproof"  # the tracked files only: no stale build/ folder
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    for name in tracked:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)],
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-2000:]
     (found,) = out.glob("hookproof-*.whl")
@@ -25,12 +33,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_ships_every_schema_example_and_the_plugin_entry_point(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    on_disk = {f"hookproof_schemas/{p.relative_to(ROOT / 'schemas').as_posix()}"
+    on_disk = {f"hookproof/schemas/{p.relative_to(ROOT / 'schemas').as_posix()}"
                for p in (ROOT / "schemas").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert on_disk <= names, sorted(on_disk - names)
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"hookproof"}, "one top-level import package, nothing with a generic name beside it"
+    assert {"hookproof/conformance/plugin.py", "hookproof/reference_impl/sender.py", "hookproof/docs/decisions.md",
+            "hookproof/py.typed"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "hookproof = conformance.plugin" in text and "hookproof = conformance.cli:main" in text
+    assert "hookproof = hookproof.conformance.plugin" in text and "hookproof = hookproof.cli:main" in text
 
 
 def test_installed_wheel_validates_from_another_directory(wheel: Path, tmp_path: Path) -> None:
@@ -40,9 +52,9 @@ def test_installed_wheel_validates_from_another_directory(wheel: Path, tmp_path:
     assert install.returncode == 0, install.stderr[-2000:]
     body = tmp_path / "delivery.json"
     body.write_text('{"action": "honor_changed", "user": {"id": "1", "honor": 1, "honor_delta": 0}}')
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import conformance, hookproof_schemas; "
-            "assert conformance.__file__.startswith(sys.argv[1]), conformance.__file__; "
-            "from conformance.cli import main; sys.exit(main(sys.argv[2:]))")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import hookproof, hookproof.schemas; "
+            "assert hookproof.__file__.startswith(sys.argv[1]), hookproof.__file__; "
+            "from hookproof.cli import main; sys.exit(main(sys.argv[2:]))")
     result = subprocess.run([sys.executable, "-I", "-c", code, str(target), "validate", "--platform", "codewars",
                              "--header", "X-Webhook-Event: user", str(body)],
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import pointers
+from hookproof import pointers
 
 
 def test_keys_unescape_in_the_rfc_6901_order() -> None:

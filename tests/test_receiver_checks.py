@@ -9,13 +9,17 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from conformance import receiver_checks
-from conformance.http_exchange import HttpSession
-from conformance.receiver_checks import RECEIVER_CHECKS, ReceiverContext
-from conformance.report import CheckFailure
-from reference_impl.receiver import Receiver
-from reference_impl.serving import serving
+from hookproof import catalog
+from hookproof.conformance import receiver_checks
+from hookproof.conformance.http_exchange import HttpSession
+from hookproof.conformance.receiver_checks import ReceiverContext
+from hookproof.conformance.registry import checks_of
+from hookproof.conformance.report import CheckFailure
+from hookproof.reference_impl.receiver import Receiver, idempotency_key
+from hookproof.reference_impl.serving import serving
 from tests import broken_receivers as broken
+
+RECEIVER_CHECKS = {check.name: check for check in checks_of("receiver")}
 
 SECRET = "s3cret-for-tests"
 
@@ -41,7 +45,7 @@ BROKEN: dict[str, tuple[str, type[Receiver], str]] = {
     "unknown_properties": ("codewars", broken.RejectsUnknownProperties, "answered 400 to a valid delivery"),
     "duplicate_delivery": ("doselect", broken.RefusesRepeats, "answered 409"),
     "malformed_bodies": ("viasto", broken.CrashesOnBadJson, "sent malformed JSON; the target answered 500"),
-    "secret_required": (
+    "authentication_required": (
         "codewars", broken.IgnoresSecret, "sent a delivery with no X-Webhook-Secret; the target answered 200"
     ),
     "answers_in_time": ("viasto", broken.Slow, "gave no answer within 0.3 s"),
@@ -59,7 +63,7 @@ def test_check_fails_against_its_broken_receiver(name: str) -> None:
     platform, cls, message = BROKEN[name]
     timeout = 0.3 if cls is broken.Slow else 5.0
     with target(app(cls), timeout=timeout) as ctx, pytest.raises(CheckFailure) as failure:
-        RECEIVER_CHECKS[name].run(ctx, platform)
+        RECEIVER_CHECKS[name](ctx, platform)
     report = str(failure.value)
     assert f"[{name}]" in report and message in report, report
     assert "replay: curl -sS -i -X POST" in report and "payload: " in report
@@ -70,11 +74,11 @@ def test_check_fails_against_its_broken_receiver(name: str) -> None:
 def test_reference_receiver_passes_every_check(platform: str) -> None:
     with target(app()) as ctx:
         for check in RECEIVER_CHECKS.values():
-            if check.needs == ("secret",) and platform != "codewars":
+            if check.needs == ("auth",) and not catalog.contract(platform).auth:
                 continue
             if check.needs == ("examples",) and platform == "qualified":
                 continue
-            check.run(ctx, platform)
+            check(ctx, platform)
 
 
 @pytest.mark.parametrize(
@@ -92,11 +96,12 @@ def test_malformed_bodies_catches_each_kind(cls: type[Receiver], what: str) -> N
 
 def test_a_wrong_secret_is_caught_too() -> None:
     class AcceptsAnySecret(Receiver):
-        def _authenticate(self, platform, request):  # type: ignore[no-untyped-def]
-            return None if request.headers.get("X-Webhook-Secret") else super()._authenticate(platform, request)
+        def _authenticate(self, platform, headers, raw, body):  # type: ignore[no-untyped-def]
+            return None if headers.get("X-Webhook-Secret") else super()._authenticate(platform, headers, raw, body)
 
-    with target(app(AcceptsAnySecret)) as ctx, pytest.raises(CheckFailure, match="a wrong X-Webhook-Secret"):
-        receiver_checks.secret_required(ctx, "codewars")
+    with target(app(AcceptsAnySecret)) as ctx, \
+            pytest.raises(CheckFailure, match="X-Webhook-Secret made with a wrong secret; the target answered 200"):
+        receiver_checks.authentication_required(ctx, "codewars")
 
 
 def test_a_slow_target_does_not_stall_the_run() -> None:
@@ -105,7 +110,7 @@ def test_a_slow_target_does_not_stall_the_run() -> None:
         started = time.monotonic()
         for name in ("generated_valid", "unknown_properties", "answers_in_time", "no_redirect"):
             with pytest.raises(CheckFailure):
-                RECEIVER_CHECKS[name].run(ctx, "qualified")
+                RECEIVER_CHECKS[name](ctx, "qualified")
         assert time.monotonic() - started < 5
         with pytest.raises(CheckFailure, match="was not sent this request: it already failed to answer"):
             receiver_checks.documented_examples(ctx, "doselect")
@@ -115,7 +120,7 @@ def test_a_refused_delivery_without_secret_hints_at_the_option() -> None:
     session = HttpSession(5.0)
     with serving(app()) as base:
         ctx = ReceiverContext(lambda p: f"{base}/{p}", session, None, examples=2)
-        with pytest.raises(CheckFailure, match="if it requires a secret, pass --secret"):
+        with pytest.raises(CheckFailure, match="if it requires a secret, pass --hookproof-secret"):
             receiver_checks.documented_examples(ctx, "codewars")
     session.close()
 
@@ -139,7 +144,7 @@ def test_generated_checks_send_the_documented_examples_first() -> None:
 
 def test_a_secret_echoed_by_the_receiver_is_masked_in_the_report() -> None:
     with target(app(broken.EchoesTheSecret)) as ctx, pytest.raises(CheckFailure) as failure:
-        receiver_checks.secret_required(ctx, "codewars")
+        receiver_checks.authentication_required(ctx, "codewars")
     report = str(failure.value)
     assert "answered 200" in report and '"got": "***' in report
     assert SECRET not in report
@@ -173,6 +178,46 @@ def test_the_same_body_under_two_codewars_events_is_two_deliveries() -> None:
             headers = {"Content-Type": "application/json", "X-Webhook-Event": event, "X-Webhook-Secret": SECRET}
             assert httpx.post(f"{base}/codewars", content=body, headers=headers, timeout=10).status_code == 200
     assert store_app.store.count("codewars") == 1
-    from reference_impl.receiver import idempotency_key
+    spec = catalog.contract("codewars")
+    assert idempotency_key(spec, "a.x", {}, b"{}") != idempotency_key(spec, "b.x", {}, b"{}")
 
-    assert idempotency_key("codewars", "a.x", {}, b"{}") != idempotency_key("codewars", "b.x", {}, b"{}")
+
+def test_the_checks_send_what_every_current_contract_sends() -> None:
+    """A receiver faces the real wire: the vendors' later names, not only the document's."""
+    with target(app()) as ctx:
+        sent = {d.event for d in receiver_checks._representatives(ctx, "qualified")}
+        assert {"assessment_result_started", "team_candidate_state_changed", "team_candidate.created"} <= sent
+        sent = {d.event for d in receiver_checks._representatives(ctx, "codewars")}
+        assert {"code_challenge.approved", "user.rank_earned", "user.rank_upgraded"} <= sent
+        assert "user.honor_changed" in sent  # the historical 2014-06 contract is not sent unless named
+
+
+def test_a_receiver_that_knows_only_the_documents_names_is_told_which_contract_sends_them() -> None:
+    with target(app(broken.KnowsOnlyTheDocumentsNames)) as ctx, pytest.raises(CheckFailure) as failure:
+        receiver_checks.answers_in_time(ctx, "codewars")
+    report = str(failure.value)
+    assert "answered 400 to a valid delivery" in report
+    assert "as contract codewars 2021-04 sends it" in report and "the document spells this event" in report
+
+
+def test_contract_and_subscriptions_narrow_what_is_sent() -> None:
+    with target(app(broken.KnowsOnlyTheDocumentsNames)) as ctx:
+        ctx.contract = "document"
+        receiver_checks.answers_in_time(ctx, "codewars")  # only the document's names: this receiver passes
+        ctx.contract, ctx.events = None, frozenset({"user.rank_upgraded", "webhook.updated"})
+        sent = {d.event for d in receiver_checks._representatives(ctx, "codewars")}
+        assert sent == {"user.rank_upgraded", "user.rank_earned", "webhook.updated"}
+
+
+def test_a_receiver_that_accepts_a_forged_signature_is_caught() -> None:
+    """DoSelect's later contract signs meta.delivery_id (DoSelect-Webhook-Signature); with the secret given, a
+    receiver that checks only that the header is there accepts forgeries."""
+    secrets = {"doselect": SECRET}
+    with target(broken.AcceptsForgedSignatures(secrets=secrets)) as ctx, pytest.raises(CheckFailure) as failure:
+        receiver_checks.authentication_required(ctx, "doselect")
+    report = str(failure.value)
+    assert "DoSelect-Webhook-Signature made with a wrong secret; the target answered 200" in report
+    assert SECRET not in report
+    with target(Receiver(secrets=secrets)) as ctx:
+        receiver_checks.authentication_required(ctx, "doselect")
+        assert [c.name for c in ctx.contracts("doselect")] == ["2019-09"], "with a secret: what is signed"

@@ -1,6 +1,6 @@
-"""The reference Xobin registration server (reference_impl.registration) and its SQLite store.
+"""The reference Xobin registration server (hookproof.reference_impl.registration) and its SQLite store.
 
-002_87eafd416189f785.txt is the contract: ``POST /webhooks``, API key in a header, any combination of
+The Xobin contract (schemas/xobin/profile.json): ``POST /webhooks``, API key in a header, any combination of
 start/submission/updates, omitted keys keep their values, ``updateAll`` reaches every assessment.
 """
 
@@ -21,12 +21,18 @@ import httpx
 import pytest
 from werkzeug.test import Client
 
-from reference_impl.registration import RegistrationApp, main, make_app
-from reference_impl.registration_store import RegistrationStore, Setting, StoreError
-from reference_impl.serving import serving
+from hookproof.reference_impl.registration import RegistrationApp, main, make_app, store_for
+from hookproof.reference_impl.registration_store import RegistrationStore, StoreError
+from hookproof.reference_impl.serving import serving
 
 KEY = "test-key-7d1e9b0c4a"
 AUTH = {"X-API-Key": KEY}
+SETTING_KEYS = ("start", "submission", "updates")
+
+
+def setting(status: bool, url: str) -> dict[str, Any]:
+    """One stored webhook setting, as the request gives it."""
+    return {"status": status, "url": url}
 
 
 def full_body(tag: str = "one", update_all: bool = False) -> dict[str, Any]:
@@ -36,7 +42,7 @@ def full_body(tag: str = "one", update_all: bool = False) -> dict[str, Any]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> RegistrationStore:
-    return RegistrationStore(tmp_path / "settings.sqlite3")
+    return store_for(tmp_path / "settings.sqlite3")
 
 
 @pytest.fixture
@@ -91,7 +97,9 @@ def test_get_state_is_itself_a_valid_post_body(client: Client) -> None:
     """GET mirrors the request shape, so a client can save the settings and post them back."""
     post(client, full_body())
     state = client.get("/webhooks", headers=AUTH).get_json()
-    assert post(client, {"webhooks": state["webhooks"], "updateAuth": state["updateAuth"]}).status_code == 200
+    body = {k: v for k, v in state.items() if k != "assessments"}  # the settings and the stored options
+    assert body["webhooks"] == full_body()["webhooks"]
+    assert post(client, body).status_code == 200
 
 
 def test_unknown_setting_keys_are_accepted_and_reported_as_ignored(client: Client) -> None:
@@ -158,7 +166,7 @@ def test_other_methods_get_405_with_allow_and_other_paths_404(client: Client) ->
 
 
 def test_busy_store_answers_503_not_500(tmp_path: Path) -> None:
-    store = RegistrationStore(tmp_path / "busy.sqlite3", busy_timeout=0.05)
+    store = store_for(tmp_path / "busy.sqlite3", busy_timeout=0.05)
     blocker = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
@@ -181,12 +189,12 @@ def test_app_refuses_an_unusable_key_or_header(store: RegistrationStore) -> None
 
 def test_store_refuses_memory_and_unusable_paths(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="file path"):
-        RegistrationStore(":memory:")
+        store_for(":memory:")
     with pytest.raises(StoreError, match="cannot use database"):
-        RegistrationStore(tmp_path / "missing-dir" / "db.sqlite3")
+        store_for(tmp_path / "missing-dir" / "db.sqlite3")
     (tmp_path / "text.sqlite3").write_text("not a database, just text " * 100)
     with pytest.raises(StoreError, match="cannot use database"):
-        RegistrationStore(tmp_path / "text.sqlite3")
+        store_for(tmp_path / "text.sqlite3")
 
 
 def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
@@ -194,12 +202,13 @@ def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(StoreError, match="schema version 99"):
-        RegistrationStore(tmp_path / "new.sqlite3")
+        store_for(tmp_path / "new.sqlite3")
 
 
 def test_two_stores_on_one_file_share_state(tmp_path: Path) -> None:
-    RegistrationStore(tmp_path / "s.sqlite3").update({"start": Setting(True, "https://h.example/s")})
-    assert RegistrationStore(tmp_path / "s.sqlite3").snapshot().webhooks == {"start": Setting(True, "https://h.example/s")}
+    RegistrationStore(tmp_path / "s.sqlite3", SETTING_KEYS).update({"start": setting(True, "https://h.example/s")})
+    assert RegistrationStore(tmp_path / "s.sqlite3", SETTING_KEYS).snapshot().settings == \
+        {"start": setting(True, "https://h.example/s")}
 
 
 # --- restart and concurrency ----------------------------------------------------------------------------
@@ -207,11 +216,11 @@ def test_two_stores_on_one_file_share_state(tmp_path: Path) -> None:
 
 @pytest.fixture
 def cli_server(tmp_path: Path) -> Iterator[Any]:
-    """Start ``python -m reference_impl.registration`` on a free port; yields a starter for restarts."""
+    """Start ``python -m hookproof.reference_impl.registration`` on a free port; yields a starter for restarts."""
     procs: list[subprocess.Popen[str]] = []
 
     def start(db: Path) -> tuple[str, subprocess.Popen[str]]:
-        proc = subprocess.Popen([sys.executable, "-m", "reference_impl.registration", "--port", "0",
+        proc = subprocess.Popen([sys.executable, "-m", "hookproof.reference_impl.registration", "--port", "0",
                                  "--api-key", KEY, "--db", str(db)],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(proc)
@@ -273,9 +282,9 @@ def test_concurrent_partial_updates_to_different_keys_lose_nothing(store: Regist
     state = store.snapshot()
     last_all = max(i for i in range(rounds) if i % 3 == 0)
     for key in keys:
-        assert state.webhooks[key] == Setting((rounds - 1) % 2 == 0, f"https://h.example/{key}/{rounds - 1}")
+        assert state.settings[key] == setting((rounds - 1) % 2 == 0, f"https://h.example/{key}/{rounds - 1}")
         for _name, hooks in state.assessments.values():
-            assert hooks[key] == Setting(last_all % 2 == 0, f"https://h.example/{key}/{last_all}")
+            assert hooks[key] == setting(last_all % 2 == 0, f"https://h.example/{key}/{last_all}")
 
 
 # --- the command line -----------------------------------------------------------------------------------
@@ -313,7 +322,8 @@ def test_cli_busy_port_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
 def test_cli_unwritable_db_in_a_subprocess_has_no_traceback(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    result = subprocess.run([sys.executable, "-m", "reference_impl.registration", "--port", "0", "--api-key", KEY,
+    result = subprocess.run([sys.executable, "-m", "hookproof.reference_impl.registration", "--port", "0",
+                             "--api-key", KEY,
                              "--db", str(blocked / "settings.sqlite3")], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and KEY not in result.stderr

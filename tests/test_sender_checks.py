@@ -1,8 +1,9 @@
 """The sender checks judge the wire: each deliberately broken sender fails the check of the rule it breaks,
 and the reference sender passes that same check on the same case.
 
-Every sender runs through the same ``--sender-cmd`` path as a user's (:class:`SenderHarness`), with a small
-backoff base and short time bounds so the whole file takes seconds.
+Every sender runs through the same ``--hookproof-sender-cmd`` path as a user's (:class:`SenderHarness`), at a
+time scale that makes DoSelect's backoff 50, 100, 200, 400 ms, and with short time bounds so the whole file
+takes seconds.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
-from conformance import sender_checks, sender_harness
-from conformance.report import CheckFailure
-from conformance.sender_checks import CHECKS, BackoffRule
-from conformance.sender_harness import (
+from hookproof import catalog
+from hookproof.conformance import sender_checks, sender_harness
+from hookproof.conformance.registry import CHECKS, checks_of
+from hookproof.conformance.report import CheckFailure
+from hookproof.conformance.sender_checks import JUDGES, BackoffRule, SenderContext
+from hookproof.conformance.sender_harness import (
     Case,
     Observation,
     SenderHarness,
@@ -31,18 +34,27 @@ from conformance.sender_harness import (
     render_command,
     scripted_server,
 )
-from reference_impl.backoff import Backoff
+from hookproof.contract import NO_SOURCE, RetryPolicy
+from hookproof.reference_impl.backoff import Backoff
 
 BROKEN = Path(__file__).with_name("broken_senders.py")
-BASE = 0.05  # backoff base of every sender here: 50, 100, 200, 400 ms, well clear of scheduling noise
+BASE = 0.05  # the time scale of every run here: DoSelect's backoff from 1 s becomes 50, 100, 200, 400 ms
 TIMEOUT = 20.0  # generous for a loaded machine; only the hanging sender ever reaches it...
 HANG_TIMEOUT = 1.5  # ...and it gets this one
 SECRET = "s3cret-Ünïcode-value"
+# The case each check is judged on unless a test names another: the first its registered check runs.
+FIRST_SCENARIO = {
+    "method_and_headers": "accept-200", "body_is_the_payload": "accept-200",
+    "one_request_when_accepted": "accept-200", "retried_as_documented": "refuse-301",
+    "gives_up_after_the_last_try": "refuse-all", "backoff_as_documented": "refuse-all",
+    "retries_repeat_the_delivery": "refuse-all", "command_delivers": "accept-200",
+}
 
 
 def broken_command(mode: str) -> str:
     return (f"{shlex.quote(sys.executable)} {shlex.quote(str(BROKEN))} {mode} --url {{url}} --event-file "
-            f"{{event_file}} --platform {{platform}} --event {{event}} --secret {{secret}} --backoff-base {BASE}")
+            f"{{event_file}} --platform {{platform}} --contract {{contract}} --event {{event}} --secret {{secret}} "
+            f"--time-scale {{time_scale}}")
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +71,17 @@ def harness_for(server: HTTPServer, tmp_path_factory: pytest.TempPathFactory):
     def get(template: str, timeout: float = TIMEOUT) -> SenderHarness:
         if (template, timeout) not in made:
             made[template, timeout] = SenderHarness(server, template, tmp_path_factory.mktemp("events"),
-                                                    timeout=timeout, seed=7)
+                                                    timeout=timeout, seed=7, time_scale=BASE)
         return made[template, timeout]
 
     return get
 
 
-def judge(harness: SenderHarness, letter: str, platform: str, scenario: str | None = None) -> CheckFailure | None:
-    check = CHECKS[letter]
-    obs = harness.observe(platform, scenario or check.scenarios[0], SECRET)
+def judge(harness: SenderHarness, name: str, platform: str, scenario: str | None = None) -> CheckFailure | None:
+    """The judge of check ``name`` over one case (default: the first its registered check runs)."""
+    obs = harness.observe(platform, scenario or FIRST_SCENARIO[name], SECRET)
     try:
-        check.func(obs)
+        JUDGES[name](obs, name)
     except CheckFailure as failure:
         return failure
     return None
@@ -77,41 +89,45 @@ def judge(harness: SenderHarness, letter: str, platform: str, scenario: str | No
 
 # mode, platform, the check it must fail, the scenario that shows it (default: the check's first)
 CASES = [
-    ("wrong-method", "doselect", "a", None),
-    ("wrong-content-type", "qualified", "a", None),
-    ("no-user-agent", "viasto", "a", None),
-    ("wrong-event-header", "codewars", "a", None),
-    ("no-secret", "codewars", "a", None),
-    ("no-secret-on-retry", "codewars", "a", "refuse-all"),
-    ("altered-body", "qualified", "b", None),
-    ("keeps-metadata", "viasto", "b", None),
-    ("only-200-succeeds", "doselect", "c", "accept-202"),
-    ("no-retry", "doselect", "d", "refuse-500"),
-    ("follows-redirects", "doselect", "d", "refuse-301"),
-    ("no-retry", "codewars", "e", None),
-    ("six-tries", "doselect", "e", None),
-    ("constant-interval", "doselect", "f", None),
-    ("immediate-retries", "viasto", "f", None),
-    ("new-delivery-id", "doselect", "g", None),
-    ("sends-nothing", "doselect", "h", None),
-    ("crashes", "qualified", "h", None),
+    ("wrong-method", "doselect", "method_and_headers", None),
+    ("wrong-content-type", "qualified", "method_and_headers", None),
+    ("no-user-agent", "viasto", "method_and_headers", None),
+    ("wrong-event-header", "codewars", "method_and_headers", None),
+    ("no-secret", "codewars", "method_and_headers", None),
+    ("no-secret-on-retry", "codewars", "method_and_headers", "refuse-all"),
+    ("altered-body", "qualified", "body_is_the_payload", None),
+    ("keeps-metadata", "viasto", "body_is_the_payload", None),
+    ("only-200-succeeds", "doselect", "one_request_when_accepted", "accept-202"),
+    ("no-retry", "doselect", "retried_as_documented", "refuse-500"),
+    ("follows-redirects", "doselect", "retried_as_documented", "refuse-301"),
+    ("no-retry", "codewars", "gives_up_after_the_last_try", None),
+    ("six-tries", "doselect", "gives_up_after_the_last_try", None),
+    ("constant-interval", "doselect", "backoff_as_documented", None),
+    ("immediate-retries", "viasto", "backoff_as_documented", None),
+    ("new-delivery-id", "doselect", "retries_repeat_the_delivery", None),
+    ("sends-nothing", "doselect", "command_delivers", None),
+    ("crashes", "qualified", "command_delivers", None),
 ]
 
 
-@pytest.mark.parametrize(("mode", "platform", "letter", "scenario"), CASES,
+@pytest.mark.parametrize(("mode", "platform", "name", "scenario"), CASES,
                          ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
-def test_broken_sender_fails_its_check(harness_for, mode: str, platform: str, letter: str,
+def test_broken_sender_fails_its_check(harness_for, mode: str, platform: str, name: str,
                                        scenario: str | None) -> None:
-    failure = judge(harness_for(broken_command(mode)), letter, platform, scenario)
-    assert failure is not None, f"{mode} passed check {letter}"
-    assert failure.check.startswith(f"sender {letter}:")
+    failure = judge(harness_for(broken_command(mode)), name, platform, scenario)
+    assert failure is not None, f"{mode} passed check {name}"
+    assert failure.check == name
     assert SECRET not in str(failure)
-    assert judge(harness_for(reference_command(BASE)), letter, platform, scenario) is None
+    assert judge(harness_for(reference_command()), name, platform, scenario) is None
+
+
+def test_every_check_is_judged_by_its_judge() -> None:
+    assert {c.name for c in checks_of("sender")} == set(JUDGES) == set(FIRST_SCENARIO)
 
 
 def test_hanging_sender_fails_within_the_bound(harness_for) -> None:
     harness = harness_for(broken_command("hangs"), HANG_TIMEOUT)
-    failure = judge(harness, "h", "doselect")
+    failure = judge(harness, "command_delivers", "doselect")
     assert failure is not None
     obs = harness.observe("doselect", "accept-200", SECRET)
     assert obs.timed_out and obs.elapsed < HANG_TIMEOUT + 1.0
@@ -122,35 +138,37 @@ def test_after_three_timeouts_cases_are_not_run(server: HTTPServer, tmp_path: Pa
     harness = SenderHarness(server, broken_command("hangs"), tmp_path, timeout=0.3, max_timeouts=2, seed=7)
     first, second, third = (harness.observe("doselect", s, None) for s in ("accept-200", "accept-201", "accept-202"))
     assert first.timed_out and second.timed_out and not third.timed_out and third.elapsed == 0.0
-    with pytest.raises(CheckFailure, match=r"not run: the command already ran past 0\.3 s \(--sender-timeout\) 2"):
-        CHECKS["c"].func(third)
+    with pytest.raises(CheckFailure,
+                       match=r"not run: the command already ran past 0\.3 s \(--hookproof-sender-timeout\) 2"):
+        sender_checks.judge_accepted(third)
 
 
 def test_failure_messages_say_what_happened(harness_for) -> None:
-    crashed = str(judge(harness_for(broken_command("crashes")), "h", "qualified"))
+    crashed = str(judge(harness_for(broken_command("crashes")), "command_delivers", "qualified"))
     assert "nothing arrived" in crashed and "exited with status 1" in crashed and "RuntimeError" in crashed
-    redirected = str(judge(harness_for(broken_command("follows-redirects")), "d", "doselect", "refuse-301"))
+    redirected = str(judge(harness_for(broken_command("follows-redirects")), "retried_as_documented", "doselect",
+                           "refuse-301"))
     assert "followed the 301 answer's Location" in redirected and "GET" in redirected
-    no_secret = str(judge(harness_for(broken_command("no-secret")), "a", "codewars"))
+    no_secret = str(judge(harness_for(broken_command("no-secret")), "method_and_headers", "codewars"))
     assert "header X-Webhook-Secret is missing" in no_secret
-    wrong = str(judge(harness_for(broken_command("wrong-event-header")), "a", "codewars"))
+    wrong = str(judge(harness_for(broken_command("wrong-event-header")), "method_and_headers", "codewars"))
     assert "header X-Webhook-Event is 'not-" in wrong and "try 1 at +" in wrong and "payload: {" in wrong
 
 
 def test_reference_with_jitter_passes_the_backoff_check(harness_for) -> None:
-    assert judge(harness_for(reference_command(BASE) + " --jitter 0.5"), "f", "doselect") is None
+    assert judge(harness_for(reference_command() + " --jitter 0.5"), "backoff_as_documented", "doselect") is None
 
 
 def test_a_crash_after_delivering_is_not_judged(harness_for) -> None:
     """The exit status is not judged: the wire is."""
-    template = f"sh -c '{reference_command(BASE)} >/dev/null; exit 3'"
+    template = f"sh -c '{reference_command()} >/dev/null; exit 3'"
     harness = harness_for(template)
-    assert judge(harness, "h", "doselect") is None
+    assert judge(harness, "command_delivers", "doselect") is None
     assert harness.observe("doselect", "accept-200", SECRET).exit_code == 3
 
 
 def test_a_missing_command_is_reported(harness_for) -> None:
-    failure = judge(harness_for("/nonexistent/sender --url {url}"), "h", "doselect")
+    failure = judge(harness_for("/nonexistent/sender --url {url}"), "command_delivers", "doselect")
     assert failure is not None and "could not be started" in str(failure)
 
 
@@ -220,7 +238,7 @@ def test_describe_masks_the_secret() -> None:
     obs = Observation(case, "http://127.0.0.1:1/x", "http://127.0.0.1:1/x/moved", ["send", "***"], [], [],
                       0.0, 0.1, 5.0, exit_code=0, stderr=f"oops {SECRET}")
     with pytest.raises(CheckFailure) as failed:
-        CHECKS["a"].func(obs)
+        sender_checks.judge_wire(obs)
     failure = failed.value
     assert "nothing arrived" in str(failure)
     assert SECRET not in str(failure)
@@ -232,8 +250,9 @@ def arrival(body: object, headers: dict[str, str], method: str = "POST", at: flo
 
 
 def observed(platform: str, event: str, body: object, *tries: sender_harness.Arrival,
-             secret: str | None = None) -> Observation:
-    case = Case("accept-200", platform, event, body, (200,), secret)
+             secret: str | None = None, scenario: str = "accept-200",
+             statuses: tuple[int, ...] = (200,)) -> Observation:
+    case = Case(scenario, platform, event, body, statuses, secret)
     return Observation(case, "http://127.0.0.1:1/x", "http://127.0.0.1:1/x/moved", ["send"], list(tries), [],
                        0.0, 0.1, 5.0, exit_code=0)
 
@@ -256,7 +275,7 @@ def test_wire_check_details(headers: dict[str, str], fails: bool) -> None:
                    arrival(CODEWARS_BODY, {**CODEWARS_HEADERS, **headers}))
     failed = False
     try:
-        sender_checks.check_wire(obs)
+        sender_checks.judge_wire(obs)
     except CheckFailure:
         failed = True
     assert failed is fails
@@ -265,46 +284,215 @@ def test_wire_check_details(headers: dict[str, str], fails: bool) -> None:
 def test_wire_check_compares_a_non_ascii_secret_as_utf8_bytes() -> None:
     as_werkzeug_sees_it = SECRET.encode().decode("latin-1")
     good = arrival(CODEWARS_BODY, {**CODEWARS_HEADERS, "X-Webhook-Secret": as_werkzeug_sees_it})
-    sender_checks.check_wire(observed("codewars", "code_challenge.created", CODEWARS_BODY, good, secret=SECRET))
+    sender_checks.judge_wire(observed("codewars", "code_challenge.created", CODEWARS_BODY, good, secret=SECRET))
     as_latin1 = SECRET.encode("latin-1", "replace").decode("latin-1")  # a sender that sent Latin-1 bytes
     bad = arrival(CODEWARS_BODY, {**CODEWARS_HEADERS, "X-Webhook-Secret": as_latin1})
     with pytest.raises(CheckFailure, match="differs from the configured secret"):
-        sender_checks.check_wire(observed("codewars", "code_challenge.created", CODEWARS_BODY, bad, secret=SECRET))
+        sender_checks.judge_wire(observed("codewars", "code_challenge.created", CODEWARS_BODY, bad, secret=SECRET))
 
 
 def test_body_check_details() -> None:
     viasto = {"endpoint": "https://abc.com/p", "time": "2015-03-16T15:32:34+00:00", "event": "project_changed",
               "data": {"project": "https://x.example/p/1"}}
     sent = {**viasto, "endpoint": "http://127.0.0.1:1/x", "time": "2024-01-01T00:00:00Z"}
-    sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(sent, {})))
+    sender_checks.judge_body(observed("viasto", "project_changed", viasto, arrival(sent, {})))
     with pytest.raises(CheckFailure, match="expected the URL called"):
-        sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(viasto, {})))
+        sender_checks.judge_body(observed("viasto", "project_changed", viasto, arrival(viasto, {})))
     with pytest.raises(CheckFailure, match="/data/project: expected"):
         changed = {**sent, "data": {"project": "https://x.example/p/2"}}
-        sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(changed, {})))
+        sender_checks.judge_body(observed("viasto", "project_changed", viasto, arrival(changed, {})))
     with pytest.raises(CheckFailure, match="not UTF-8"):
-        sender_checks.check_body(observed("viasto", "project_changed", viasto,
+        sender_checks.judge_body(observed("viasto", "project_changed", viasto,
                                           arrival(json.dumps(sent, ensure_ascii=False).encode("utf-16"), {})))
     with pytest.raises(CheckFailure, match="not JSON"):
-        sender_checks.check_body(observed("viasto", "project_changed", viasto, arrival(b'{"a": NaN}', {})))
+        sender_checks.judge_body(observed("viasto", "project_changed", viasto, arrival(b'{"a": NaN}', {})))
 
 
 def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path: Path) -> None:
     """With jobs > 1 every scenario of a platform runs at once; each observation holds only its own tries."""
-    harness = SenderHarness(server, reference_command(BASE), tmp_path, timeout=TIMEOUT, seed=7, jobs=4)
-    for scenario, statuses in sender_harness.SCENARIOS.items():
+    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, jobs=4, time_scale=BASE)
+    for scenario, statuses in harness.scenarios("codewars").items():
         obs = harness.observe("codewars", scenario, SECRET)
         expected = 5 if scenario == "refuse-all" else len(statuses)
         assert [a.answered for a in obs.tries] == [obs.case.answer(i) for i in range(expected)], scenario
         assert all(a.path == _path_of(obs.url) for a in obs.tries) and not obs.strays, scenario
-        for check in CHECKS.values():
-            if scenario in check.scenarios:
-                check.func(obs)
+    context = SenderContext(harness, SECRET)  # every check, over the observations made above
+    for check in checks_of("sender"):
+        check(context, "codewars")
 
 
 def test_side_by_side_cases_still_catch_a_broken_sender(server: HTTPServer, tmp_path: Path) -> None:
-    harness = SenderHarness(server, broken_command("follows-redirects"), tmp_path, timeout=TIMEOUT, seed=7, jobs=4)
+    harness = SenderHarness(server, broken_command("follows-redirects"), tmp_path, timeout=TIMEOUT, seed=7, jobs=4,
+                            time_scale=BASE)
     obs = harness.observe("doselect", "refuse-301", SECRET)
     assert obs.followed_redirect
     with pytest.raises(CheckFailure, match="the sender followed the 301 answer's Location"):
-        CHECKS["d"].func(obs)
+        sender_checks.judge_retried(obs)
+
+
+# --- a policy that retries only 5XX, with a constant backoff ---------------------------------------------
+
+# A platform of this file's own, written as files: 3 tries, 5XX only, 1 s apart; every delivery signed.
+STEADY = "steadyhooks"
+STEADY_DELAY = 1.0
+STEADY_SOURCE = {"document": "guide", "section": "Retries", "quote": "3 tries in all, 1 s apart, on a 5XX answer"}
+
+
+def write_steady_platform(root: Path) -> Path:
+    """Write the platform under ``root/steadyhooks`` and return ``root`` (a schema folder)."""
+    folder = root / STEADY
+    (folder / "events").mkdir(parents=True)
+    doc = {"document": "guide", "section": "Webhooks"}
+    profile = {
+        "$schema": "https://hookproof.dev/schemas/profile.schema.json",
+        "$id": f"https://hookproof.dev/schemas/{STEADY}/profile.json",
+        "title": "Steady Hooks webhook profile", "platform": STEADY, "name": "Steady Hooks", "kind": "webhook",
+        "documents": {"guide": {"title": "Steady Hooks guide", "url": "https://steady.example/webhooks"}},
+        "contract": {
+            "name": "v1", "title": "Steady Hooks v1", "document": "guide",
+            "method": "POST", "method_source": {**doc, "quote": "We POST JSON"},
+            "content_type": "application/json", "headers": {}, "headers_source": doc,
+            "event_name": {"parts": [{"body": "/type"}], "separator": ".", "source": doc},
+            "delivery_metadata": [],
+            "auth": [{"scheme": "hmac", "header": "X-Steady-Signature", "algorithm": "sha256", "encoding": "hex",
+                      "signs": "body", "source": {**doc, "quote": "X-Steady-Signature: the HMAC of the body"}}],
+            "retry": {"documented": True, "max_tries": 3, "retry_on": ["5XX"], "transport_failures": True,
+                      "backoff": "constant", "delay": STEADY_DELAY, "source": STEADY_SOURCE},
+            "events": {"order.paid": {"schema": "events/order.paid.json", "examples": []}},
+        },
+    }
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://hookproof.dev/schemas/{STEADY}/events/order.paid.json",
+        "title": "Steady Hooks order.paid delivery body", "type": "object", "required": ["type", "amount"],
+        "properties": {"type": {"const": "order.paid"}, "amount": {"type": "integer"}},
+        "additionalProperties": True,
+    }
+    (folder / "profile.json").write_text(json.dumps(profile, indent=2), encoding="utf-8")
+    (folder / "events" / "order.paid.json").write_text(json.dumps(schema, indent=2), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RetryPolicy]:
+    """The steadyhooks platform in the catalog (the harness hands the catalog's folders to its commands)."""
+    root = write_steady_platform(tmp_path_factory.mktemp("schemas"))
+    catalog.configure([root])
+    try:
+        policy = catalog.contract(STEADY).retry
+        assert policy is not None
+        yield policy
+    finally:
+        catalog.configure([])
+
+
+def test_a_policy_of_5xx_only_has_final_cases(steady: RetryPolicy) -> None:
+    assert (steady.max_tries, steady.backoff, steady.delay, steady.retried_statuses) == (3, "constant", 1.0, "5XX")
+    cases = sender_harness.scenarios_for(steady)
+    assert {name for name in cases if name.startswith("refuse-")} == {
+        "refuse-500", "refuse-502", "refuse-503", "refuse-504", "refuse-all"}
+    assert {name for name in cases if name.startswith("final-")} == {
+        "final-301", "final-302", "final-400", "final-404", "final-410", "final-429"}
+    assert cases["final-400"] == (400, 200) and cases["refuse-all"] == (500,)
+    # DoSelect retries every failure: no final case at all
+    assert not [name for name in sender_harness.scenarios_for(catalog.contract("doselect").retry)
+                if name.startswith("final-")]
+
+
+def test_the_commands_get_the_catalog_s_schema_folders(steady: RetryPolicy) -> None:
+    folders = catalog.active().folders.extra
+    assert len(folders) == 1 and sender_harness.command_env()["HOOKPROOF_SCHEMAS"] == folders[0]
+
+
+def test_a_final_answer_expects_exactly_one_request(steady: RetryPolicy) -> None:
+    body = {"type": "order.paid", "amount": 3}
+    one = observed(STEADY, "order.paid", body, arrival(body, {}), scenario="final-400", statuses=(400, 200))
+    sender_checks.judge_retried(one)
+    retried = observed(STEADY, "order.paid", body, arrival(body, {}), arrival(body, {}, at=1.05),
+                       scenario="final-400", statuses=(400, 200))
+    with pytest.raises(CheckFailure, match=r"2 requests arrived; an answer of 400 is not retried \(the policy "
+                       r"retries 5XX only\), so there must be exactly one"):
+        sender_checks.judge_retried(retried)
+
+
+def test_the_body_judge_leaves_authentication_to_the_wire_judge(steady: RetryPolicy) -> None:
+    """A required signature that is missing is judge_wire's finding; the body is still the payload."""
+    body = {"type": "order.paid", "amount": 3}
+    unsigned = observed(STEADY, "order.paid", body, arrival(body, {"Content-Type": "application/json"}))
+    sender_checks.judge_body(unsigned)
+    with pytest.raises(CheckFailure, match="header X-Steady-Signature is missing"):
+        sender_checks.judge_wire(observed(STEADY, "order.paid", body, arrival(body, {}), secret=SECRET))
+
+
+def test_a_sender_that_retries_a_400_fails_where_the_policy_retries_5xx_only(
+        server: HTTPServer, tmp_path: Path, steady: RetryPolicy) -> None:
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "broken").mkdir()
+    reference = SenderHarness(server, reference_command(), tmp_path / "reference", timeout=TIMEOUT, seed=7,
+                              jobs=4, time_scale=BASE)
+    broken = SenderHarness(server, broken_command("retries-every-failure"), tmp_path / "broken", timeout=TIMEOUT,
+                           seed=7, jobs=4, time_scale=BASE)
+    final = reference.observe(STEADY, "final-400", SECRET)
+    assert [a.answered for a in final.tries] == [400]
+    assert judge(reference, "retried_as_documented", STEADY, "final-400") is None
+    failure = judge(broken, "retried_as_documented", STEADY, "final-400")
+    assert failure is not None and failure.check == "retried_as_documented"
+    assert "2 requests arrived; an answer of 400 is not retried" in str(failure)
+    # the registered checks: the reference sender keeps the whole policy (its constant waits included) ...
+    for check in checks_of("sender"):
+        check(SenderContext(reference, SECRET), STEADY)
+    # ... and the broken one fails the retry check in every final case, and nothing else
+    with pytest.raises(CheckFailure, match="failed in 6 cases: final-301, final-302, final-400, final-404, "
+                       "final-410, final-429"):
+        CHECKS["retried_as_documented"](SenderContext(broken, SECRET), STEADY)
+    for check in checks_of("sender"):
+        if check.name != "retried_as_documented":
+            check(SenderContext(broken, SECRET), STEADY)
+
+
+def test_the_reference_sender_waits_the_constant_delay_scaled(server: HTTPServer, tmp_path: Path,
+                                                             steady: RetryPolicy) -> None:
+    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, time_scale=BASE)
+    obs = harness.observe(STEADY, "refuse-all", SECRET)
+    assert "--time-scale 0.05" in " ".join(obs.command)
+    intervals = [b.at - a.at for a, b in zip(obs.tries, obs.tries[1:], strict=False)]
+    assert len(obs.tries) == 3 and len(intervals) == 2
+    assert sender_checks.backoff_problems(steady, intervals, BASE) == []
+    assert all(STEADY_DELAY * BASE * 0.9 <= i < STEADY_DELAY * BASE * 3 for i in intervals), intervals
+
+
+def test_immediate_retries_fail_a_constant_backoff(harness_for, steady: RetryPolicy) -> None:
+    failure = judge(harness_for(broken_command("immediate-retries")), "backoff_as_documented", STEADY)
+    assert failure is not None and failure.check == "backoff_as_documented"
+    report = str(failure)
+    assert "(a constant backoff)" in report
+    assert "interval 1 (" in report and "is shorter than the documented constant 1 s x 0.05 = 50 ms" in report
+    assert judge(harness_for(reference_command()), "backoff_as_documented", STEADY) is None
+
+
+CONSTANT = RetryPolicy(documented=True, max_tries=5, backoff="constant", source=NO_SOURCE, delay=1.0)
+
+
+@pytest.mark.parametrize(("intervals", "passes"), [
+    ([0.05, 0.05, 0.05, 0.05], True),  # 1 s x 0.05, every time
+    ([0.052, 0.049, 0.061, 0.05], True),  # with scheduling noise
+    ([0.05, 0.05, 0.05, 0.12], True),  # one stall, within the tolerance
+    ([0.05, 0.1, 0.2, 0.4], False),  # growing: the later waits are far longer than the constant
+    ([0.05, 0.1, 0.2, 0.4, 0.8], False),
+    ([0.001, 0.002, 0.001, 0.002], False),  # immediate
+    ([0.0, 0.0, 0.0, 0.0], False),
+    ([0.05, 0.01, 0.05, 0.05], False),  # one wait cut short
+])
+def test_a_constant_backoff_is_judged_against_its_delay(intervals: list[float], passes: bool) -> None:
+    problems = sender_checks.backoff_problems(CONSTANT, intervals, BASE)
+    assert (problems == []) is passes, problems
+
+
+def test_constant_backoff_problems_say_which_wait_is_wrong() -> None:
+    grown = sender_checks.backoff_problems(CONSTANT, [0.05, 0.1, 0.2, 0.4], BASE)
+    assert grown == ["interval 4 (400 ms) is far longer than the documented constant 1 s x 0.05 = 50 ms"]
+    immediate = sender_checks.backoff_problems(CONSTANT, [0.001, 0.002], BASE)
+    assert immediate == ["interval 1 (1 ms) is shorter than the documented constant 1 s x 0.05 = 50 ms",
+                         "interval 2 (2 ms) is shorter than the documented constant 1 s x 0.05 = 50 ms"]
+    # the same intervals at another time scale: 1 s x 0.001 = 1 ms, so waits of 200 ms are far too long
+    assert sender_checks.backoff_problems(CONSTANT, [0.2, 0.2], 0.001) != []

@@ -7,13 +7,14 @@ byte cap on a long answer) against a raw loopback server, and the command line's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,13 +23,14 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.report import redacted_url
-from reference_impl.backoff import Backoff
-from reference_impl.sender import AsyncSender, Job, RetryPolicy, Sender, SenderError, prepare
-from reference_impl.sender_cli import main
+from hookproof import redact
+from hookproof.contract import NO_SOURCE, RetryPolicy, StatusRange
+from hookproof.reference_impl.backoff import Backoff, for_policy
+from hookproof.reference_impl.sender import AsyncSender, Job, Prepared, Sender, SenderError, SendOptions, prepare
+from hookproof.reference_impl.sender_cli import main
 
 URL = "http://127.0.0.1:9/hook"  # never reached: respx answers
-NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 DOSELECT = {"meta": {"sender": "test-session", "action": "end", "timestamp": "2017-10-07T10:41:31.846531+00:00",
                      "delivery_id": "441cd01e-d82d-485c-95d8-c8c498417649"},
             "object": {"report_uri": "https://api.doselect.com/r", "test_uri": "https://api.doselect.com/t",
@@ -36,12 +38,12 @@ DOSELECT = {"meta": {"sender": "test-session", "action": "end", "timestamp": "20
 CODEWARS = {"action": "created", "code_challenge": {"id": "50654ddff44f800200000001", "created_by_id": "5"}}
 VIASTO = {"endpoint": "https://abc.com/project", "time": "2015-03-16T15:32:34.174752+00:00",
           "event": "project_changed", "data": {"project": "https://interview-suite.com/api/v3/p/17/"}}
-POLICY = RetryPolicy(backoff=Backoff(base=1.0, factor=2.0, cap=60.0))
+OPTIONS = SendOptions(backoff=Backoff(base=1.0, factor=2.0, cap=60.0))
 
 
-def fake_sender(router: respx.Router, sleeps: list[float], policy: RetryPolicy = POLICY) -> Sender:
+def fake_sender(router: respx.Router, sleeps: list[float], options: SendOptions = OPTIONS) -> Sender:
     ids = iter(f"00000000-0000-4000-8000-00000000000{i}" for i in range(10))
-    return Sender(policy, transport=httpx.MockTransport(router.handler), sleep=sleeps.append,
+    return Sender(options, transport=httpx.MockTransport(router.handler), sleep=sleeps.append,
                   now=lambda: NOW, new_id=lambda: next(ids))
 
 
@@ -142,8 +144,8 @@ def test_body_is_utf8_json() -> None:
 def test_jitter_never_shortens_a_wait() -> None:
     router, sleeps = respx.Router(), []
     router.post(URL).mock(return_value=httpx.Response(500))
-    policy = RetryPolicy(backoff=Backoff(base=1.0, factor=2.0, cap=3.0, jitter=0.9))
-    fake_sender(router, sleeps, policy).deliver(URL, "doselect", None, DOSELECT)
+    options = SendOptions(backoff=Backoff(base=1.0, factor=2.0, cap=3.0, jitter=0.9))
+    fake_sender(router, sleeps, options).deliver(URL, "doselect", None, DOSELECT)
     assert sleeps == sorted(sleeps) and sleeps[0] >= 1.0 and max(sleeps) <= 3.0
 
 
@@ -164,6 +166,48 @@ def test_backoff_refuses_nonsense(kwargs: dict[str, float]) -> None:
         Backoff(**kwargs)
 
 
+# --- the waits follow the contract's policy --------------------------------------------------------------
+
+CONSTANT = RetryPolicy(documented=True, max_tries=4, backoff="constant", source=NO_SOURCE, delay=60.0)
+
+
+def with_policy(prepared: Prepared, policy: RetryPolicy) -> Prepared:
+    return dataclasses.replace(prepared, contract=dataclasses.replace(prepared.contract, retry=policy))
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.01, 0.0005])
+def test_a_constant_policy_waits_its_delay_times_the_scale_each_time(scale: float) -> None:
+    assert for_policy(CONSTANT, time_scale=scale).schedule(5) == [60.0 * scale] * 5
+    router, sleeps = respx.Router(), []
+    route = router.post(URL).mock(return_value=httpx.Response(503))
+    sender = fake_sender(router, sleeps, SendOptions(time_scale=scale))
+    record = sender.deliver_prepared(with_policy(sender.prepare(URL, "doselect", None, DOSELECT, None), CONSTANT))
+    assert route.call_count == 4 and not record.delivered
+    assert sleeps == pytest.approx([60.0 * scale] * 3)
+
+
+def test_jitter_does_not_touch_a_constant_wait() -> None:
+    assert for_policy(CONSTANT, time_scale=0.1, jitter=0.9).schedule(3, random.Random(1)) == [6.0, 6.0, 6.0]
+
+
+def test_the_default_waits_are_the_policy_s_scaled() -> None:
+    router, sleeps = respx.Router(), []
+    router.post(URL).mock(return_value=httpx.Response(500))
+    fake_sender(router, sleeps, SendOptions(time_scale=0.02)).deliver(URL, "doselect", None, DOSELECT)
+    assert sleeps == pytest.approx([0.02, 0.04, 0.08, 0.16])  # DoSelect's increasing backoff from 1 s, scaled
+
+
+def test_an_answer_the_policy_does_not_retry_ends_the_delivery() -> None:
+    only_5xx = dataclasses.replace(CONSTANT, retry_on=(StatusRange(500, 599),))
+    router, sleeps = respx.Router(), []
+    route = router.post(URL).mock(side_effect=[httpx.Response(503), httpx.Response(400), httpx.Response(200)])
+    sender = fake_sender(router, sleeps, SendOptions(time_scale=0.001))
+    record = sender.deliver_prepared(with_policy(sender.prepare(URL, "doselect", None, DOSELECT, None), only_5xx))
+    assert [a.status for a in record.attempts] == [503, 400] and route.call_count == 2
+    assert not record.delivered and record.gave_up == "an answer of 400 is not retried (5XX are)"
+    assert sleeps == pytest.approx([0.06])
+
+
 def test_bad_input_is_refused_before_sending() -> None:
     with pytest.raises(SenderError, match="give --event"):
         prepare(URL, "codewars", None, CODEWARS)
@@ -180,8 +224,8 @@ def test_bad_input_is_refused_before_sending() -> None:
 
 
 def test_record_hides_url_credentials() -> None:
-    assert redacted_url("https://user:pw@example.com:8443/x?y=1") == "https://***@example.com:8443/x?y=1"
-    assert redacted_url(URL) == URL
+    assert redact.url("https://user:pw@example.com:8443/x?y=1") == "https://***@example.com:8443/x?y=1"
+    assert redact.url(URL) == URL
 
 
 # --- async ---------------------------------------------------------------------------------------------
@@ -196,7 +240,7 @@ def test_async_retries_with_the_same_policy() -> None:
         sleeps.append(seconds)
 
     async def run() -> list:
-        async with AsyncSender(POLICY, transport=httpx.MockTransport(router.async_handler), sleep=sleep) as sender:
+        async with AsyncSender(OPTIONS, transport=httpx.MockTransport(router.async_handler), sleep=sleep) as sender:
             return (await sender.deliver(URL, "doselect", None, DOSELECT)).attempts
 
     attempts = asyncio.run(run())
@@ -280,7 +324,7 @@ def raw_server() -> Iterator[tuple[str, list[str]]]:
         listener.close()
 
 
-DEADLINE = RetryPolicy(max_tries=1, read_timeout=1.0, attempt_deadline=0.4, max_response_bytes=256 * 1024)
+DEADLINE = SendOptions(max_tries=1, read_timeout=1.0, attempt_deadline=0.4, max_response_bytes=256 * 1024)
 
 
 def test_sync_try_ends_at_its_deadline_however_slow_the_drip(raw_server: tuple[str, list[str]]) -> None:
@@ -344,7 +388,8 @@ def event_file(tmp_path: Path) -> Path:
     (["--platform", "xobin"], "not a webhook platform"),
     (["--platform", "codewars", "--event", "code_challenge.created", "--url", "ftp://x"], "not an http(s) URL"),
     (["--platform", "codewars", "--event", "code_challenge.created", "--backoff-base", "-1"], "must be zero or more"),
-    (["--platform", "codewars", "--event", "code_challenge.created", "--backoff-factor", "0.5"], "factor"),
+    (["--platform", "codewars", "--event", "code_challenge.created", "--time-scale", "0"], "must be a positive"),
+    (["--platform", "codewars", "--event", "code_challenge.created", "--time-scale", "1e7"], "time scale"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str, event_file: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Properties of ``conformance.strategies``: what it generates is valid (or invalid for the named reason),
+"""Properties of ``hookproof.conformance.strategies``: what it generates is valid (or invalid for the named reason),
 survives JSON, reaches the values that break receivers, and comes fast enough for every run."""
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
+from referencing import Resource
+from referencing.jsonschema import DRAFT202012
 
-from conformance import catalog, pointers, strategies, values
-from conformance.delivery import Delivery
-from conformance.run_settings import DEFAULT_EXAMPLES, runner
+from hookproof import catalog, pointers, validation
+from hookproof.catalog import FORMAT_CHECKER
+from hookproof.conformance import strategies, values
+from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
+from hookproof.wire import Delivery
 
-EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.profile(p).events]
+EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.contract(p).events]
 IDS = [f"{p}:{e}" for p, e in EVENTS]
 
 PER_EVENT = settings(max_examples=40, deadline=None, database=None, derandomize=True,
@@ -52,7 +56,7 @@ def _leaves(value: Any) -> Iterator[Any]:
 
 def _assert_valid_delivery(platform: str, event: str, delivery: Delivery) -> None:
     assert (delivery.platform, delivery.event, delivery.breaks) == (platform, event, None)
-    verdict = catalog.validate(platform, delivery.body, delivery.headers, event)
+    verdict = validation.validate(platform, delivery.body, delivery.headers, event=event, contract=delivery.contract)
     assert verdict.ok, [str(p) for p in verdict.problems]
     assert json.loads(delivery.encoded().decode("utf-8")) == delivery.body
     assert json.loads(json.dumps(delivery.body)) == delivery.body
@@ -73,17 +77,18 @@ def test_generated_deliveries_validate_and_round_trip(platform: str, event: str,
 
 @pytest.mark.parametrize("platform", catalog.platforms())
 def test_headers_are_the_documented_ones(platform: str) -> None:
-    prof = catalog.profile(platform)
-    for delivery in _collect(strategies.events(platform, secret="s3cret"), 20):
-        expected = (prof.delivery_headers(delivery.event, "s3cret") if prof.kind == "webhook"
-                    else {"Content-Type": prof.content_type})
-        assert delivery.headers == expected
+    spec = catalog.contract(platform)
+    for delivery in _collect(strategies.events(platform), 20):
+        assert delivery.headers == spec.delivery_headers(delivery.event)
+        signed = delivery.wire_headers("s3cret")
+        for scheme in spec.auth:
+            assert all(name in signed for name in scheme.headers)
 
 
 def test_every_event_of_a_platform_is_reached() -> None:
     for platform in catalog.platforms():
         seen = {d.event for d in _collect(strategies.events(platform), 400)}
-        assert seen == set(catalog.profile(platform).events), platform
+        assert seen == set(catalog.contract(platform).events), platform
 
 
 def test_extras_appear_at_depth_and_never_replace_a_documented_property() -> None:
@@ -144,7 +149,7 @@ def test_nested_models_reach_their_depth() -> None:
 
     found = find(strategies.body_strategy(schema_id), has_challenge,
                  settings=settings(max_examples=3000, database=None, derandomize=True, phases=[Phase.generate]))
-    assert catalog.check_instance(schema_id, found) == []
+    assert validation.check_instance(schema_id, found) == []
 
 
 RFC3339_OFFSET = re.compile(r"\.\d+([+-]\d\d:\d\d)$")
@@ -161,13 +166,13 @@ def test_format_values_are_varied_and_accepted() -> None:
     for name, drawn in (("date-time", stamps), ("uri", uris), ("email", emails),
                         ("uuid", _collect(values.UUIDS, 200))):
         assert len(set(drawn)) > len(drawn) // 2, name
-        rejected = [v for v in drawn if not catalog.FORMAT_CHECKER.conforms(v, name)]
+        rejected = [v for v in drawn if not FORMAT_CHECKER.conforms(v, name)]
         assert not rejected, (name, rejected[:3])
 
 
 def test_bad_format_values_are_rejected() -> None:
     for name, bad in values.BAD_FORMAT_VALUES.items():
-        accepted = [v for v in bad if catalog.FORMAT_CHECKER.conforms(v, name)]
+        accepted = [v for v in bad if FORMAT_CHECKER.conforms(v, name)]
         assert not accepted, (name, accepted)
 
 
@@ -193,7 +198,7 @@ def _error_names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
 @pytest.mark.parametrize(("platform", "event"), EVENTS, ids=IDS)
 def test_invalid_deliveries_break_exactly_the_named_rule(platform: str, event: str) -> None:
     schema_id = catalog.event(platform, event).schema_id
-    labels = re.compile(r"^(required|type|const|enum|format\((uuid|date-time|uri|email)\)): (/.*)$")
+    labels = re.compile(r"^(required|type|const|enum|pattern|format\((uuid|date-time|uri|email)\)): (/.*)$")
 
     @PER_EVENT
     @given(strategies.invalid_events(platform, event))
@@ -202,8 +207,9 @@ def test_invalid_deliveries_break_exactly_the_named_rule(platform: str, event: s
         match = labels.match(delivery.breaks)
         assert match, delivery.breaks
         rule, fmt, pointer = strategies.parse_label(delivery.breaks)
-        assert not catalog.validate(platform, delivery.body, delivery.headers, event).ok
-        top = list(catalog.validator(schema_id).iter_errors(delivery.body))
+        assert not validation.validate(platform, delivery.body, delivery.headers, event=event,
+                                       contract=delivery.contract).ok
+        top = list(catalog.active().validator(schema_id).iter_errors(delivery.body))
         assert len(top) == 1, [e.message for e in top]
         assert any(_error_names(e, rule, fmt, pointer) for e in _errors(top[0])), (delivery.breaks, top[0].message)
         assert json.loads(delivery.encoded()) == delivery.body
@@ -216,7 +222,7 @@ def test_invalid_deliveries_cover_every_kind_of_rule() -> None:
              for platform in ("doselect", "viasto")
              for d in _collect(strategies.invalid_events(platform), 300)}
     assert {("required", None), ("type", None), ("const", None), ("enum", None), ("format", "uuid"),
-            ("format", "date-time"), ("format", "uri"), ("format", "email")} <= kinds
+            ("format", "date-time"), ("format", "uri"), ("format", "email"), ("pattern", None)} <= kinds
 
 
 def test_invalid_deliveries_name_the_event_they_were_made_for() -> None:
@@ -230,7 +236,7 @@ def test_invalid_deliveries_name_the_event_they_were_made_for() -> None:
 @pytest.mark.parametrize("platform", catalog.platforms())
 def test_documented_examples_run_first(platform: str) -> None:
     documented = strategies.documented_deliveries(platform)
-    assert len(documented) == len(catalog.documented_examples(platform))
+    assert len(documented) == sum(len(e.examples) for e in catalog.contract(platform).events.values())
     seen: list[Delivery] = []
 
     @runner(3)
@@ -260,7 +266,9 @@ def test_with_examples_below_given_and_by_keyword() -> None:
 # --- the compiler ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("schema", [
-    {"type": "string", "pattern": "^a"},
+    {"type": "string", "minLength": 2},
+    {"type": "string", "format": "uri", "pattern": "^https:"},
+    {"type": "string", "pattern": "(unclosed"},
     {"type": "string", "format": "ipv4"},
     {"type": "object", "additionalProperties": {"type": "string"}},
     {"$ref": "https://hookproof.dev/schemas/doselect/common.json#/$defs/timestamp", "type": "string"},
@@ -268,11 +276,33 @@ def test_with_examples_below_given_and_by_keyword() -> None:
     {"properties": {"a": {"type": "string"}}},
     {"$defs": {"n": {"type": "object", "required": ["n"], "properties": {"n": {"$ref": "#/$defs/n"}}}},
      "$ref": "#/$defs/n"},
-], ids=["pattern", "unknown-format", "schema-additionalProperties", "ref-beside-type", "oneOf",
+], ids=["minLength", "pattern-beside-format", "bad-pattern", "unknown-format", "schema-additionalProperties",
+        "ref-beside-type", "oneOf",
         "properties-without-type", "required-recursion"])
 def test_unsupported_schemas_fail_at_compile_time(schema: dict[str, Any]) -> None:
     with pytest.raises(strategies.UnsupportedSchema):
         strategies.strategy_for(schema)
+
+
+def test_a_pattern_generates_matching_strings_and_breaks_with_others() -> None:
+    """A pattern is drawn from its own strategy where hookproof knows one (ISO 8601), else from the regex."""
+    for schema in ({"type": "string", "pattern": values.ISO_8601}, {"type": "string", "pattern": "^ab[0-9]{2}$"}):
+        for text in _collect(strategies.strategy_for(schema), 100):
+            assert re.search(schema["pattern"], text), text
+    viasto = {d.breaks for d in _collect(strategies.invalid_events("viasto", "project_changed"), 200)}
+    assert "pattern: /time" in viasto
+
+
+def test_unsupported_schema_parts_are_not_remembered_half_parsed() -> None:
+    """A $ref target whose schema is refused stays refused the next time, instead of generating `{}`."""
+    schema = {"$defs": {"bad": {"type": "string", "minLength": 2}},
+              "type": "object", "required": ["a"], "properties": {"a": {"$ref": "#/$defs/bad"}},
+              "additionalProperties": True}
+    parser = strategies._Parser(catalog.active().registry().with_resource(
+        strategies.ADHOC_URI, Resource.from_contents(schema, default_specification=DRAFT202012)))
+    for _ in range(2):
+        with pytest.raises(strategies.UnsupportedSchema):
+            parser.parse_id(strategies.ADHOC_URI)
 
 
 def test_recursive_schemas_are_bounded() -> None:
@@ -292,7 +322,7 @@ def test_a_new_schema_can_ref_the_catalog() -> None:
     schema = {"type": "object", "required": ["at"], "additionalProperties": True,
               "properties": {"at": {"$ref": "https://hookproof.dev/schemas/doselect/common.json#/$defs/timestamp"}}}
     for value in _collect(strategies.strategy_for(schema), 30):
-        assert catalog.FORMAT_CHECKER.conforms(value["at"], "date-time")
+        assert FORMAT_CHECKER.conforms(value["at"], "date-time")
 
 
 # --- speed -----------------------------------------------------------------------------------------------

@@ -39,7 +39,32 @@ _EXPORTS = {
     "Receiver": "hookproof.reference_impl.receiver", "RegistrationApp": "hookproof.reference_impl.registration",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CHECKS",
+    "AsyncSender",
+    "CatalogError",
+    "Check",
+    "CheckFailure",
+    "Citation",
+    "Contract",
+    "Delivery",
+    "Event",
+    "Platform",
+    "Problem",
+    "ProfileError",
+    "Receiver",
+    "RegistrationApp",
+    "RetryPolicy",
+    "Sender",
+    "Verdict",
+    "configure",
+    "contract",
+    "delivery_for",
+    "platform",
+    "platforms",
+    "strategies",
+    "validate",
+]
 
 if TYPE_CHECKING:
     from hookproof.catalog import configure, contract, platform, platforms

@@ -52,16 +52,30 @@ def _signed_bytes(scheme: HmacSignature, content: bytes, body: Any) -> bytes | N
 
 
 def _encode(digest: bytes, encoding: str) -> str:
-    return digest.hex() if encoding == "hex" else base64.b64encode(digest).decode("ascii")
+    return base64.b64encode(digest).decode("ascii") if encoding == "base64" else digest.hex()
+
+
+def _accepted_values(scheme: HmacSignature, digest: bytes) -> list[bytes]:
+    """Every header value that carries ``digest`` in the scheme's encoding (hex in either case)."""
+    encodings = ("hex", "base64") if scheme.encoding == "hex-or-base64" else (scheme.encoding,)
+    values = []
+    for encoding in encodings:
+        text = _encode(digest, encoding)
+        values += [text, text.upper()] if encoding == "hex" else [text]
+    return [(scheme.prefix + v).encode("ascii") for v in values]
+
+
+def _digest(scheme: HmacSignature, secret: str, content: bytes, body: Any) -> bytes | None:
+    signed = _signed_bytes(scheme, content, body)
+    if signed is None:
+        return None
+    return hmac.new(secret_bytes(secret), signed, getattr(hashlib, scheme.algorithm)).digest()
 
 
 def hmac_value(scheme: HmacSignature, secret: str, content: bytes, body: Any) -> str | None:
     """The header value an HMAC scheme puts on this delivery (None when the signed field is absent)."""
-    signed = _signed_bytes(scheme, content, body)
-    if signed is None:
-        return None
-    digest = hmac.new(secret_bytes(secret), signed, getattr(hashlib, scheme.algorithm)).digest()
-    return scheme.prefix + _encode(digest, scheme.encoding)
+    digest = _digest(scheme, secret, content, body)
+    return None if digest is None else scheme.prefix + _encode(digest, scheme.encoding)
 
 
 def standard_key(secret: str) -> bytes:
@@ -155,15 +169,16 @@ def _verify_hmac(scheme: HmacSignature, headers: Mapping[str, str], content: byt
     got = header_value(headers, scheme.header)
     if not got:
         return [AuthProblem(scheme, scheme.header, True, f"header {scheme.header} is missing")]
-    expected = hmac_value(scheme, secret, content, body)
-    if expected is None:
+    digest = _digest(scheme, secret, content, body)
+    if digest is None:
         return [AuthProblem(scheme, scheme.header, False,
                             f"header {scheme.header} signs {scheme.signs}, which the body does not have")]
-    if not hmac.compare_digest(header_bytes(got).strip(), expected.encode("ascii")):
+    given = header_bytes(got).strip()
+    if not any([hmac.compare_digest(given, value) for value in _accepted_values(scheme, digest)]):
         what = "the body as sent" if scheme.signs == "body" else f"the body's {scheme.signs}"
-        return [AuthProblem(scheme, scheme.header, False,
-                            f"header {scheme.header} is not the HMAC-{scheme.algorithm.upper()} of {what} with the "
-                            f"configured secret ({scheme.encoding}{', prefix ' + repr(scheme.prefix) if scheme.prefix else ''})")]
+        form = scheme.encoding + (f", prefix {scheme.prefix!r}" if scheme.prefix else "")
+        return [AuthProblem(scheme, scheme.header, False, f"header {scheme.header} is not the "
+                            f"HMAC-{scheme.algorithm.upper()} of {what} with the configured secret ({form})")]
     return []
 
 

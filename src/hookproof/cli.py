@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,16 +77,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     _configure(args)
     headers = dict(_parse_header(h) for h in args.header)
-    secret = args.secret if args.secret is not None else None
-    if args.secret_env:
-        import os
-
-        secret = os.environ.get(SECRET_ENV) or None
+    secret = os.environ.get(SECRET_ENV) or None if args.secret_env else args.secret
     redact.remember(secret)
     try:
         plat = catalog.platform(args.platform)
-        if args.contract:
-            plat.contract(args.contract)
+        specs = [plat.contract(args.contract)] if args.contract else list(plat.contracts)
+        if args.event and not any(args.event in spec.events for spec in specs):
+            specs[0].event(args.event)  # raises, naming the events there are
     except CatalogError as exc:
         raise InputError(str(exc)) from None
     data = _read_bytes(args.file)
@@ -105,6 +103,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.file}: conforms to {label}{strict}, contract {contract.name} ({contract.title})")
         if verdict.base_name:
             print(f"  the document spells this event {verdict.base_name}")
+        if contract.auth and not verdict.auth_checked:
+            headers_named = ", ".join(h for scheme in contract.auth for h in scheme.headers)
+            print(f"  authentication ({headers_named}) not checked: give the secret with --secret-env")
         return 0
     print(f"{args.file}: does not conform to {label}{strict}, contract {contract.name}")
     for problem in verdict.problems:

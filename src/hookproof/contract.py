@@ -184,8 +184,9 @@ class RetryPolicy:
 
     ``max_tries`` counts the first try. ``retry_on`` are the answers that are retried (any other non-2XX answer
     ends the delivery as failed); ``transport_failures`` says whether a refused connection or a timeout is
-    retried. ``backoff`` is the shape of the waits: ``none`` (immediately), ``constant`` (``delay`` each time)
-    or ``increasing`` (each wait longer than the one before, from ``delay`` if the document gives one);
+    retried. ``backoff`` is the shape of the waits: ``none`` (no shape stated: only ``min_delay`` applies),
+    ``constant`` (``delay`` each time) or ``increasing`` (each wait longer than the one before, from ``delay``
+    if the document gives one);
     ``min_delay`` is the shortest wait the document allows. ``timeout`` is how long the platform waits for
     an answer, where documented. ``documented`` is False where a platform's document gives no policy and
     another platform's is applied (``assumed_from``).
@@ -241,12 +242,13 @@ class SharedSecret:
 @dataclass(frozen=True)
 class HmacSignature:
     """An HMAC of the body (or of one body field) keyed with the secret, in a header:
-    ``header: prefix + encode(hmac(secret, signed bytes))``."""
+    ``header: prefix + encode(hmac(secret, signed bytes))``. ``hex-or-base64`` is for a document that leaves
+    the encoding open: hex is sent, either is accepted (docs/decisions.md#doselect-signature)."""
 
     header: str
     source: Citation
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
-    encoding: Literal["hex", "base64"] = "hex"
+    encoding: Literal["hex", "base64", "hex-or-base64"] = "hex"
     prefix: str = ""
     signs: str = "body"  # "body", or a JSON pointer to the field whose text is signed
     optional: bool = False
@@ -386,6 +388,7 @@ class Contract:
     based_on: str | None = None
     renames: Mapping[str, str] = field(default_factory=dict)  # the document's name -> this contract's name
     registration: Registration | None = None
+    historical: bool = False  # published once and superseded: accepted, but not sent unless asked for
 
     @property
     def label(self) -> str:
@@ -402,7 +405,8 @@ class Contract:
 
     def event(self, name: str) -> Event:
         if name not in self.events:
-            raise CatalogError(f"unknown {self.label} event {name!r}; events: {', '.join(self.events)}")
+            raise CatalogError(f"unknown {self.platform} event {name!r} (contract {self.name}); events: "
+                               f"{', '.join(self.events)}")
         return self.events[name]
 
     def name_values(self, event: str) -> list[str]:

@@ -62,7 +62,10 @@ def _profile_validator() -> Draft202012Validator:
 
 def check_profile(raw: Any, where: str) -> None:
     """Raise :class:`ProfileError` naming the file and the field when ``raw`` is not a valid profile."""
-    error = best_match(_profile_validator().iter_errors(raw))
+    errors = list(_profile_validator().iter_errors(raw))
+    # A field that fails inside a contract's facts leaves every fact "unevaluated" as well: name the field.
+    specific = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
+    error = best_match(specific)
     if error is not None:
         at = pointers.from_path(error.absolute_path) or "/"
         raise ProfileError(f"{where}: {at}: {error.message[:300]}")
@@ -240,7 +243,7 @@ class _Reader:
             auth=self.auth(facts.get("auth", []), f"{at}/auth"),
             retry=self.retry(facts.get("retry"), f"{at}/retry"),
             events=events, date=facts.get("date"), based_on=based_on, renames=dict(renames),
-            registration=registration,
+            registration=registration, historical=bool(facts.get("historical", False)),
         )
 
     def read(self) -> LoadedPlatform:
@@ -291,9 +294,26 @@ class _Reader:
                              for e in event.examples)
             events[new] = Event(self.id, name, new, uri, examples, event.base_name or old)
         for new, entry in later.get("adds", {}).items():
+            where = f"{at}/adds/{new}"
             if new in events:
-                raise ProfileError(f"{self.where}: {at}/adds/{new}: already an event of this contract")
-            events[new] = self.event(name, new, entry, f"{at}/adds/{new}")
+                raise ProfileError(f"{self.where}: {where}: already an event of this contract")
+            if "like" not in entry:
+                events[new] = self.event(name, new, entry, where)
+                continue
+            model = events.get(entry["like"]) or parent.events.get(entry["like"])
+            if model is None:
+                raise ProfileError(f"{self.where}: {where}/like: {entry['like']!r} is not an event of this contract "
+                                   f"or of {parent.name!r}")
+            uri = f"{BASE_URI}{self.id}/contracts/{name}/events/{new}.json"
+            self.schemas[uri] = self.renamed_schema(model, uri, new, naming, where)
+            events[new] = Event(self.id, name, new, uri, self.examples(new, entry["examples"], where))
+        for event_name, entries in later.get("examples", {}).items():
+            if event_name not in events:
+                raise ProfileError(f"{self.where}: {at}/examples/{event_name}: not an event of this contract")
+            more = self.examples(event_name, entries, f"{at}/examples/{event_name}")
+            event = events[event_name]
+            events[event_name] = Event(event.platform, event.contract, event.name, event.schema_id,
+                                       event.examples + more, event.base_name)
         return events
 
     def renamed_schema(self, event: Event, uri: str, new: str, naming: EventNaming | None, at: str) -> Any:
@@ -316,7 +336,8 @@ class _Reader:
                 node = props[key]
             if "const" in node:
                 node["const"] = value
-                node["$comment"] = f"Renamed from {event.name!r} by this contract. " + node.get("$comment", "")
+                node["$comment"] = f"Named {value!r} by this contract (derived from {event.name!r}). " + \
+                    node.get("$comment", "")
         return schema
 
 

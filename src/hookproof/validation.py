@@ -40,6 +40,7 @@ class Verdict:
     base_name: str | None = None  # the document's spelling of the event, where the contract renamed it
     missing_header: str | None = None  # the event name travels in this header, and the delivery has none
     accepted_by: list[str] = field(default_factory=list)  # other contracts that accept it, when one was pinned
+    auth_checked: bool = False  # False where the contract authenticates but no secret (or no bytes) was given
 
     @property
     def ok(self) -> bool:
@@ -48,14 +49,15 @@ class Verdict:
 
 def _missing_property(error: ValidationError) -> str:
     """The property a ``required`` error is about (jsonschema reports one error per missing name)."""
-    for name in error.validator_value:
+    names: Any = error.validator_value
+    for name in names:
         if isinstance(error.instance, dict) and name not in error.instance and error.message.startswith(repr(name)):
             return str(name)
     return ""
 
 
 def _expected(error: ValidationError) -> str:
-    value = error.validator_value
+    value: Any = error.validator_value
     if error.validator == "required":
         return f"required property {_missing_property(error)!r}"
     if error.validator == "const":
@@ -63,7 +65,7 @@ def _expected(error: ValidationError) -> str:
     if error.validator == "enum":
         return "one of " + ", ".join(json.dumps(v, ensure_ascii=False) for v in value)
     if error.validator == "type":
-        return "type " + (" or ".join(value) if isinstance(value, list) else value)
+        return "type " + (" or ".join(value) if isinstance(value, list) else str(value))
     if error.validator == "format":
         return f"a valid {value}"
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
@@ -97,7 +99,8 @@ def check_instance(schema_id: str, instance: Any, strict: bool = False) -> list[
     cat = catalog.active()
     top = cat.schema(schema_id)
     fallback = top.get("$comment", schema_id) if isinstance(top, dict) else schema_id
-    errors = sorted(cat.validator(schema_id, strict).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(cat.validator(schema_id, strict).iter_errors(instance),
+                    key=lambda e: list(map(str, e.absolute_path)))
     return [problem_of(e, fallback) for e in errors]
 
 
@@ -117,20 +120,10 @@ def check_headers(spec: Contract, event_name: str, headers: Mapping[str, str]) -
     return problems
 
 
-def check_auth(spec: Contract, headers: Mapping[str, str], content: bytes | None, body: Any,
-               secret: str | None) -> list[Problem]:
-    """With a secret, whether the request authenticates; without one, only that a required header is there."""
-    if secret and content is not None:
-        return [Problem(f"header {p.header}", p.message, "authentication as " + p.scheme.scheme, str(p.scheme.source))
-                for p in auth.verify(spec, headers, content, body, secret)]
-    problems = []
-    for scheme in spec.auth:
-        if not scheme.optional:
-            for name in scheme.headers:
-                if not header_value(headers, name):
-                    problems.append(Problem(f"header {name}", "is missing", f"a {scheme.scheme} header",
-                                            str(scheme.source)))
-    return problems
+def check_auth(spec: Contract, headers: Mapping[str, str], content: bytes, body: Any, secret: str) -> list[Problem]:
+    """Whether the request authenticates with ``secret``, recomputed from the bytes received."""
+    return [Problem(f"header {p.header}", p.message, "authentication as " + p.scheme.scheme, str(p.scheme.source))
+            for p in auth.verify(spec, headers, content, body, secret)]
 
 
 def _naming_source(spec: Contract) -> str:
@@ -138,7 +131,7 @@ def _naming_source(spec: Contract) -> str:
 
 
 def _validate_one(spec: Contract, body: Any, headers: Mapping[str, str], event_name: str | None, strict: bool,
-                  content: bytes | None, secret: str | None) -> Verdict:
+                  content: bytes | None, secret: str | None, authenticate: bool = True) -> Verdict:
     verdict = Verdict(spec.platform, spec.name, event_name)
     if event_name is None:
         if spec.kind != "webhook":
@@ -172,7 +165,9 @@ def _validate_one(spec: Contract, body: Any, headers: Mapping[str, str], event_n
     verdict.base_name = event.base_name
     if spec.kind == "webhook":
         verdict.problems.extend(check_headers(spec, event_name, headers))
-        verdict.problems.extend(check_auth(spec, headers, content, body, secret))
+        if authenticate and spec.auth and secret and content is not None:
+            verdict.problems.extend(check_auth(spec, headers, content, body, secret))
+            verdict.auth_checked = True
     verdict.problems.extend(check_instance(event.schema_id, body, strict))
     return verdict
 
@@ -187,11 +182,12 @@ def _closest(verdicts: list[Verdict], spec_of: dict[str, Contract]) -> Verdict:
 
 def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None, *, event: str | None = None,
              contract: str | None = None, strict: bool = False, content: bytes | None = None,
-             secret: str | None = None) -> Verdict:
+             secret: str | None = None, authenticate: bool = True) -> Verdict:
     """Whether one delivery conforms: to ``contract``, or else to any contract of the platform (the verdict
     names the one that accepts it). Its event is identified (or given), its body checked against that event's
     schema with format checking on, and the headers given against the contract; with ``secret`` and the
-    ``content`` bytes as received, its authentication too.
+    ``content`` bytes as received, its authentication too (without them it is not checked, and the verdict says
+    so; ``authenticate=False`` leaves authentication to a caller that checked it already).
 
     Raises :class:`CatalogError` for an unknown platform, contract or event; a delivery whose event cannot be
     told is a :class:`Verdict` with one problem, since that is a fault of the delivery, not of the caller.
@@ -202,7 +198,7 @@ def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None,
     candidates = [c for c in pinned if event is None or event in c.events]
     if not candidates:
         raise CatalogError(f"unknown {platform} event {event!r} in contract(s) {', '.join(c.name for c in pinned)}")
-    verdicts = [_validate_one(c, body, headers, event, strict, content, secret) for c in candidates]
+    verdicts = [_validate_one(c, body, headers, event, strict, content, secret, authenticate) for c in candidates]
     for verdict in verdicts:
         if verdict.ok:
             return verdict
@@ -210,7 +206,7 @@ def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None,
     chosen = _closest(verdicts, spec_of)
     if contract:
         for other in plat.contracts:
-            if other.name != contract and (event is None or event in other.events):
-                if _validate_one(other, body, headers, event, strict, content, secret).ok:
-                    chosen.accepted_by.append(other.name)
+            fits = other.name != contract and (event is None or event in other.events)
+            if fits and _validate_one(other, body, headers, event, strict, content, secret, authenticate).ok:
+                chosen.accepted_by.append(other.name)
     return chosen

@@ -1,0 +1,49 @@
+"""Installed, hookproof changes nothing about a project that does not use it: no option that collides, no
+header, no summary, and no top-level package that shadows the project's own (``conformance``, ``tests``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_CONFTEST = '''
+def pytest_addoption(parser):
+    parser.addoption("--platform", default="linux", help="the project's own option")
+    parser.addoption("--secret", default="")
+'''
+
+PROJECT_TEST = '''
+from conformance.rules import allowed
+
+
+def test_own_package(pytestconfig):
+    assert allowed("x") and pytestconfig.getoption("--platform") == "linux"
+'''
+
+
+def _project(root: Path) -> Path:
+    (root / "conformance").mkdir(parents=True)
+    (root / "conformance" / "__init__.py").write_text("")
+    (root / "conformance" / "rules.py").write_text("def allowed(name):\n    return bool(name)\n")
+    (root / "conftest.py").write_text(PROJECT_CONFTEST)
+    (root / "test_project.py").write_text(PROJECT_TEST)
+    return root
+
+
+def test_an_unrelated_project_runs_unchanged(tmp_path: Path) -> None:
+    project = _project(tmp_path / "project")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--platform", "linux"],
+                            cwd=project, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert "hookproof" not in (result.stdout + result.stderr).lower()
+
+
+def test_the_plugin_adds_only_namespaced_options(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    options = [line.split()[0] for line in result.stdout.splitlines() if line.strip().startswith("--")]
+    ours = [o for o in options if "hookproof" in o or o.startswith("--target-url")]
+    assert ours and all(o.startswith(("--hookproof-", "--target-url")) for o in ours), ours
+    assert not any(o.startswith(("--platform", "--secret", "--api-key", "--sender-cmd")) for o in options), options

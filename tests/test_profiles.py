@@ -1,0 +1,142 @@
+"""Profiles are checked when loaded and parsed into the typed model; later contracts derive from earlier ones."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hookproof import catalog, validation
+from hookproof.contract import ProfileError
+from tests import sixth_platform
+
+
+@pytest.fixture(autouse=True)
+def builtin_catalog() -> Iterator[None]:
+    yield
+    catalog.configure([])
+
+
+def _write(root: Path, profile: dict[str, Any]) -> Path:
+    sixth_platform.write(root)
+    (root / "acme" / "profile.json").write_text(json.dumps(profile), encoding="utf-8")
+    return root
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    profile = copy.deepcopy(sixth_platform.PROFILE)
+    change(profile)
+    return profile
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: p["contract"].pop("method"), "acme/profile.json: /contract: 'method' is a required property"),
+    (lambda p: p["contract"]["retry"].update(max_tries="three"), "/contract/retry"),
+    (lambda p: p["contract"]["auth"][0].update(scheme="hmac", header="Bad Header"), "/contract/auth/0"),
+    (lambda p: p["contract"].update(event_name=None), "acme/profile.json: /contract/event_name"),
+    (lambda p: p["contract"]["method_source"].update(document="nope"),
+     "/contract/method_source/document: 'nope' is not one of /documents"),
+    (lambda p: p["contract"]["events"]["result.scored"].update(schema="events/missing.json"),
+     "/contract/events/result.scored/schema: schema file 'events/missing.json' does not exist"),
+    (lambda p: p.update(platform="other"), "/platform: 'other' is not the folder's name 'acme'"),
+])
+def test_a_bad_profile_is_one_line_naming_the_file_and_the_field(tmp_path: Path, change: Any, message: str) -> None:
+    catalog.configure([_write(tmp_path, _broken(change))])
+    with pytest.raises(ProfileError) as error:
+        catalog.platform("acme")
+    text = str(error.value)
+    assert message in text and "\n" not in text, text
+    assert str(tmp_path) in text, "the message names the file"
+
+
+def test_a_bad_profile_is_a_one_line_error_on_the_command_line(tmp_path: Path) -> None:
+    root = _write(tmp_path, _broken(lambda p: p["contract"].pop("content_type")))
+    result = subprocess.run([sys.executable, "-m", "hookproof", "list", "--schemas", str(root)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "'content_type' is a required property" in result.stderr
+
+
+def test_a_folder_without_platforms_or_missing_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="no platform in it"):
+        catalog.configure([tmp_path]).platforms()
+    with pytest.raises(ProfileError, match="not a folder"):
+        catalog.configure([tmp_path / "missing"])
+
+
+def test_a_folder_of_ones_own_replaces_a_builtin_platform(tmp_path: Path) -> None:
+    profile = copy.deepcopy(sixth_platform.PROFILE)
+    profile.update(platform="viasto", name="viasto, as we run it")
+    profile["$id"] = "https://hookproof.dev/schemas/viasto/profile.json"
+    root = tmp_path / "ours"
+    sixth_platform.write(root)
+    (root / "acme").rename(root / "viasto")
+    (root / "viasto" / "profile.json").write_text(json.dumps(profile), encoding="utf-8")
+    catalog.configure([root])
+    assert catalog.platform("viasto").name == "viasto, as we run it"
+    assert set(catalog.contract("viasto").events) == {"candidate.invited", "result.scored"}
+
+
+def test_an_assumed_retry_policy_must_name_a_documented_one(tmp_path: Path) -> None:
+    catalog.configure([_write(tmp_path, _broken(lambda p: p["contract"].update(
+        retry={"documented": False, "assumed_from": "qualified", "source": {"note": "none given"}})))])
+    with pytest.raises(ProfileError, match="qualified documents no retry policy of its own"):
+        catalog.platform("acme")
+
+
+def _later(profile: dict[str, Any]) -> None:
+    profile["later_contracts"] = [{
+        "name": "v2", "title": "Acme webhooks v2", "based_on": "v1", "date": "2026-01-01", "document": "acme",
+        "renames": {"result.scored": "result.graded"},
+        "drops": ["candidate.invited"],
+        "adds": {"candidate.joined": {"schema": "events/candidate.invited.json", "examples": []}},
+        "headers": {"User-Agent": "Acme-Hooks/2"},
+        "retry": {"documented": True, "max_tries": 2, "backoff": "none", "source": {"document": "acme"}},
+    }]
+
+
+def test_a_later_contract_renames_adds_drops_and_overrides(tmp_path: Path) -> None:
+    catalog.configure([_write(tmp_path, _broken(_later))])
+    plat = catalog.platform("acme")
+    assert plat.contract_names == ("v1", "v2")
+    v2 = plat.contract("v2")
+    assert set(v2.events) == {"result.graded", "candidate.joined"}
+    assert v2.events["result.graded"].base_name == "result.scored" and v2.renames == {"result.scored": "result.graded"}
+    assert v2.headers == {"User-Agent": "Acme-Hooks/2"} and v2.retry is not None and v2.retry.max_tries == 2
+    assert v2.auth == plat.base.auth, "facts a later contract does not state are its base's"
+    body = sixth_platform.EXAMPLES["result.scored"]
+    headers = {"X-Acme-Event": "result.graded", "X-Acme-Signature": "sha256=..."}  # no secret: presence only
+    graded = validation.validate("acme", body, headers)
+    assert graded.ok and graded.contract == "v2" and graded.base_name == "result.scored"
+    pinned = validation.validate("acme", body, headers, contract="v1")
+    assert not pinned.ok and pinned.accepted_by == ["v2"]
+
+
+def test_a_renamed_body_name_gets_a_derived_schema(tmp_path: Path) -> None:
+    """Where the body carries the name, the renamed event's schema is the base one with the name replaced."""
+    catalog.configure([])
+    profile = json.loads((Path(str(catalog.active().folders.platforms["codewars"].node)) / "profile.json").read_text())
+    profile["later_contracts"] = [{"name": "2021-04", "title": "corrected", "based_on": "document",
+                                   "renames": {"user.rank_upgraded": "user.rank_earned"}}]
+    root = tmp_path / "cw"
+    (root / "codewars").mkdir(parents=True)
+    source = Path(str(catalog.active().folders.platforms["codewars"].node))
+    for path in source.rglob("*"):
+        if path.is_file():
+            target = root / "codewars" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    (root / "codewars" / "profile.json").write_text(json.dumps(profile), encoding="utf-8")
+    catalog.configure([root])
+    earned = {"action": "rank_earned", "user": {"id": "1", "rank": -5}, "language": None}
+    verdict = validation.validate("codewars", earned, {"X-Webhook-Event": "user"})
+    assert verdict.ok and verdict.contract == "2021-04" and verdict.base_name == "user.rank_upgraded"
+    assert not validation.validate("codewars", earned, {"X-Webhook-Event": "user"}, contract="document").ok
+    (example,) = catalog.contract("codewars", "2021-04").events["user.rank_earned"].examples
+    assert example.body["action"] == "rank_earned"
