@@ -32,7 +32,7 @@ from hookproof import catalog, pointers, redact, validation
 from hookproof.conformance import strategies
 from hookproof.conformance.http_exchange import Exchange, HttpSession
 from hookproof.conformance.registry import check
-from hookproof.conformance.report import SECRET_ENV, CheckFailure, NotChecked, curl_command, excerpt
+from hookproof.conformance.report import CheckFailure, NotChecked, curl_command, excerpt
 from hookproof.conformance.run_settings import runner
 from hookproof.contract import Registration
 
@@ -154,9 +154,7 @@ def replay(target: Target, exchange: Exchange) -> str:
             if value != target.api_key:
                 headers[name] = WRONG_KEY_SHOWN  # not a known secret: curl_command shows it as ***
     body = b"" if exchange.replay_body is not None else exchange.body
-    command = curl_command(exchange.url, headers, body, hidden, exchange.method)
-    for name in hidden:  # curl_command names the webhook secret's variable; this key has its own
-        command = command.replace(f'"{name}: ${SECRET_ENV}"', f'"{name}: ${API_KEY_ENV}"')
+    command = curl_command(exchange.url, headers, body, hidden, exchange.method, secret_env=API_KEY_ENV)
     if exchange.replay_body is not None:
         return f"{exchange.replay_body} | {command} --data-binary @-"
     return command

@@ -38,15 +38,16 @@ def masked_headers(headers: Mapping[str, str], secret_headers: Iterable[str]) ->
 
 
 def curl_command(url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (),
-                 method: str = "POST") -> str:
-    """A curl command that replays a request. A header that carries the secret itself reads it from
-    ``$HOOKPROOF_SECRET``, so that the command works when pasted; one derived from it (a signature) is shown
-    masked, since it is only valid for this exact body."""
+                 method: str = "POST", secret_env: str = SECRET_ENV) -> str:
+    """A curl command that replays a request. A header that carries the secret itself reads it from the
+    environment variable the suite reads it from (``$HOOKPROOF_SECRET``, or ``secret_env``), so that the command
+    works when pasted; one derived from it (a signature) is shown masked, since it is only valid for this
+    exact body."""
     parts = ["curl", "-sS", "-i", "-X", method, shlex.quote(redact.url(url))]
     hidden = {h.lower() for h in secret_headers}
     for name, value in headers.items():
         if name.lower() in hidden:
-            parts += ["-H", f'"{name}: ${SECRET_ENV}"' if _is_secret(value) else shlex.quote(f"{name}: {redact.MASK}")]
+            parts += ["-H", f'"{name}: ${secret_env}"' if _is_secret(value) else shlex.quote(f"{name}: {redact.MASK}")]
         else:
             parts += ["-H", shlex.quote(f"{name}: {redact.text(value)}")]
     if body:

@@ -146,11 +146,13 @@ class RegistrationApp:
                           errors=[{"field": p.where, "message": p.message[:MESSAGE_CHARS],
                                    "expected": p.expected} for p in problems[:20]])
         given = pointers.find(body, self.spec.settings.at, {})
+        if not isinstance(given, dict):  # a request schema that allows it; there are no settings to store then
+            given = {}
         keys = self.spec.settings.keys
         settings = {k: given[k] for k in keys if k in given}
         apply_to_all = bool(pointers.find(body, self.spec.apply_to_all)) if self.spec.apply_to_all else False
         skip = {_top(self.spec.settings.at), _top(self.spec.apply_to_all)}
-        options = {k: v for k, v in body.items() if k not in skip}
+        options = {k: v for k, v in body.items() if k not in skip} if isinstance(body, dict) else {}
         snapshot = self.store.update(settings, apply_to_all=apply_to_all, options=options)
         return _success(self._answer(snapshot, apply_to_all, ignored=[k for k in given if k not in keys]))
 

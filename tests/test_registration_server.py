@@ -296,6 +296,9 @@ def test_concurrent_partial_updates_to_different_keys_lose_nothing(store: Regist
     (["--port", "99999", "--api-key", KEY], "is not a port number"),
     (["--port", "0", "--api-key", KEY, "--api-key-header", "Bad Header"], "not a valid HTTP header name"),
     (["--port", "0", "--api-key", KEY, "--db", "/nonexistent-dir/settings.sqlite3"], "--db: cannot use database"),
+    (["--port", "0", "--api-key", KEY, "--platform", "codewars"], "--platform: codewars is a webhook, not a "
+                                                                   "registration API"),
+    (["--port", "0", "--api-key", KEY, "--platform", "gitlab"], "--platform: unknown platform 'gitlab'"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
