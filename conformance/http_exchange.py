@@ -1,19 +1,20 @@
 """One bounded HTTP request from the suite to an implementation under test, and what came back.
 
-Every request has a timeout, a cap on the bytes read and an overall deadline (httpx timeouts reset on
-each chunk, so a server that drips bytes would otherwise never trip them); redirects are never followed
-and proxies from the environment are ignored. A breaker stops a run from stalling on a target that
-keeps timing out.
+Every request has a timeout, a cap on the bytes read and an overall deadline over connect, headers and body
+(httpx timeouts reset on each chunk, so a server that drips bytes would otherwise never trip them); redirects
+are never followed and proxies from the environment are ignored. A breaker stops a run from stalling on a
+target that keeps timing out.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from hookproof.deadline import Deadline, Sockets
 
 ANSWER_CAP = 64 * 1024
 STALL_LIMIT = 3
@@ -46,7 +47,7 @@ class Exchange:
         return text
 
 
-def describe_transport_error(exc: httpx.HTTPError) -> str:
+def describe_transport_error(exc: httpx.HTTPError | OSError) -> str:
     """A transport failure as a phrase about the target ("the target refused the connection (...)")."""
     name = type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
@@ -72,9 +73,15 @@ class Breaker:
 
 @dataclass
 class HttpSession:
+    """Bounded requests to one implementation under test: one overall deadline per request (connect, headers
+    and body alike: :class:`hookproof.deadline.Deadline`), a byte cap on the answer, no redirects followed, no
+    proxy from the environment, header values sent as UTF-8 bytes (a non-ASCII secret travels as the reference
+    implementations compare it), and a breaker that stops sending after repeated timeouts."""
+
     timeout: float
     client: httpx.Client = field(init=False)
     breaker: Breaker = field(default_factory=Breaker)
+    sockets: Sockets = field(default_factory=Sockets)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False)
@@ -92,29 +99,43 @@ class HttpSession:
                 f"{self.breaker.timeouts} times in this run"
             )
             return exchange
-        started = time.monotonic()
-        deadline = started + self.timeout
+        wire = [(name.encode("ascii", "replace"), value.encode("utf-8")) for name, value in headers.items()]
+        deadline = Deadline(self.timeout, self.sockets)
         try:
-            with self.client.stream(method, url, headers=headers, content=body or None) as response:
-                exchange.status = response.status_code
-                exchange.location = response.headers.get("location")
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= ANSWER_CAP:
-                        break
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout("overall deadline")
-                exchange.answer = b"".join(chunks)[:ANSWER_CAP]
+            with deadline:
+                request = self.client.build_request(method, url, headers=wire, content=body or None,
+                                                    extensions={"trace": deadline.trace})
+                response = self.client.send(request, stream=True)
+                try:
+                    exchange.status = response.status_code
+                    exchange.location = response.headers.get("location")
+                    chunks, size = [], 0
+                    for chunk in response.iter_bytes():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size >= ANSWER_CAP or deadline.expired:
+                            break
+                    exchange.answer = b"".join(chunks)[:ANSWER_CAP]
+                finally:
+                    response.close()
         except httpx.TimeoutException:
-            self.breaker.timeouts += 1
-            exchange.status = None
-            exchange.error = f"gave no answer within {self.timeout:g} s (--response-timeout)"
-        except httpx.HTTPError as exc:
-            exchange.status = None
-            exchange.error = describe_transport_error(exc)
-        exchange.elapsed = time.monotonic() - started
-        if exchange.error is None and exchange.elapsed > self.timeout:
+            self._timed_out(exchange, deadline.phase)
+        except (httpx.HTTPError, OSError) as exc:
+            if deadline.expired:
+                self._timed_out(exchange, deadline.phase)
+            else:
+                exchange.status = None
+                exchange.error = describe_transport_error(exc)
+        if deadline.expired and exchange.error is None:
+            self._timed_out(exchange, deadline.phase)
+        exchange.elapsed = deadline.elapsed
+        if exchange.error is not None and exchange.error.startswith("gave no answer"):
+            exchange.error += f"; stopped after {exchange.elapsed:.2f} s"
+        elif exchange.error is None and exchange.elapsed > self.timeout:
             exchange.error = f"answered after {exchange.elapsed:.2f} s, more than --response-timeout {self.timeout:g} s"
         return exchange
+
+    def _timed_out(self, exchange: Exchange, phase: str) -> None:
+        self.breaker.timeouts += 1
+        exchange.status = None
+        exchange.error = f"gave no answer within {self.timeout:g} s (--response-timeout): it stalled {phase}"

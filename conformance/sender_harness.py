@@ -2,40 +2,35 @@
 and record what arrived.
 
 :class:`SenderHarness` writes a generated payload to ``{event_file}``, serves ``{url}`` answering a
-scripted sequence of statuses (a pytest-httpserver :class:`HTTPServer`, one path per case), runs the
-command under a time bound and returns an :class:`Observation` of what arrived and when. It judges
-nothing: :mod:`hookproof.conformance.sender_checks` does. Which cases there are follows from the contract's
-retry policy (:func:`scenarios_for`). Usable without pytest, so ``tests/`` drives it against
-deliberately broken senders.
+scripted sequence of statuses (a bounded server of its own, one path per case), runs the command under a
+time bound, with capped output and nothing left running afterwards, and returns an :class:`Observation` of
+what arrived and when. It judges nothing: :mod:`hookproof.conformance.sender_checks` does. Which cases there
+are follows from the contract's retry policy (:func:`scenarios_for`). Usable without pytest, so ``tests/``
+drives it against deliberately broken senders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
-
 from hookproof import catalog, redact
+from hookproof.conformance.bounded_command import Outcome, run_bounded, tail
 from hookproof.conformance.report import excerpt, masked_headers
+from hookproof.conformance.scripted_server import Answer, Received, ScriptedServer
 from hookproof.contract import Contract, RetryPolicy
 from hookproof.schema_store import ENV as SCHEMAS_ENV
 
@@ -48,7 +43,6 @@ REFUSING = (301, 302, 400, 404, 410, 429, 500, 502, 503, 504)
 FALLBACK_REFUSAL = 500  # what "refuse-all" answers when the policy retries every failure
 
 DEFAULT_SETTLE = 0.25  # seconds to keep listening after the command ended, for requests still in flight
-MAX_BODY = 1024 * 1024  # bytes of a request body the harness keeps; the rest is ignored
 # The reference sender's first wait in the default run: the contract's documented delays are scaled down to
 # this (a documented 60 s becomes 20 ms; DoSelect's unspecified backoff, from 1 s, becomes 20, 40, 80, 160 ms).
 REFERENCE_FIRST_WAIT = 0.02
@@ -113,6 +107,9 @@ class Arrival:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     answered: int
+    size: int = 0  # the body's length as sent; ``body`` holds what the bounds let the harness keep
+    truncated: bool = False
+    refused: str | None = None  # why the harness's server refused it (a body past its bounds, bad framing)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -166,6 +163,7 @@ class Observation:
     spawn_error: str | None = None
     stdout: str = ""
     stderr: str = ""
+    killed_leftovers: int = 0  # processes the command left running, which the harness killed
 
     @property
     def followed_redirect(self) -> bool:
@@ -183,7 +181,10 @@ class Observation:
     def describe(self) -> list[str]:
         """What the command was given and what arrived, try by try, for a failure report."""
         hidden = self.case.spec.secret_headers
-        lines = [f"command: {shlex.join(self.command)}", f"  ... {self.how_it_ended()}",
+        ended = self.how_it_ended()
+        if self.killed_leftovers:
+            ended += f"; it left {self.killed_leftovers} process(es) running, which the harness killed"
+        lines = [f"command: {shlex.join(self.command)}", f"  ... {ended}",
                  f"URL: {self.url}",
                  "scripted answers: " + ", ".join(map(str, self.case.statuses)) + " (the last one repeats)"]
         if self.case.time_scale != 1.0:
@@ -196,13 +197,16 @@ class Observation:
             if number == 1 or arrival.headers != first.headers:
                 lines.append(f"    headers: {masked_headers(arrival.header_map, hidden)}")
             if number == 1 or arrival.body != first.body:
-                lines.append(f"    body: {excerpt(arrival.body)}")
+                cut = f" (of {arrival.size} bytes; the harness keeps the first {len(arrival.body)})" \
+                    if arrival.truncated else ""
+                lines.append(f"    body: {excerpt(arrival.body)}{cut}")
             if number > 1 and arrival.headers == first.headers and arrival.body == first.body:
                 lines[-1] += " (headers and body as in try 1)"
         if not self.tries:
             lines.append("nothing arrived at the URL")
         for arrival in self.strays:
             lines.append(f"elsewhere: {arrival.method} {arrival.path} -> answered {arrival.answered}"
+                         + (f" (refused: {arrival.refused})" if arrival.refused else "")
                          + (" (the Location of a 3XX answer)" if arrival.path == _path_of(self.redirect_url) else ""))
         for name, text in (("stdout", self.stdout), ("stderr", self.stderr)):
             if text.strip():
@@ -223,38 +227,38 @@ class _Wire:
         self.strays: list[Arrival] = []
         self._lock = threading.Lock()
 
-    def handle(self, request: Request) -> Response:
-        body = request.get_data()[:MAX_BODY]  # pytest-httpserver's matcher has read it already
-        at = time.monotonic()
-        headers = tuple((k, v) for k, v in request.headers.items())
+    def handle(self, request: Received) -> Answer:
         with self._lock:
+            if request.refused is not None:  # the server has answered it 413/400 already
+                self.strays.append(_arrival(request, 413 if "larger" in request.refused else 400))
+                return 413, {}, b""
             if request.path == self.path:
                 status = self.case.answer(len(self.tries))
-                self.tries.append(Arrival(at, request.method, request.path, headers, body, status))
+                self.tries.append(_arrival(request, status))
             else:  # a followed redirect lands here too: accept it, so a follower believes it is done
                 status = 200 if request.path == _path_of(self.redirect_url) else 404
-                self.strays.append(Arrival(at, request.method, request.path, headers, body, status))
-        if status == 204:
-            return Response(status=204)
-        response = Response(f"hookproof scripted answer {status}\n", status=status, mimetype="text/plain")
-        if 300 <= status < 400:
-            response.headers["Location"] = self.redirect_url
-        return response
+                self.strays.append(_arrival(request, status))
+        headers = {"Location": self.redirect_url} if 300 <= status < 400 else {"Content-Type": "text/plain"}
+        return status, headers, b"" if status == 204 else f"hookproof scripted answer {status}\n".encode()
 
     def count(self) -> int:
         with self._lock:
             return len(self.tries) + len(self.strays)
 
 
+def _arrival(request: Received, status: int) -> Arrival:
+    return Arrival(request.at, request.method, request.path, request.headers, request.body, status, request.size,
+                   request.truncated, request.refused)
+
+
 class _Dispatcher:
-    """One permanent handler per server that hands each request to the case whose URL it was sent to, so
+    """The one function the server hands every request to: it finds the case whose URL it was sent to, so
     that cases can run side by side. A request to a path no running case owns is shown to every running
     case as a stray (with one case at a time, that is the case that caused it)."""
 
-    def __init__(self, server: HTTPServer) -> None:
+    def __init__(self) -> None:
         self._wires: dict[str, _Wire] = {}
         self._lock = threading.Lock()
-        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
 
     def add(self, wire: _Wire) -> None:
         with self._lock:
@@ -264,27 +268,22 @@ class _Dispatcher:
         with self._lock:
             self._wires.pop(wire.path, None)
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Received) -> Answer:
         with self._lock:
             owner = self._wires.get(request.path) or self._wires.get(request.path.removesuffix("/moved"))
             running = [owner] if owner else list(self._wires.values())
         if not running:
-            return Response("no case is running\n", status=404, mimetype="text/plain")
-        responses = [wire.handle(request) for wire in running]
-        return responses[0]
+            return 404, {"Content-Type": "text/plain"}, b"no case is running\n"
+        answers = [wire.handle(request) for wire in running]
+        return answers[0]
 
 
-_DISPATCHER_LOCK = threading.Lock()
+class HarnessServer(ScriptedServer):
+    """The scripted server with the dispatcher the harnesses that share it register their cases with."""
 
-
-def _dispatcher(server: HTTPServer) -> _Dispatcher:
-    """The server's dispatcher, made on first use; harnesses sharing a server share it."""
-    with _DISPATCHER_LOCK:
-        dispatcher = getattr(server, "hookproof_dispatcher", None)
-        if dispatcher is None:
-            dispatcher = _Dispatcher(server)
-            server.hookproof_dispatcher = dispatcher  # type: ignore[attr-defined]
-        return dispatcher
+    def __init__(self) -> None:
+        self.dispatcher = _Dispatcher()
+        super().__init__(self.dispatcher.handle)
 
 
 # --- payloads --------------------------------------------------------------------------------------------
@@ -319,30 +318,21 @@ def generated_payload(platform: str, contract: str, scenario: str, seed: int | N
 
 
 @contextlib.contextmanager
-def scripted_server() -> Iterator[HTTPServer]:
-    """The receiver every case talks to: loopback only, threaded so that a stalled sender blocks nothing.
-
-    Werkzeug logs every request at INFO; a failure report shows the tries already, so that log is muted
-    while the server runs.
-    """
-    requests_log = logging.getLogger("werkzeug")
-    level = requests_log.level
-    requests_log.setLevel(logging.WARNING)
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+def scripted_server() -> Iterator[HarnessServer]:
+    """The receiver every case talks to: loopback only, bounded (:mod:`hookproof.conformance.scripted_server`)."""
+    server = HarnessServer()
     server.start()
     try:
         yield server
     finally:
-        server.clear()
         server.stop()
-        requests_log.setLevel(level)
 
 
 class SenderHarness:
     """Runs a ``--hookproof-sender-cmd`` template once per case against a scripted receiver on ``server``.
 
-    ``server`` is a started pytest-httpserver :class:`HTTPServer` on loopback (threaded, so a sender that
-    stalls mid-request cannot block the next case); each case has its own URL path, and the server's
+    ``server`` is a started :class:`HarnessServer` on loopback (a bounded pool, so a sender that stalls
+    mid-request cannot block the next case); each case has its own URL path, and the server's
     :class:`_Dispatcher` hands each request to the case it was sent to. Observations are memoised per
     (platform, scenario, secret): several checks judge the same run. After ``max_timeouts`` runs that had
     to be stopped, later cases are not run at all (each fails at once, saying why), so a hanging sender
@@ -355,7 +345,7 @@ class SenderHarness:
     time (docs/decisions.md#sender-cases).
     """
 
-    def __init__(self, server: HTTPServer, template: str, workdir: Path, *, timeout: float = 60.0,
+    def __init__(self, server: HarnessServer, template: str, workdir: Path, *, timeout: float = 60.0,
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
                  payload: Callable[[str, str, str, int | None], tuple[str, Any]] = generated_payload,
                  jobs: int = 1, contract: str | None = None, time_scale: float | None = None) -> None:
@@ -367,7 +357,7 @@ class SenderHarness:
         self.contract, self.time_scale = contract, time_scale
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
         self._lock = threading.Lock()
-        self._dispatch = _dispatcher(server)
+        self._dispatch = server.dispatcher
 
     def spec(self, platform: str) -> Contract:
         return catalog.contract(platform, self.contract)
@@ -429,13 +419,13 @@ class SenderHarness:
         with self._lock:
             given_up = self.timeouts >= self.max_timeouts
         if given_up:
-            outcome = _Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
-                                           f"(--hookproof-sender-timeout) {self.timeouts} times")
+            outcome = Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
+                                          f"(--hookproof-sender-timeout) {self.timeouts} times")
             return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
                                spawn_error=outcome.spawn_error)
         self._dispatch.add(wire)
         try:
-            outcome = _run_bounded(argv, self.timeout, command_env())
+            outcome = run_bounded(argv, self.timeout, command_env())
             _settle(wire, self.settle)
         finally:
             self._dispatch.remove(wire)
@@ -443,26 +433,8 @@ class SenderHarness:
             self.timeouts += outcome.timed_out
         return Observation(case, url, redirect_url, shown, list(wire.tries), list(wire.strays), started,
                            outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
-                           redact.text(outcome.stdout, case.secret), redact.text(outcome.stderr, case.secret))
-
-
-@dataclass
-class _Outcome:
-    elapsed: float = 0.0
-    exit_code: int | None = None
-    timed_out: bool = False
-    spawn_error: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-
-
-OUTPUT_TAIL = 4000  # bytes of the command's stdout and stderr a report shows
-
-
-def _tail(file: Any) -> str:
-    file.seek(0, os.SEEK_END)
-    file.seek(max(0, file.tell() - OUTPUT_TAIL))
-    return file.read().decode("utf-8", errors="replace")
+                           tail(redact.text(outcome.stdout, case.secret)),
+                           tail(redact.text(outcome.stderr, case.secret)), outcome.killed_leftovers)
 
 
 def command_env() -> dict[str, str]:
@@ -470,35 +442,6 @@ def command_env() -> dict[str, str]:
     active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
     knows the platforms the run checks it against."""
     return {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra)}
-
-
-def _run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> _Outcome:
-    """Run ``argv`` in its own process group; past ``timeout`` the whole group is killed.
-
-    Its output goes to temporary files, not pipes: a chatty command cannot fill memory, nor block on a
-    full pipe, and a grandchild that escapes the group cannot hold the harness waiting on a pipe.
-    """
-    outcome = _Outcome()
-    began = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
-                                    env=env)
-        except OSError as exc:
-            outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
-            return outcome
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            outcome.timed_out = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # the group we created: the command and its children
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        outcome.elapsed = time.monotonic() - began
-        outcome.exit_code = proc.returncode
-        outcome.stdout, outcome.stderr = _tail(out), _tail(err)
-    return outcome
 
 
 def _settle(wire: _Wire, quiet: float) -> None:

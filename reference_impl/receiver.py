@@ -22,12 +22,12 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from hookproof import auth, catalog, pointers, validation
 from hookproof.contract import Contract
 from hookproof.reference_impl.command_line import OneLineParser
+from hookproof.reference_impl.http_input import parse_json, read_body
 from hookproof.reference_impl.receiver_store import DeliveryStore
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -64,8 +64,11 @@ class Receiver:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = self.max_body
-        return self.handle(request)(environ, start_response)
+        try:
+            response = self.handle(request)
+        except Exception:  # never a traceback on the wire; the sender will retry a 500
+            response = _answer(500, status="error", message="internal error")
+        return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
         platform = request.path.strip("/")
@@ -75,22 +78,19 @@ class Receiver:
             return _answer(405, status="error", message="webhooks are delivered with POST")
         if request.mimetype != "application/json":
             return _answer(415, status="error", message="Content-Type must be application/json")
-        try:
-            raw = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return _answer(413, status="error", message=f"body larger than {self.max_body} bytes")
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _answer(400, status="error", message="body is not JSON in UTF-8")
-        except RecursionError:
-            return _answer(400, status="error", message="body is nested too deeply")
+        raw, refusal = read_body(request, self.max_body)
+        if raw is None:
+            assert refusal is not None
+            return _answer(refusal[0], status="error", message=refusal[1])
+        body, problem = parse_json(raw)
+        if problem is not None:
+            return _answer(400, status="error", message=problem)
         if not isinstance(body, dict):
             return _answer(400, status="error", message="body is not a JSON object")
         headers = dict(request.headers.items())
-        refusal = self._authenticate(platform, headers, raw, body)
-        if refusal:
-            return refusal
+        denied = self._authenticate(platform, headers, raw, body)
+        if denied:
+            return denied
         # Identify by the headers that carry the event name; a proxy-rewritten User-Agent is no reason to
         # lose a delivery, so the other documented headers are the sender checks' business, not ours.
         contracts = catalog.platform(platform).contracts
@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is not a TCP port")
+    if args.secret is not None and (args.secret != args.secret.strip() or not args.secret.isprintable()):
+        parser.error("--secret has leading or trailing spaces or control characters: a header cannot carry it as is")
     try:
         store = DeliveryStore(args.db)
     except Exception as exc:  # sqlite3 errors name the problem; a traceback would not help

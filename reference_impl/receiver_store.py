@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+COLUMNS = ("key", "platform", "event", "received_at", "headers", "body")
+
+
+class StoreError(Exception):
+    """The database cannot be used: not SQLite, damaged, or holding tables this receiver did not make."""
+
+
 class DeliveryStore:
     def __init__(self, path: str = ":memory:"):
         self.path = path
@@ -36,7 +43,25 @@ class DeliveryStore:
         if path == ":memory:":
             self._shared = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._lock = threading.Lock()
-        self._connection().execute(SCHEMA)
+        try:
+            self._check(self._connection())
+            self._connection().execute(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot use database {path}: {exc}") from None
+
+    def _check(self, conn: sqlite3.Connection) -> None:
+        """Refuse a damaged database, or one of another program, before anything is stored in it."""
+        problem = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if problem != "ok":
+            raise StoreError(f"database {self.path} is damaged: {problem}")
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables - {"deliveries"}:
+            raise StoreError(f"database {self.path} holds other tables ({', '.join(sorted(tables)[:5])}): it was not "
+                             "made by this receiver; give another --db")
+        if "deliveries" in tables:
+            columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(deliveries)"))
+            if columns != COLUMNS:
+                raise StoreError(f"database {self.path} has a deliveries table of another shape; give another --db")
 
     def _connection(self) -> sqlite3.Connection:
         if self._shared is not None:

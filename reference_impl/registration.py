@@ -32,14 +32,14 @@ import socket
 import sqlite3
 import sys
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from hookproof import auth, catalog, pointers, validation
 from hookproof.contract import Registration
 from hookproof.reference_impl.command_line import OneLineParser
+from hookproof.reference_impl.http_input import parse_json, read_body
 from hookproof.reference_impl.registration_store import RegistrationStore, Snapshot, StoreError
 from hookproof.reference_impl.serving import serve_forever
 
@@ -68,10 +68,6 @@ def _success(body: dict[str, Any]) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=200, mimetype="application/json")
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _top(pointer: str | None) -> str | None:
     keys = pointers.keys(pointer) if pointer else []
     return keys[0] if keys else None
@@ -95,7 +91,6 @@ class RegistrationApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = self.max_body_bytes
         try:
             response = self.handle(request)
         except sqlite3.OperationalError:  # the write lock stayed busy past the timeout, or the disk failed
@@ -131,11 +126,11 @@ class RegistrationApp:
         if request.mimetype and request.mimetype not in (wanted, "application/json") \
                 and not request.mimetype.endswith("+json"):
             return _error(415, f"the body must be {wanted}, not {request.mimetype[:60]}")
-        try:
-            data = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return _error(413, f"the body is larger than {self.max_body_bytes} bytes")
-        body, problem = self._parse(data)
+        data, refusal = read_body(request, self.max_body_bytes)
+        if data is None:
+            assert refusal is not None
+            return _error(*refusal)
+        body, problem = parse_json(data)
         if problem:
             return _error(400, problem)
         problems = validation.check_instance(self.spec.request.schema_id, body)
@@ -155,24 +150,6 @@ class RegistrationApp:
         options = {k: v for k, v in body.items() if k not in skip} if isinstance(body, dict) else {}
         snapshot = self.store.update(settings, apply_to_all=apply_to_all, options=options)
         return _success(self._answer(snapshot, apply_to_all, ignored=[k for k in given if k not in keys]))
-
-    @staticmethod
-    def _parse(data: bytes) -> tuple[Any, str | None]:
-        """The body as JSON, or why it is not: every way a body can fail to parse is a 400, never a 500."""
-        if not data.strip():
-            return None, "the body is empty; expected a JSON object"
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return None, f"the body is not UTF-8 (byte {exc.start})"
-        try:
-            return json.loads(text, parse_constant=_reject_constant), None
-        except json.JSONDecodeError as exc:
-            return None, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        except ValueError as exc:  # NaN / Infinity
-            return None, f"the body is not valid JSON: {exc}"
-        except RecursionError:
-            return None, "the body is not valid JSON: it nests too deeply to parse"
 
     def _answer(self, snapshot: Snapshot, apply_to_all: bool, ignored: list[str]) -> dict[str, Any]:
         """The documented answer (the response example), showing the resulting settings where the contract

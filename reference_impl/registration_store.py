@@ -121,6 +121,9 @@ class RegistrationStore:
         finally:
             conn.close()
         with self._transaction(write=True) as conn:
+            damage = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if damage != "ok":
+                raise StoreError(f"database {self.path} is damaged: {damage}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if version > SCHEMA_VERSION:

@@ -23,10 +23,7 @@ Use :class:`Sender` (sync) or :class:`AsyncSender` (``httpx.AsyncClient``, with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -39,6 +36,7 @@ import httpx
 
 from hookproof import auth, catalog, pointers, redact
 from hookproof.contract import CatalogError, Contract, RetryPolicy
+from hookproof.deadline import Deadline
 from hookproof.reference_impl.backoff import Backoff, Uniform, for_policy
 from hookproof.wire import encode
 
@@ -317,48 +315,6 @@ class _SenderBase:
         return False
 
 
-class _Watchdog:
-    """Ends a sync try at its deadline by shutting its socket down.
-
-    httpx's timeouts restart on every chunk, so a server that drips its answer byte by byte never trips
-    them; a sync call cannot be cancelled, but a socket shut down from another thread makes the blocked
-    read return at once. The socket is learnt from httpcore's ``trace`` extension when the connection
-    opens, which is why the sync sender does not keep connections alive between tries.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def trace(self, name: str, info: dict[str, Any]) -> None:
-        if name == "connection.connect_tcp.complete" and info.get("return_value") is not None:
-            with self._lock:
-                self._sock = info["return_value"].get_extra_info("socket")
-                if self.expired:
-                    self._shutdown()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            self._shutdown()
-
-    def _shutdown(self) -> None:
-        if self._sock is not None:
-            with contextlib.suppress(OSError):  # already closed: nothing left to interrupt
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-
 class Sender(_SenderBase):
     """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules."""
 
@@ -393,7 +349,7 @@ class Sender(_SenderBase):
         outcome = _Outcome()
         cap = self.options.max_response_bytes
         try:
-            with _Watchdog(self.options.attempt_deadline) as watchdog:
+            with Deadline(self.options.attempt_deadline) as watchdog:
                 request = self._client.build_request(out.method, out.url, headers=out.wire_headers,
                                                      content=out.content, extensions={"trace": watchdog.trace})
                 response = self._client.send(request, stream=True)

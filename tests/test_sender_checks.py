@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pytest_httpserver import HTTPServer
 
 from hookproof import catalog
 from hookproof.conformance import sender_checks, sender_harness
@@ -34,6 +33,7 @@ from hookproof.conformance.sender_harness import (
     render_command,
     scripted_server,
 )
+from hookproof.conformance.sender_harness import HarnessServer as HTTPServer
 from hookproof.contract import NO_SOURCE, RetryPolicy
 from hookproof.reference_impl.backoff import Backoff
 

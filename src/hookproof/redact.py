@@ -9,7 +9,7 @@ gives - before anything is cut to length, so that no prefix of a secret survives
 from __future__ import annotations
 
 import threading
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_LENGTH = 3  # shorter "secrets" would mask ordinary text; they are still never printed on purpose
@@ -18,15 +18,21 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 
 
+def _forms(secret: str) -> set[str]:
+    """The secret, the Latin-1 reading of its UTF-8 bytes (how a WSGI server shows a non-ASCII header value),
+    and each of those percent-encoded (how it appears once a peer puts it into a URL)."""
+    forms = {secret, secret.encode("utf-8").decode("latin-1")}
+    for form in list(forms):
+        forms |= {quote(form, safe=""), quote(form), quote_plus(form)}
+    return forms
+
+
 def remember(*secrets: str | None) -> None:
     """Mask these from now on (empty values are ignored)."""
     with _lock:
         for secret in secrets:
             if secret and len(secret) >= MIN_LENGTH:
-                _secrets.add(secret)
-                latin = secret.encode("utf-8").decode("latin-1")
-                if latin != secret:
-                    _secrets.add(latin)  # how a WSGI server shows a non-ASCII header value
+                _secrets.update(_forms(secret))
 
 
 def forget_all() -> None:
@@ -43,16 +49,15 @@ def known() -> list[str]:
 
 def text(value: str, *extra: str | None) -> str:
     """``value`` with every known secret (and ``extra`` ones) masked."""
-    for secret in sorted({*known(), *(e for e in extra if e)}, key=len, reverse=True):
+    for secret in sorted({*known(), *(form for e in extra if e for form in _forms(e))}, key=len, reverse=True):
         value = value.replace(secret, MASK)
     return value
 
 
 def data(value: bytes, *extra: str | None) -> bytes:
     """``value`` with every known secret (and ``extra`` ones) masked, in UTF-8 and as Latin-1 bytes."""
-    for secret in sorted({*known(), *(e for e in extra if e)}, key=len, reverse=True):
-        for form in {secret.encode("utf-8"), secret.encode("utf-8", "replace")}:
-            value = value.replace(form, MASK.encode())
+    for secret in sorted({*known(), *(form for e in extra if e for form in _forms(e))}, key=len, reverse=True):
+        value = value.replace(secret.encode("utf-8"), MASK.encode())
     return value
 
 

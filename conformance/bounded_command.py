@@ -1,0 +1,190 @@
+"""Running a sender command under bounds: a time limit, capped output, and nothing left running afterwards.
+
+A sender command is the user's code; it may hang, print gigabytes, or start children that outlive it - even
+in sessions of their own, out of reach of a process-group kill. :func:`run_bounded` runs it in a session of
+its own, reads its output through pipes keeping only the last ``OUTPUT_TAIL`` bytes (so it never blocks and
+memory stays bounded), kills the session when the time is up, and afterwards kills every process the command
+left behind: those still in its session and, on Linux, those that escaped into a new session (this process is
+made their "child subreaper", so orphans are reparented to it and can be found). The outcome says how many had
+to be killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTPUT_TAIL = 4000  # bytes of stdout and of stderr a report shows (after secrets are masked)
+OUTPUT_KEEP = 64 * 1024  # bytes kept while reading, so masking sees whole secrets before the tail is cut
+PR_SET_CHILD_SUBREAPER = 36
+KILL_ROUNDS = 10
+
+_running: set[int] = set()  # sessions (= leader pids) of the commands running now
+_running_lock = threading.Lock()
+_subreaper = False
+
+
+@dataclass
+class Outcome:
+    elapsed: float = 0.0
+    exit_code: int | None = None
+    timed_out: bool = False
+    spawn_error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    killed_leftovers: int = 0  # processes the command left running, killed after it ended
+
+
+def _become_subreaper() -> None:
+    global _subreaper
+    if _subreaper or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+            _subreaper = True
+
+
+class _Tail:
+    """Reads a pipe to its end, keeping the last ``OUTPUT_KEEP`` bytes. It polls, so that it can be told to stop
+    while a process that cannot be killed still holds the pipe open (a blocked read could not be interrupted,
+    and closing the pipe under it would wait for that read)."""
+
+    def __init__(self, fd: int) -> None:
+        self.kept = bytearray()
+        self.total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(fd,), daemon=True, name="hookproof-output")
+        self._thread.start()
+
+    def _read(self, fd: int) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while not self._stop.is_set():
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                block = os.read(fd, 65536)
+                if not block:
+                    break
+                self.total += len(block)
+                self.kept += block
+                if len(self.kept) > OUTPUT_KEEP:
+                    del self.kept[: len(self.kept) - OUTPUT_KEEP]
+
+    def text(self, wait: float) -> str:
+        self._thread.join(timeout=wait)
+        self._stop.set()
+        self._thread.join(timeout=1)
+        return bytes(self.kept).decode("utf-8", errors="replace")
+
+
+def _processes() -> list[tuple[int, int, int, str, int]]:
+    """(pid, ppid, session id, state, start time in clock ticks) of every process we can see (Linux /proc;
+    elsewhere nothing)."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp session ...
+        found.append((int(entry.name), int(fields[1]), int(fields[3]), fields[0], int(fields[19])))
+    return found
+
+
+def _start_time(pid: int) -> int:
+    return next((start for p, _ppid, _sid, _state, start in _processes() if p == pid), 0)
+
+
+def _leftovers(session: int, started: int) -> list[int]:
+    """Processes the command ``session`` left behind: those in its session, and orphans reparented to us that
+    started after it did and belong to no other running command (a process of ours started before it is not
+    its)."""
+    me = os.getpid()
+    with _running_lock:
+        others = set(_running) - {session}
+    victims = []
+    for pid, ppid, sid, state, start in _processes():
+        if pid == me or state == "Z" or pid in others or sid in others:
+            continue
+        if sid == session or (ppid == me and start >= started):
+            victims.append(pid)
+    return victims
+
+
+def _reap_orphans(tracked: set[int]) -> None:
+    """Collect the zombies of orphans reparented to us (never a child subprocess is still waiting on)."""
+    me = os.getpid()
+    for pid, ppid, _sid, state, _start in _processes():
+        if ppid == me and state == "Z" and pid not in tracked:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> Outcome:
+    """Run ``argv`` in a session of its own; past ``timeout`` the session is killed; afterwards every process
+    it left running is killed too."""
+    _become_subreaper()
+    outcome = Outcome()
+    began = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, env=dict(env) if env is not None else None)
+    except OSError as exc:
+        outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
+        return outcome
+    with _running_lock:
+        _running.add(proc.pid)
+    started = _start_time(proc.pid)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _Tail(proc.stdout.fileno()), _Tail(proc.stderr.fileno())
+    try:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            outcome.timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the session we created: the command and its children
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        outcome.elapsed = time.monotonic() - began
+        outcome.exit_code = proc.returncode
+        killed: set[int] = set()
+        for _ in range(KILL_ROUNDS):  # killing a parent hands its children to us: look again until none is left
+            leftovers = [pid for pid in _leftovers(proc.pid, started) if pid not in killed]
+            if not leftovers:
+                break
+            for pid in leftovers:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            killed.update(leftovers)
+            time.sleep(0.02)
+        outcome.killed_leftovers = len(killed)
+        # Pipes a killed grandchild held are closed now; a child of an unkillable process is not waited for.
+        outcome.stdout, outcome.stderr = out.text(wait=2), err.text(wait=2)
+    finally:
+        with _running_lock:
+            _running.discard(proc.pid)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        _reap_orphans({proc.pid})
+    return outcome
+
+
+def tail(text: str) -> str:
+    """The last ``OUTPUT_TAIL`` characters of output already masked (mask first, then cut)."""
+    return text[-OUTPUT_TAIL:]
