@@ -113,8 +113,7 @@ def _leftovers(session: int, started: int) -> list[int]:
     started after it did and belong to no other running command (a process of ours started before it is not
     its)."""
     me = os.getpid()
-    with _running_lock:
-        others = set(_running) - {session}
+    others = set(_running) - {session}  # the caller holds _running_lock: no command starts while we look
     victims = []
     for pid, ppid, sid, state, start in _processes():
         if pid == me or state == "Z" or pid in others or sid in others:
@@ -139,13 +138,13 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
     _become_subreaper()
     outcome = Outcome()
     began = time.monotonic()
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env=dict(env) if env is not None else None)
-    except OSError as exc:
-        outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
-        return outcome
-    with _running_lock:
+    with _running_lock:  # spawned and registered at once, so that no leftover sweep mistakes it for an orphan
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, env=dict(env) if env is not None else None)
+        except OSError as exc:
+            outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
+            return outcome
         _running.add(proc.pid)
     started = _start_time(proc.pid)
     assert proc.stdout is not None and proc.stderr is not None
@@ -163,12 +162,13 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
         outcome.exit_code = proc.returncode
         killed: set[int] = set()
         for _ in range(KILL_ROUNDS):  # killing a parent hands its children to us: look again until none is left
-            leftovers = [pid for pid in _leftovers(proc.pid, started) if pid not in killed]
+            with _running_lock:
+                leftovers = [pid for pid in _leftovers(proc.pid, started) if pid not in killed]
+                for pid in leftovers:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
             if not leftovers:
                 break
-            for pid in leftovers:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
             killed.update(leftovers)
             time.sleep(0.02)
         outcome.killed_leftovers = len(killed)

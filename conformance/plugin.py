@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 import shlex
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -152,7 +153,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--hookproof-examples", metavar="N", default=str(DEFAULT_EXAMPLES),
         help=f"generated examples per event and check ({DEFAULT_EXAMPLES})")
     add("--hookproof-seed", metavar="N", help="seed generation (default: derandomized, the same every run)")
-    add("--hookproof-shrink", action="store_true", help="shrink failing generated cases (slow against a slow target)")
+    add("--hookproof-shrink", action="store_true", help="shrink failing generated cases thoroughly, with Hypothesis "
+        "(default: greedily, within 30 requests per failing event)")
     add("--hookproof-schemas", metavar="DIR", action="append", default=[],
         help="a folder of platforms of your own (the layout of hookproof's schemas/), added to or replacing the "
         "built-in ones; repeatable (default: $HOOKPROOF_SCHEMAS)")
@@ -469,49 +471,121 @@ def hookproof_registration_context(hookproof_run: RunConfig,
 # --- the summary -----------------------------------------------------------------------------------------
 
 
-class SummaryReporter:
-    """Counts outcomes per platform and prints them at the end of a run that ran conformance checks.
+_ITEM_ID = re.compile(r"test_conformance\[(receiver|sender|registration)-(.+)-(\w+)\]$")
 
-    It reads the platform from each report's ``user_properties``, which pytest-xdist carries from the
-    workers to the controller, so the summary is whole under ``-n auto`` too.
+
+def _planned_items(ids: list[str]) -> list[tuple[str, str, str]]:
+    """(role, platform, check) of every conformance item among ``ids``."""
+    return [m.groups() for m in map(_ITEM_ID.search, ids) if m]  # type: ignore[misc]
+
+
+def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
+    """What the run will send, for its header: deliveries to the receiver, runs of the sender command, each
+    with how to send fewer. Shrinking a failing event adds up to its budget more."""
+    from hookproof import catalog
+    from hookproof.conformance.receiver_checks import SHRINK_REQUESTS, ReceiverContext
+    from hookproof.conformance.registry import CHECKS
+    from hookproof.conformance.sender_checks import ENVELOPE_DELIVERIES
+    from hookproof.conformance.sender_harness import scenarios_for
+
+    lines = []
+    target = "the reference receiver" if not run.target_url else run.shown_target
+    planning = ReceiverContext(url_for=str, session=cast(Any, None), secret=run.secret or (
+        "planned" if run.reference else None), examples=run.examples, seed=run.seed, contract=run.contract,
+        events=run.events)
+    receiving: dict[str, int] = {}
+    for role, platform, name in items:
+        sends = CHECKS[name].sends if name in CHECKS else None
+        if role == "receiver" and sends is not None:
+            receiving[platform] = receiving.get(platform, 0) + sends(planning, platform)
+    if receiving:
+        each = ", ".join(f"{p} {n}" for p, n in sorted(receiving.items()))
+        lines.append(f"hookproof: this run sends at most {sum(receiving.values())} deliveries to {target} ({each}; "
+                     f"a failing event adds up to {SHRINK_REQUESTS} more while it is shrunk); send fewer with "
+                     f"--hookproof-examples N (now {run.examples}), --hookproof-events NAMES or -k CHECK")
+    senders = sorted({platform for role, platform, _ in items if role == "sender"})
+    if senders:
+        runs = {p: len(scenarios_for(catalog.contract(p, run.contract).retry)) for p in senders}  # type: ignore[arg-type]
+        each = ", ".join(f"{p} {n}" for p, n in runs.items())
+        lines.append(f"hookproof: this run runs the sender command {sum(runs.values())} times ({each}; a backoff that "
+                     f"does not show growth in one delivery is measured over {ENVELOPE_DELIVERIES} deliveries); run "
+                     "fewer with --hookproof-platform P or -k CHECK")
+    return lines
+
+
+class SummaryReporter:
+    """Counts outcomes per platform and role, collects the root causes, and prints both at the end of a run that
+    ran conformance checks; announces at the start what the run will send.
+
+    It reads platform, role, check and causes from each report's ``user_properties``, which pytest-xdist carries
+    from the workers to the controller, so the summary is whole under ``-n auto`` too.
     """
 
     def __init__(self, run: RunConfig):
         self.run = run
-        self.counts: dict[str, dict[str, int]] = {}
-        self.not_checked: dict[str, list[str]] = {}
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+        self.not_checked: list[tuple[str, str, str, str]] = []  # platform, role, check, why
+        self.causes: dict[str, list[str]] = {}  # a root cause's title -> the checks it kept from judging
+        self.announced = False
+
+    def _announce(self, config: pytest.Config, ids: list[str]) -> None:
+        items = _planned_items(ids)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if self.announced or not items or reporter is None:
+            return
+        self.announced = True
+        for line in plan_lines(self.run, items):
+            reporter.write_line(line)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not hasattr(session.config, "workerinput"):
+            self._announce(session.config, [item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._announce(node.config, ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
             return
         props = dict(report.user_properties)
-        platform = props.get("hookproof_platform")
-        if isinstance(platform, str):
-            counts = self.counts.setdefault(platform, {"passed": 0, "failed": 0, "skipped": 0})
-            counts[report.outcome] = counts.get(report.outcome, 0) + 1
-            if report.skipped and isinstance(report.longrepr, tuple):
-                reason = str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix("not checked: ")
-                self.not_checked.setdefault(platform, []).append(f"{props.get('hookproof_check')}: {reason}")
+        platform, role, name = (props.get(k) for k in ("hookproof_platform", "hookproof_role", "hookproof_check"))
+        if not isinstance(platform, str):
+            return
+        counts = self.counts.setdefault((platform, str(role)), {"passed": 0, "failed": 0, "skipped": 0})
+        counts[report.outcome] = counts.get(report.outcome, 0) + 1
+        found = props.get("hookproof_causes")
+        for title in found if report.failed and isinstance(found, list) else ():
+            self.causes.setdefault(str(title), [])
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix("not checked: ")
+            self.not_checked.append((platform, str(role), str(name), reason))
+            because = props.get("hookproof_because")
+            for title in because if isinstance(because, list) else ():
+                self.causes.setdefault(str(title), []).append(f"{role} {name}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.counts:
             return
-        run = self.run
+        run, write = self.run, terminalreporter.write_line
         generation = f"seed {run.seed}" if run.seed is not None else "derandomized (the same examples every run)"
         terminalreporter.section("hookproof conformance summary")
-        terminalreporter.write_line(f"target: {run.shown_target}")
-        terminalreporter.write_line(f"generation: {run.examples} examples per event and check, {generation}")
-        for platform in sorted(self.counts):
-            counts = self.counts[platform]
+        write(f"target: {run.shown_target}")
+        write(f"generation: {run.examples} examples per event and check, {generation}")
+        for (platform, role), counts in sorted(self.counts.items()):
             verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
             if counts["skipped"] and not counts["failed"]:
                 verdict += f" ({counts['skipped']} not checked, listed below)"
-            terminalreporter.write_line(
-                f"  {platform:<10} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
-                f"{counts['skipped']:>3} not checked   {verdict}")
-        for platform in sorted(self.not_checked):
-            for line in self.not_checked[platform]:
-                terminalreporter.write_line(f"  not checked: {platform} {line}")
+            write(f"  {platform:<10} {role:<12} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
+                  f"{counts['skipped']:>3} not checked   {verdict}")
+        if self.causes:
+            write(f"root causes: {len(self.causes)}, each reported once, by the first check that met it")
+            for title, kept in sorted(self.causes.items()):
+                write(f"  {title}")
+                if kept:
+                    write(f"      kept {len(kept)} more check(s) from judging: {', '.join(sorted(kept))}")
+        for platform, role, name, why in sorted(self.not_checked):
+            write(f"  not checked: {platform} {role} {name}: {why}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -521,23 +595,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     A traceback through the suite's machinery helps nobody judging their receiver, and its displayed
     locals could carry a secret.
     """
+    from hookproof.conformance.report import first_check_failure
+
     report = yield
     if report.failed and call.excinfo is not None and _is_conformance(item):
         failure = first_check_failure(call.excinfo.value)
         if failure is not None:
             report.longrepr = str(failure)
+            report.user_properties.append(("hookproof_causes", list(failure.faults)))
     return report
-
-
-def first_check_failure(exc: BaseException) -> Any:
-    """The conformance failure in ``exc``, also when Hypothesis wrapped it in a group (a flaky target, or
-    several distinct failures while shrinking)."""
-    from hookproof.conformance.report import CheckFailure
-
-    if isinstance(exc, CheckFailure):
-        return exc
-    for inner in getattr(exc, "exceptions", ()):
-        found = first_check_failure(inner)
-        if found is not None:
-            return found
-    return None

@@ -34,6 +34,9 @@ class Check:
     func: Callable[[Any, str], None]
     needs: tuple[Need, ...] = ()
     retry: bool = False
+    # At most how many requests it sends the target of one platform, given its context (the run's header
+    # says how many a run will send, so that a receiver with side effects is not surprised).
+    sends: Callable[[Any, str], int] | None = None
 
     @property
     def rule(self) -> str:
@@ -47,7 +50,8 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(role: Role, marker: Marker, *, needs: tuple[Need, ...] = (), retry: bool = False) -> Callable[[F], F]:
+def check(role: Role, marker: Marker, *, needs: tuple[Need, ...] = (), retry: bool = False,
+          sends: Callable[[Any, str], int] | None = None) -> Callable[[F], F]:
     """Register the decorated function as a check of ``role`` named after it."""
 
     def register(fn: F) -> F:
@@ -56,7 +60,7 @@ def check(role: Role, marker: Marker, *, needs: tuple[Need, ...] = (), retry: bo
         # function with the name of a known check is a mistake.
         if known is not None and (known.func.__module__, known.func.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"two checks are named {fn.__name__!r}")
-        CHECKS[fn.__name__] = Check(fn.__name__, role, marker, fn, needs, retry)
+        CHECKS[fn.__name__] = Check(fn.__name__, role, marker, fn, needs, retry, sends)
         return fn
 
     return register

@@ -8,13 +8,17 @@ Its ``key`` says what caused it (the check, the platform, the event), for groupi
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 
 from hookproof import redact
 
 EXCERPT_BYTES = 300
 PAYLOAD_CHARS = 2000
 SECRET_ENV = "HOOKPROOF_SECRET"
+
+
+# Characters str.splitlines() and terminals break lines at, which JSON leaves raw: a payload stays one line.
+LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 def excerpt(data: bytes | str | None, limit: int = EXCERPT_BYTES) -> str:
@@ -64,12 +68,15 @@ class CheckFailure(AssertionError):
 
     def __init__(self, check: str, summary: str, *, platform: str = "", event: str = "",
                  details: Iterable[str] = (), replay: str | None = None, payload: str | None = None,
-                 cause: str | None = None, source: str | None = None):
+                 cause: tuple[Hashable, ...] | None = None, source: str | None = None):
         self.check, self.platform, self.event = check, platform, event
         self.summary = redact.text(summary)
         self.source = redact.text(source) if source else None
-        # What caused it, for grouping: two failures with one key are one problem seen twice.
-        self.key = (check, platform, event, cause or self.summary)
+        # What caused it, without the check's name: failures of several checks with one cause key are one fault
+        # of the implementation seen several times (hookproof.conformance.causes). By default, the failure itself.
+        self.cause_key: tuple[Hashable, ...] = cause if cause is not None else (check, platform, event, self.summary)
+        # The faults it reports, one title each: itself, or each failing event of a check that met several.
+        self.faults: tuple[str, ...] = (self.title,)
         lines = [f"[{check}] {self.summary}"]
         if platform:
             lines.append(f"  platform: {platform}" + (f"   event: {event}" if event else ""))
@@ -77,12 +84,46 @@ class CheckFailure(AssertionError):
         if self.source:
             lines.append(f"  rule: {self.source}")
         if payload is not None:
-            payload = redact.text(payload)
+            payload = redact.text(payload).translate(LINE_BREAKS)
             shown = payload if len(payload) <= PAYLOAD_CHARS else payload[:PAYLOAD_CHARS] + " ..."
             lines.append(f"  payload: {shown}")
         if replay:
             lines.append(f"  replay: {replay}")
         super().__init__("\n".join(lines))
+
+
+    @property
+    def title(self) -> str:
+        """One line naming the fault: the check that found it, where, and what happened."""
+        where = f"{self.platform} {self.event}".strip()
+        return f"[{self.check}] {where}: {self.summary}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Copied or pickled (Hypothesis and pytest-xdist do both), a failure keeps its fields and its text."""
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+    def noted(self, line: str) -> CheckFailure:
+        """The same failure with one more line at the end (``str()`` is the report)."""
+        return _rebuilt(type(self), (f"{self}\n  {redact.text(line)}",), dict(self.__dict__))
+
+
+def _rebuilt(cls: type[CheckFailure], args: tuple[object, ...], fields: dict[str, object]) -> CheckFailure:
+    failure = Exception.__new__(cls)
+    failure.args = args
+    failure.__dict__.update(fields)
+    return failure
+
+
+def first_check_failure(exc: BaseException) -> CheckFailure | None:
+    """The conformance failure in ``exc``, also when Hypothesis wrapped it in a group (a flaky target, or
+    several distinct failures while shrinking)."""
+    if isinstance(exc, CheckFailure):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = first_check_failure(inner)
+        if found is not None:
+            return found
+    return None
 
 
 class NotChecked(Exception):

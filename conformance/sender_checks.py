@@ -14,12 +14,14 @@ checks are marked ``retry_policy_inferred``.
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
 from hookproof import auth, pointers, redact, validation
+from hookproof.conformance.causes import Findings, Ledger
 from hookproof.conformance.registry import check
 from hookproof.conformance.report import CheckFailure
 from hookproof.conformance.sender_harness import ACCEPTING, Arrival, Observation, SenderHarness
@@ -32,6 +34,7 @@ class SenderContext:
 
     harness: SenderHarness
     secret: str | None = None
+    ledger: Ledger = field(default_factory=Ledger)
 
     def __post_init__(self) -> None:
         redact.remember(self.secret)
@@ -85,6 +88,48 @@ class BackoffRule:
 
 
 BACKOFF = BackoffRule()
+
+
+@dataclass(frozen=True)
+class EnvelopeRule:
+    """When intervals measured over several deliveries count as an increasing backoff, jitter or not
+    (docs/decisions.md#jitter-proof-backoff).
+
+    Jittered backoff (full, equal or decorrelated jitter over an exponential schedule) draws each wait at
+    random below a growing bound, so one delivery's intervals may shrink, but most deliveries still end on a
+    wait well above their first. Each delivery votes: it grew if its last wait is at least ``ratio`` times its
+    first and ``growth`` longer. The backoff increases if at least ``share`` of the deliveries grew. A scheduler
+    stall inflates one wait of one delivery now and then, which is a vote or two, never ``share`` of thirty; a
+    jittered exponential schedule grows in three deliveries out of four, so it cannot draw fewer than ``share``
+    either (the odds are in the decision). Waits whose median is under ``immediate`` are retries at once.
+    """
+
+    ratio: float = 1.5
+    growth: float = 0.02
+    share: float = 0.4
+    immediate: float = 0.01
+
+    def grew(self, waits: Sequence[float]) -> bool:
+        return waits[-1] >= waits[0] * self.ratio and waits[-1] - waits[0] >= self.growth
+
+    def problems(self, series: Sequence[Sequence[float]]) -> list[str]:
+        usable = [s for s in series if len(s) >= 2]
+        if not usable:
+            return ["fewer than 3 tries arrived in every delivery: a backoff needs at least 3 to be judged"]
+        middle = statistics.median(v for s in usable for v in s)
+        if middle < self.immediate:
+            return [f"the retries came at once: over {len(usable)} deliveries the median wait was "
+                    f"{middle * 1000:.1f} ms (a sender must back off; {self.immediate * 1000:.0f} ms or more)"]
+        grew = sum(self.grew(s) for s in usable)
+        if grew < self.share * len(usable):
+            return [f"over {len(usable)} deliveries the wait did not grow: only {grew} ended on a wait at least "
+                    f"{self.ratio:g} times their first and {self.growth * 1000:.0f} ms longer (at least "
+                    f"{self.share:.0%} must)"]
+        return []
+
+
+ENVELOPE = EnvelopeRule()
+ENVELOPE_DELIVERIES = 30  # deliveries measured when the first does not show growth by itself
 SHAPES = {"none": "retries at once", "constant": "a constant backoff", "increasing": "an increasing backoff"}
 EARLY = 0.9  # a wait may come this much of its documented length early (clock granularity), no more
 EARLY_NOISE = 0.003
@@ -123,26 +168,29 @@ def backoff_problems(policy: RetryPolicy, intervals: Sequence[float], scale: flo
 
 
 def _fail(name: str, obs: Observation, summary: str, problems: Sequence[str] = (), source: object = None,
-          also: Sequence[str] = ()) -> CheckFailure:
+          also: Sequence[str] = (), cause: str | None = None) -> CheckFailure:
     secret = obs.case.secret
     details = [f"- {redact.text(p, secret)}" for p in problems]
     if also:
         details.append("the same check also failed in: " + ", ".join(also))
     details += [redact.text(line, secret) for line in obs.describe()]
     payload = redact.text(json.dumps(obs.case.body, ensure_ascii=False), secret)
+    key = (obs.case.platform, "sender", cause) if cause else None  # a fault every check of the case meets
     return CheckFailure(name, redact.text(summary, secret), platform=obs.case.platform, event=obs.case.event,
-                        details=details, payload=payload, source=str(source) if source else None)
+                        details=details, payload=payload, source=str(source) if source else None, cause=key)
 
 
 def _arrived(name: str, obs: Observation) -> list[Arrival]:
     """The tries, or a failure that says why there are none (shared by every check; see command_delivers)."""
     if obs.spawn_error:
-        raise _fail(name, obs, f"the sender command {obs.how_it_ended()}")
+        kind = "timed out" if obs.spawn_error.startswith("not run") else "could not be started"
+        raise _fail(name, obs, f"the sender command {obs.how_it_ended()}", cause=f"the command {kind}")
     if not obs.tries:
         why = "the command " + obs.how_it_ended()
         if obs.strays:
             why += f"; {len(obs.strays)} request(s) arrived at other paths"
-        raise _fail(name, obs, f"nothing arrived at {obs.url}: {why}")
+        cause = "the command timed out" if obs.timed_out else "nothing arrived"
+        raise _fail(name, obs, f"nothing arrived at {obs.url}: {why}", cause=cause)
     return obs.tries
 
 
@@ -415,7 +463,8 @@ def judge_delivers(obs: Observation, name: str = "command_delivers") -> None:
     or crashes before sending fails with a message that says which."""
     _arrived(name, obs)
     if obs.timed_out:
-        raise _fail(name, obs, f"the command {obs.how_it_ended()}; a sender must return once the delivery is done")
+        raise _fail(name, obs, f"the command {obs.how_it_ended()}; a sender must return once the delivery is done",
+                    cause="the command timed out")
 
 
 # --- the checks: a judge over the cases its rule is about ------------------------------------------------
@@ -423,14 +472,21 @@ def judge_delivers(obs: Observation, name: str = "command_delivers") -> None:
 
 def _over(name: str, ctx: SenderContext, platform: str, scenarios: Sequence[str],
           judge: Callable[[Observation, str], None]) -> None:
-    """Judge every case; report the first failure, naming the other cases that failed the same way."""
+    """Judge every case; report the first failure, naming the other cases that failed the same way. A fault
+    another check reported already (nothing arrived, the command timed out) makes this one not checked."""
     failures: list[tuple[str, CheckFailure]] = []
+    known = Findings(name, ctx.ledger)
     for scenario in scenarios:
         try:
             judge(ctx.observe(platform, scenario), name)
         except CheckFailure as failure:
-            failures.append((scenario, failure))
-    if failures:
+            if failure.cause_key[1:2] == ("sender",):  # a fault of the whole command, shared by the checks
+                known.record(failure)
+            else:
+                failures.append((scenario, failure))
+    if not failures:
+        known.finish()
+    else:
         first = failures[0][1]
         if len(failures) > 1:
             raise CheckFailure(first.check, first.summary, platform=first.platform, event=first.event,
@@ -451,8 +507,9 @@ def method_and_headers(ctx: SenderContext, platform: str) -> None:
 
 @check("sender", "documented")
 def body_is_the_payload(ctx: SenderContext, platform: str) -> None:
-    """UTF-8 JSON, valid for its event, equal to the payload handed over but for the per-delivery metadata."""
-    _over("body_is_the_payload", ctx, platform, ["accept-200"], judge_body)
+    """UTF-8 JSON, valid for its event, equal to the payload handed over but for the per-delivery metadata, in
+    every case: the cases' payloads take turns at the corners encoders break on (sender_payloads)."""
+    _over("body_is_the_payload", ctx, platform, list(ctx.harness.scenarios(platform)), judge_body)
 
 
 @check("sender", "documented", retry=True)
@@ -476,7 +533,26 @@ def gives_up_after_the_last_try(ctx: SenderContext, platform: str) -> None:
 @check("sender", "documented", retry=True)
 def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
     """The waits between tries have the policy's shape and are never shorter than it documents."""
-    _over("backoff_as_documented", ctx, platform, ["refuse-all"], judge_backoff)
+    name = "backoff_as_documented"
+    obs = ctx.observe(platform, "refuse-all")
+    policy = ctx.harness.policy(platform)
+    try:
+        _over(name, ctx, platform, ["refuse-all"], judge_backoff)
+        return
+    except CheckFailure as failure:
+        if policy.backoff != "increasing" or failure.cause_key[1:2] == ("sender",):
+            raise
+        first_failure = failure
+    # One delivery did not show growth: a jittered backoff may draw a shrinking series by chance. Judge the
+    # envelope of several deliveries instead, which jitter cannot flatten (EnvelopeRule).
+    runs = [obs, *ctx.harness.repeats(platform, "refuse-all", ctx.secret, ENVELOPE_DELIVERIES - 1)]
+    series = [[b.at - a.at for a, b in pairwise(run.tries[:policy.max_tries])] for run in runs]
+    problems = ENVELOPE.problems(series)
+    floor = [p for s, run in zip(series, runs, strict=True)
+             for p in backoff_problems(replace(policy, backoff="none"), s, run.case.time_scale)]
+    if not problems and not floor:
+        return
+    raise first_failure.noted(f"over {len(runs)} deliveries: " + "; ".join(problems + floor[:1]))
 
 
 @check("sender", "documented", retry=True)

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from hookproof import catalog, redact
 from hookproof.conformance.bounded_command import Outcome, run_bounded, tail
 from hookproof.conformance.report import excerpt, masked_headers
 from hookproof.conformance.scripted_server import Answer, Received, ScriptedServer
+from hookproof.conformance.sender_payloads import case_payload
 from hookproof.contract import Contract, RetryPolicy
 from hookproof.schema_store import ENV as SCHEMAS_ENV
 
@@ -135,6 +135,7 @@ class Case:
     secret: str | None = None
     contract: str = ""
     time_scale: float = 1.0  # what {time_scale} was: the waits the policy documents, times this
+    origin: str = "generated"  # what the payload is (conformance.sender_payloads)
 
     def answer(self, index: int) -> int:
         return self.statuses[min(index, len(self.statuses) - 1)]
@@ -185,7 +186,7 @@ class Observation:
         if self.killed_leftovers:
             ended += f"; it left {self.killed_leftovers} process(es) running, which the harness killed"
         lines = [f"command: {shlex.join(self.command)}", f"  ... {ended}",
-                 f"URL: {self.url}",
+                 f"URL: {self.url}", f"payload: {self.case.origin} ({self.case.event})",
                  "scripted answers: " + ", ".join(map(str, self.case.statuses)) + " (the last one repeats)"]
         if self.case.time_scale != 1.0:
             lines.append(f"time scale: {self.case.time_scale:g} (the policy's waits, times this, as {{time_scale}})")
@@ -289,31 +290,6 @@ class HarnessServer(ScriptedServer):
 # --- payloads --------------------------------------------------------------------------------------------
 
 
-def generated_payload(platform: str, contract: str, scenario: str, seed: int | None = None) -> tuple[str, Any]:
-    """One generated (event, body) for a case, the same for the same platform, scenario and seed.
-
-    Each case is a whole run of the command, so one payload per case rather than many; a different seed
-    per scenario spreads the cases over the platform's events.
-    """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as with_seed
-
-    from hookproof.conformance import strategies
-
-    drawn: list[Any] = []
-
-    # Hypothesis tries the simplest value first; the third draw is a random one.
-    @settings(max_examples=3, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @with_seed(zlib.crc32(f"{seed or 0}/{platform}/{scenario}".encode()))
-    @given(strategies.events(platform, contract=contract))
-    def pick(delivery: Any) -> None:
-        drawn.append(delivery)
-
-    pick()
-    return drawn[-1].event, drawn[-1].body
-
-
 # --- running a command -----------------------------------------------------------------------------------
 
 
@@ -347,7 +323,7 @@ class SenderHarness:
 
     def __init__(self, server: HarnessServer, template: str, workdir: Path, *, timeout: float = 60.0,
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
-                 payload: Callable[[str, str, str, int | None], tuple[str, Any]] = generated_payload,
+                 payload: Callable[[str, str, str, int, int | None], tuple[str, Any, str]] = case_payload,
                  jobs: int = 1, contract: str | None = None, time_scale: float | None = None) -> None:
         if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
@@ -384,11 +360,23 @@ class SenderHarness:
                 self._seen[key] = self.run(self._case(platform, scenario, secret))
         return self._seen[key]
 
+    def repeats(self, platform: str, scenario: str, secret: str | None, count: int) -> list[Observation]:
+        """``count`` more runs of one case, each a delivery of its own (remembered too), ``jobs`` at a time: a
+        judge of many deliveries tolerates the little noise that running side by side adds (EnvelopeRule)."""
+        keys = [(platform, f"{scenario}#{number}", secret) for number in range(1, count + 1)]
+        cases = {key: self._case(platform, scenario, secret) for key in keys if key not in self._seen}
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
+            runs = {key: pool.submit(self.run, case) for key, case in cases.items()}
+        for key, future in runs.items():
+            self._seen[key] = future.result()
+        return [self._seen[key] for key in keys]
+
     def _case(self, platform: str, scenario: str, secret: str | None) -> Case:
         spec = self.spec(platform)
         statuses = self.scenarios(platform)[scenario]
-        event, body = self._payload(platform, spec.name, scenario, self.seed)
-        return Case(scenario, platform, event, body, statuses, secret, spec.name, self.scale(platform))
+        place = list(self.scenarios(platform)).index(scenario)
+        event, body, origin = self._payload(platform, spec.name, scenario, place, self.seed)
+        return Case(scenario, platform, event, body, statuses, secret, spec.name, self.scale(platform), origin)
 
     def _observe_all(self, platform: str, secret: str | None) -> None:
         timed, *others = sorted(self.scenarios(platform), key=lambda name: name != TIMED_SCENARIO)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from hookproof.conformance.causes import BecauseOf
 from hookproof.conformance.registry import Check
 from hookproof.conformance.report import NotChecked
 
@@ -21,4 +22,6 @@ def test_conformance(hookproof_check: Check, platform: str, request: pytest.Fixt
     try:
         hookproof_check(contexts(platform), platform)
     except NotChecked as exc:
+        if isinstance(exc, BecauseOf):  # the summary counts, per root cause, the checks it kept from judging
+            request.node.user_properties.append(("hookproof_because", [c.title for c in exc.causes]))
         pytest.skip(f"not checked: {exc}")

@@ -192,3 +192,46 @@ class AcceptsForgedSignatures(Receiver):
         if platform == "doselect":
             return None if headers.get("Doselect-Webhook-Signature") else _json(401)
         return super()._authenticate(platform, headers, raw, body)
+
+
+class CrashesOnNullModel(Receiver):
+    """Reads the model object without looking: a null (or missing, or non-object) model is a 500, as a Go
+    service's nil-pointer panic or ``body["user"]["id"]`` on ``None`` would have it."""
+
+    def handle(self, request: Request) -> Response:
+        body = _parsed(request)
+        if isinstance(body, dict) and request.path.strip("/") == "codewars":
+            model = request.headers.get("X-Webhook-Event", "")
+            try:
+                body[model]["id"]
+            except (KeyError, TypeError):
+                return _json(500, {"error": "nil pointer dereference"})
+        return super().handle(request)
+
+
+def _codewars_event(request: Request, body: Any) -> str:
+    action = body.get("action") if isinstance(body, dict) else None
+    return f"{request.headers.get('X-Webhook-Event', '')}.{action}"
+
+
+class RejectsRankUpgrades(Receiver):
+    """Answers 400 to Codewars ``user.rank_upgraded`` (a handler nobody wrote), and handles the rest."""
+
+    def handle(self, request: Request) -> Response:
+        if request.path.strip("/") == "codewars" and _codewars_event(request, _parsed(request)) == "user.rank_upgraded":
+            return _json(400, {"error": "unsupported event"})
+        return super().handle(request)
+
+
+class TwoIndependentBugs(RejectsRankUpgrades):
+    """Two bugs at once: the 400 above, and a 500 for a Codewars user id that is not plain letters and digits
+    (it is put unescaped into a URL, as one real receiver did)."""
+
+    def handle(self, request: Request) -> Response:
+        body = _parsed(request)
+        user = body.get("user") if isinstance(body, dict) else None
+        uid = user.get("id") if isinstance(user, dict) else None
+        if request.path.strip("/") == "codewars" and isinstance(uid, str) \
+                and not (uid.isascii() and uid.isalnum()):
+            return _json(500, {"error": "invalid URL"})
+        return super().handle(request)

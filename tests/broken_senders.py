@@ -102,6 +102,21 @@ def _altered_body(sender: Broken, p: Prepared, n: int) -> Outgoing:
     return _with_body(sender, p, n, body)
 
 
+def _with_bytes(sender: Broken, p: Prepared, n: int, content: bytes) -> Outgoing:
+    """The try with other bytes for a body, authenticated over them (so that only the encoding is wrong)."""
+    return sender.signed(dataclasses.replace(p, outgoing=dataclasses.replace(p.outgoing, content=content)), n)
+
+
+def _numbers_as_strings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _numbers_as_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_strings(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _keeps_metadata(sender: Broken, p: Prepared, n: int) -> Outgoing:
     return _with_body(sender, p, n, BODY)  # the payload as handed over, metadata untouched
 
@@ -142,6 +157,12 @@ MODES: dict[str, Mode] = {
     "constant-interval": Mode(waits={"factor": 1.0}),  # the first wait, every time
     "immediate-retries": Mode(waits={"base": 0.0}),
     "follows-redirects": Mode(follow_redirects=True),
+    # encoders gone wrong: non-ASCII as "?", Python's repr for JSON, numbers written as strings
+    "mangles-non-ascii": Mode(lambda s, p, n: _with_bytes(
+        s, p, n, json.dumps(json.loads(p.outgoing.content), ensure_ascii=False).encode("ascii", "replace"))),
+    "writes-repr": Mode(lambda s, p, n: _with_bytes(s, p, n, repr(json.loads(p.outgoing.content)).encode())),
+    "numbers-as-strings": Mode(lambda s, p, n: _with_body(s, p, n, _numbers_as_strings(
+        json.loads(p.outgoing.content)))),
     "retries-every-failure": Mode(retry_every_failure=True),
 }
 NOT_SENDING = ("sends-nothing", "hangs", "crashes")

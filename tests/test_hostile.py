@@ -25,7 +25,7 @@ from hookproof.conformance import receiver_checks
 from hookproof.conformance.bounded_command import OUTPUT_TAIL, run_bounded
 from hookproof.conformance.http_exchange import HttpSession
 from hookproof.conformance.receiver_checks import ReceiverContext
-from hookproof.conformance.report import CheckFailure
+from hookproof.conformance.report import CheckFailure, NotChecked
 from hookproof.conformance.sender_harness import Case, SenderHarness, scripted_server
 from hookproof.reference_impl.receiver import Receiver
 from hookproof.reference_impl.serving import serving
@@ -113,7 +113,7 @@ def test_a_dripping_receiver_costs_a_run_a_few_deadlines_not_minutes() -> None:
         ctx = ReceiverContext(lambda _p: f"http://127.0.0.1:{port}/viasto", session, None, examples=3)
         started = time.monotonic()
         for check in (receiver_checks.generated_valid, receiver_checks.answers_in_time, receiver_checks.no_redirect):
-            with pytest.raises(CheckFailure):
+            with pytest.raises((CheckFailure, NotChecked)):  # the first fails; the others: not checked because of it
                 check(ctx, "viasto")
         assert time.monotonic() - started < 5  # the breaker: three stalls, then nothing more is sent
     session.close()

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookproof import catalog
+from hookproof import catalog, validation
 from hookproof.conformance import sender_checks, sender_harness
 from hookproof.conformance.registry import CHECKS, checks_of
 from hookproof.conformance.report import CheckFailure
@@ -496,3 +496,50 @@ def test_constant_backoff_problems_say_which_wait_is_wrong() -> None:
                          "interval 2 (2 ms) is shorter than the documented constant 1 s x 0.05 = 50 ms"]
     # the same intervals at another time scale: 1 s x 0.001 = 1 ms, so waits of 200 ms are far too long
     assert sender_checks.backoff_problems(CONSTANT, [0.2, 0.2], 0.001) != []
+
+
+# --- the payloads reach the corners where encoders break (docs/decisions.md#sender-corners) -------------
+
+WEBHOOK_PLATFORMS = list(catalog.platforms("webhook"))
+
+
+def body_check(harness: SenderHarness, platform: str) -> CheckFailure | None:
+    try:
+        CHECKS["body_is_the_payload"](SenderContext(harness, SECRET), platform)
+    except CheckFailure as failure:
+        return failure
+    return None
+
+
+@pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)
+def test_a_sender_that_mangles_non_ascii_fails_the_body_check_on_every_platform(harness_for, platform: str) -> None:
+    failure = body_check(harness_for(broken_command("mangles-non-ascii")), platform)
+    assert failure is not None, f"a sender writing ? for non-ASCII passed body_is_the_payload on {platform}"
+    assert "text corners" in str(failure) and "?" in str(failure)
+    assert body_check(harness_for(reference_command()), platform) is None
+
+
+@pytest.mark.parametrize(("mode", "platform", "says"), [
+    ("writes-repr", "codewars", "the body is not JSON"),
+    ("numbers-as-strings", "qualified", 'expected -9007199254740991, got "-9007199254740991"'),
+])
+def test_an_encoder_gone_wrong_fails_the_body_check(harness_for, mode: str, platform: str, says: str) -> None:
+    failure = body_check(harness_for(broken_command(mode)), platform)
+    assert failure is not None and says in str(failure), str(failure)
+
+
+def test_the_cases_take_turns_at_the_corners() -> None:
+    from hookproof.conformance.sender_payloads import CORNER_TEXT, case_payload
+
+    for platform in WEBHOOK_PLATFORMS:
+        spec = catalog.contract(platform)
+        names = list(sender_harness.scenarios_for(spec.retry))
+        made = [case_payload(platform, spec.name, name, place, 7) for place, name in enumerate(names)]
+        origins = [origin for _, _, origin in made]
+        assert origins[0].endswith("(escapes, non-ASCII)") and "blank" in origins[1], platform
+        documented = any(ev.examples for ev in spec.events.values())
+        assert any(o.startswith("a documented example") for o in origins) == documented, platform
+        texts = [json.dumps(body, ensure_ascii=False) for _, body, _ in made]
+        assert json.dumps(CORNER_TEXT, ensure_ascii=False)[1:-1] in texts[0], platform
+        for (event, body, _), name in zip(made, names, strict=True):  # every corner is still a valid payload
+            assert not validation.check_instance(spec.event(event).schema_id, body), (platform, name)

@@ -3,13 +3,17 @@
 Profiles name fields by pointer (where the event name travels, which metadata a sender sets), so the
 catalog, the checks and the reference implementations all need the same few operations. Copies share
 every object off the changed path with the original: cheap, and the caller's body is never changed.
-Only object members are addressed; none of the profiles points into an array.
+Pointers address object members only (none of the profiles points into an array); :func:`walk` and
+:func:`set_at` address every value, arrays included, by a path of keys and indexes, for the code that
+rewrites bodies one value at a time (shrinking a failing case, making a sender's payload reach the corners).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+Path = tuple[str | int, ...]
 
 _MISSING = object()
 
@@ -78,3 +82,28 @@ def removed(doc: Any, pointer: str) -> Any:
         return copied
 
     return drop(doc, 0) if path else doc
+
+
+def walk(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every value in ``value`` with its path, outermost first (so whole members come before their parts)."""
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from walk(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from walk(item, (*path, index))
+
+
+def set_at(doc: Any, path: Path, value: Any = None, *, delete: bool = False) -> Any:
+    """A copy of ``doc`` with ``value`` at ``path`` (or without the value there, with ``delete``); the path
+    must exist, as :func:`walk` gives it."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    copied: Any = dict(doc) if isinstance(doc, dict) else list(doc)
+    if delete and not rest:
+        del copied[head]
+    else:
+        copied[head] = set_at(doc[head], rest, value, delete=delete)
+    return copied

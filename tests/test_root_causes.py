@@ -1,0 +1,77 @@
+"""One fault is one failure, every failing event is reported, and nothing goes unchecked in silence, as a user
+sees it in a run (docs/decisions.md#root-causes)."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from hookproof.reference_impl.receiver import Receiver
+from hookproof.reference_impl.serving import serving
+from tests import broken_receivers as broken
+
+SUITE = ("--pyargs", "hookproof.conformance")
+SECRET = "root-cause-secret"
+
+
+def run(pytester: pytest.Pytester, receiver: Receiver, *args: str) -> tuple[pytest.RunResult, str]:
+    with serving(receiver) as base:
+        result = pytester.runpytest(*SUITE, "--target-url", f"{base}/codewars", "--hookproof-platform", "codewars",
+                                    "--hookproof-examples", "5", *args)
+    return result, result.stdout.str()
+
+
+def test_one_400_on_one_event_is_one_failure_and_its_dependents_are_not_checked(pytester: pytest.Pytester) -> None:
+    result, out = run(pytester, broken.RejectsRankUpgrades(secrets={"codewars": SECRET}), "--hookproof-secret",
+                      SECRET)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1, out
+    assert "[documented_examples] answered 400 to a valid delivery" in out and "event: user.rank_upgraded" in out
+    assert "root causes: 1, each reported once" in out
+    kept = re.search(r"kept (\d+) more check\(s\) from judging: (.*)", out)
+    assert kept and int(kept.group(1)) == outcomes.get("skipped") >= 3, out
+    assert "receiver duplicate_delivery" in kept.group(2) and "receiver answers_in_time" not in kept.group(2)
+    assert "not checked: codewars receiver generated_valid: because of [documented_examples] codewars " \
+           "user.rank_upgraded" in out
+
+
+def test_two_independent_bugs_show_up_in_one_run(pytester: pytest.Pytester) -> None:
+    result, out = run(pytester, broken.TwoIndependentBugs(secrets={"codewars": SECRET}), "--hookproof-secret", SECRET)
+    assert "answered 400" in out and "user.rank_upgraded" in out
+    assert "answered 500" in out and '"error": "invalid URL"' in out
+    assert result.parseoutcomes().get("failed", 0) >= 2, out
+    assert re.search(r"root causes: [2-9]", out), out
+
+
+class Counting(Receiver):
+    """The reference receiver, counting the requests it is sent."""
+
+    def __init__(self, inner: Receiver) -> None:
+        self.inner, self.count, self.lock = inner, 0, threading.Lock()
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.count += 1
+        return self.inner(environ, start_response)
+
+    def handle(self, request: Request) -> Response:  # pragma: no cover - __call__ goes to the inner receiver
+        return self.inner.handle(request)
+
+
+def test_a_failing_receiver_costs_at_most_about_twice_a_passing_one(pytester: pytest.Pytester) -> None:
+    passing, failing = Counting(Receiver(secrets={"codewars": SECRET})), \
+        Counting(broken.TwoIndependentBugs(secrets={"codewars": SECRET}))
+    run(pytester, passing, "--hookproof-secret", SECRET)
+    run(pytester, failing, "--hookproof-secret", SECRET)
+    assert 0 < failing.count <= 2 * passing.count, (failing.count, passing.count)
+
+
+def test_a_run_without_a_secret_says_authentication_was_not_checked(pytester: pytest.Pytester) -> None:
+    result, out = run(pytester, Receiver(secrets={}), "-k", "authentication")
+    result.assert_outcomes(skipped=1)
+    assert "CONFORMS (1 not checked, listed below)" in out
+    assert "not checked: codewars receiver authentication_required: no secret given" in out
+    assert "--hookproof-secret" in out
