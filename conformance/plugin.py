@@ -288,6 +288,8 @@ def build_config(config: pytest.Config) -> RunConfig:
 
 CONFIG_KEY = pytest.StashKey[RunConfig]()
 SUMMARY_KEY = pytest.StashKey["SummaryReporter"]()
+UNGROUPED = ("pass --dist loadgroup with -n: each worker keeps its own root causes, so one cause may fail a check "
+             "on each worker instead of once (hookproof run adds it)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -309,6 +311,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         problem = _reachable(run.target_url, run.response_timeout)
         if problem:
             raise _fail(problem)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadgroup``, a role's checks of one platform go to one worker, in order: the root-cause
+    ledger lives in that worker, so one cause stays one failure (docs/decisions.md#root-causes). Other tests
+    are grouped as pytest-xdist groups them."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from hookproof.conformance.worker_groups import ConformanceGroups
+
+    return ConformanceGroups(config, log)
 
 
 def _marks(run: RunConfig, check: Check, platform: str) -> list[pytest.MarkDecorator]:
@@ -471,12 +485,12 @@ def hookproof_registration_context(hookproof_run: RunConfig,
 # --- the summary -----------------------------------------------------------------------------------------
 
 
-_ITEM_ID = re.compile(r"test_conformance\[(receiver|sender|registration)-(.+)-(\w+)\]$")
+ITEM_ID = re.compile(r"test_conformance\[(receiver|sender|registration)-(.+)-(\w+)\]$")
 
 
 def _planned_items(ids: list[str]) -> list[tuple[str, str, str]]:
     """(role, platform, check) of every conformance item among ``ids``."""
-    return [m.groups() for m in map(_ITEM_ID.search, ids) if m]  # type: ignore[misc]
+    return [m.groups() for m in map(ITEM_ID.search, ids) if m]  # type: ignore[misc]
 
 
 def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
@@ -543,6 +557,10 @@ class SummaryReporter:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if not self.announced and _planned_items(ids) and getattr(node.config.option, "dist", "") != "loadgroup":
+            reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"hookproof: {UNGROUPED}")
         self._announce(node.config, ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

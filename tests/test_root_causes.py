@@ -75,3 +75,40 @@ def test_a_run_without_a_secret_says_authentication_was_not_checked(pytester: py
     assert "CONFORMS (1 not checked, listed below)" in out
     assert "not checked: codewars receiver authentication_required: no secret given" in out
     assert "--hookproof-secret" in out
+
+
+def test_one_cause_stays_one_failure_on_several_workers(pytester: pytest.Pytester) -> None:
+    """Each xdist worker keeps its own ledger: grouped by role and platform, the verdict is the serial one."""
+    receiver = broken.RejectsRankUpgrades(secrets={"codewars": SECRET})
+    serial, _ = run(pytester, receiver, "--hookproof-secret", SECRET)
+    parallel, out = run(pytester, receiver, "--hookproof-secret", SECRET, "-n", "2", "--dist", "loadgroup")
+    assert parallel.parseoutcomes() == serial.parseoutcomes(), out
+    assert "root causes: 1, each reported once" in out and "pass --dist loadgroup" not in out
+
+
+def test_a_parallel_run_without_grouping_says_how_to_keep_causes_whole(pytester: pytest.Pytester) -> None:
+    _, out = run(pytester, Receiver(secrets={"codewars": SECRET}), "--hookproof-secret", SECRET, "-n", "2",
+                 "-k", "documented_examples or duplicate")
+    assert "hookproof: pass --dist loadgroup with -n" in out
+
+
+@pytest.mark.parametrize(("given", "sent"), [
+    (["--platform", "codewars"], ["--platform", "codewars"]),
+    (["-n", "2"], ["-n", "2", "--dist", "loadgroup"]),
+    (["-nauto"], ["-nauto", "--dist", "loadgroup"]),
+    (["--numprocesses=3", "--dist=load"], ["--numprocesses=3", "--dist=load"]),
+])
+def test_hookproof_run_groups_a_parallel_run_unless_told_otherwise(given: list[str], sent: list[str]) -> None:
+    from hookproof.cli import _grouped
+
+    assert _grouped(given) == sent
+
+
+def test_the_scheduler_groups_conformance_checks_by_role_and_platform() -> None:
+    from hookproof.conformance.worker_groups import group_of
+
+    assert group_of("test_conformance.py::test_conformance[receiver-codewars-duplicate_delivery]") == \
+        "hookproof-receiver-codewars"
+    assert group_of("x/test_conformance.py::test_conformance[sender-my-platform-retried_as_documented]") == \
+        "hookproof-sender-my-platform"
+    assert group_of("tests/test_cli.py::test_run[receiver-codewars-x]") is None

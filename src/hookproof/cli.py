@@ -166,7 +166,15 @@ def pytest_arguments(extra: Sequence[str]) -> list[str]:
 def cmd_run(extra: list[str]) -> int:
     import pytest
 
-    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", *pytest_arguments(extra)]))
+    arguments = pytest_arguments(extra)
+    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", *_grouped(arguments)]))
+
+
+def _grouped(arguments: list[str]) -> list[str]:
+    """With ``-n``, keep each platform's checks of a role on one worker, where its root causes are known."""
+    parallel = any(a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses=")) for a in arguments)
+    chosen = any(a == "--dist" or a.startswith("--dist=") for a in arguments)
+    return [*arguments, "--dist", "loadgroup"] if parallel and not chosen else arguments
 
 
 def _add_schemas(p: argparse.ArgumentParser) -> None:
