@@ -4,8 +4,6 @@ shrinking ones fail, in every run (docs/decisions.md#jitter-proof-backoff)."""
 from __future__ import annotations
 
 import random
-import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from hookproof.conformance.report import CheckFailure
 from hookproof.conformance.sender_checks import BACKOFF, ENVELOPE, ENVELOPE_DELIVERIES, SenderContext
 from hookproof.conformance.sender_harness import HarnessServer, SenderHarness, scripted_server
 from tests.jittered_senders import Drawn
+from tests.sender_commands import command_line
 
 BASE = 0.02  # the first wait, in seconds: the smallest the checks are meant to judge
 TRIES = 5
@@ -84,9 +83,7 @@ TIME_SCALE = 0.02  # DoSelect's backoff, from 1 s, becomes 20 ms at the first re
 
 
 def command(kind: str) -> str:
-    return (f"{shlex.quote(sys.executable)} {shlex.quote(str(JITTERED))} {kind} --url {{url}} --event-file "
-            f"{{event_file}} --platform {{platform}} --contract {{contract}} --event {{event}} --secret {{secret}} "
-            f"--time-scale {{time_scale}}")
+    return command_line(JITTERED, kind)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from hookproof.conformance.sender_harness import (
 from hookproof.conformance.sender_harness import HarnessServer as HTTPServer
 from hookproof.contract import NO_SOURCE, RetryPolicy
 from hookproof.reference_impl.backoff import Backoff
+from tests.sender_commands import command_line
 
 BROKEN = Path(__file__).with_name("broken_senders.py")
 BASE = 0.05  # the time scale of every run here: DoSelect's backoff from 1 s becomes 50, 100, 200, 400 ms
@@ -52,9 +51,7 @@ FIRST_SCENARIO = {
 
 
 def broken_command(mode: str) -> str:
-    return (f"{shlex.quote(sys.executable)} {shlex.quote(str(BROKEN))} {mode} --url {{url}} --event-file "
-            f"{{event_file}} --platform {{platform}} --contract {{contract}} --event {{event}} --secret {{secret}} "
-            f"--time-scale {{time_scale}}")
+    return command_line(BROKEN, mode)
 
 
 @pytest.fixture(scope="module")
