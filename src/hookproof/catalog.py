@@ -9,8 +9,8 @@ and kept, so that a run that checks one platform does not pay for the others.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from functools import cached_property
+from collections.abc import Callable, Sequence
+from functools import cached_property, partial
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -24,12 +24,20 @@ from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
 FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
 
+def _format_callbacks() -> dict[str, Callable[[str], bool]]:
+    """Python jsonschema's format checks, for jsonschema-rs to call: both engines judge formats alike."""
+    return {name: partial(lambda value, name: FORMAT_CHECKER.conforms(value, name), name=name)
+            for name in FORMAT_CHECKER.checkers}
+
+
 class Catalog:
     def __init__(self, folders: SchemaFolders) -> None:
         self.folders = folders
         self._loaded: dict[str, profiles.LoadedPlatform] = {}
         self._loading: list[str] = []
         self._validators: dict[tuple[str, bool], Draft202012Validator] = {}
+        self._fast: dict[tuple[str, bool], Callable[[Any], bool]] = {}
+        self._fast_registries: dict[bool, Any] = {}
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -97,6 +105,23 @@ class Catalog:
             self._validators[key] = Draft202012Validator(self.schema(schema_id, strict), registry=self.registry(strict),
                                                          format_checker=FORMAT_CHECKER)
         return self._validators[key]
+
+    def is_valid(self, schema_id: str, instance: Any, strict: bool = False) -> bool:
+        """The verdict alone, from jsonschema-rs over the same registry and format checks: where a delivery is
+        judged per request (the reference receiver, the checks), most deliveries are valid and need no error
+        messages, which jsonschema then gives for the rest (docs/decisions.md#fast-validation)."""
+        key = (schema_id, strict)
+        check = self._fast.get(key)
+        if check is None:
+            import jsonschema_rs
+
+            if strict not in self._fast_registries:
+                self._fast_registries[strict] = jsonschema_rs.Registry(
+                    [(uri, self.schema(uri, strict)) for uri in self.registry(strict)])
+            check = jsonschema_rs.validator_for(self.schema(schema_id, strict), registry=self._fast_registries[strict],
+                                                formats=_format_callbacks(), validate_formats=True).is_valid
+            self._fast[key] = check
+        return check(instance)
 
 
 _active: Catalog | None = None

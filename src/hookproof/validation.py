@@ -97,6 +97,8 @@ def problem_of(error: ValidationError, fallback_source: str) -> Problem:
 def check_instance(schema_id: str, instance: Any, strict: bool = False) -> list[Problem]:
     """Every problem of ``instance`` against one schema, in document order."""
     cat = catalog.active()
+    if cat.is_valid(schema_id, instance, strict):
+        return []
     top = cat.schema(schema_id)
     fallback = top.get("$comment", schema_id) if isinstance(top, dict) else schema_id
     errors = sorted(cat.validator(schema_id, strict).iter_errors(instance),
