@@ -128,8 +128,8 @@ class Output:
             self.err.flush()
 
 
-def _answer(status: int, **payload: Any) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")
+def _answer(code: int, **payload: Any) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False), status=code, mimetype="application/json")
 
 
 class Forwarder:
@@ -250,7 +250,8 @@ class Listener:
             status = forwarded[0].status or 502
         else:
             status = 200 if not problems or self.accept_all else refuse
-        stored = self.store.add(delivery_key(self.platform, rec, body), rec, status,
+        key = f"{delivery_key(self.platform, rec, body)}:{mode}"  # a forgery is not a repeat of the real one
+        stored = self.store.add(key, rec, status,
                                 forwarded[0] if forwarded else None)  # committed: only now may it be answered
         rec = Recording(**{**rec.__dict__, "id": str(stored.id), "recorded_at": datetime.now().astimezone()
                            .isoformat(timespec="seconds")})

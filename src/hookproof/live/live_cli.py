@@ -165,7 +165,7 @@ def _store(path: str, *, create: bool) -> Any:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     from hookproof.live.listen import Forwarder, Listener, Output
-    from hookproof.reference_impl.serving import BoundedWSGIServer
+    from hookproof.reference_impl.serving import BoundedWSGIServer, _QuietHandler
 
     _configure(args)
     try:
@@ -185,7 +185,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     app = Listener(plat.id, store, output, secret=secret, forward=forward, accept_all=args.accept_all,
                    max_body=args.max_body)
     try:
-        server = BoundedWSGIServer(args.host, args.port, app)
+        server = BoundedWSGIServer(args.host, args.port, app, handler=_QuietHandler)  # one line per delivery is ours
     except OSError as exc:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     signal.signal(signal.SIGTERM, _stop)

@@ -105,16 +105,24 @@ class CaptureStore:
                forward.status if forward else None, forward.elapsed if forward else None,
                forward.excerpt if forward else None, forward.error if forward else None)
         conn = self._connection()
-        cursor = conn.execute(
-            "INSERT INTO captures (delivery_key, received_at, last_received_at, platform, method, path, headers, body, "
-            "body_truncated, contract, event, auth, problems, answer_status, forward_status, forward_elapsed, "
-            "forward_excerpt, forward_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (delivery_key) DO UPDATE SET times = times + 1, last_received_at = excluded.received_at, "
-            "answer_status = excluded.answer_status, forward_status = excluded.forward_status, "
-            "forward_elapsed = excluded.forward_elapsed, forward_excerpt = excluded.forward_excerpt, "
-            "forward_error = excluded.forward_error RETURNING id, times", row)
-        found = cursor.fetchone()
-        cursor.close()
+        conn.execute("BEGIN IMMEDIATE")  # one writer at a time: a repeat is counted, never stored twice
+        try:
+            found = conn.execute(
+                "UPDATE captures SET times = times + 1, last_received_at = ?, answer_status = ?, "
+                "forward_status = ?, forward_elapsed = ?, forward_excerpt = ?, forward_error = ? "
+                "WHERE delivery_key = ? RETURNING id, times",
+                (now, *row[-5:], key)).fetchone()
+            if found is None:
+                cursor = conn.execute(
+                    "INSERT INTO captures (delivery_key, received_at, last_received_at, platform, method, path, "
+                    "headers, body, body_truncated, contract, event, auth, problems, answer_status, forward_status, "
+                    "forward_elapsed, forward_excerpt, forward_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?, ?)", row)
+                found = (cursor.lastrowid, 1)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         return Stored(int(found[0]), found[1] == 1, int(found[1]))
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> Iterator[sqlite3.Row]:
@@ -127,7 +135,8 @@ class CaptureStore:
 
     def select(self, *, event: str | None = None, since: float | None = None, ids: list[int] | None = None,
                limit: int | None = None) -> list[Recording]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if event:
             where.append("event = ?")
             args.append(event)
