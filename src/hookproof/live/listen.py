@@ -113,7 +113,7 @@ class Output:
                                    "elapsed": round(rec.forward.elapsed, 4)}}, ensure_ascii=False)
         when = datetime.now().strftime("%H:%M:%S")
         verdict = "conforms" if rec.conforms else "DOES NOT CONFORM"
-        first = f"  {rec.problems[0][:160]}" if rec.problems else ""
+        first = f"  {_without_source(rec.problems[0])[:160]}" if rec.problems else ""
         repeat = "" if stored.new else f"  (repeat {stored.times} of #{stored.id})"
         forward = ""
         if rec.forward is not None:
@@ -126,6 +126,11 @@ class Output:
         if self.live:
             self.err.write("\n")
             self.err.flush()
+
+
+def _without_source(problem: str) -> str:
+    """A problem without its citation, for one line per delivery (``captures show`` prints it whole)."""
+    return problem.rsplit(" [", 1)[0] if problem.endswith("]") else problem
 
 
 def _answer(code: int, **payload: Any) -> Response:
