@@ -511,7 +511,8 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 
     c = sub.add_parser("captures", help="list, show or export what hookproof listen kept")
     c.add_argument("action", choices=("list", "show", "export"), help="list; show ID; export DIR")
-    c.add_argument("ids", nargs="*", metavar="ID", help="show: the capture id")
+    c.add_argument("ids", nargs="*", metavar="ID|DIR", help="show: the capture id; export: the folder to write "
+                   "(one file per capture, capture-ID.json)")
     c.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file of the captures ({DEFAULT_DB})")
     c.add_argument("--dir", help=argparse.SUPPRESS)
     c.add_argument("--event", help="only captures of this event")
