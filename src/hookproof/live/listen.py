@@ -153,6 +153,7 @@ class Forwarder:
         return client
 
     def send(self, method: str, headers: list[tuple[str, str]], body: bytes) -> tuple[Answer, bytes, str]:
+        """Forward with the header bytes as received (``headers`` in WSGI's Latin-1 reading)."""
         wire = [(k.encode("ascii", "replace"), v.encode("latin-1", "replace")) for k, v in headers
                 if k.lower() not in HOP_BY_HOP]
         deadline = Deadline(self.timeout)
@@ -241,6 +242,8 @@ class Listener:
                     refuse = 401
                 elif auth_problems:
                     refuse = 403
+                elif event is not None and not any(event in c.events for c in self.contracts):
+                    refuse = 202  # a new vendor event: kept and shown, but not refused (a refusal is retried)
                 problems = auth_problems + problems
         rec = Recording(kind="capture", id="", platform=self.platform, method=request.method,
                         path=request.full_path.rstrip("?") if request.query_string else request.path,
@@ -249,7 +252,7 @@ class Listener:
                         expected="2XX" if not problems else "not 5XX")
         forwarded: tuple[Answer, bytes, str] | None = None
         if self.forward is not None and refusal is None:
-            forwarded = self.forward.send(request.method, raw_headers, content)
+            forwarded = self.forward.send(request.method, list(request.headers.items()), content)
             rec = Recording(**{**rec.__dict__, "forward": forwarded[0]})
         if forwarded is not None:
             status = forwarded[0].status or 502
@@ -267,6 +270,9 @@ class Listener:
                 return _answer(502, status="error", capture=stored.id,
                                message=f"the receiver behind hookproof listen: {answer.error}")
             return Response(content_back, status=status, content_type=kind)
+        if status == 202 and problems:
+            return _answer(status, status="ignored", capture=stored.id, event=event,
+                           message="an event no contract of this platform has; kept")
         if status < 300:
             return _answer(status, status="accepted" if not problems else "accepted, does not conform",
                            capture=stored.id, event=event, contract=contract, problems=problems[:5])
