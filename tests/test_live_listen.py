@@ -7,12 +7,16 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hookproof import catalog
 from hookproof.live.store import CaptureStore
@@ -68,7 +72,8 @@ def test_deliveries_are_validated_kept_once_and_forwarded(tmp_path: Path) -> Non
 
 def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite3"
-    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), secret=SECRET) as (url, _):
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--max-body", "4096",
+                   secret=SECRET) as (url, _):
         spec = catalog.contract("codewars")
         body = spec.event("user.rank_upgraded").examples[0].body
         headers = spec.delivery_headers("user.rank_upgraded")
@@ -79,12 +84,16 @@ def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None
         junk = httpx.post(url, content=b"{", headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         new = httpx.post(url, content=encode({**body, "action": "new_action"}),
                          headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
+        huge = httpx.post(url, content=encode({**body, "padding": "x" * 10_000}),
+                          headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
     assert (ok.status_code, again.status_code, forged.status_code, bare.status_code, junk.status_code,
-            new.status_code) == (200, 200, 403, 401, 400, 202)
+            new.status_code, huge.status_code) == (200, 200, 403, 401, 400, 202, 413)
     kept = CaptureStore(str(db)).select()
-    assert len(kept) == 5  # the retry is counted on the first capture, the forgery is a capture of its own
+    assert len(kept) == 6  # the retry is counted on the first capture, the forgery is a capture of its own
     assert kept[0].extra == {"times_received": 2}
-    assert kept[-1].event == "user.new_action" and not kept[-1].conforms
+    assert kept[4].event == "user.new_action" and not kept[4].conforms
+    assert kept[5].body_truncated and kept[5].body == b"" and "larger than 4096 bytes" in kept[5].problems[0]
+    assert all(r.header("X-Webhook-Secret") in (None, "***") for r in kept)
 
 
 def _count(db: Path) -> int:
@@ -137,3 +146,24 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_delivery(tmp_path: Path) -
     assert len(results) == BURST
     assert len(acknowledged) > at_kill  # deliveries went on after the restart
     assert acknowledged <= kept, f"{len(acknowledged - kept)} acknowledged deliveries lost"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--platform", "xobin"], "xobin is a registration_api: it sends no deliveries to listen for"),
+    (["--platform", "codewars", "--db", "{not_a_db}"], "as a capture database: file is not a database"),
+    (["--platform", "codewars", "--port", "{busy}"], "Address already in use"),
+    (["--platform", "codewars", "--forward-to", "ftp://x"], "--forward-to 'ftp://x' is not an http(s) URL"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database, but text long enough to have a header " * 20)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        filled = [a.format(not_a_db=not_a_db, busy=busy.getsockname()[1]) for a in args]
+        defaults = [*(["--port", "0"] if "--port" not in args else []), *(["--db", "c.db"] if "--db" not in args
+                                                                          else [])]
+        result = subprocess.run([sys.executable, "-m", "hookproof", "listen", *defaults, *filled],
+                                capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

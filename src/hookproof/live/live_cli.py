@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -185,9 +186,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
     app = Listener(plat.id, store, output, secret=secret, forward=forward, accept_all=args.accept_all,
                    max_body=args.max_body)
     try:
+        _can_bind(args.host, args.port)  # werkzeug would print its own lines and exit 1
         server = BoundedWSGIServer(args.host, args.port, app, handler=_QuietHandler)  # one line per delivery is ours
-    except OSError as exc:
-        raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}") from None
     signal.signal(signal.SIGTERM, _stop)
     forwarding = f"; forwarding to {redact.url(args.forward_to)}" if args.forward_to else ""
     checked = "authentication checked" if secret else "authentication not checked (no --secret)"
@@ -204,6 +206,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
         output.close()
         store.close()
     return 0
+
+
+def _can_bind(host: str, port: int) -> None:
+    """Raise the OSError a bind to ``host:port`` meets (a busy port, an address not of this machine)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a port in TIME_WAIT is free
+        probe.bind((host, port))
 
 
 def _stop(*_: object) -> None:
