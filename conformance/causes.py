@@ -108,6 +108,7 @@ class Findings:
                                    "listed)", platform=first.platform, event=first.event, cause=first.cause_key,
                                    details=[*others, *shown])
             grouped.faults = tuple(f.title for f in self.new)
+            grouped.recordings = tuple(r for f in self.new for r in f.recordings)
             raise grouped
         if self.known:
             raise BecauseOf(self.known)

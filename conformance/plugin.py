@@ -39,7 +39,8 @@ DEFAULT_EXAMPLES = 10
 MAX_EXAMPLES = 100_000
 # Options with a value, as `hookproof run` spells them short (``--platform``) and pytest long.
 SHORT_OPTIONS = ("platform", "contract", "events", "secret", "api-key", "api-key-header", "sender-cmd",
-                 "sender-timeout", "sender-jobs", "time-scale", "response-timeout", "examples", "seed", "schemas")
+                 "sender-timeout", "sender-jobs", "time-scale", "response-timeout", "examples", "seed", "schemas",
+                 "failures", "captures")
 SHORT_FLAGS = ("shrink",)
 
 
@@ -61,6 +62,8 @@ class RunConfig:
     shrink: bool
     schemas: tuple[str, ...] = ()
     events: frozenset[str] | None = None
+    failures: str | None = None  # --hookproof-failures: the folder failing receiver requests are written to
+    captures: tuple[tuple[str, Any], ...] = ()  # --hookproof-captures: (file, recording) sent as examples
 
     @property
     def reference(self) -> bool:
@@ -119,7 +122,8 @@ class RunConfig:
 
         plat = catalog.platform(platform)
         specs = [plat.contract(self.contract)] if self.contract else list(plat.contracts)
-        if "examples" in check.needs and not any(e.examples for s in specs for e in s.events.values()):
+        captured = any(rec.platform == platform for _, rec in self.captures)
+        if "examples" in check.needs and not captured and not any(e.examples for s in specs for e in s.events.values()):
             return f"the {plat.name} documents show no example delivery to send"
         if "auth" in check.needs and not self.secret and not self.reference:
             return (f"no secret given: {plat.name} deliveries can authenticate; pass --hookproof-secret "
@@ -158,6 +162,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--hookproof-schemas", metavar="DIR", action="append", default=[],
         help="a folder of platforms of your own (the layout of hookproof's schemas/), added to or replacing the "
         "built-in ones; repeatable (default: $HOOKPROOF_SCHEMAS)")
+    add("--hookproof-failures", metavar="DIR", help="write every failing receiver request into DIR, one file each "
+        "(an earlier run's failure files there are removed), for: hookproof replay DIR --target-url URL")
+    add("--hookproof-captures", metavar="DIR", action="append", default=[],
+        help="recorded deliveries (hookproof captures export DIR, or capture files) that documented_examples sends "
+        "too: each must get a 2XX where it conforms; repeatable")
 
 
 def _fail(message: str) -> pytest.UsageError:
@@ -209,6 +218,26 @@ def _reachable(url: str, timeout: float) -> str | None:
         return f"--target-url {shown!r}: {parts.hostname!r} is not a valid host name"
 
 
+def _captures(paths: Any, secret: str | None, target_url: str | None) -> tuple[tuple[str, Any], ...]:
+    """The recordings of ``--hookproof-captures``; a capture that was authenticated needs a secret to be signed
+    again when a target of the user's is checked (the reference receiver's run has one of its own)."""
+    from hookproof.live import recording as recordings
+    from hookproof.live.replay import ReplayError, prepare
+
+    try:
+        found = recordings.load_all(paths)
+    except recordings.RecordingError as exc:
+        raise _fail(f"--hookproof-captures: {exc}") from None
+    if target_url:
+        for path, rec in found:
+            try:
+                prepare(rec, secret)
+            except ReplayError:
+                raise _fail(f"--hookproof-captures: {path} was authenticated, and a capture keeps that masked: pass "
+                            f"--hookproof-secret (or set ${SECRET_ENV}) to sign it again") from None
+    return tuple((str(path), rec) for path, rec in found)
+
+
 def build_config(config: pytest.Config) -> RunConfig:
     from hookproof import catalog, redact
     from hookproof.contract import CatalogError
@@ -250,6 +279,8 @@ def build_config(config: pytest.Config) -> RunConfig:
         shrink=bool(opt("--hookproof-shrink")),
         schemas=tuple(opt("--hookproof-schemas") or ()),
         events=_events(_blank("--hookproof-events", opt("--hookproof-events"))),
+        failures=_blank("--hookproof-failures", opt("--hookproof-failures")),
+        captures=_captures(opt("--hookproof-captures") or (), secret, target_url),
     )
     redact.remember(run.secret, run.api_key)
     if target_url:
@@ -303,6 +334,12 @@ def pytest_configure(config: pytest.Config) -> None:
     reporter = SummaryReporter(run)
     config.stash[SUMMARY_KEY] = reporter
     config.pluginmanager.register(reporter, "hookproof-summary")
+    if run.failures:
+        from hookproof.conformance.failure_files import FailureFiles, clear
+
+        if not hasattr(config, "workerinput"):  # the controller clears the folder once, before any worker writes
+            clear(Path(run.failures))
+        config.pluginmanager.register(FailureFiles(run.failures, run.target_url), "hookproof-failure-files")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -414,7 +451,7 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
     run = hookproof_run
     session = HttpSession(run.response_timeout)
     common: dict[str, Any] = {"examples": run.examples, "seed": run.seed, "shrink": run.shrink,
-                              "contract": run.contract, "events": run.events}
+                              "contract": run.contract, "events": run.events, "captures": run.captures}
     try:
         if run.target_url:
             target = run.target_url
@@ -506,7 +543,7 @@ def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
     target = "the reference receiver" if not run.target_url else run.shown_target
     planning = ReceiverContext(url_for=str, session=cast(Any, None), secret=run.secret or (
         "planned" if run.reference else None), examples=run.examples, seed=run.seed, contract=run.contract,
-        events=run.events)
+        events=run.events, captures=run.captures)
     receiving: dict[str, int] = {}
     for role, platform, name in items:
         sends = CHECKS[name].sends if name in CHECKS else None
@@ -621,4 +658,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if failure is not None:
             report.longrepr = str(failure)
             report.user_properties.append(("hookproof_causes", list(failure.faults)))
+            run = item.config.stash[CONFIG_KEY]
+            if run.failures and failure.recordings:
+                from hookproof.conformance.failure_files import write
+
+                try:
+                    written = write(Path(run.failures), item.nodeid, cast(Any, failure.recordings))
+                except OSError as exc:
+                    report.longrepr += f"\n  (could not write the failure files to {run.failures}: {exc.strerror})"
+                else:
+                    report.user_properties.append(("hookproof_failure_files", written))
     return report

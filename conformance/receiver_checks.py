@@ -14,10 +14,12 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
+from typing import Any
 
 from hypothesis import given
 
 from hookproof import catalog, pointers, redact
+from hookproof.conformance import failure_files
 from hookproof.conformance.causes import Findings, Ledger
 from hookproof.conformance.http_exchange import Exchange, HttpSession
 from hookproof.conformance.registry import check
@@ -49,6 +51,8 @@ class ReceiverContext:
     # an account choose, and a receiver is not to be sent what it did not ask for.
     events: frozenset[str] | None = None
     ledger: Ledger = field(default_factory=Ledger)  # the run's root causes (hookproof.conformance.causes)
+    # Recorded deliveries (--hookproof-captures: file, recording), sent with the documented examples.
+    captures: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         redact.remember(self.secret)
@@ -103,7 +107,29 @@ def _per_event(per: Callable[[ReceiverContext], int]) -> Callable[[ReceiverConte
 
 
 def _examples_sent(ctx: ReceiverContext, platform: str) -> int:
-    return sum(len(spec.events[name].examples) for spec, name in _events(ctx, platform))
+    documented = sum(len(spec.events[name].examples) for spec, name in _events(ctx, platform))
+    return documented + sum(rec.repeat for _, rec in ctx.captures if rec.platform == platform)
+
+
+def _send_capture(ctx: ReceiverContext, where: str, rec: Any) -> None:
+    """Send a recorded delivery as it was received (signed again with the run's secret) and hold the answer to
+    what a good receiver gives it: a 2XX where it conforms (docs/decisions.md#captures-as-examples)."""
+    from hookproof.live import replay
+    from hookproof.live.recording import meets
+
+    plat = catalog.platform(rec.platform)
+    contract = rec.contract if rec.contract in plat.contract_names else plat.base.name
+    origin = f"the capture {rec.id} ({where}" + (f", received {rec.recorded_at})" if rec.recorded_at else ")")
+    delivery = Delivery(rec.platform, contract, rec.event or "(an unknown event)", rec.json_body(),
+                        origin=origin)
+    out = replay.prepare(rec, ctx.secret)
+    for _ in range(rec.repeat):
+        exchange = ctx.session.send(ctx.url_for(rec.platform), out.headers, out.body, method=out.method)
+    if not meets(rec.expected, exchange.status, exchange.error):
+        verdict = "a delivery that conforms" if rec.conforms else "a delivery that does not conform"
+        raise fail("documented_examples", f"the target {exchange.outcome()} to the capture {rec.id}, {verdict}; "
+                   f"expected {rec.expected}", delivery, exchange, ctx, expected=rec.expected,
+                   source=delivery.spec.document if rec.conforms else None)
 
 
 def _broken_sent(ctx: ReceiverContext, platform: str) -> int:
@@ -121,8 +147,9 @@ def _answer_excerpt(exchange: Exchange, ctx: ReceiverContext | None) -> str:
 
 
 def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: ReceiverContext | None = None,
-         extra: tuple[str, ...] = (), source: object = None) -> CheckFailure:
-    """A failure that shows what was sent, what came back, how to replay it, and the rule (``source``)."""
+         extra: tuple[str, ...] = (), source: object = None, expected: str | None = None) -> CheckFailure:
+    """A failure that shows what was sent, what came back, how to replay it, and the rule (``source``); it carries
+    the request as a recording (with what a good receiver answers, ``expected``) for ``--hookproof-failures``."""
     spec = delivery.spec
     answered = f"status {exchange.status}" if exchange.status is not None else "no status"
     details = [
@@ -135,10 +162,12 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
     ]
     if exchange.status in (401, 403) and ctx is not None and not ctx.secret and spec.auth:
         details.append("hint: the target refused the delivery; if it requires a secret, pass --hookproof-secret")
-    return CheckFailure(check, summary, platform=delivery.platform, event=delivery.event, details=details,
-                        payload=exchange.body.decode("utf-8", errors="replace"), cause=cause_of(delivery, exchange),
-                        source=str(source) if source else None,
-                        replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers))
+    failure = CheckFailure(check, summary, platform=delivery.platform, event=delivery.event, details=details,
+                           payload=exchange.body.decode("utf-8", errors="replace"), cause=cause_of(delivery, exchange),
+                           source=str(source) if source else None,
+                           replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers))
+    failure.recordings = (failure_files.recording_of(check, delivery, exchange, ctx, expected),)
+    return failure
 
 
 def cause_of(delivery: Delivery, exchange: Exchange) -> tuple[str, str, str]:
@@ -303,7 +332,7 @@ def _representatives_of(ctx: ReceiverContext, platform: str, spec: Contract) -> 
 
 @check("receiver", "documented", needs=("examples",), sends=_examples_sent)
 def documented_examples(ctx: ReceiverContext, platform: str) -> None:
-    """Every example payload in the platform's documents is accepted with a 2XX."""
+    """Every example payload in the platform's documents (and every capture given) is accepted with a 2XX."""
     from hookproof.conformance import strategies
 
     findings = Findings("documented_examples", ctx.ledger)
@@ -311,6 +340,9 @@ def documented_examples(ctx: ReceiverContext, platform: str) -> None:
         for event in ctx.subscribed(spec):
             for delivery in strategies.documented_deliveries(platform, event, contract=spec.name):
                 findings.attempt(partial(expect_2xx, "documented_examples", ctx, delivery))
+    for where, rec in ctx.captures:
+        if rec.platform == platform:
+            findings.attempt(partial(_send_capture, ctx, where, rec))
     findings.finish()
 
 
@@ -440,7 +472,7 @@ def authentication_required(ctx: ReceiverContext, platform: str) -> None:
                 findings.record(fail("authentication_required", f"sent a delivery with {what}; the target "
                                      f"{exchange.outcome()}; expected 401 or 403 (a receiver that checks no {kind} "
                                      "accepts forgeries)", replace(delivery, breaks=what), exchange, ctx,
-                                     (f"rule: {spec.auth[0].source}",)))
+                                     (f"rule: {spec.auth[0].source}",), expected="401/403"))
         findings.attempt(partial(expect_2xx, "authentication_required", ctx, delivery))
         break
     findings.finish()

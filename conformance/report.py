@@ -77,6 +77,8 @@ class CheckFailure(AssertionError):
         self.cause_key: tuple[Hashable, ...] = cause if cause is not None else (check, platform, event, self.summary)
         # The faults it reports, one title each: itself, or each failing event of a check that met several.
         self.faults: tuple[str, ...] = (self.title,)
+        # The requests it is about, as recordings (hookproof.live.recording) for --hookproof-failures to write.
+        self.recordings: tuple[object, ...] = ()
         lines = [f"[{check}] {self.summary}"]
         if platform:
             lines.append(f"  platform: {platform}" + (f"   event: {event}" if event else ""))

@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     from hookproof.reference_impl.serving import serve_forever
 
     parser = OneLineParser(prog="python -m hookproof.reference_impl.receiver", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="TCP port to listen on (0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--secret", default=os.environ.get("HOOKPROOF_SECRET"),
                         help="shared secret or signing key required from platforms whose contracts authenticate "
                         "(default: $HOOKPROOF_SECRET, which keeps it out of ps)")

@@ -43,9 +43,10 @@ class BoundedWSGIServer(BaseWSGIServer):
     multithread = True  # tells the app (wsgi.multithread) that requests run concurrently
 
     def __init__(self, host: str, port: int, app: Any, handler: type[WSGIRequestHandler] = _Handler) -> None:
-        super().__init__(host, port, app, handler=handler)
+        # Made before binding: werkzeug calls server_close() when the bind fails (a busy port).
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="hookproof-wsgi")
         self._slots = threading.BoundedSemaphore(WORKERS + BACKLOG)
+        super().__init__(host, port, app, handler=handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):  # every worker busy and the backlog full: refuse at once

@@ -74,11 +74,16 @@ def _configure(args: argparse.Namespace) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from hookproof import validation
+    from hookproof.live import live_cli
 
     _configure(args)
     headers = dict(_parse_header(h) for h in args.header)
     secret = os.environ.get(SECRET_ENV) or None if args.secret_env else args.secret
     redact.remember(secret)
+    if live_cli.is_recorded(args.file):  # a capture, a folder of them, or a raw HTTP request: headers included
+        return live_cli.cmd_validate_recorded(args, secret)
+    if not args.platform:
+        raise InputError(f"{args.file}: a body names no platform: give --platform")
     try:
         plat = catalog.platform(args.platform)
         specs = [plat.contract(args.contract)] if args.contract else list(plat.contracts)
@@ -183,13 +188,17 @@ def _add_schemas(p: argparse.ArgumentParser) -> None:
                    "default: $HOOKPROOF_SCHEMAS)")
 
 
+live_commands: dict[str, Any] = {}  # the live-traffic sub-commands (hookproof.live.live_cli), by name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hookproof", description="Validate a captured webhook delivery, list the catalog, export the schemas, "
-        "or run the conformance suite.")
+        "send, receive and replay live deliveries, or run the conformance suite.")
     sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("validate", help="validate a captured delivery body (exit 0 conforms, 1 not, 2 bad input)")
-    v.add_argument("--platform", required=True, help="a platform id (see hookproof list)")
+    v = sub.add_parser("validate", help="validate a captured delivery (exit 0 conforms, 1 not, 2 bad input)")
+    v.add_argument("--platform", help="a platform id (see hookproof list); required for a body or a raw request, "
+                   "read from a capture file otherwise")
     v.add_argument("--contract", help="hold it to this contract (default: any contract of the platform)")
     v.add_argument("--event", help="the event the delivery should be (default: identified from body and headers)")
     v.add_argument("--header", action="append", default=[], metavar="'Name: value'",
@@ -198,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "prefer --secret-env)")
     v.add_argument("--secret-env", action="store_true", help=f"read the secret from ${SECRET_ENV}")
     v.add_argument("--strict", action="store_true", help="also report properties the document does not list")
-    v.add_argument("file", help="the body as received, a JSON file ('-' for standard input)")
+    v.add_argument("file", help="the body as received, a JSON file ('-' for standard input); or a capture file "
+                   "(hookproof captures export, --hookproof-failures), a folder of them, or a raw HTTP request "
+                   "(request line, headers, blank line, body)")
     _add_schemas(v)
     ls = sub.add_parser("list", help="list platforms, contracts and events")
     ls.add_argument("--platform")
@@ -208,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the drift-alert variant: properties the documents do not list are errors")
     ex.add_argument("dir", help="where to write (existing files are never overwritten)")
     _add_schemas(ex)
+    from hookproof.live import live_cli
+
+    live_commands.update(live_cli.add_commands(sub))
     sub.add_parser("run", help="run the conformance suite (the other arguments go to pytest; --platform, --secret "
                    "... stand for --hookproof-platform, --hookproof-secret ...)", add_help=False)
     return parser
@@ -223,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        commands = {"validate": cmd_validate, "list": cmd_list, "export": cmd_export}
+        commands = {"validate": cmd_validate, "list": cmd_list, "export": cmd_export, **live_commands}
         return commands[args.command](args)
     except InputError as exc:
         print(f"hookproof: {redact.text(str(exc))}", file=sys.stderr)

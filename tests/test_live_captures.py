@@ -1,0 +1,141 @@
+"""Captures as regression cases: kept by ``hookproof listen``, listed, shown, exported, validated, replayed, and
+sent by the receiver checks with ``--hookproof-captures``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from hookproof import catalog, redact
+from hookproof.cli import main
+from hookproof.reference_impl.http_input import parse_json, read_body
+from hookproof.reference_impl.receiver import Receiver
+from hookproof.reference_impl.sender import Sender, SendOptions
+from hookproof.reference_impl.serving import serving
+from hookproof.wire import encode
+from tests import broken_receivers as broken
+from tests.live_helpers import listening
+
+SECRET = "capture-secret-3"
+
+
+class CrashesOnDashedIds(Receiver):
+    """A 500 for a Codewars user id that is not letters and digits (the documented examples' ids all are)."""
+
+    def handle(self, request: Request) -> Response:
+        raw, _ = read_body(request, 1024 * 1024)  # kept for the receiver to read again
+        body, _ = parse_json(raw or b"")
+        user = body.get("user") if isinstance(body, dict) else None
+        if isinstance(user, dict) and isinstance(user.get("id"), str) and not user["id"].isalnum():
+            return Response("{}", status=500)
+        return super().handle(request)
+SUITE = ("--pyargs", "hookproof.conformance")
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """A capture database holding a real run of Codewars deliveries (one of each documented example, and one
+    that does not conform), and its export."""
+    tmp = tmp_path_factory.mktemp("captures")
+    db = tmp / "captures.sqlite3"
+    spec = catalog.contract("codewars")
+    with listening(tmp, "--platform", "codewars", "--port", "0", "--db", str(db), secret=SECRET) as (url, _), \
+            Sender(SendOptions(max_tries=1)) as sender:
+        for name, event in spec.events.items():
+            for ex in event.examples:
+                assert sender.deliver(url + "codewars", "codewars", name, ex.body, secret=SECRET).delivered
+        # A real delivery the documents do not show: a user id with a dash.
+        real = {"action": "honor_changed", "user": {"id": "user-42", "honor": 12, "honor_delta": 1}}
+        assert sender.deliver(url + "codewars", "codewars", "user.honor_changed", real, secret=SECRET).delivered
+        bad = {"action": "rank_upgraded", "user": {"id": "53aa3f265b97485984000001", "rank": "one"}}
+        record = sender.deliver(url + "codewars", "codewars", "user.rank_upgraded", bad, secret=SECRET)
+        assert not record.delivered and record.attempts[0].status == 422
+    export = tmp / "exported"
+    assert main(["captures", "export", str(export), "--db", str(db)]) == 0
+    yield db, export
+    redact.forget_all()
+
+
+def test_list_show_and_export(captured: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    db, export = captured
+    assert main(["captures", "list", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out
+    examples = sum(len(e.examples) for e in catalog.contract("codewars").events.values()) + 1  # and the real one
+    assert f"{examples + 1} capture(s) in {db}" in listed and "DOES NOT CONFORM" in listed
+    assert main(["captures", "list", "--db", str(db), "--event", "user.rank_upgraded", "--since", "1h"]) == 0
+    assert "2 capture(s)" in capsys.readouterr().out  # the documented one and the broken one
+    assert main(["captures", "show", "1", "--db", str(db)]) == 0
+    shown = capsys.readouterr().out
+    assert "X-Webhook-Secret: ***" in shown and SECRET not in shown
+    files = sorted(export.glob("capture-*.json"))
+    assert len(files) == examples + 1
+    data = json.loads(files[0].read_text())
+    assert data["hookproof_recording"] == 1 and data["kind"] == "capture" and data["expected"] == "2XX"
+    assert SECRET not in "".join(f.read_text() for f in files)
+
+
+def test_validate_reads_capture_files_and_raw_requests(captured: tuple[Path, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    _, export = captured
+    good = sorted(export.glob("capture-*.json"))[0]
+    assert main(["validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "conforms to codewars" in out and "the capture keeps its secret headers masked" in out
+    assert main(["validate", str(export)]) == 1  # the folder holds the one that does not conform
+    assert "/user/rank" in capsys.readouterr().out
+    body = encode(catalog.contract("codewars").event("user.rank_upgraded").examples[0].body)
+    raw = tmp_path / "request.http"
+    raw.write_bytes(b"POST /codewars HTTP/1.1\r\nHost: example.test\r\nContent-Type: application/json\r\n"
+                    b"User-Agent: Codewars Hookbot\r\nX-Webhook-Event: user\r\nX-Webhook-Secret: " + SECRET.encode()
+                    + b"\r\n\r\n" + body)
+    assert main(["validate", "--platform", "codewars", "--secret", SECRET, str(raw)]) == 0
+    assert "conforms to codewars user.rank_upgraded" in capsys.readouterr().out
+    assert main(["validate", "--platform", "codewars", "--secret", "other-secret", str(raw)]) == 1
+    assert "X-Webhook-Secret differs" in capsys.readouterr().out
+    assert main(["validate", str(raw)]) == 2
+    assert "give --platform" in capsys.readouterr().err
+
+
+def test_replay_sends_captures_again(captured: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    db, export = captured
+    monkeypatch.delenv("HOOKPROOF_SECRET", raising=False)
+    assert main(["replay", "1", "--db", str(db), "--to", "http://127.0.0.1:9/"]) == 2
+    assert "give the secret with --secret or $HOOKPROOF_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("HOOKPROOF_SECRET", SECRET)
+    with serving(Receiver(secrets={"codewars": SECRET})) as base:
+        assert main(["replay", "1", "2", "--db", str(db), "--to", f"{base}/codewars"]) == 0
+        out = capsys.readouterr().out
+        assert "replayed 2: 2 OK" in out and SECRET not in out
+    with serving(broken.RejectsRankUpgrades(secrets={"codewars": SECRET})) as base:
+        assert main(["replay", str(export), "--to", f"{base}/codewars"]) == 1
+        assert "FAILED" in capsys.readouterr().out
+
+
+def test_captures_are_sent_as_examples_and_a_broken_receiver_fails_with_their_id(
+        captured: tuple[Path, Path], pytester: pytest.Pytester) -> None:
+    _, export = captured
+    conforming = [f for f in sorted(export.glob("capture-*.json")) if not json.loads(f.read_text())["problems"]]
+    folder = pytester.path / "regression"
+    folder.mkdir()
+    ids = []
+    for file in conforming:
+        (folder / file.name).write_text(file.read_text())
+        ids.append(json.loads(file.read_text())["id"])
+    real = next(i for f, i in zip(conforming, ids, strict=True) if "user-42" in f.read_text())
+    args = ("--hookproof-platform", "codewars", "--hookproof-secret", SECRET, "--hookproof-captures", str(folder),
+            "-k", "documented_examples")
+    with serving(Receiver(secrets={"codewars": SECRET})) as base:
+        passing = pytester.runpytest(*SUITE, "--target-url", f"{base}/codewars", *args)
+    passing.assert_outcomes(passed=1)
+    # Its documented examples pass; the real delivery, with a user id that is not letters and digits, gets a 500.
+    with serving(CrashesOnDashedIds(secrets={"codewars": SECRET})) as base:
+        failing = pytester.runpytest(*SUITE, "--target-url", f"{base}/codewars", *args)
+    failing.assert_outcomes(failed=1)
+    out = failing.stdout.str()
+    assert f"answered 500 to the capture {real}, a delivery that conforms; expected 2XX" in out
+    assert f"what: the capture {real} ({folder}" in out

@@ -1,0 +1,169 @@
+"""``hookproof listen`` end to end: the reference sender delivers to it, it forwards to the reference receiver,
+and what it keeps survives a SIGKILL in the middle of a burst."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hookproof import catalog
+from hookproof.live.store import CaptureStore
+from hookproof.reference_impl.backoff import Backoff
+from hookproof.reference_impl.receiver import Receiver
+from hookproof.reference_impl.receiver_store import DeliveryStore
+from hookproof.reference_impl.sender import AsyncSender, Job, Sender, SendOptions
+from hookproof.reference_impl.serving import serving
+from hookproof.wire import encode
+from tests.live_helpers import delivery_lines, free_port, listening, start_listen, stop
+
+SECRET = "listen-secret-7"
+BURST = 500
+
+
+def _examples(platform: str, contract: str) -> list[tuple[str, object]]:
+    spec = catalog.contract(platform, contract)
+    return [(name, ex.body) for name, event in spec.events.items() for ex in event.examples]
+
+
+def test_deliveries_are_validated_kept_once_and_forwarded(tmp_path: Path) -> None:
+    store = DeliveryStore()
+    db = tmp_path / "captures.sqlite3"
+    with serving(Receiver(store, secrets={"doselect": SECRET})) as base, \
+            listening(tmp_path, "--platform", "doselect", "--port", "0", "--db", str(db), "--forward-to",
+                      f"{base}/doselect", secret=SECRET) as (url, out):
+        sent = _examples("doselect", "2019-09")
+        with Sender(SendOptions(max_tries=1)) as sender:
+            records = [sender.deliver(url + "hooks", "doselect", name, body, secret=SECRET, contract="2019-09")
+                       for name, body in sent]
+            assert all(r.delivered for r in records), [r.attempts for r in records]
+            # A delivery that breaks its schema, properly signed: kept with its problems, refused with a 4XX.
+            bad = {"meta": {"sender": "submission", "action": "submit", "delivery_id": "", "timestamp": ""},
+                   "object": {"submission_slug": 7}}
+            refused = sender.deliver(url + "hooks", "doselect", None, bad, secret=SECRET, contract="2019-09")
+        assert refused.attempts[0].status == 422
+        lines = delivery_lines(out)
+    assert store.count("doselect") == len(sent)  # every conforming one reached the receiver behind listen
+    kept = CaptureStore(str(db)).select()
+    assert len(kept) == len(sent) + 1  # each delivery once
+    ids = {json.loads(r.body)["meta"]["delivery_id"] for r in kept}
+    assert {r.metadata["/meta/delivery_id"] for r in records} <= ids
+    good = [r for r in kept if r.conforms]
+    assert len(good) == len(sent)
+    assert all(r.forward is not None and r.forward.status == 200 and r.auth == "valid" for r in good)
+    assert all(r.header("DoSelect-Webhook-Signature") == "***" for r in kept)  # never the signature
+    broken = next(r for r in kept if not r.conforms)
+    assert any("/object" in p for p in broken.problems) and broken.answer is not None
+    assert 400 <= (broken.answer.status or 0) < 500
+    assert [line["conforms"] for line in lines] == [True] * len(sent) + [False]
+    assert SECRET not in db.read_bytes().decode("latin-1") + out.read_text()
+
+
+def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite3"
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--max-body", "4096",
+                   secret=SECRET) as (url, _):
+        spec = catalog.contract("codewars")
+        body = spec.event("user.rank_upgraded").examples[0].body
+        headers = spec.delivery_headers("user.rank_upgraded")
+        ok = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
+        again = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
+        forged = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": "guess"}, timeout=10)
+        bare = httpx.post(url, content=encode(body), headers=headers, timeout=10)
+        junk = httpx.post(url, content=b"{", headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
+        new = httpx.post(url, content=encode({**body, "action": "new_action"}),
+                         headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
+        huge = httpx.post(url, content=encode({**body, "padding": "x" * 10_000}),
+                          headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
+    assert (ok.status_code, again.status_code, forged.status_code, bare.status_code, junk.status_code,
+            new.status_code, huge.status_code) == (200, 200, 403, 401, 400, 202, 413)
+    kept = CaptureStore(str(db)).select()
+    assert len(kept) == 6  # the retry is counted on the first capture, the forgery is a capture of its own
+    assert kept[0].extra == {"times_received": 2}
+    assert kept[4].event == "user.new_action" and not kept[4].conforms
+    assert kept[5].body_truncated and kept[5].body == b"" and "larger than 4096 bytes" in kept[5].problems[0]
+    assert all(r.header("X-Webhook-Secret") in (None, "***") for r in kept)
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigkill_during_a_burst_loses_no_acknowledged_delivery(tmp_path: Path) -> None:
+    """500 deliveries from the async reference sender; listen is killed with SIGKILL once about a fifth are in,
+    and started again on the same port; the sender retries what it lost. Every delivery the sender saw
+    answered 2XX must be in the captures."""
+    port, db = free_port(), tmp_path / "burst.sqlite3"
+    args = ("--platform", "doselect", "--port", str(port), "--db", str(db))
+    proc, url, _ = start_listen(tmp_path, *args, log="first.log")
+    body = catalog.contract("doselect").event("solution.submit").examples[0].body
+    # Retries 0.3, 0.6, 1.2, 2.4 s apart: long enough to outlast a restart, short enough for a bounded test.
+    options = SendOptions(backoff=Backoff(base=0.3, factor=2.0, cap=2.4), connect_timeout=2, read_timeout=5,
+                          attempt_deadline=8)
+    results: list[object] = []
+
+    async def burst() -> None:
+        async with AsyncSender(options) as sender:
+            jobs = [Job(url, "doselect", "solution.submit", body) for _ in range(BURST)]
+            results.extend(await sender.deliver_many(jobs, concurrency=32))
+
+    worker = threading.Thread(target=lambda: asyncio.run(burst()), daemon=True)
+    second = None
+    try:
+        worker.start()
+        deadline = time.monotonic() + 30
+        while _count(db) < BURST // 5 and time.monotonic() < deadline and worker.is_alive():
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        at_kill = _count(db)
+        assert at_kill < BURST, "the burst was over before the kill: the test proved nothing"
+        second, _, _ = start_listen(tmp_path, *args, log="second.log")
+        worker.join(timeout=40)
+        assert not worker.is_alive(), "the burst did not end within its bound"
+    finally:
+        stop(proc)
+        if second is not None:
+            stop(second)
+    records = [r for r in results if getattr(r, "delivered", False)]
+    kept = {json.loads(r.body)["meta"]["delivery_id"] for r in CaptureStore(str(db)).select()}
+    acknowledged = {r.metadata["/meta/delivery_id"] for r in records}  # type: ignore[attr-defined]
+    assert len(results) == BURST
+    assert len(acknowledged) > at_kill  # deliveries went on after the restart
+    assert acknowledged <= kept, f"{len(acknowledged - kept)} acknowledged deliveries lost"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--platform", "xobin"], "xobin is a registration_api: it sends no deliveries to listen for"),
+    (["--platform", "codewars", "--db", "{not_a_db}"], "as a capture database: file is not a database"),
+    (["--platform", "codewars", "--port", "{busy}"], "Address already in use"),
+    (["--platform", "codewars", "--forward-to", "ftp://x"], "--forward-to 'ftp://x' is not an http(s) URL"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database, but text long enough to have a header " * 20)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        filled = [a.format(not_a_db=not_a_db, busy=busy.getsockname()[1]) for a in args]
+        defaults = [*(["--port", "0"] if "--port" not in args else []), *(["--db", "c.db"] if "--db" not in args
+                                                                          else [])]
+        result = subprocess.run([sys.executable, "-m", "hookproof", "listen", *defaults, *filled],
+                                capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
