@@ -107,13 +107,15 @@ def test_replay_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.Captu
     assert "replay needs a target" in capsys.readouterr().err
 
 
-def test_under_xdist_the_workers_write_and_the_summary_says_so(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    port, folder = free_port(), tmp_path / "failures"
-    result = _run(pytester, broken.TwoIndependentBugs(secrets={"codewars": SECRET}), port, folder,
-                  "-p", "xdist", "-n", "2", "-k", "generated_valid or documented_examples")
+def test_under_xdist_the_workers_write_what_a_serial_run_writes(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Grouped (--dist loadgroup), each worker has its platform's whole ledger: the same files as serially."""
+    app, port = broken.TwoIndependentBugs(secrets={"codewars": SECRET}), free_port()
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    picked = ("-k", "generated_valid or documented_examples")
+    _run(pytester, app, port, serial, *picked).assert_outcomes(failed=2)
+    result = _run(pytester, app, port, parallel, *picked, "-p", "xdist", "-n", "2", "--dist", "loadgroup")
     result.assert_outcomes(failed=2)
-    files = sorted(f.name for f in folder.glob("failure-*.json"))
-    # Each worker keeps its own ledger of causes, so generated_valid may report the 400 documented_examples met.
-    assert {"failure-codewars-documented_examples-1.json", "failure-codewars-generated_valid-1.json",
-            "failure-codewars-generated_valid-2.json"} <= set(files)
-    assert f"failing cases: {len(files)} written to {folder}" in result.stdout.str()
+    files = sorted(f.name for f in parallel.glob("failure-*.json"))
+    assert files == sorted(f.name for f in serial.glob("failure-*.json"))
+    assert {"failure-codewars-documented_examples-1.json", "failure-codewars-generated_valid-1.json"} <= set(files)
+    assert f"failing cases: {len(files)} written to {parallel}" in result.stdout.str()
