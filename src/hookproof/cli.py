@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(request line, headers, blank line, body)")
     _add_schemas(v)
     ls = sub.add_parser("list", help="list platforms, contracts and events")
-    ls.add_argument("--platform")
+    ls.add_argument("--platform", help="list only this platform's contracts and events")
     _add_schemas(ls)
     ex = sub.add_parser("export", help="write the schema set into a folder, to vendor it")
     ex.add_argument("--strict", action="store_true",
