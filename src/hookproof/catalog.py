@@ -18,10 +18,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hookproof import profiles
+from hookproof.formats import FORMAT_CHECKER as FORMAT_CHECKER  # the RFCs' formats, re-exported
 from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
 from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
 
-FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
 
 class Catalog:
