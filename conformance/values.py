@@ -219,8 +219,8 @@ def _timestamp(d: Digits) -> str:
 
 DATE_TIMES: st.SearchStrategy[str] = composed(12, _timestamp)
 
-# -- uri: RFC 3986 (hookproof.formats), absolute with an authority, as every validator reads it. Non-ASCII appears percent-encoded UTF-8 (raw, it would
-# be an IRI, which fails `uri`), IDN hosts in punycode.
+# -- uri: RFC 3986 (hookproof.formats), absolute with an authority, as every validator reads it. Non-ASCII
+# appears percent-encoded UTF-8 (raw, it would be an IRI, which fails `uri`), IDN hosts in punycode.
 _HOSTS = (
     "example.com",
     "api.example.org",

@@ -9,8 +9,8 @@ docs/decisions.md#format-semantics (tests/format_cases.py).
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 

@@ -18,10 +18,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hookproof import profiles
-from hookproof.formats import FORMAT_CHECKER as FORMAT_CHECKER  # the RFCs' formats, re-exported
 from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
+from hookproof.formats import FORMAT_CHECKER as FORMAT_CHECKER  # the RFCs' formats, re-exported
 from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
-
 
 
 class Catalog:
