@@ -158,6 +158,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--hookproof-schemas", metavar="DIR", action="append", default=[],
         help="a folder of platforms of your own (the layout of hookproof's schemas/), added to or replacing the "
         "built-in ones; repeatable (default: $HOOKPROOF_SCHEMAS)")
+    from hookproof.conformance import html_report
+
+    html_report.add_option(group)
 
 
 def _fail(message: str) -> pytest.UsageError:
@@ -301,6 +304,9 @@ def pytest_configure(config: pytest.Config) -> None:
     reporter = SummaryReporter(run)
     config.stash[SUMMARY_KEY] = reporter
     config.pluginmanager.register(reporter, "hookproof-summary")
+    from hookproof.conformance import html_report
+
+    html_report.configure(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
