@@ -37,8 +37,11 @@ Case = tuple[str, Any]  # (schema $id, instance)
 
 
 def _schemas(folder: Path) -> list[dict[str, Any]]:
+    """Every schema of an export (profile.schema.json included: ajv compiles each one in strict mode)."""
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("*.json"))]
-    return [d for d in docs if is_schema(d) and "$id" in d]
+    found = [d for d in docs if is_schema(d) and "$id" in d]
+    assert any(d["$id"].endswith("/profile.schema.json") for d in found)
+    return found
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def test_receiver_report_shows_the_failing_cell_and_the_failure(pytester: pytest
 def test_sender_report_draws_each_try_with_its_answer(pytester: pytest.Pytester, tmp_path: Path) -> None:
     report = tmp_path / "sender.html"
     result = pytester.runpytest(*SUITE, "--hookproof-platform", "codewars", "-k", "sender-codewars-retried",
-                                "--hookproof-report", str(report))
+                                "--hookproof-time-scale", "0.002", "--hookproof-report", str(report))
     assert result.parseoutcomes()["passed"] == 1 and result.ret == 0
     page = Page(report.read_text(encoding="utf-8"))
     _self_contained(page)

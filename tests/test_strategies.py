@@ -164,7 +164,7 @@ def test_format_values_are_varied_and_accepted() -> None:
     # RFC 5321 mailboxes are ASCII (UTF-8 ones are idn-email); odd but valid local parts and punycode domains
     assert all(e.isascii() for e in emails) and any("'" in e or "+" in e for e in emails)
     assert any("xn--" in e for e in emails)
-    assert any(s[17:19] == "60" for s in stamps)  # a leap second now and then
+    assert not any(s[17:19] == "60" for s in stamps)  # valid, but not every validator can hold one
     for name, drawn in (("date-time", stamps), ("uri", uris), ("email", emails),
                         ("uuid", _collect(values.UUIDS, 200))):
         assert len(set(drawn)) > len(drawn) // 2, name
