@@ -47,13 +47,16 @@ def node_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = folder / "receiver.json"
     config.write_text(json.dumps({"schemas": schemas, "secret": SECRET, "platforms": platforms}), encoding="utf-8")
     home = node_tools.node_modules()
+    errors = (folder / "receiver.stderr").open("w")  # a file, so a chatty receiver never blocks on a full pipe
+    env = {**os.environ, "NODE_PATH": str(home / "node_modules")}
     proc = subprocess.Popen(["node", str(node_tools.NODE_DIR / "receiver.js"), str(config)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "NODE_PATH": str(home / "node_modules")})
+                            stderr=errors, text=True, env=env)
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         line = proc.stdout.readline() if ready else ""
-        assert line.startswith("listening "), f"the Node receiver did not start: {line!r} {proc.poll()}"
+        assert line.startswith("listening "), \
+            f"the Node receiver did not start: {line!r} {(folder / 'receiver.stderr').read_text()[-2000:]}"
         yield f"http://127.0.0.1:{int(line.split()[1])}"
     finally:
         proc.terminate()
@@ -62,6 +65,7 @@ def node_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        errors.close()
 
 
 class PydanticReceiver:
