@@ -64,7 +64,7 @@ class HtmlReport:
             report.user_properties.append(("hookproof_timeline", _timeline(item, str(props["hookproof_platform"]))))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)
         for case in props.get("hookproof_timeline") or ():
             self.timelines[(case["platform"], case["case"])] = case
         if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):

@@ -98,7 +98,10 @@ def openapi(spec: Contract, strict: bool = False) -> dict[str, Any]:
         return doc
     doc["webhooks"] = {}
     optional = all(getattr(s, "optional", False) for s in spec.auth)
-    security = [{name: []} for name in schemes] + ([{}] if optional and schemes else [])
+    # Each scheme alone satisfies the operation; where every scheme is optional, so does none ({}).
+    security: list[dict[str, list[str]]] = [{name: []} for name in schemes]
+    if optional and schemes:
+        security.append({})
     for event, def_name in found.events.items():
         operation = {
             "operationId": re.sub(r"[^A-Za-z0-9_]", "_", event),
