@@ -6,6 +6,7 @@ here already); the receiver they start is hookproof's reference receiver, on a f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -68,10 +69,8 @@ class Shells:
 
     def stop(self) -> None:
         for group in self.groups:
-            try:
+            with contextlib.suppress(ProcessLookupError):  # nothing of that step is left running
                 os.killpg(group, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
 
 def _junit_properties(path: Path) -> list[dict[str, str]]:
