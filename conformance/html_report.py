@@ -118,8 +118,9 @@ def _timeline(item: pytest.Item, platform: str) -> list[dict[str, Any]]:
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
+table.matrix th{font-size:12px;max-width:9em;overflow-wrap:anywhere;vertical-align:bottom}
 td.pass{background:#e3f6e3}td.fail{background:#f9d6d6;font-weight:bold}td.skip{background:#f3f0d9}
-td.none{background:#f6f6f6;color:#999}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:8px}
+td.none{background:#f6f6f6;color:#999}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:8px;max-height:24em;overflow:auto}
 .case{margin:.6em 0}svg text{font:11px sans-serif}h2{margin-top:1.6em}
 """
 
@@ -161,34 +162,42 @@ def _matrix(outcomes: list[Outcome]) -> list[str]:
 
 
 def _svg(case: dict[str, Any], span: float) -> str:
-    """One case's tries as dots on a time axis from 0 to ``span`` seconds, each labelled with its answer."""
-    left, right, y = 40, SVG_WIDTH - 20, 30
+    """One case's tries as dots on a time axis from its first try to ``span`` seconds later, each labelled with
+    its answer (labels alternate above and below the axis, so close tries stay readable)."""
+    left, right, y = 40, SVG_WIDTH - 60, 34
     scale = (right - left) / span if span > 0 else 0
+    first = case["tries"][0][0] if case["tries"] else 0.0
 
     def x(at: float) -> float:
-        return left + at * scale
+        return left + (at - first) * scale
 
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{SVG_WIDTH}' height='60' role='img' "
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{SVG_WIDTH}' height='68' role='img' "
              f"aria-label='tries of {_e(case['case'])}'>",
              f"<line x1='{left}' y1='{y}' x2='{right}' y2='{y}' stroke='#888'/>",
-             f"<text x='{left}' y='{y + 22}'>0 s</text><text x='{right - 40}' y='{y + 22}'>{span:.3f} s</text>"]
+             f"<text x='{left - 30}' y='{y + 30}'>try 1</text><text x='{right - 20}' y='{y + 30}'>+{span:.3f} s</text>"]
     for number, (at, status) in enumerate(case["tries"], 1):
         colour = "#2a2" if 200 <= int(status) < 300 else "#c33"
+        label_y = y - 10 if number % 2 else y + 20
         parts.append(f"<g class='try' data-at='{at}' data-answer='{status}'><circle cx='{x(at):.1f}' cy='{y}' r='6' "
                      f"fill='{colour}'><title>try {number} at +{at:.3f} s: answered {status}</title></circle>"
-                     f"<text x='{x(at) - 10:.1f}' y='{y - 10}'>{status}</text></g>")
+                     f"<text x='{x(at) - 10:.1f}' y='{label_y}'>{status}</text></g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _order(name: str) -> tuple[int, str]:
+    """Cases that retry first (the timeline is about retries), accepted ones last."""
+    return (0 if name == "refuse-all" else 1 if name.startswith(("refuse-", "final-")) else 2, name)
 
 
 def _timelines(timelines: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     if not timelines:
         return []
-    out = ["<h2>Sender retry timelines</h2><p>Each dot is one try as the scripted receiver saw it, labelled with "
-           "the status it was answered (green 2XX, red otherwise).</p>"]
+    out = ["<h2>Sender retry timelines</h2><p>Each dot is one try as the scripted receiver saw it, on an axis from the "
+           "case's first try, labelled with the status it was answered (green 2XX, red otherwise).</p>"]
     for platform in sorted({p for p, _ in timelines}):
-        cases = [c for (p, _), c in sorted(timelines.items()) if p == platform]
-        span = max([t for c in cases for t, _ in c["tries"]] + [c["elapsed"] for c in cases] + [0.001])
+        cases = sorted((c for (p, _), c in timelines.items() if p == platform), key=lambda c: _order(c["case"]))
+        span = max([c["tries"][-1][0] - c["tries"][0][0] for c in cases if c["tries"]] + [0.001])
         out.append(f"<h3>{_e(platform)}</h3>")
         for case in cases:
             listed = "; ".join(f"try {n} at +{at:.3f} s answered {status}" for n, (at, status) in
@@ -196,7 +205,8 @@ def _timelines(timelines: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
             out.append(f"<div class='case' data-case='{_e(case['case'])}' data-platform='{_e(platform)}'>"
                        f"<b>{_e(case['case'])}</b> ({_e(case['event'])}; scripted answers "
                        f"{_e(', '.join(map(str, case['scripted'])))}; the command {_e(case['ended'])})<br>"
-                       f"{_svg(case, span)}<div class='tries'>{_e(listed)}</div></div>")
+                       f"{_svg(case, span)}<div class='tries'>{_e(listed)} (times from the command's start)"
+                       "</div></div>")
     return out
 
 
@@ -208,6 +218,7 @@ def render(outcomes: list[Outcome], timelines: dict[tuple[str, str], dict[str, A
     body = [f"<h1>hookproof conformance report</h1><p>target: {_e(target)}</p>",
             f"<p class='totals'>{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} not "
             "checked</p>", *_matrix(outcomes)]
+    body += _timelines(timelines)  # before the failures: a glance at the tries often says what went wrong
     if failed:
         body.append("<h2>Failures</h2>")
         for o in failed:
@@ -219,6 +230,5 @@ def render(outcomes: list[Outcome], timelines: dict[tuple[str, str], dict[str, A
         body += [f"<li id='{_e(_anchor(o))}'>{_e(o.role)} {_e(o.platform)} {_e(o.check)}: {_e(o.text)}</li>"
                  for o in skipped]
         body.append("</ul>")
-    body += _timelines(timelines)
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>hookproof conformance report</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
