@@ -54,6 +54,7 @@ class HtmlReport:
     path: Path
     outcomes: list[Outcome] = field(default_factory=list)
     timelines: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (platform, case) -> tries
+    attached: set[tuple[str, str]] = field(default_factory=set)  # cases this process put in a report already
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -61,7 +62,12 @@ class HtmlReport:
         report = outcome.get_result()
         props = dict(item.user_properties)
         if call.when == "call" and props.get("hookproof_role") == "sender":
-            report.user_properties.append(("hookproof_timeline", _timeline(item, str(props["hookproof_platform"]))))
+            # Each case once per process: the checks of a platform share its runs, and JUnit XML shows these too
+            fresh = [case for case in _timeline(item, str(props["hookproof_platform"]))
+                     if (case["platform"], case["case"]) not in self.attached]
+            self.attached.update((case["platform"], case["case"]) for case in fresh)
+            if fresh:
+                report.user_properties.append(("hookproof_timeline", fresh))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props: dict[str, Any] = dict(report.user_properties)
