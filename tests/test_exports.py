@@ -146,3 +146,23 @@ def test_export_bad_combinations_are_one_line_errors(tmp_path: Path, capsys: pyt
     assert cli.main(["export", "--format", "openapi", str(tmp_path / "b")]) == 0
     assert cli.main(["export", "--format", "openapi", str(tmp_path / "b")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_platform_of_your_own_is_exported_too(tmp_path: Path) -> None:
+    """The exports read the active catalog: a sixth platform (HMAC-signed, event name in a header) comes out as
+    valid OpenAPI with its signature as a security scheme, and as a bundle."""
+    from tests import sixth_platform
+
+    folder = sixth_platform.write(tmp_path / "company-schemas")
+    try:
+        assert cli.main(["export", "--schemas", str(folder), "--format", "openapi", str(tmp_path / "openapi")]) == 0
+        assert cli.main(["export", "--schemas", str(folder), "--bundle", str(tmp_path / "bundle")]) == 0
+        spec = catalog.contract("acme")
+        doc = json.loads((tmp_path / "openapi" / "acme" / f"{spec.name}.openapi.json").read_text(encoding="utf-8"))
+        validate_openapi(doc)
+        assert set(doc["webhooks"]) == set(spec.events)
+        assert {s["name"] for s in doc["components"]["securitySchemes"].values()} == {
+            h for a in spec.auth for h in a.headers}
+        assert (tmp_path / "bundle" / "acme" / f"{spec.name}.schema.json").exists()
+    finally:
+        catalog.configure([])
