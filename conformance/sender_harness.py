@@ -360,6 +360,11 @@ class SenderHarness:
                 self._seen[key] = self.run(self._case(platform, scenario, secret))
         return self._seen[key]
 
+    def observations(self, platform: str) -> list[Observation]:
+        """Every run of the command for ``platform`` so far, in the order they were made (the HTML report draws
+        their tries)."""
+        return [obs for (p, _, _), obs in list(self._seen.items()) if p == platform]
+
     def repeats(self, platform: str, scenario: str, secret: str | None, count: int) -> list[Observation]:
         """``count`` more runs of one case, each a delivery of its own (remembered too), ``jobs`` at a time: a
         judge of many deliveries tolerates the little noise that running side by side adds (EnvelopeRule)."""

@@ -19,13 +19,12 @@ from referencing.jsonschema import DRAFT202012
 
 from hookproof import profiles
 from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
+from hookproof.formats import FORMAT_CHECKER as FORMAT_CHECKER  # the RFCs' formats, re-exported
 from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
-
-FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
 
 def _format_callbacks() -> dict[str, Callable[[str], bool]]:
-    """Python jsonschema's format checks, for jsonschema-rs to call: both engines judge formats alike."""
+    """The format checks jsonschema uses, for jsonschema-rs to call: both engines judge formats alike."""
     return {name: partial(lambda value, name: FORMAT_CHECKER.conforms(value, name), name=name)
             for name in FORMAT_CHECKER.checkers}
 

@@ -145,6 +145,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     _configure(args)
     try:
+        if args.format != "jsonschema" or args.bundle:
+            return cmd_export_described(args)
         written = export(Path(args.dir), strict=args.strict)
     except FileExistsError as exc:
         raise InputError(f"{exc}; choose an empty folder") from None
@@ -152,6 +154,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise InputError(f"cannot write to {args.dir}: {exc.strerror or exc}") from None
     variant = "strict variant" if args.strict else "schema set"
     print(f"wrote the {variant} to {args.dir} ({len(written)} files)")
+    return 0
+
+
+def cmd_export_described(args: argparse.Namespace) -> int:
+    """``export --bundle`` and ``export --format openapi|asyncapi``: one file per platform contract."""
+    from hookproof.export import export_described
+
+    try:
+        written = export_described(Path(args.dir), args.format, strict=args.strict, bundled=args.bundle)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    except CatalogError as exc:
+        raise InputError(str(exc)) from None
+    what = {"jsonschema": "bundled schemas", "openapi": "OpenAPI 3.1 documents", "asyncapi": "AsyncAPI 3.0 documents"}
+    print(f"wrote the {what[args.format]}{' (strict)' if args.strict else ''} to {args.dir} ({len(written)} files, "
+          "one per platform contract)")
     return 0
 
 
@@ -217,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write the schema set into a folder, to vendor it")
     ex.add_argument("--strict", action="store_true",
                     help="the drift-alert variant: properties the documents do not list are errors")
+    ex.add_argument("--format", choices=("jsonschema", "openapi", "asyncapi"), default="jsonschema",
+                    help="the schema set (default), OpenAPI 3.1 webhooks, or AsyncAPI 3.0: one file per contract")
+    ex.add_argument("--bundle", action="store_true", help="with --format jsonschema: one self-contained schema per "
+                    "platform contract, every definition in $defs (what type generators read best)")
     ex.add_argument("dir", help="where to write (existing files are never overwritten)")
     _add_schemas(ex)
     from hookproof.live import live_cli

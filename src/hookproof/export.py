@@ -4,6 +4,9 @@ the profile schema, and an index (``catalog.json``) of platforms, contracts and 
 ``strict=True`` writes the drift-alert variant (:func:`hookproof.schema_store.strictify`) with every ``$id`` moved
 under ``.../schemas/strict/``, so that both sets can live in one registry; relative ``$ref`` s keep resolving
 because the layout is the same. Existing files are never overwritten.
+
+``bundled`` writes one self-contained schema per platform contract instead (:mod:`hookproof.bundle`), and
+``api_description`` an OpenAPI 3.1 or AsyncAPI 3.0 document per contract (:mod:`hookproof.api_docs`).
 """
 
 from __future__ import annotations
@@ -60,6 +63,59 @@ def export(dest: Path, strict: bool = False) -> list[Path]:
             if is_schema(doc):
                 doc = strictify(doc)
             text = json.dumps(doc, indent=2, ensure_ascii=False).replace(BASE_URI, STRICT_BASE_URI) + "\n"
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+FORMATS = ("jsonschema", "openapi", "asyncapi")
+
+
+def _contracts(cat: catalog.Catalog, kind: str | None) -> list[Any]:
+    return [spec for platform_id in cat.ids for spec in cat.platform(platform_id).contracts
+            if kind is None or spec.kind == kind]
+
+
+def _described(fmt: str, strict: bool, bundled: bool) -> dict[str, str]:
+    """Every file of a bundled or API-description export, by its path under the destination, as text."""
+    from hookproof import api_docs
+    from hookproof.bundle import bundle
+
+    cat = catalog.active()
+    out: dict[str, str] = {}
+    if fmt == "jsonschema":
+        for spec in _contracts(cat, None):
+            out[f"{spec.platform}/{spec.name}.schema.json"] = _text(bundle(spec, strict).document(strict))
+    elif fmt == "openapi":
+        for spec in _contracts(cat, None):
+            out[f"{spec.platform}/{spec.name}.openapi.json"] = _text(api_docs.openapi(spec, strict))
+    else:
+        if strict:
+            raise ValueError("--strict applies to the JSON Schema and OpenAPI exports, not to AsyncAPI's schemas")
+        for spec in _contracts(cat, "webhook"):
+            out[f"{spec.platform}/{spec.name}.asyncapi.json"] = _text(api_docs.asyncapi(spec))
+    return out
+
+
+def _text(doc: Any) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_described(dest: Path, fmt: str, strict: bool = False, bundled: bool = False) -> list[Path]:
+    """Write a bundled schema or API-description export under ``dest``, one file per platform contract
+    (``<platform>/<contract>.<kind>.json``); refuses to write over existing files."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+    if fmt == "jsonschema" and not bundled:
+        return export(dest, strict)
+    files = _described(fmt, strict, bundled)
+    clashes = [rel for rel in files if (dest / rel).exists()]
+    if clashes:
+        raise FileExistsError(f"{dest / clashes[0]} already exists ({len(clashes)} files would be overwritten)")
+    written = []
+    for rel, text in sorted(files.items()):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         written.append(target)
     return written

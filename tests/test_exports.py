@@ -1,0 +1,168 @@
+"""The exports other tools read, checked by those tools: OpenAPI 3.1 documents by openapi-spec-validator, AsyncAPI
+3.0 ones by the official parser (@asyncapi/parser), and the bundled schemas turned into models by
+datamodel-codegen (pydantic) and json-schema-to-typescript with no flags and no warnings about the schemas; the
+pydantic models accept every documented example.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate as validate_openapi
+
+from hookproof import catalog, cli
+from hookproof.bundle import bundle
+from hookproof.export import export_described
+from tests import node_tools
+
+
+def _load(folder: Path, suffix: str) -> dict[str, Any]:
+    return {p.relative_to(folder).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(folder.rglob(f"*.{suffix}.json"))}
+
+
+def _contracts(kind: str | None = None) -> list[Any]:
+    return [s for p in catalog.platforms() for s in catalog.platform(p).contracts if kind is None or s.kind == kind]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_openapi_documents_are_valid_and_complete(tmp_path: Path, strict: bool) -> None:
+    export_described(tmp_path, "openapi", strict=strict)
+    docs = _load(tmp_path, "openapi")
+    assert len(docs) == len(_contracts())
+    for spec in _contracts():
+        doc = docs[f"{spec.platform}/{spec.name}.openapi.json"]
+        validate_openapi(doc)
+        if spec.kind != "webhook":
+            assert doc["paths"]["/webhooks"]["post"]["security"] == [{"apiKey": []}]
+            continue
+        assert set(doc["webhooks"]) == set(spec.events)
+        for name, event in spec.events.items():
+            operation = doc["webhooks"][name][spec.method.lower()]
+            headers = {p["name"]: p["schema"]["const"] for p in operation["parameters"]}
+            assert headers == {k: v for k, v in spec.delivery_headers(name).items() if k != "Content-Type"}
+            content = operation["requestBody"]["content"][spec.content_type]
+            assert [e["value"] for e in content.get("examples", {}).values()] == [ex.body for ex in event.examples]
+            assert content["schema"]["$ref"].removeprefix("#/components/schemas/") in doc["components"]["schemas"]
+        if spec.auth:
+            schemes = doc["components"]["securitySchemes"]
+            assert {s["name"] for s in schemes.values()} == {h for a in spec.auth for h in a.headers}
+
+
+def test_asyncapi_documents_pass_the_official_parser(tmp_path: Path) -> None:
+    export_described(tmp_path, "asyncapi")
+    texts = {p.relative_to(tmp_path).as_posix(): p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.json")}
+    assert len(texts) == len(_contracts("webhook"))
+    result = node_tools.run_script("asyncapi_validate.js", {"documents": texts})
+    for name, diagnostics in result["diagnostics"].items():
+        # severity 0 is an error, 1 a warning; 2 and 3 are hints (such as "3.1.0 exists": 3.0 is what we target)
+        serious = [d for d in diagnostics if d["severity"] in (0, 1)]
+        assert not serious, (name, serious[:5])
+        doc = json.loads(texts[name])
+        spec = catalog.contract(*name.removesuffix(".asyncapi.json").split("/"))
+        assert {m["name"] for m in doc["components"]["messages"].values()} == set(spec.events)
+        assert all(op["action"] == "receive" for op in doc["operations"].values())
+
+
+def test_bundle_has_no_remote_refs_and_validates_like_the_set(tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    from hookproof.formats import FORMAT_CHECKER
+
+    export_described(tmp_path, "jsonschema", bundled=True)
+    docs = _load(tmp_path, "schema")
+    for spec in _contracts():
+        doc = docs[f"{spec.platform}/{spec.name}.schema.json"]
+        refs = [v for v in _walk(doc) if not v.startswith("#/$defs/")]
+        assert not refs, refs[:3]
+        for name, event in spec.events.items():
+            one = {**doc, "anyOf": None, "$ref": f"#/$defs/{bundle(spec).events[name]}"}
+            del one["anyOf"]
+            validator = Draft202012Validator(one, format_checker=FORMAT_CHECKER)
+            for ex in event.examples:
+                assert validator.is_valid(ex.body), (spec.label, name, ex.file)
+            assert not validator.is_valid({"unexpected": "shape"} if spec.kind == "webhook" else [])
+
+
+def _walk(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in _walk(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _walk(v)]
+    return []
+
+
+def test_pydantic_models_from_the_bundle_accept_every_example(tmp_path: Path) -> None:
+    from datamodel_code_generator import DataModelType, InputFileType, generate
+
+    export_described(tmp_path / "bundle", "jsonschema", bundled=True)
+    for spec in _contracts():
+        source = tmp_path / "bundle" / spec.platform / f"{spec.name}.schema.json"
+        target = tmp_path / f"models_{spec.platform}_{spec.name.replace('-', '_')}.py"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            generate(source, input_file_type=InputFileType.JsonSchema, output=target,
+                     output_model_type=DataModelType.PydanticV2BaseModel)
+        # The generator's notice that its own default formatter will change is about the tool, not the input
+        about_schema = [str(w.message) for w in caught if "formatter" not in str(w.message).lower()]
+        assert not about_schema, (spec.label, about_schema[:3])
+        module_spec = importlib.util.spec_from_file_location(target.stem, target)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[target.stem] = module
+        try:
+            module_spec.loader.exec_module(module)
+            for name, def_name in bundle(spec).events.items():
+                model = getattr(module, def_name)
+                for ex in spec.event(name).examples:
+                    model.model_validate(ex.body)
+        finally:
+            del sys.modules[target.stem]
+
+
+def test_typescript_from_the_bundle_without_warnings(tmp_path: Path) -> None:
+    export_described(tmp_path, "jsonschema", bundled=True)
+    docs = _load(tmp_path, "schema")
+    result = node_tools.run_script("ts_generate.js", {"schemas": docs})
+    assert not result["warnings"], result["warnings"][:5]
+    for spec in _contracts():
+        text = result["typescript"][f"{spec.platform}/{spec.name}.schema.json"]
+        root = text.split(";", 1)[0]  # the bundle's anyOf: a union with one member per event, each declared
+        members = [m.strip() for m in root.split("=", 1)[1].split("|") if m.strip()]
+        assert len(members) == len(spec.events), (spec.label, members)
+        assert all(f"export interface {m} " in text or f"export type {m} " in text for m in members)
+
+
+def test_export_bad_combinations_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export", "--format", "asyncapi", "--strict", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "AsyncAPI" in err
+    assert cli.main(["export", "--format", "openapi", str(tmp_path / "b")]) == 0
+    assert cli.main(["export", "--format", "openapi", str(tmp_path / "b")]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_a_platform_of_your_own_is_exported_too(tmp_path: Path) -> None:
+    """The exports read the active catalog: a sixth platform (HMAC-signed, event name in a header) comes out as
+    valid OpenAPI with its signature as a security scheme, and as a bundle."""
+    from tests import sixth_platform
+
+    folder = sixth_platform.write(tmp_path / "company-schemas")
+    try:
+        assert cli.main(["export", "--schemas", str(folder), "--format", "openapi", str(tmp_path / "openapi")]) == 0
+        assert cli.main(["export", "--schemas", str(folder), "--bundle", str(tmp_path / "bundle")]) == 0
+        spec = catalog.contract("acme")
+        doc = json.loads((tmp_path / "openapi" / "acme" / f"{spec.name}.openapi.json").read_text(encoding="utf-8"))
+        validate_openapi(doc)
+        assert set(doc["webhooks"]) == set(spec.events)
+        assert {s["name"] for s in doc["components"]["securitySchemes"].values()} == {
+            h for a in spec.auth for h in a.headers}
+        assert (tmp_path / "bundle" / "acme" / f"{spec.name}.schema.json").exists()
+    finally:
+        catalog.configure([])
