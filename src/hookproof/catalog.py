@@ -3,7 +3,9 @@ registry of their schemas.
 
 One :class:`Catalog` is active at a time (:func:`active`); :func:`configure` replaces it when a run names
 schema folders of its own (``--hookproof-schemas``, ``$HOOKPROOF_SCHEMAS``). Platforms are read on first use
-and kept, so that a run that checks one platform does not pay for the others.
+and kept, so that a run that checks one platform does not pay for the others. jsonschema and referencing are
+imported on first use of a schema, not with the module: a command that needs only the contracts (the reference
+sender, started once per delivery) does not pay for them (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -11,17 +13,27 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any
 
 from hookproof import profiles
 from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
 from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
 
-FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry
+
+    FORMAT_CHECKER: FormatChecker
+
+
+def __getattr__(name: str) -> Any:
+    """``FORMAT_CHECKER``, imported on first use (with jsonschema), then kept as a module attribute."""
+    if name == "FORMAT_CHECKER":
+        from jsonschema import Draft202012Validator
+
+        globals()[name] = Draft202012Validator.FORMAT_CHECKER
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Catalog:
@@ -76,6 +88,9 @@ class Catalog:
 
     @cached_property
     def _registries(self) -> dict[bool, Registry]:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
         docs = self.documents()
         out = {}
         for strict in (False, True):
@@ -94,8 +109,10 @@ class Catalog:
     def validator(self, schema_id: str, strict: bool = False) -> Draft202012Validator:
         key = (schema_id, strict)
         if key not in self._validators:
+            from jsonschema import Draft202012Validator
+
             self._validators[key] = Draft202012Validator(self.schema(schema_id, strict), registry=self.registry(strict),
-                                                         format_checker=FORMAT_CHECKER)
+                                                         format_checker=__getattr__("FORMAT_CHECKER"))
         return self._validators[key]
 
 
