@@ -55,6 +55,15 @@ def reference_command(python: str = sys.executable) -> str:
             f"--time-scale {{time_scale}}")
 
 
+def reference_env(workdir: Path) -> dict[str, str]:
+    """What the reference sender's runs add to the environment: compiled modules cached in the run's own
+    folder. Where ``PYTHONDONTWRITEBYTECODE`` is set (as in many CI images), each of a run's dozens of
+    reference sender processes would otherwise compile hookproof's modules again from source; with a
+    ``PYTHONPYCACHEPREFIX`` inside the run's temporary folder the first one compiles them and nothing is
+    written outside that folder."""
+    return {"PYTHONPYCACHEPREFIX": str(workdir / "pycache"), "PYTHONDONTWRITEBYTECODE": ""}
+
+
 def reference_time_scale(policy: RetryPolicy) -> float:
     """The time scale that makes the policy's first wait :data:`REFERENCE_FIRST_WAIT`."""
     return REFERENCE_FIRST_WAIT / (policy.first_delay() or 1.0)
@@ -324,13 +333,15 @@ class SenderHarness:
     def __init__(self, server: HarnessServer, template: str, workdir: Path, *, timeout: float = 60.0,
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
                  payload: Callable[[str, str, str, int, int | None], tuple[str, Any, str]] = case_payload,
-                 jobs: int = 1, contract: str | None = None, time_scale: float | None = None) -> None:
+                 jobs: int = 1, contract: str | None = None, time_scale: float | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
         self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
         self.contract, self.time_scale = contract, time_scale
+        self.env = dict(env or {})  # added to the command's environment (reference_env)
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
         self._lock = threading.Lock()
         self._dispatch = server.dispatcher
@@ -413,7 +424,7 @@ class SenderHarness:
                                spawn_error=outcome.spawn_error)
         self._dispatch.add(wire)
         try:
-            outcome = run_bounded(argv, self.timeout, command_env())
+            outcome = run_bounded(argv, self.timeout, command_env(self.env))
             _settle(wire, self.settle)
         finally:
             self._dispatch.remove(wire)
@@ -425,11 +436,13 @@ class SenderHarness:
                            tail(redact.text(outcome.stderr, case.secret)), outcome.killed_leftovers)
 
 
-def command_env() -> dict[str, str]:
+def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a command runs in: ours, with ``$HOOKPROOF_SCHEMAS`` naming the schema folders of the
     active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
-    knows the platforms the run checks it against."""
-    return {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra)}
+    knows the platforms the run checks it against; then ``extra``, where an empty value removes a variable."""
+    env = {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra),
+           **(extra or {})}
+    return {name: value for name, value in env.items() if value or name not in (extra or {})}
 
 
 def _settle(wire: _Wire, quiet: float) -> None:
