@@ -42,6 +42,7 @@ class Catalog:
         self._loaded: dict[str, profiles.LoadedPlatform] = {}
         self._loading: list[str] = []
         self._validators: dict[tuple[str, bool], Draft202012Validator] = {}
+        self._registries: dict[bool, Registry] = {}
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -87,20 +88,21 @@ class Catalog:
         return docs
 
     @cached_property
-    def _registries(self) -> dict[bool, Registry]:
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT202012
-
-        docs = self.documents()
-        out = {}
-        for strict in (False, True):
-            chosen = {uri: (strictify(doc) if strict and is_schema(doc) else doc) for uri, doc in docs.items()}
-            resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
-                         for uri, doc in chosen.items()]
-            out[strict] = Registry().with_resources(resources).crawl()
-        return out
+    def _documents(self) -> dict[str, Any]:
+        return self.documents()
 
     def registry(self, strict: bool = False) -> Registry:
+        """The registry of every schema (``strict``: their strict variants), built on first use: a command
+        that validates against the documents' schemas (``hookproof validate``) does not build the strict one."""
+        if strict not in self._registries:
+            from referencing import Registry, Resource
+            from referencing.jsonschema import DRAFT202012
+
+            chosen = {uri: (strictify(doc) if strict and is_schema(doc) else doc)
+                      for uri, doc in self._documents.items()}
+            resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+                         for uri, doc in chosen.items()]
+            self._registries[strict] = Registry().with_resources(resources).crawl()
         return self._registries[strict]
 
     def schema(self, uri: str, strict: bool = False) -> Any:
