@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -343,6 +343,7 @@ class SenderHarness:
         self.contract, self.time_scale = contract, time_scale
         self.env = dict(env or {})  # added to the command's environment (reference_env)
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
+        self._pending: dict[tuple[str, str | None], Future[None]] = {}  # platforms started by prefetch()
         self._lock = threading.Lock()
         self._dispatch = server.dispatcher
 
@@ -364,6 +365,9 @@ class SenderHarness:
     def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
         """The observation of one of :meth:`scenarios` for ``platform`` (run once, then remembered)."""
         key = (platform, scenario, secret)
+        pending = self._pending.get((platform, secret))
+        if key not in self._seen and pending is not None:
+            pending.result()  # started by prefetch(): wait for it (and raise what it raised)
         if key not in self._seen:
             if self.jobs > 1:
                 self._observe_all(platform, secret)
@@ -389,12 +393,31 @@ class SenderHarness:
         event, body, origin = self._payload(platform, spec.name, scenario, place, self.seed)
         return Case(scenario, platform, event, body, statuses, secret, spec.name, self.scale(platform), origin)
 
+    def prefetch(self, platforms: Sequence[str], secret: str | None = None) -> None:
+        """Start every case of ``platforms`` now, in the background, so that the commands run while the run's
+        other checks do (the reference run's receiver checks); :meth:`observe` waits for a case not done yet.
+
+        Only with ``jobs > 1`` (a command safe to run side by side). The payloads of every case are drawn
+        here, in the calling thread, before anything starts: Hypothesis draws in one thread. The platforms run
+        one after another, each as :meth:`observe` would run it (its timed case alone among the cases)."""
+        if self.jobs <= 1:
+            return
+        planned = [(platform, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
+                   for platform in platforms if (platform, secret) not in self._pending]
+        starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookproof-prefetch")
+        for platform, cases in planned:
+            self._pending[(platform, secret)] = starter.submit(self._run_all, platform, secret, cases)
+        starter.shutdown(wait=False)
+
     def _observe_all(self, platform: str, secret: str | None) -> None:
-        timed, *others = sorted(self.scenarios(platform), key=lambda name: name != TIMED_SCENARIO)
-        self._seen[(platform, timed, secret)] = self.run(self._case(platform, timed, secret))
-        cases = [self._case(platform, name, secret) for name in others]  # Hypothesis draws here, in one thread
+        # Hypothesis draws here, in one thread, before any command runs
+        self._run_all(platform, secret, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
+
+    def _run_all(self, platform: str, secret: str | None, cases: dict[str, Case]) -> None:
+        self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
+        others = [case for name, case in cases.items() if name != TIMED_SCENARIO]
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-            runs = {case.name: pool.submit(self.run, case) for case in cases}
+            runs = {case.name: pool.submit(self.run, case) for case in others}
         for name, future in runs.items():
             self._seen[(platform, name, secret)] = future.result()
 
