@@ -293,7 +293,12 @@ class HarnessServer(ScriptedServer):
 
     def __init__(self) -> None:
         self.dispatcher = _Dispatcher()
+        self.stopped = False  # cases still queued (prefetch) are then not run: nothing would receive them
         super().__init__(self.dispatcher.handle)
+
+    def stop(self) -> None:
+        self.stopped = True
+        super().stop()
 
 
 # --- payloads --------------------------------------------------------------------------------------------
@@ -440,6 +445,9 @@ class SenderHarness:
         started = time.monotonic()
         with self._lock:
             given_up = self.timeouts >= self.max_timeouts
+        if getattr(self.server, "stopped", False):  # the run ended (interrupted) before this case's turn
+            return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
+                               spawn_error="not run: the run ended before this case's turn")
         if given_up:
             outcome = Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
                                           f"(--hookproof-sender-timeout) {self.timeouts} times")
