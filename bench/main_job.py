@@ -27,14 +27,16 @@ GOAL = 5.0
 def one_run(extra: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "hookproof.cli", "run", "-q", "-p", "no:randomly", *extra],
+    done = subprocess.run([sys.executable, "-m", "hookproof.cli", "run", "-q", "-p", "no:randomly", "-rfs", *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     wall = time.monotonic() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-200:]
     if done.returncode != 0:
-        raise SystemExit(f"the main job failed ({done.returncode}): {last}")
+        kept = Path(os.environ.get("TMPDIR", "/tmp")) / "hookproof-main-job-failure.log"
+        kept.write_text(done.stdout + done.stderr, encoding="utf-8")
+        raise SystemExit(f"the main job failed ({done.returncode}): {last} (output in {kept})")
     return wall, cpu, last
 
 
