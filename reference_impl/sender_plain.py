@@ -94,7 +94,9 @@ class PlainSender(_SenderBase):
             if secure:
                 import ssl  # only an https URL pays for it
 
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+                import certifi  # the CA bundle httpx verifies with, so both senders trust the same servers
+
+                sock = ssl.create_default_context(cafile=certifi.where()).wrap_socket(sock, server_hostname=host)
                 conn = http.client.HTTPSConnection(host, port)
             else:
                 conn = http.client.HTTPConnection(host, port)
