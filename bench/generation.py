@@ -3,6 +3,7 @@
 Run by hand, on one core (the script pins itself to one CPU unless ``--no-pin``)::
 
     python bench/generation.py                      # ours only, in the project's venv
+    python bench/generation.py --ceiling            # per platform, wall time, next to Hypothesis' own loop
     /tmp/hjs-venv/bin/python bench/generation.py    # ours and hypothesis-jsonschema, same run
 
 hypothesis-jsonschema 0.23.1 fails on Hypothesis 6.170 (docs/decisions.md#own-schema-compiler), so the
@@ -109,6 +110,53 @@ def measure(strategy: st.SearchStrategy[Any], schema_id: str, examples: int, rep
     return Rate(len(drawn) / seconds, valid / max(len(drawn), 1), len(drawn))
 
 
+def _wall_once(strategy: st.SearchStrategy[Any], examples: int) -> tuple[float, int]:
+    """Wall seconds of one ``@given`` run over ``strategy`` (generate phase, derandomized), and its examples."""
+    seen = [0]
+
+    @settings(max_examples=examples, phases=[Phase.generate], database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value: Any) -> None:
+        seen[0] += 1
+
+    started = time.perf_counter()
+    collect()
+    return time.perf_counter() - started, seen[0]
+
+
+def ceiling(examples: int, repeats: int, from_schema: Callable[[Any], st.SearchStrategy[Any]] | None) -> None:
+    """Each platform's whole-contract strategy (``events(platform)``, what the receiver checks draw from) under
+    ``@given``, next to Hypothesis' own engine drawing ``st.integers()`` - the fastest a ``@given`` loop goes
+    on this core - timed by the wall clock in the same run, interleaved, best of ``repeats``. The ratio is the
+    share of the engine's ceiling our payloads reach (goal: 50%)."""
+    print(f"ceiling: wall time under @given, {examples} examples, best of {repeats}, interleaved with the engine's "
+          "own st.integers() loop\n")
+    print("| platform | events(platform) examples/s | st.integers() examples/s | ours / engine ceiling |"
+          + (" hjs examples/s | hjs / ceiling |" if from_schema else ""))
+    print("|---|---:|---:|---:|" + ("---:|---:|" if from_schema else ""))
+    for platform in catalog.platforms():
+        ours_strategy = strategies.events(platform)
+        hjs_strategy = None
+        if from_schema is not None:
+            hjs_strategy = st.one_of([from_schema(inlined(e.schema_id))
+                                      for e in catalog.contract(platform).events.values()])
+        _wall_once(ours_strategy, 5)  # compiled and warmed before timing
+        best = {"ours": 0.0, "engine": 0.0, "hjs": 0.0}
+        for _ in range(repeats):
+            for key, strategy, count in (("engine", st.integers(), examples), ("ours", ours_strategy, examples),
+                                         ("hjs", hjs_strategy, max(examples // 5, 10))):
+                if strategy is None:
+                    continue
+                seconds, seen = _wall_once(strategy, count)
+                best[key] = max(best[key], seen / seconds)
+        row = f"| {platform} | {best['ours']:,.0f} | {best['engine']:,.0f} | {best['ours'] / best['engine']:.0%} |"
+        if from_schema is not None:
+            row += f" {best['hjs']:,.0f} | {best['hjs'] / best['engine']:.0%} |"
+        print(row, flush=True)
+    print()
+
+
 def hjs_compiler() -> tuple[Callable[[Any], st.SearchStrategy[Any]] | None, str]:
     """hypothesis-jsonschema's ``from_schema``, or None and why it cannot run here."""
     try:
@@ -162,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extras", action="store_true", help="time ours with extras=True as well")
     parser.add_argument("--no-hjs", action="store_true", help="skip hypothesis-jsonschema even where it works")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="only the share of Hypothesis' own ceiling, per platform, by the wall clock")
     args = parser.parse_args(argv)
 
     warnings.simplefilter("ignore", HypothesisDeprecationWarning)  # raised from inside hypothesis-jsonschema
@@ -170,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     from_schema, hjs_note = (None, "skipped (--no-hjs)") if args.no_hjs else hjs_compiler()
     print(f"machine: {machine()}")
     print(f"hypothesis-jsonschema: {hjs_note}\n")
+    if args.ceiling:
+        ceiling(args.examples, args.repeats, from_schema)
+        return 0
 
     compile_started = time.perf_counter()
     for platform in catalog.platforms():

@@ -493,19 +493,28 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
 def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contexts]:
     """The sender command under test (or the reference sender's), against the scripted loopback receiver."""
     from hookproof.conformance.sender_checks import SenderContext
-    from hookproof.conformance.sender_harness import DEFAULT_SETTLE, SenderHarness, reference_command, scripted_server
+    from hookproof.conformance.sender_harness import (
+        DEFAULT_SETTLE,
+        REFERENCE_FIRST_WAIT,
+        SenderHarness,
+        reference_command,
+        reference_env,
+        scripted_server,
+    )
 
     run = hookproof_run
     template = run.sender_cmd or reference_command()
     workdir: Path = tmp_path_factory.mktemp("sender-events")
     # The reference sender has exited when its command returns, so nothing can still be in flight: a short
-    # listen after it keeps the default run fast. A user's command may leave a child sending, so it gets more.
-    settle = DEFAULT_SETTLE if run.sender_cmd else 0.05
+    # listen after it (its policy's first wait) keeps the default run fast. A user's command may leave a child
+    # sending, so it gets more.
+    settle = DEFAULT_SETTLE if run.sender_cmd else REFERENCE_FIRST_WAIT
     jobs = run.sender_jobs or (1 if run.sender_cmd else 4)
     time_scale = run.time_scale if run.time_scale is not None else (1.0 if run.sender_cmd else None)
     with scripted_server() as server:
         harness = SenderHarness(server, template, workdir, timeout=run.sender_timeout, seed=run.seed, settle=settle,
-                                jobs=jobs, contract=run.contract, time_scale=time_scale)
+                                jobs=jobs, contract=run.contract, time_scale=time_scale,
+                                env=None if run.sender_cmd else reference_env(workdir))
         # For the reference sender, a secret of our own, so that authentication is checked too.
         secret = run.secret if run.sender_cmd else (run.secret or secrets.token_urlsafe(16))
         yield Contexts(SenderContext(harness, secret))

@@ -542,6 +542,8 @@ def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
     except CheckFailure as failure:
         if policy.backoff != "increasing" or failure.cause_key[1:2] == ("sender",):
             raise
+        if len(obs.tries) < 3:  # jitter changes the waits, not how many tries come: more deliveries cannot help
+            raise
         first_failure = failure
     # One delivery did not show growth: a jittered backoff may draw a shrinking series by chance. Judge the
     # envelope of several deliveries instead, which jitter cannot flatten (EnvelopeRule).

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,15 @@ def reference_command(python: str = sys.executable) -> str:
     return (f"{shlex.quote(python)} -m hookproof.reference_impl.sender_cli --url {{url}} --event-file {{event_file}} "
             f"--platform {{platform}} --contract {{contract}} --event {{event}} --secret {{secret}} "
             f"--time-scale {{time_scale}}")
+
+
+def reference_env(workdir: Path) -> dict[str, str]:
+    """What the reference sender's runs add to the environment: compiled modules cached in the run's own
+    folder. Where ``PYTHONDONTWRITEBYTECODE`` is set (as in many CI images), each of a run's dozens of
+    reference sender processes would otherwise compile hookproof's modules again from source; with a
+    ``PYTHONPYCACHEPREFIX`` inside the run's temporary folder the first one compiles them and nothing is
+    written outside that folder."""
+    return {"PYTHONPYCACHEPREFIX": str(workdir / "pycache"), "PYTHONDONTWRITEBYTECODE": ""}
 
 
 def reference_time_scale(policy: RetryPolicy) -> float:
@@ -284,7 +293,12 @@ class HarnessServer(ScriptedServer):
 
     def __init__(self) -> None:
         self.dispatcher = _Dispatcher()
+        self.stopped = False  # cases still queued (prefetch) are then not run: nothing would receive them
         super().__init__(self.dispatcher.handle)
+
+    def stop(self) -> None:
+        self.stopped = True
+        super().stop()
 
 
 # --- payloads --------------------------------------------------------------------------------------------
@@ -324,14 +338,17 @@ class SenderHarness:
     def __init__(self, server: HarnessServer, template: str, workdir: Path, *, timeout: float = 60.0,
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
                  payload: Callable[[str, str, str, int, int | None], tuple[str, Any, str]] = case_payload,
-                 jobs: int = 1, contract: str | None = None, time_scale: float | None = None) -> None:
+                 jobs: int = 1, contract: str | None = None, time_scale: float | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
         self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
         self.contract, self.time_scale = contract, time_scale
+        self.env = dict(env or {})  # added to the command's environment (reference_env)
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
+        self._pending: dict[tuple[str, str | None], Future[None]] = {}  # platforms started by prefetch()
         self._lock = threading.Lock()
         self._dispatch = server.dispatcher
 
@@ -353,6 +370,9 @@ class SenderHarness:
     def observe(self, platform: str, scenario: str, secret: str | None = None) -> Observation:
         """The observation of one of :meth:`scenarios` for ``platform`` (run once, then remembered)."""
         key = (platform, scenario, secret)
+        pending = self._pending.get((platform, secret))
+        if key not in self._seen and pending is not None:
+            pending.result()  # started by prefetch(): wait for it (and raise what it raised)
         if key not in self._seen:
             if self.jobs > 1:
                 self._observe_all(platform, secret)
@@ -383,12 +403,31 @@ class SenderHarness:
         event, body, origin = self._payload(platform, spec.name, scenario, place, self.seed)
         return Case(scenario, platform, event, body, statuses, secret, spec.name, self.scale(platform), origin)
 
+    def prefetch(self, platforms: Sequence[str], secret: str | None = None) -> None:
+        """Start every case of ``platforms`` now, in the background, so that the commands run while the run's
+        other checks do (the reference run's receiver checks); :meth:`observe` waits for a case not done yet.
+
+        Only with ``jobs > 1`` (a command safe to run side by side). The payloads of every case are drawn
+        here, in the calling thread, before anything starts: Hypothesis draws in one thread. The platforms run
+        one after another, each as :meth:`observe` would run it (its timed case alone among the cases)."""
+        if self.jobs <= 1:
+            return
+        planned = [(platform, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
+                   for platform in platforms if (platform, secret) not in self._pending]
+        starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookproof-prefetch")
+        for platform, cases in planned:
+            self._pending[(platform, secret)] = starter.submit(self._run_all, platform, secret, cases)
+        starter.shutdown(wait=False)
+
     def _observe_all(self, platform: str, secret: str | None) -> None:
-        timed, *others = sorted(self.scenarios(platform), key=lambda name: name != TIMED_SCENARIO)
-        self._seen[(platform, timed, secret)] = self.run(self._case(platform, timed, secret))
-        cases = [self._case(platform, name, secret) for name in others]  # Hypothesis draws here, in one thread
+        # Hypothesis draws here, in one thread, before any command runs
+        self._run_all(platform, secret, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
+
+    def _run_all(self, platform: str, secret: str | None, cases: dict[str, Case]) -> None:
+        self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
+        others = [case for name, case in cases.items() if name != TIMED_SCENARIO]
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-            runs = {case.name: pool.submit(self.run, case) for case in cases}
+            runs = {case.name: pool.submit(self.run, case) for case in others}
         for name, future in runs.items():
             self._seen[(platform, name, secret)] = future.result()
 
@@ -411,6 +450,9 @@ class SenderHarness:
         started = time.monotonic()
         with self._lock:
             given_up = self.timeouts >= self.max_timeouts
+        if getattr(self.server, "stopped", False):  # the run ended (interrupted) before this case's turn
+            return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
+                               spawn_error="not run: the run ended before this case's turn")
         if given_up:
             outcome = Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
                                           f"(--hookproof-sender-timeout) {self.timeouts} times")
@@ -418,7 +460,7 @@ class SenderHarness:
                                spawn_error=outcome.spawn_error)
         self._dispatch.add(wire)
         try:
-            outcome = run_bounded(argv, self.timeout, command_env())
+            outcome = run_bounded(argv, self.timeout, command_env(self.env))
             _settle(wire, self.settle)
         finally:
             self._dispatch.remove(wire)
@@ -430,11 +472,13 @@ class SenderHarness:
                            tail(redact.text(outcome.stderr, case.secret)), outcome.killed_leftovers)
 
 
-def command_env() -> dict[str, str]:
+def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a command runs in: ours, with ``$HOOKPROOF_SCHEMAS`` naming the schema folders of the
     active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
-    knows the platforms the run checks it against."""
-    return {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra)}
+    knows the platforms the run checks it against; then ``extra``, where an empty value removes a variable."""
+    env = {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra),
+           **(extra or {})}
+    return {name: value for name, value in env.items() if value or name not in (extra or {})}
 
 
 def _settle(wire: _Wire, quiet: float) -> None:

@@ -15,9 +15,30 @@ from hookproof.conformance.causes import BecauseOf
 from hookproof.conformance.registry import Check
 from hookproof.conformance.report import NotChecked
 
+_STARTED = pytest.StashKey[bool]()
+
+
+def _start_reference_senders(request: pytest.FixtureRequest) -> None:
+    """At the run's first check, start the reference sender's cases for every platform with a sender check
+    selected: its processes then run while the receiver and registration checks do, instead of after them
+    (docs/performance.md). Only for the reference sender, whose cases are safe to run side by side."""
+    config = request.config
+    if config.stash.get(_STARTED, False):
+        return
+    config.stash[_STARTED] = True
+    if request.getfixturevalue("hookproof_run").sender_cmd:
+        return
+    params = [getattr(item, "callspec").params for item in request.session.items  # noqa: B009 - Function items'
+              if getattr(item, "callspec", None) is not None]
+    platforms = [p["platform"] for p in params if getattr(p.get("hookproof_check"), "role", None) == "sender"]
+    if platforms:
+        context = request.getfixturevalue("hookproof_sender_context").default
+        context.harness.prefetch(list(dict.fromkeys(platforms)), context.secret)
+
 
 def test_conformance(hookproof_check: Check, platform: str, request: pytest.FixtureRequest) -> None:
     """Run one check against one platform's implementation under test."""
+    _start_reference_senders(request)
     contexts = request.getfixturevalue(f"hookproof_{hookproof_check.role}_context")
     try:
         hookproof_check(contexts(platform), platform)

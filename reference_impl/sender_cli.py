@@ -3,6 +3,9 @@
 Exit status: 0 delivered (a 2XX answer), 1 every try failed, 2 bad input (a missing or unreadable file,
 invalid JSON, an unknown platform or event, a bad option) - always one line on stderr, never a traceback.
 The secret is never printed: the record holds statuses and timings, not headers.
+
+It delivers with :class:`~hookproof.reference_impl.sender_plain.PlainSender` (``http.client``) rather than
+httpx: the sender checks start it once per delivery, and start-up was most of what each run cost.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-import httpx
-
 from hookproof.reference_impl.command_line import OneLineParser
-from hookproof.reference_impl.sender import Sender, SenderError, SendOptions
+from hookproof.reference_impl.sender_core import SenderError, SendOptions
+from hookproof.reference_impl.sender_plain import PlainSender
 
 PROG = "python -m hookproof.reference_impl.sender_cli"
 
@@ -99,8 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         url = urlsplit(args.url)
-        valid = url.scheme in ("http", "https") and bool(url.hostname)
-    except ValueError:
+        valid = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number, or out of range
         valid = False
     if not valid:
         _fail(f"--url {args.url!r} is not an http(s) URL")
@@ -109,11 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = SendOptions(time_scale=args.time_scale, jitter=args.jitter, backoff_base=args.backoff_base,
                               connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
                               attempt_deadline=args.attempt_deadline)
-        with Sender(options) as sender:
-            prepared = sender.prepare(args.url, args.platform, args.event or None, body, args.secret or None,
-                                      args.contract or None)
-            record = sender.deliver_prepared(prepared)
-    except (SenderError, ValueError, httpx.InvalidURL) as exc:
+        sender = PlainSender(options)
+        prepared = sender.prepare(args.url, args.platform, args.event or None, body, args.secret or None,
+                                  args.contract or None)
+        record = sender.deliver_prepared(prepared)
+    except (SenderError, ValueError) as exc:
         _fail(str(exc))
     print(json.dumps(record.to_dict(), indent=2))
     return 0 if record.delivered else 1

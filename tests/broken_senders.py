@@ -4,10 +4,12 @@ Run like the reference sender, with the way to break it first:
 
     python tests/broken_senders.py MODE --url URL --event-file F --platform P --event E --secret S ...
 
-Each is the reference sender (:mod:`hookproof.reference_impl.sender`) with one thing changed through its seams
-(the per-try request, the waits and the number of tries in :class:`SendOptions`, the retry policy it reads,
-the client), so that a check failing on it fails for that one reason. Run as a file, it imports ``hookproof``
-from the installed package.
+Each is the reference sender with one thing changed through its seams (the per-try request, the waits and
+the number of tries in :class:`SendOptions`, the retry policy it reads, the client), so that a check failing
+on it fails for that one reason: the command's own sender (:mod:`hookproof.reference_impl.sender_plain`,
+which starts without httpx's imports), or the httpx :class:`~hookproof.reference_impl.sender.Sender` where a
+mode changes the client (its default User-Agent, following redirects). Run as a file, it imports
+``hookproof`` from the installed package.
 """
 
 from __future__ import annotations
@@ -21,28 +23,31 @@ from typing import Any
 
 from hookproof.contract import NON_2XX
 from hookproof.reference_impl.backoff import for_policy
-from hookproof.reference_impl.sender import (
+from hookproof.reference_impl.sender_cli import build_parser, read_event
+from hookproof.reference_impl.sender_core import (
     Attempt,
     Outgoing,
     Prepared,
-    Sender,
     SendOptions,
+    _SenderBase,
     prepare,
     webhook_contract,
 )
-from hookproof.reference_impl.sender_cli import build_parser, read_event
+from hookproof.reference_impl.sender_plain import PlainSender
 from hookproof.wire import encode
 
 # A change to one try's request: (sender, the prepared delivery, the try's number) -> the request sent.
 Change = Callable[["Broken", Prepared, int], Outgoing]
 
 
-class Broken(Sender):
-    """The reference sender with hooks to break one rule per try."""
+class Broken(_SenderBase):
+    """The reference sender with hooks to break one rule per try (mixed into a sender below)."""
+
+    _client: Any  # the httpx senders' client, for the modes that change it
 
     def __init__(self, options: SendOptions, change: Change | None = None,
                  accept: Callable[[int], bool] | None = None, retry_every_failure: bool = False) -> None:
-        super().__init__(options)
+        super().__init__(options)  # type: ignore[call-arg]  # the sender mixed in takes the options alone
         self._change, self._accept, self._retry_every_failure = change, accept, retry_every_failure
 
     def signed(self, prepared: Prepared, number: int) -> Outgoing:
@@ -62,10 +67,14 @@ class Broken(Sender):
         return dataclasses.replace(prepared, contract=dataclasses.replace(prepared.contract, retry=policy))
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
-        attempt = super()._try(out, number, first)
+        attempt = super()._try(out, number, first)  # type: ignore[misc]
         if self._accept and attempt.status is not None and not self._accept(attempt.status):
             return dataclasses.replace(attempt, status=None, error=f"treated {attempt.status} as a failure")
         return attempt
+
+
+class BrokenPlain(Broken, PlainSender):
+    """A broken sender on the command's own ``http.client`` sender."""
 
 
 def _headers(out: Outgoing, **changes: str | None) -> Outgoing:
@@ -138,12 +147,13 @@ class Mode:
     accept: Callable[[int], bool] | None = None  # which 2XX count as success
     follow_redirects: bool = False
     retry_every_failure: bool = False  # retry answers the policy does not retry
+    client: bool = False  # changes the httpx client: runs on the httpx Sender
 
 
 MODES: dict[str, Mode] = {
     "wrong-method": Mode(lambda s, p, n: dataclasses.replace(s.signed(p, n), method="PUT")),
     "wrong-content-type": Mode(lambda s, p, n: _headers(s.signed(p, n), **{"Content-Type": "text/plain"})),
-    "no-user-agent": Mode(_no_user_agent),
+    "no-user-agent": Mode(_no_user_agent, client=True),
     "wrong-event-header": Mode(_event_header),
     "no-secret": Mode(_no_secret),
     # a retry path that builds its request afresh and forgets the authentication
@@ -156,7 +166,7 @@ MODES: dict[str, Mode] = {
     "six-tries": Mode(max_tries=6),
     "constant-interval": Mode(waits={"factor": 1.0}),  # the first wait, every time
     "immediate-retries": Mode(waits={"base": 0.0}),
-    "follows-redirects": Mode(follow_redirects=True),
+    "follows-redirects": Mode(follow_redirects=True, client=True),
     # encoders gone wrong: non-ASCII as "?", Python's repr for JSON, numbers written as strings
     "mangles-non-ascii": Mode(lambda s, p, n: _with_bytes(
         s, p, n, json.dumps(json.loads(p.outgoing.content), ensure_ascii=False).encode("ascii", "replace"))),
@@ -197,11 +207,21 @@ def main(argv: list[str]) -> int:
         raise RuntimeError("the sender crashed before sending")
     BODY, SECRET = read_event(args.event_file), args.secret or None
     mode = MODES[name]
-    with Broken(options_for(mode, args), mode.change, mode.accept, mode.retry_every_failure) as sender:
-        if mode.follow_redirects:
-            sender._client.follow_redirects = True
-        record = sender.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
-                                contract=args.contract or None)
+    if mode.client:
+        from hookproof.reference_impl.sender import Sender
+
+        class BrokenHttpx(Broken, Sender):
+            pass
+
+        with BrokenHttpx(options_for(mode, args), mode.change, mode.accept, mode.retry_every_failure) as sender:
+            if mode.follow_redirects:
+                sender._client.follow_redirects = True
+            record = sender.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
+                                    contract=args.contract or None)
+    else:
+        plain = BrokenPlain(options_for(mode, args), mode.change, mode.accept, mode.retry_every_failure)
+        record = plain.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
+                               contract=args.contract or None)
     print(f"{len(record.attempts)} tries, delivered: {record.delivered}")
     return 0
 

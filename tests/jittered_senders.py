@@ -5,7 +5,8 @@ Run like the reference sender, with the schedule first:
 
     python tests/jittered_senders.py SCHEDULE --url URL --event-file F --platform P --event E ...
 
-Each is the reference sender (:mod:`hookproof.reference_impl.sender`) with its waits replaced. ``full``,
+Each is the reference sender command's sender (:mod:`hookproof.reference_impl.sender_plain`, which starts
+without httpx's imports) with its waits replaced. ``full``,
 ``equal`` and ``decorrelated`` are the three jitters of the AWS Architecture Blog's "Exponential Backoff And
 Jitter" (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/): they keep an increasing
 backoff, although one delivery's waits may shrink. ``constant`` jitters around one wait and ``shrinking`` halves
@@ -19,8 +20,9 @@ import random
 import sys
 
 from hookproof.reference_impl.backoff import Backoff, Uniform, for_policy
-from hookproof.reference_impl.sender import Sender, SendOptions, webhook_contract
 from hookproof.reference_impl.sender_cli import build_parser, read_event
+from hookproof.reference_impl.sender_core import SendOptions, webhook_contract
+from hookproof.reference_impl.sender_plain import PlainSender
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +61,8 @@ def main(argv: list[str]) -> int:
     options = SendOptions(time_scale=args.time_scale, backoff=Drawn(base=base, kind=kind),
                           connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
                           attempt_deadline=args.attempt_deadline)
-    with Sender(options) as sender:
-        record = sender.deliver(args.url, args.platform, args.event or None, read_event(args.event_file),
-                                secret=args.secret or None, contract=args.contract or None)
+    record = PlainSender(options).deliver(args.url, args.platform, args.event or None, read_event(args.event_file),
+                                          secret=args.secret or None, contract=args.contract or None)
     print(f"{len(record.attempts)} tries, delivered: {record.delivered}")
     return 0
 

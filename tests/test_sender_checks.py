@@ -39,6 +39,7 @@ from tests.sender_commands import command_line
 BROKEN = Path(__file__).with_name("broken_senders.py")
 BASE = 0.05  # the time scale of every run here: DoSelect's backoff from 1 s becomes 50, 100, 200, 400 ms
 TIMEOUT = 20.0  # generous for a loaded machine; only the hanging sender ever reaches it...
+SETTLE = 0.05  # listen after each run (the product waits DEFAULT_SETTLE after a user's command)
 HANG_TIMEOUT = 1.5  # ...and it gets this one
 SECRET = "s3cret-Ünïcode-value"
 # The case each check is judged on unless a test names another: the first its registered check runs.
@@ -67,8 +68,10 @@ def harness_for(server: HTTPServer, tmp_path_factory: pytest.TempPathFactory):
 
     def get(template: str, timeout: float = TIMEOUT) -> SenderHarness:
         if (template, timeout) not in made:
+            # The senders here exit once their delivery is done (none leaves a child sending), so a short listen
+            # after each run sees everything; a user's command gets DEFAULT_SETTLE.
             made[template, timeout] = SenderHarness(server, template, tmp_path_factory.mktemp("events"),
-                                                    timeout=timeout, seed=7, time_scale=BASE)
+                                                    timeout=timeout, seed=7, time_scale=BASE, settle=SETTLE)
         return made[template, timeout]
 
     return get

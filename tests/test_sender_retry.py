@@ -28,6 +28,7 @@ from hookproof.contract import NO_SOURCE, RetryPolicy, StatusRange
 from hookproof.reference_impl.backoff import Backoff, for_policy
 from hookproof.reference_impl.sender import AsyncSender, Job, Prepared, Sender, SenderError, SendOptions, prepare
 from hookproof.reference_impl.sender_cli import main
+from hookproof.reference_impl.sender_plain import PlainSender
 
 URL = "http://127.0.0.1:9/hook"  # never reached: respx answers
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -361,6 +362,32 @@ def test_a_long_answer_is_read_up_to_the_cap(raw_server: tuple[str, list[str]]) 
     for attempt in (sync, asyncio.run(run())):
         assert attempt.ok and attempt.truncated
         assert 256 * 1024 <= attempt.response_bytes < 256 * 1024 + 128 * 1024
+
+
+def test_the_command_s_sender_ends_a_try_at_its_deadline_and_caps_the_answer(raw_server: tuple[str, list[str]]) -> None:
+    """The command line's http.client sender keeps the same bounds as the httpx one."""
+    base, _ = raw_server
+    began = time.monotonic()
+    dripped = PlainSender(DEADLINE).deliver(f"{base}/drip", "doselect", None, DOSELECT).attempts[0]
+    assert time.monotonic() - began < 1.0
+    assert dripped.status is None and "deadline" in (dripped.error or "")
+    long = PlainSender(DEADLINE).deliver(f"{base}/long", "doselect", None, DOSELECT).attempts[0]
+    assert long.ok and long.truncated
+    assert 256 * 1024 <= long.response_bytes < 256 * 1024 + 128 * 1024
+
+
+def test_the_command_s_sender_never_follows_a_redirect_and_sends_the_contract_s_headers(httpserver) -> None:
+    httpserver.expect_request("/hook").respond_with_data("moved", status=302, headers={"Location": "/elsewhere"})
+    httpserver.expect_request("/elsewhere").respond_with_data("ok", status=200)
+    sleeps: list[float] = []
+    record = PlainSender(OPTIONS, sleep=sleeps.append).deliver(
+        httpserver.url_for("/hook"), "codewars", "code_challenge.created", CODEWARS, secret="hush-hush")
+    assert [a.status for a in record.attempts] == [302] * 5 and not record.delivered
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths == ["/hook"] * 5
+    headers = httpserver.log[0][0].headers
+    assert headers["User-Agent"] == "Codewars Hookbot" and headers["X-Webhook-Secret"] == "hush-hush"
+    assert headers["X-Webhook-Event"] == "code_challenge" and headers["Content-Type"].startswith("application/json")
 
 
 # --- the command line ----------------------------------------------------------------------------------

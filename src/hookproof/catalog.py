@@ -3,7 +3,9 @@ registry of their schemas.
 
 One :class:`Catalog` is active at a time (:func:`active`); :func:`configure` replaces it when a run names
 schema folders of its own (``--hookproof-schemas``, ``$HOOKPROOF_SCHEMAS``). Platforms are read on first use
-and kept, so that a run that checks one platform does not pay for the others.
+and kept, so that a run that checks one platform does not pay for the others. jsonschema and referencing are
+imported on first use of a schema, not with the module: a command that needs only the contracts (the reference
+sender, started once per delivery) does not pay for them (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -11,20 +13,34 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from functools import cached_property, partial
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any
 
 from hookproof import profiles
 from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
-from hookproof.formats import FORMAT_CHECKER as FORMAT_CHECKER  # the RFCs' formats, re-exported
 from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry
+
+    FORMAT_CHECKER: FormatChecker
+
+
+def __getattr__(name: str) -> Any:
+    """``FORMAT_CHECKER`` (the RFCs' formats, :mod:`hookproof.formats`), imported on first use with jsonschema,
+    then kept as a module attribute."""
+    if name == "FORMAT_CHECKER":
+        from hookproof.formats import FORMAT_CHECKER
+
+        globals()[name] = FORMAT_CHECKER
+        return FORMAT_CHECKER
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _format_callbacks() -> dict[str, Callable[[str], bool]]:
     """The format checks jsonschema uses, for jsonschema-rs to call: both engines judge formats alike."""
+    from hookproof.formats import FORMAT_CHECKER
+
     return {name: partial(lambda value, name: FORMAT_CHECKER.conforms(value, name), name=name)
             for name in FORMAT_CHECKER.checkers}
 
@@ -35,6 +51,7 @@ class Catalog:
         self._loaded: dict[str, profiles.LoadedPlatform] = {}
         self._loading: list[str] = []
         self._validators: dict[tuple[str, bool], Draft202012Validator] = {}
+        self._registries: dict[bool, Registry] = {}
         self._fast: dict[tuple[str, bool], Callable[[Any], bool]] = {}
         self._fast_registries: dict[bool, Any] = {}
 
@@ -82,17 +99,21 @@ class Catalog:
         return docs
 
     @cached_property
-    def _registries(self) -> dict[bool, Registry]:
-        docs = self.documents()
-        out = {}
-        for strict in (False, True):
-            chosen = {uri: (strictify(doc) if strict and is_schema(doc) else doc) for uri, doc in docs.items()}
-            resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
-                         for uri, doc in chosen.items()]
-            out[strict] = Registry().with_resources(resources).crawl()
-        return out
+    def _documents(self) -> dict[str, Any]:
+        return self.documents()
 
     def registry(self, strict: bool = False) -> Registry:
+        """The registry of every schema (``strict``: their strict variants), built on first use: a command
+        that validates against the documents' schemas (``hookproof validate``) does not build the strict one."""
+        if strict not in self._registries:
+            from referencing import Registry, Resource
+            from referencing.jsonschema import DRAFT202012
+
+            chosen = {uri: (strictify(doc) if strict and is_schema(doc) else doc)
+                      for uri, doc in self._documents.items()}
+            resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+                         for uri, doc in chosen.items()]
+            self._registries[strict] = Registry().with_resources(resources).crawl()
         return self._registries[strict]
 
     def schema(self, uri: str, strict: bool = False) -> Any:
@@ -101,8 +122,10 @@ class Catalog:
     def validator(self, schema_id: str, strict: bool = False) -> Draft202012Validator:
         key = (schema_id, strict)
         if key not in self._validators:
+            from jsonschema import Draft202012Validator
+
             self._validators[key] = Draft202012Validator(self.schema(schema_id, strict), registry=self.registry(strict),
-                                                         format_checker=FORMAT_CHECKER)
+                                                         format_checker=__getattr__("FORMAT_CHECKER"))
         return self._validators[key]
 
     def is_valid(self, schema_id: str, instance: Any, strict: bool = False) -> bool:

@@ -16,11 +16,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from hookproof import pointers
 from hookproof.contract import (
@@ -50,18 +47,25 @@ from hookproof.contract import (
 )
 from hookproof.schema_store import BASE_URI, PlatformFolder, builtin_root
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
 FACTS = ("method", "method_source", "content_type", "headers", "headers_source", "event_name", "delivery_metadata",
          "auth", "retry", "registration", "document", "date")
 
 
 @cache
 def _profile_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = json.loads(builtin_root().joinpath("profile.schema.json").read_text(encoding="utf-8"))
     return Draft202012Validator(schema)
 
 
 def check_profile(raw: Any, where: str) -> None:
     """Raise :class:`ProfileError` naming the file and the field when ``raw`` is not a valid profile."""
+    from jsonschema.exceptions import best_match
+
     errors = list(_profile_validator().iter_errors(raw))
     # A field that fails inside a contract's facts leaves every fact "unevaluated" as well: name the field.
     specific = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
@@ -84,7 +88,8 @@ def load(folder: PlatformFolder, retry_of: Callable[[str, str], RetryPolicy]) ->
     a profile that assumes it (``"assumed_from"``)."""
     where = folder.describe()
     raw = folder.read_json("profile.json")
-    check_profile(raw, where)
+    if folder.origin != "built-in":  # the built-in profiles are checked by the project's tests (test_schemas), and
+        check_profile(raw, where)    # checking them at every start costs the sender command jsonschema's import
     if raw["platform"] != folder.id:
         raise ProfileError(f"{where}: /platform: {raw['platform']!r} is not the folder's name {folder.id!r}")
     reader = _Reader(folder, raw, retry_of)

@@ -1,0 +1,304 @@
+"""What the reference senders share, without an HTTP client: the options, the records, building a delivery
+(:func:`prepare`: the contract's headers and metadata, set once and repeated on every try), the schedule of
+tries and when a delivery ends.
+
+:mod:`hookproof.reference_impl.sender` puts it on httpx (:class:`~hookproof.reference_impl.sender.Sender`,
+:class:`~hookproof.reference_impl.sender.AsyncSender`); :mod:`hookproof.reference_impl.sender_plain` on the
+standard library's ``http.client``, for the command line, which starts a process per delivery and so should
+not import what one delivery does not need (docs/performance.md). Both share this module, so their retry
+timing and the requests they send cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from hookproof import auth, catalog, pointers, redact
+from hookproof.contract import CatalogError, Contract, RetryPolicy
+from hookproof.reference_impl.backoff import Backoff, Uniform, for_policy
+from hookproof.wire import encode
+
+if TYPE_CHECKING:
+    import httpx
+
+USER_AGENT = "hookproof-reference-sender/0.2"  # sent only where the contract documents no User-Agent
+MAX_TIME_SCALE = 1e6
+
+
+class SenderError(ValueError):
+    """Bad input: an unknown platform, contract or event, or a body that names another event than the one given."""
+
+
+# --- options and records ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How the reference sender paces and bounds its tries. The retry *rules* are the contract's; these only
+    scale its waits (``time_scale``), or replace them for a test (``backoff``, ``max_tries``)."""
+
+    time_scale: float = 1.0
+    jitter: float = 0.0  # add up to this fraction of each increasing wait at random
+    backoff: Backoff | None = None
+    backoff_base: float | None = None  # absolute first wait of an increasing backoff
+    max_tries: int | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    attempt_deadline: float = 15.0  # the whole try, however slowly the answer trickles in
+    max_response_bytes: int = 64 * 1024  # read this much of an answer at most; the status is what counts
+
+    def __post_init__(self) -> None:
+        if self.max_tries is not None and self.max_tries < 1:
+            raise ValueError("max_tries must be at least 1")
+        if min(self.connect_timeout, self.read_timeout, self.attempt_deadline) <= 0:
+            raise ValueError("timeouts and the attempt deadline must be positive")
+        if not 0 < self.time_scale <= MAX_TIME_SCALE:
+            raise ValueError(f"the time scale must be positive and at most {MAX_TIME_SCALE:g}")
+
+    def timeout(self) -> httpx.Timeout:
+        import httpx  # only the httpx senders ask: the command line does not import it
+
+        cap = self.attempt_deadline
+        return httpx.Timeout(connect=min(self.connect_timeout, cap), read=min(self.read_timeout, cap),
+                             write=min(self.read_timeout, cap), pool=min(self.connect_timeout, cap))
+
+    def tries(self, policy: RetryPolicy) -> int:
+        return self.max_tries or policy.max_tries
+
+    def waits(self, policy: RetryPolicy) -> Backoff:
+        return self.backoff or for_policy(policy, time_scale=self.time_scale, jitter=self.jitter,
+                                          base=self.backoff_base)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try: when it began, what came back (a status, or an error), and how long it took."""
+
+    number: int
+    started_at: str  # wall clock, ISO 8601 UTC
+    offset: float  # seconds since the delivery's first try began (monotonic clock)
+    duration: float
+    status: int | None
+    error: str | None = None
+    response_bytes: int = 0
+    truncated: bool = False  # the answer was longer than max_response_bytes and was not read to its end
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class DeliveryRecord:
+    """What happened to one delivery: every try, in order."""
+
+    platform: str
+    contract: str
+    event: str
+    url: str
+    metadata: dict[str, Any]  # the per-delivery values the sender set, by JSON pointer
+    attempts: list[Attempt] = field(default_factory=list)
+    gave_up: str | None = None  # why it stopped before its last try, e.g. "answer 400 is not retried"
+
+    @property
+    def delivered(self) -> bool:
+        return bool(self.attempts) and self.attempts[-1].ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "delivered": self.delivered}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One request as it goes on the wire."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes
+
+    @cached_property
+    def wire_headers(self) -> dict[bytes, bytes]:
+        """Header values as UTF-8 bytes: httpx would refuse a non-ASCII ``str`` (a secret such as 'Ünï')."""
+        return {name.encode("ascii"): value.encode("utf-8") for name, value in self.headers.items()}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A delivery ready to send: the request every try repeats, and the metadata set for it."""
+
+    contract: Contract
+    event: str
+    outgoing: Outgoing
+    body: Any
+    metadata: dict[str, Any]
+    secret: str | None = field(default=None, repr=False)
+    delivery_id: str = ""
+
+    @property
+    def platform(self) -> str:
+        return self.contract.platform
+
+    @property
+    def policy(self) -> RetryPolicy:
+        assert self.contract.retry is not None
+        return self.contract.retry
+
+
+@dataclass(frozen=True)
+class Job:
+    """One delivery for :meth:`AsyncSender.deliver_many`."""
+
+    url: str
+    platform: str
+    event: str
+    body: Any
+    secret: str | None = None
+    contract: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_delivery_id() -> str:
+    return str(uuid.uuid4())
+
+
+def webhook_contract(platform: str, contract: str | None = None) -> Contract:
+    """A webhook contract; :class:`SenderError` for an unknown platform or contract, or a registration API."""
+    try:
+        spec = catalog.contract(platform, contract)
+    except CatalogError as exc:
+        raise SenderError(str(exc)) from None
+    if spec.kind != "webhook" or spec.retry is None:
+        raise SenderError(f"{platform} is a {spec.kind}, not a webhook platform: there is nothing to send")
+    return spec
+
+
+def prepare(url: str, platform: str, event: str | None, body: Any, secret: str | None = None, *,
+            contract: str | None = None, now: Callable[[], datetime] = utc_now,
+            new_id: Callable[[], str] = new_delivery_id) -> Prepared:
+    """Build the request of one delivery; its metadata is set here, once, and every retry repeats it.
+
+    ``event`` may be None when the body names its event by itself (every platform but Codewars).
+    """
+    spec = webhook_contract(platform, contract)
+    naming = spec.event_naming
+    assert naming is not None
+    if not event:
+        if naming.header_names:
+            raise SenderError(f"part of a {spec.platform_name} event name travels in "
+                              f"{', '.join(naming.header_names)}, not in the body: give --event")
+        try:
+            event = spec.event_of(body, {})
+        except CatalogError as exc:
+            raise SenderError(f"{exc}: give --event") from None
+    if event not in spec.events:
+        raise SenderError(f"unknown {spec.platform_name} event {event!r} (contract {spec.name}); events: "
+                          f"{', '.join(spec.events)}")
+    if secret and any(ord(c) < 32 or ord(c) == 127 for c in secret):
+        raise SenderError("the secret contains a control character: it cannot travel in a header")
+    headers = spec.delivery_headers(event)
+    try:
+        claimed = spec.event_of(body, headers) if any(p.body for p in naming.parts) else event
+    except CatalogError as exc:
+        raise SenderError(str(exc)) from None
+    if claimed != event:
+        raise SenderError(f"the body belongs to event {claimed!r}, not {event!r}")
+    delivery_id = new_id()
+    values = {"uuid4": lambda: delivery_id, "now": lambda: now().isoformat(), "url": lambda: url}
+    metadata = {}
+    for entry in spec.metadata:
+        metadata[entry.pointer] = values[entry.value]()
+        body = pointers.replaced(body, entry.pointer, metadata[entry.pointer])
+    try:
+        content = encode(body)
+    except ValueError as exc:
+        raise SenderError(f"the body cannot be sent as JSON: {exc}") from None
+    redact.remember(secret)
+    outgoing = Outgoing(spec.method, url, headers, content)
+    return Prepared(spec, event, outgoing, body, metadata, secret, delivery_id)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Outcome:
+    """What one try learnt so far; kept outside the exchange so that a deadline does not lose the status."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.error: str | None = None
+        self.received = 0
+        self.truncated = False
+
+    def count(self, chunk: bytes, cap: int) -> bool:
+        """Count a chunk of the answer; True once the cap is reached and reading should stop."""
+        self.received += len(chunk)
+        if self.received >= cap:
+            self.truncated = True
+            return True
+        return False
+
+
+class _SenderBase:
+    """What the sync and async senders share: the options, the injected clocks, the schedule and the record."""
+
+    def __init__(self, options: SendOptions | None, *, clock: Callable[[], float], now: Callable[[], datetime],
+                 new_id: Callable[[], str], rng: Uniform | None) -> None:
+        self.options = options or SendOptions()
+        self._clock, self._now, self._new_id = clock, now, new_id
+        self._rng = rng or random.Random()
+
+    def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None,
+                contract: str | None = None) -> Prepared:
+        return prepare(url, platform, event, body, secret, contract=contract, now=self._now, new_id=self._new_id)
+
+    def outgoing(self, prepared: Prepared, number: int) -> Outgoing:
+        """The request of try ``number``: the same request every time, authenticated over its bytes (a seam
+        for deliberately broken senders)."""
+        out = prepared.outgoing
+        signed = auth.sign(prepared.contract, out.content, prepared.body, prepared.secret,
+                           msg_id=prepared.delivery_id, timestamp=self._now().timestamp())
+        return replace(out, headers={**out.headers, **signed}) if signed else out
+
+    def _record(self, prepared: Prepared) -> DeliveryRecord:
+        return DeliveryRecord(prepared.platform, prepared.contract.name, prepared.event,
+                              redact.url(prepared.outgoing.url), dict(prepared.metadata))
+
+    def _attempt(self, number: int, started_at: str, first: float, began: float, outcome: _Outcome) -> Attempt:
+        return Attempt(number, started_at, round(began - first, 6), round(self._clock() - began, 6),
+                       outcome.status, outcome.error, outcome.received, outcome.truncated)
+
+    def _schedule(self, prepared: Prepared) -> Iterator[tuple[int, float]]:
+        """(try number, seconds to wait before it) for every try the policy allows; the sync and async
+        senders share it, so their retry timing cannot drift apart."""
+        policy, backoff = prepared.policy, self.options.waits(prepared.policy)
+        wait = 0.0
+        for number in range(1, self.options.tries(policy) + 1):
+            if number > 1:
+                wait = backoff.delay(number - 2, wait, self._rng)
+            yield number, wait
+
+    @staticmethod
+    def _done(prepared: Prepared, attempt: Attempt, record: DeliveryRecord) -> bool:
+        """Whether the delivery ends after this try: delivered, or failed in a way the policy does not retry."""
+        if attempt.ok:
+            return True
+        policy = prepared.policy
+        if attempt.status is not None and not policy.retries(attempt.status):
+            record.gave_up = f"an answer of {attempt.status} is not retried ({policy.retried_statuses} are)"
+            return True
+        if attempt.status is None and not policy.transport_failures:
+            record.gave_up = "a failed connection or timeout is not retried"
+            return True
+        return False

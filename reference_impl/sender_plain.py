@@ -1,0 +1,125 @@
+"""The reference sender over the standard library's ``http.client``: what the command line delivers with.
+
+The sender checks start the command once per delivery, so its start-up is most of what a check costs:
+importing httpx (with httpcore, h11, anyio and a TLS context built for every client) took more time than the
+delivery it was used for (docs/performance.md). One POST to one URL needs none of that. This sender shares
+everything but the exchange with :class:`~hookproof.reference_impl.sender.Sender`
+(:mod:`hookproof.reference_impl.sender_core`: the request of every try, authentication, the schedule of
+tries and when to stop), and bounds each try the same three ways: a connect and a per-read timeout, one
+deadline over the whole try (:class:`~hookproof.deadline.Deadline` shuts the socket down, so a peer that
+drips its answer cannot hold the try), and a cap on the bytes of the answer read. It never follows a
+redirect (``http.client`` has no notion of one) and opens one connection per try, as ``Sender`` does.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from hookproof.deadline import Deadline
+from hookproof.reference_impl.backoff import Uniform
+from hookproof.reference_impl.sender_core import (
+    USER_AGENT,
+    Attempt,
+    DeliveryRecord,
+    Outgoing,
+    Prepared,
+    SendOptions,
+    _Outcome,
+    _SenderBase,
+    describe,
+    new_delivery_id,
+    utc_now,
+)
+
+CHUNK = 64 * 1024
+
+
+class PlainSender(_SenderBase):
+    """Delivers events one at a time over ``http.client``; the rules are :class:`_SenderBase`'s."""
+
+    def __init__(self, options: SendOptions | None = None, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utc_now,
+                 new_id: Callable[[], str] = new_delivery_id, rng: Uniform | None = None) -> None:
+        super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
+        self._sleep = sleep
+
+    def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
+                contract: str | None = None) -> DeliveryRecord:
+        """Deliver one event, retrying as the contract's policy says; never raises for network trouble."""
+        return self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
+
+    def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
+        record = self._record(prepared)
+        first = self._clock()
+        for number, wait in self._schedule(prepared):
+            if wait:
+                self._sleep(wait)
+            record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
+            if self._done(prepared, record.attempts[-1], record):
+                break
+        return record
+
+    def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
+        started_at, began = self._now().isoformat(), self._clock()
+        outcome = _Outcome()
+        with Deadline(self.options.attempt_deadline) as watchdog:
+            try:
+                self._exchange(out, outcome, watchdog)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                outcome.error = describe(exc)
+        if watchdog.expired:
+            outcome.error = f"attempt deadline of {self.options.attempt_deadline:g} s passed"
+        return self._attempt(number, started_at, first, began, outcome)
+
+    def _exchange(self, out: Outgoing, outcome: _Outcome, watchdog: Deadline) -> None:
+        url = urlsplit(out.url)
+        secure = url.scheme == "https"
+        host, port = url.hostname or "", url.port or (443 if secure else 80)
+        options = self.options
+        sock = socket.create_connection((host, port), timeout=min(options.connect_timeout, options.attempt_deadline))
+        watchdog.sockets.add(sock)
+        if watchdog.expired:  # the deadline passed while connecting: its shutdown missed this socket
+            sock.close()
+            return
+        conn: http.client.HTTPConnection
+        try:
+            sock.settimeout(min(options.read_timeout, options.attempt_deadline))
+            if secure:
+                import ssl  # only an https URL pays for it
+
+                import certifi  # the CA bundle httpx verifies with, so both senders trust the same servers
+
+                sock = ssl.create_default_context(cafile=certifi.where()).wrap_socket(sock, server_hostname=host)
+                conn = http.client.HTTPSConnection(host, port)
+            else:
+                conn = http.client.HTTPConnection(host, port)
+            conn.sock = sock
+            path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+            conn.putrequest(out.method, path, skip_accept_encoding=True)
+            headers = out.wire_headers
+            names = {name.lower() for name in headers}
+            if b"user-agent" not in names:
+                conn.putheader("User-Agent", USER_AGENT)
+            if url.username is not None and b"authorization" not in names:  # as httpx does with URL credentials
+                pair = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
+                conn.putheader("Authorization", b"Basic " + base64.b64encode(pair))
+            for name, value in headers.items():
+                conn.putheader(name.decode("ascii"), value)
+            conn.putheader("Content-Length", str(len(out.content)))
+            conn.putheader("Connection", "close")
+            conn.endheaders(out.content)
+            response = conn.getresponse()
+            outcome.status = response.status
+            while not watchdog.expired:
+                chunk = response.read(CHUNK)
+                if not chunk or outcome.count(chunk, options.max_response_bytes):
+                    break
+        finally:
+            sock.close()
