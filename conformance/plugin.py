@@ -592,6 +592,12 @@ def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
         lines.append(f"hookproof: this run runs the sender command {sum(runs.values())} times ({each}; a backoff that "
                      f"does not show growth in one delivery is measured over {ENVELOPE_DELIVERIES} deliveries); run "
                      "fewer with --hookproof-platform P or -k CHECK")
+    checked = {platform for role, platform, name in items if role == "receiver" and name == "documented_examples"}
+    unsent = sorted({rec.platform for _, rec in run.captures} - checked)
+    if unsent:
+        count = sum(1 for _, rec in run.captures if rec.platform in unsent)
+        lines.append(f"hookproof: {count} capture(s) of --hookproof-captures are not sent: they are of "
+                     f"{', '.join(unsent)}, whose documented_examples check this run does not run")
     return lines
 
 

@@ -139,3 +139,15 @@ def test_captures_are_sent_as_examples_and_a_broken_receiver_fails_with_their_id
     out = failing.stdout.str()
     assert f"answered 500 to the capture {real}, a delivery that conforms; expected 2XX" in out
     assert f"what: the capture {real} ({folder}" in out
+
+
+def test_captures_of_a_platform_the_run_does_not_check_are_said_to_be_unsent(
+        captured: tuple[Path, Path], pytester: pytest.Pytester) -> None:
+    _, export = captured
+    with serving(Receiver(secrets={"viasto": SECRET})) as base:
+        result = pytester.runpytest(*SUITE, "--target-url", f"{base}/viasto", "--hookproof-platform", "viasto",
+                                    "--hookproof-secret", SECRET, "--hookproof-captures", str(export), "-k",
+                                    "documented_examples")
+    count = len(list(export.glob("capture-*.json")))
+    assert f"hookproof: {count} capture(s) of --hookproof-captures are not sent: they are of codewars" \
+        in result.stdout.str()
