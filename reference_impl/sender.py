@@ -47,6 +47,7 @@ from hookproof.reference_impl.sender_core import (
     SendOptions,
     _Outcome,
     _SenderBase,
+    _SyncSender,
     describe,
     new_delivery_id,
     prepare,
@@ -59,7 +60,7 @@ __all__ = ["MAX_TIME_SCALE", "USER_AGENT", "AsyncSender", "Attempt", "DeliveryRe
            "webhook_contract"]
 
 
-class Sender(_SenderBase):
+class Sender(_SyncSender):
     """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules."""
 
     def __init__(self, options: SendOptions | None = None, *, transport: httpx.BaseTransport | None = None,
@@ -71,22 +72,6 @@ class Sender(_SenderBase):
         self._client = httpx.Client(
             transport=transport, trust_env=False, follow_redirects=False, timeout=self.options.timeout(),
             headers={"User-Agent": USER_AGENT}, limits=httpx.Limits(max_keepalive_connections=0))
-
-    def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
-                contract: str | None = None) -> DeliveryRecord:
-        """Deliver one event, retrying as the contract's policy says; never raises for network trouble."""
-        return self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
-
-    def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
-        record = self._record(prepared)
-        first = self._clock()
-        for number, wait in self._schedule(prepared):
-            if wait:
-                self._sleep(wait)
-            record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
-            if self._done(prepared, record.attempts[-1], record):
-                break
-        return record
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
         started_at, began = self._now().isoformat(), self._clock()

@@ -302,3 +302,28 @@ class _SenderBase:
             record.gave_up = "a failed connection or timeout is not retried"
             return True
         return False
+
+
+class _SyncSender(_SenderBase):
+    """The one-at-a-time delivery loop the httpx and the http.client senders share; each supplies ``_try``."""
+
+    _sleep: Callable[[float], None]
+
+    def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
+                contract: str | None = None) -> DeliveryRecord:
+        """Deliver one event, retrying as the contract's policy says; never raises for network trouble."""
+        return self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
+
+    def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
+        record = self._record(prepared)
+        first = self._clock()
+        for number, wait in self._schedule(prepared):
+            if wait:
+                self._sleep(wait)
+            record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
+            if self._done(prepared, record.attempts[-1], record):
+                break
+        return record
+
+    def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
+        raise NotImplementedError

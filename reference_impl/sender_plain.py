@@ -19,7 +19,6 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hookproof.deadline import Deadline
@@ -27,12 +26,10 @@ from hookproof.reference_impl.backoff import Uniform
 from hookproof.reference_impl.sender_core import (
     USER_AGENT,
     Attempt,
-    DeliveryRecord,
     Outgoing,
-    Prepared,
     SendOptions,
     _Outcome,
-    _SenderBase,
+    _SyncSender,
     describe,
     new_delivery_id,
     utc_now,
@@ -41,7 +38,7 @@ from hookproof.reference_impl.sender_core import (
 CHUNK = 64 * 1024
 
 
-class PlainSender(_SenderBase):
+class PlainSender(_SyncSender):
     """Delivers events one at a time over ``http.client``; the rules are :class:`_SenderBase`'s."""
 
     def __init__(self, options: SendOptions | None = None, *, sleep: Callable[[float], None] = time.sleep,
@@ -49,22 +46,6 @@ class PlainSender(_SenderBase):
                  new_id: Callable[[], str] = new_delivery_id, rng: Uniform | None = None) -> None:
         super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
         self._sleep = sleep
-
-    def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
-                contract: str | None = None) -> DeliveryRecord:
-        """Deliver one event, retrying as the contract's policy says; never raises for network trouble."""
-        return self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
-
-    def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
-        record = self._record(prepared)
-        first = self._clock()
-        for number, wait in self._schedule(prepared):
-            if wait:
-                self._sleep(wait)
-            record.attempts.append(self._try(self.outgoing(prepared, number), number, first))
-            if self._done(prepared, record.attempts[-1], record):
-                break
-        return record
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
         started_at, began = self._now().isoformat(), self._clock()
