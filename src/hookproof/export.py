@@ -51,6 +51,20 @@ def index(cat: catalog.Catalog) -> dict[str, Any]:
 def export(dest: Path, strict: bool = False) -> list[Path]:
     """Write the schema set under ``dest``; refuses to write over existing files."""
     files = _files(catalog.active())
+    if strict:
+        files = {rel: _strict_text(text) if rel.endswith(".json") else text for rel, text in files.items()}
+    return _write_new(dest, files)
+
+
+def _strict_text(text: str) -> str:
+    doc = json.loads(text)
+    if is_schema(doc):
+        doc = strictify(doc)
+    return json.dumps(doc, indent=2, ensure_ascii=False).replace(BASE_URI, STRICT_BASE_URI) + "\n"
+
+
+def _write_new(dest: Path, files: dict[str, str]) -> list[Path]:
+    """Write ``files`` (relative path -> text) under ``dest``, or nothing if any of them exists already."""
     clashes = [rel for rel in files if (dest / rel).exists()]
     if clashes:
         raise FileExistsError(f"{dest / clashes[0]} already exists ({len(clashes)} files would be overwritten)")
@@ -58,11 +72,6 @@ def export(dest: Path, strict: bool = False) -> list[Path]:
     for rel, text in sorted(files.items()):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if strict and rel.endswith(".json"):
-            doc = json.loads(text)
-            if is_schema(doc):
-                doc = strictify(doc)
-            text = json.dumps(doc, indent=2, ensure_ascii=False).replace(BASE_URI, STRICT_BASE_URI) + "\n"
         target.write_text(text, encoding="utf-8")
         written.append(target)
     return written
@@ -108,14 +117,4 @@ def export_described(dest: Path, fmt: str, strict: bool = False, bundled: bool =
         raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
     if fmt == "jsonschema" and not bundled:
         return export(dest, strict)
-    files = _described(fmt, strict, bundled)
-    clashes = [rel for rel in files if (dest / rel).exists()]
-    if clashes:
-        raise FileExistsError(f"{dest / clashes[0]} already exists ({len(clashes)} files would be overwritten)")
-    written = []
-    for rel, text in sorted(files.items()):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        written.append(target)
-    return written
+    return _write_new(dest, _described(fmt, strict, bundled))
