@@ -25,8 +25,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from hookproof import auth, catalog, pointers, validation
+from hookproof.command_line import OneLineParser
 from hookproof.contract import Contract
-from hookproof.reference_impl.command_line import OneLineParser
 from hookproof.reference_impl.http_input import parse_json, read_body
 from hookproof.reference_impl.receiver_store import DeliveryStore
 

@@ -37,8 +37,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from hookproof import auth, catalog, pointers, validation
+from hookproof.command_line import OneLineParser
 from hookproof.contract import Registration
-from hookproof.reference_impl.command_line import OneLineParser
 from hookproof.reference_impl.http_input import parse_json, read_body
 from hookproof.reference_impl.registration_store import RegistrationStore, Snapshot, StoreError
 from hookproof.reference_impl.serving import serve_forever

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from hookproof.reference_impl.command_line import OneLineParser
+from hookproof.command_line import OneLineParser
 from hookproof.reference_impl.sender_core import SenderError, SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 

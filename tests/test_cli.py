@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hookproof.cli import main
 from hookproof.schema_store import builtin_root
 
 ROOT = Path(str(builtin_root()))
@@ -152,3 +153,11 @@ def test_every_short_spelling_of_hookproof_run_is_an_option_of_the_plugin(pytest
     shown = pytester.runpytest("--help").stdout.str()
     missing = [name for name in (*SHORT_OPTIONS, *SHORT_FLAGS) if f"--hookproof-{name}" not in shown]
     assert not missing
+
+
+@pytest.mark.parametrize("argv", [["replay"], ["bogus"], ["trigger", "codewars"], ["validate", "--platform"]])
+def test_a_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and "(see --help)" in err, err

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hookproof import catalog, redact
+from hookproof.command_line import OneLineParser
 from hookproof.contract import CatalogError
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -210,7 +211,7 @@ live_commands: dict[str, Any] = {}  # the live-traffic sub-commands (hookproof.l
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hookproof", description="Validate a captured webhook delivery, list the catalog, export the schemas, "
         "send, receive and replay live deliveries, or run the conformance suite.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -1,4 +1,4 @@
-"""What the reference implementations' command lines share: bad input is one line on stderr and exit 2."""
+"""What every hookproof command line shares: bad input is one line on stderr and exit 2."""
 
 from __future__ import annotations
 
