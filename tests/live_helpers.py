@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 START_TIMEOUT = 20.0
 
@@ -48,7 +49,8 @@ def start_listen(tmp: Path, *args: str, secret: str | None = None, log: str = "l
     raise AssertionError("listen did not start within 20 s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Ask a child to end, and kill it if it has not within 10 s: no test leaves one running."""
     if proc.poll() is None:
         proc.terminate()
         try:

@@ -24,6 +24,7 @@ from hookproof.bundle import bundle
 from hookproof.export import export, export_described
 from hookproof.reference_impl.serving import serving
 from tests import node_tools
+from tests.live_helpers import stop
 
 SUITE = ("--pyargs", "hookproof.conformance")
 SECRET = "vendored-receiver-secret"
@@ -59,12 +60,7 @@ def node_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"the Node receiver did not start: {line!r} {(folder / 'receiver.stderr').read_text()[-2000:]}"
         yield f"http://127.0.0.1:{int(line.split()[1])}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         errors.close()
 
 
