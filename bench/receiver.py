@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import loopback  # bench/loopback.py: run as python bench/..., this folder is on sys.path
+from loopback import ANSWER
+
 ROOT = Path(__file__).resolve().parent.parent
-ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\n\r\n"
 CHECKS = "documented_examples or generated_valid or unknown_properties or duplicate_delivery"
 STATS: dict[str, float] = {"count": 0, "first": 0.0, "last": 0.0, "bytes": 0}
 
@@ -62,24 +64,8 @@ class _Receiver(asyncio.Protocol):
             self.transport.write(ANSWER)
 
 
-def _serve(port_pipe: Any) -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Receiver, "127.0.0.1", 0, backlog=1024)
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        await server.serve_forever()
-
-    asyncio.run(main())
-
-
 def start_receiver() -> tuple[multiprocessing.process.BaseProcess, int]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(child,), daemon=True)
-    process.start()
-    if not parent.poll(15):
-        process.kill()
-        raise SystemExit("the receiver did not start within 15 s")
-    return process, parent.recv()
+    return loopback.start(_Receiver, "receiver")
 
 
 def _call(port: int, request: bytes) -> bytes:

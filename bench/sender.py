@@ -26,9 +26,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import loopback  # bench/loopback.py: run as python bench/..., this folder is on sys.path
+from loopback import ANSWER
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout, installed or not
 
-ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\n\r\n"
 BODY = {"meta": {"sender": "test-session", "action": "end", "timestamp": "2017-10-07T10:41:31.846531+00:00",
                  "delivery_id": "441cd01e-d82d-485c-95d8-c8c498417649"},
         "object": {"report_uri": "https://api.doselect.com/platform/v1/test/k716y/candidates/x@example.com/report",
@@ -59,24 +61,9 @@ class _Sink(asyncio.Protocol):
             self.transport.write(ANSWER)
 
 
-def _serve(port_pipe: Any) -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", 0, backlog=1024)
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        await server.serve_forever()
-
-    asyncio.run(main())
-
-
 def start_sink() -> tuple[multiprocessing.process.BaseProcess, str]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(child,), daemon=True)
-    process.start()
-    if not parent.poll(15):
-        process.kill()
-        raise SystemExit("the sink did not start within 15 s")
-    return process, f"http://127.0.0.1:{parent.recv()}/hook"
+    process, port = loopback.start(_Sink, "sink")
+    return process, f"http://127.0.0.1:{port}/hook"
 
 
 def bench_async(url: str, deliveries: int, concurrency: int) -> tuple[float, float, int]:
