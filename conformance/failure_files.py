@@ -95,15 +95,23 @@ class FailureFiles:
     def __init__(self, folder: str, target: str | None) -> None:
         self.folder, self.target = folder, target
         self.files: list[str] = []
+        self.unwritten: list[str] = []  # failing sender and registration checks: "<role> <platform> <check>"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
         for key, value in report.user_properties:
             if key == "hookproof_failure_files" and isinstance(value, list):
                 self.files += [str(v) for v in value]
+        if report.failed and props.get("hookproof_role") in ("sender", "registration"):
+            self.unwritten.append(f"{props['hookproof_role']} {props.get('hookproof_platform')} "
+                                  f"{props.get('hookproof_check')}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.files:
-            return
-        target = redact.url(self.target) if self.target else "URL"
-        terminalreporter.write_line(f"failing cases: {len(self.files)} written to {self.folder}; once the receiver "
-                                    f"is fixed: hookproof replay {self.folder} --target-url {target}")
+        if self.files:
+            target = redact.url(self.target) if self.target else "URL"
+            terminalreporter.write_line(f"failing cases: {len(self.files)} written to {self.folder}; once the "
+                                        f"receiver is fixed: hookproof replay {self.folder} --target-url {target}")
+        if self.unwritten:
+            terminalreporter.write_line(
+                f"failing cases not written to {self.folder}: {', '.join(sorted(self.unwritten))} (a sender failure "
+                "is reproduced by the command line its report gives, a registration failure by its curl replay)")

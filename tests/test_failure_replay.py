@@ -119,3 +119,17 @@ def test_under_xdist_the_workers_write_what_a_serial_run_writes(pytester: pytest
     assert files == sorted(f.name for f in serial.glob("failure-*.json"))
     assert {"failure-codewars-documented_examples-1.json", "failure-codewars-generated_valid-1.json"} <= set(files)
     assert f"failing cases: {len(files)} written to {parallel}" in result.stdout.str()
+
+
+def test_sender_failures_are_named_as_not_written(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A failure file is a request sent to a receiver; a failing sender check says it wrote none."""
+    from tests.sender_commands import command_line
+
+    folder = tmp_path / "failures"
+    result = pytester.runpytest(*SUITE, "--hookproof-sender-cmd",
+                                command_line(Path(broken.__file__).with_name("broken_senders.py"), "wrong-method"),
+                                "--hookproof-platform", "viasto", "--hookproof-failures", str(folder), "-k",
+                                "method_and_headers")
+    result.assert_outcomes(failed=1)
+    assert f"failing cases not written to {folder}: sender viasto method_and_headers" in result.stdout.str()
+    assert not list(folder.glob("failure-*.json"))
