@@ -115,17 +115,14 @@ def _send_capture(ctx: ReceiverContext, where: str, rec: Any) -> None:
     """Send a recorded delivery as it was received (signed again with the run's secret) and hold the answer to
     what a good receiver gives it: a 2XX where it conforms (docs/decisions.md#captures-as-examples)."""
     from hookproof.live import replay
-    from hookproof.live.recording import meets
 
     plat = catalog.platform(rec.platform)
     contract = rec.contract if rec.contract in plat.contract_names else plat.base.name
     origin = f"the capture {rec.id} ({where}" + (f", received {rec.recorded_at})" if rec.recorded_at else ")")
     delivery = Delivery(rec.platform, contract, rec.event or "(an unknown event)", rec.json_body(),
                         origin=origin)
-    out = replay.prepare(rec, ctx.secret)
-    for _ in range(rec.repeat):
-        exchange = ctx.session.send(ctx.url_for(rec.platform), out.headers, out.body, method=out.method)
-    if not meets(rec.expected, exchange.status, exchange.error):
+    exchange, ok = replay.resend(ctx.session, ctx.url_for(rec.platform), rec, replay.prepare(rec, ctx.secret))
+    if not ok:
         verdict = "a delivery that conforms" if rec.conforms else "a delivery that does not conform"
         raise fail("documented_examples", f"the target {exchange.outcome()} to the capture {rec.id}, {verdict}; "
                    f"expected {rec.expected}", delivery, exchange, ctx, expected=rec.expected,

@@ -359,9 +359,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     results = []
     try:
         for where, rec, out in prepared:
-            for _ in range(rec.repeat):
-                exchange = session.send(url, out.headers, out.body, method=out.method)
-            ok = replay.verdict_of(rec, exchange.status, exchange.error)
+            exchange, ok = replay.resend(session, url, rec, out)
             word = replay.word(rec, ok)
             tally[word] = tally.get(word, 0) + 1
             if args.json:

@@ -46,7 +46,7 @@ def _contracts(rec: Recording) -> list[Contract]:
         raise ReplayError(f"recording {rec.id}: {exc}") from None
 
 
-def _freshened(rec: Recording, body: Any, spec: Contract) -> Any:
+def _freshened(body: Any, spec: Contract) -> Any:
     now = datetime.now(UTC).isoformat()
     for entry in spec.metadata:
         if entry.value in ("uuid4", "now") and pointers.has(body, entry.pointer):
@@ -61,8 +61,7 @@ def prepare(rec: Recording, secret: str | None, *, fresh: bool = False) -> Prepa
     content = rec.body
     body = rec.json_body()
     if fresh and body is not None:
-        for spec in specs[:1]:
-            body = _freshened(rec, body, spec)
+        body = _freshened(body, specs[0])
         content = encode(body)
     headers = {k: v for k, v in rec.headers if k.lower() not in HOP_BY_HOP}
     schemes = auth.schemes_of(specs)
@@ -85,9 +84,13 @@ def prepare(rec: Recording, secret: str | None, *, fresh: bool = False) -> Prepa
     return Prepared(rec.method, headers, content)
 
 
-def verdict_of(rec: Recording, status: int | None, error: str | None) -> bool:
-    """Whether the answer is the one ``rec`` expects (for a failure: whether the fault is fixed)."""
-    return meets(rec.expected, status, error)
+def resend(session: Any, url: str, rec: Recording, out: Prepared) -> tuple[Any, bool]:
+    """Send ``out`` to ``url`` as often as ``rec`` was sent (a duplicate pair twice) through ``session`` (a
+    :class:`hookproof.conformance.http_exchange.HttpSession`), and whether the last answer is the one ``rec``
+    expects (for a failure: whether the fault is fixed)."""
+    for _ in range(rec.repeat):
+        exchange = session.send(url, out.headers, out.body, method=out.method)
+    return exchange, meets(rec.expected, exchange.status, exchange.error)
 
 
 def word(rec: Recording, ok: bool) -> str:
