@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from hookproof import auth, redact
+from hookproof.conformance.registry import CHECKS
 from hookproof.live import recording as recordings
 from hookproof.live.recording import Answer, AuthMode, Recording
 
@@ -25,14 +26,6 @@ if TYPE_CHECKING:
     from hookproof.conformance.http_exchange import Exchange
     from hookproof.conformance.receiver_checks import ReceiverContext
     from hookproof.wire import Delivery
-
-# What a good receiver answers to what each check sends (receiver_checks' rules).
-EXPECTED = {
-    "documented_examples": "2XX", "generated_valid": "2XX", "unknown_properties": "2XX", "duplicate_delivery": "2XX",
-    "malformed_bodies": "4XX", "authentication_required": "2XX", "answers_in_time": "in time",
-    "no_redirect": "not 3XX", "unknown_event": "not 5XX", "broken_bodies": "2XX or 4XX",
-}
-
 
 def _auth_mode(delivery: Delivery, exchange: Exchange, secret: str | None) -> AuthMode:
     """How the request was authenticated: a replay signs it again the same way (right, wrong, or not at all)."""
@@ -61,7 +54,7 @@ def recording_of(check: str, delivery: Delivery, exchange: Exchange, ctx: Receiv
         kind="failure", id="", platform=delivery.platform, method=exchange.method, path=path,
         headers=recordings.masked(delivery.platform, exchange.headers.items()), body=redact.data(exchange.body),
         contract=delivery.contract, event=event, auth=_auth_mode(delivery, exchange, ctx.secret if ctx else None),
-        expected=expected or EXPECTED.get(check, "2XX"), repeat=2 if check == "duplicate_delivery" else 1,
+        expected=expected or CHECKS[check].expects, repeat=2 if check == "duplicate_delivery" else 1,
         check=check, seed=ctx.seed if ctx else None, origin=redact.text(delivery.origin or "a generated delivery"),
         answer=answer, url=redact.url(exchange.url), extra={"breaks": delivery.breaks} if delivery.breaks else {})
 

@@ -390,7 +390,7 @@ class MalformedAcceptedWarning(UserWarning):
     be acknowledging an event it ignores without parsing it, which is legitimate; a 5XX stays a failure."""
 
 
-@check("receiver", "robustness", sends=lambda ctx, platform: MALFORMED_CASES)
+@check("receiver", "robustness", sends=lambda ctx, platform: MALFORMED_CASES, expects="4XX")
 def malformed_bodies(ctx: ReceiverContext, platform: str) -> None:
     """Malformed JSON, an empty body, a JSON array or a non-JSON Content-Type get a 4XX, never a 5XX."""
     delivery = next(_representatives(ctx, platform))
@@ -475,7 +475,7 @@ def authentication_required(ctx: ReceiverContext, platform: str) -> None:
     findings.finish()
 
 
-@check("receiver", "robustness", sends=_per_event(lambda ctx: 1))
+@check("receiver", "robustness", sends=_per_event(lambda ctx: 1), expects="in time")
 def answers_in_time(ctx: ReceiverContext, platform: str) -> None:
     """Every event's delivery is answered within the response timeout (senders give up after a few seconds)."""
     findings = Findings("answers_in_time", ctx.ledger)
@@ -490,7 +490,7 @@ def answers_in_time(ctx: ReceiverContext, platform: str) -> None:
     findings.finish()
 
 
-@check("receiver", "robustness", sends=_per_event(lambda ctx: 1))
+@check("receiver", "robustness", sends=_per_event(lambda ctx: 1), expects="not 3XX")
 def no_redirect(ctx: ReceiverContext, platform: str) -> None:
     """No delivery is answered with a 3XX: senders do not follow redirects, so the delivery would be lost."""
     findings = Findings("no_redirect", ctx.ledger)
@@ -529,7 +529,7 @@ def _rename(delivery: Delivery, part_index: int, value: str) -> Delivery:
     return replace(delivery, body=body, event=f"({part.body}: {value})")
 
 
-@check("receiver", "robustness", sends=_renames_sent)
+@check("receiver", "robustness", sends=_renames_sent, expects="not 5XX")
 def unknown_event(ctx: ReceiverContext, platform: str) -> None:
     """A delivery naming an event or action the document does not list is not answered 5XX."""
     delivery = next(_representatives(ctx, platform))
@@ -546,7 +546,7 @@ def unknown_event(ctx: ReceiverContext, platform: str) -> None:
     findings.finish()
 
 
-@check("receiver", "robustness", sends=_broken_sent)
+@check("receiver", "robustness", sends=_broken_sent, expects="2XX or 4XX")
 def broken_bodies(ctx: ReceiverContext, platform: str) -> None:
     """A delivery that breaks one rule of its schema or headers gets no 5XX and no dropped connection."""
     findings = Findings("broken_bodies", ctx.ledger)

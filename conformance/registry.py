@@ -37,6 +37,9 @@ class Check:
     # At most how many requests it sends the target of one platform, given its context (the run's header
     # says how many a run will send, so that a receiver with side effects is not surprised).
     sends: Callable[[Any, str], int] | None = None
+    # What a good target answers to what it sends ("2XX", "4XX", "not 5XX"...: hookproof.live.recording.meets),
+    # kept with a failing request's recording so that a replay judges it as the check did.
+    expects: str = "2XX"
 
     @property
     def rule(self) -> str:
@@ -51,7 +54,7 @@ CHECKS: dict[str, Check] = {}
 
 
 def check(role: Role, marker: Marker, *, needs: tuple[Need, ...] = (), retry: bool = False,
-          sends: Callable[[Any, str], int] | None = None) -> Callable[[F], F]:
+          sends: Callable[[Any, str], int] | None = None, expects: str = "2XX") -> Callable[[F], F]:
     """Register the decorated function as a check of ``role`` named after it."""
 
     def register(fn: F) -> F:
@@ -60,7 +63,7 @@ def check(role: Role, marker: Marker, *, needs: tuple[Need, ...] = (), retry: bo
         # function with the name of a known check is a mistake.
         if known is not None and (known.func.__module__, known.func.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"two checks are named {fn.__name__!r}")
-        CHECKS[fn.__name__] = Check(fn.__name__, role, marker, fn, needs, retry, sends)
+        CHECKS[fn.__name__] = Check(fn.__name__, role, marker, fn, needs, retry, sends, expects)
         return fn
 
     return register

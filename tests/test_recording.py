@@ -118,3 +118,10 @@ def test_listen_keeps_a_live_counter_on_a_terminal() -> None:
     quiet = _Terminal()
     Output(True, io.StringIO(), quiet).delivery(_recording(), Stored(1, True, 1), 200)
     assert quiet.getvalue() == ""  # --json: machine output only
+
+
+def test_every_receiver_check_states_an_expectation_a_replay_can_judge() -> None:
+    from hookproof.conformance.registry import checks_of
+
+    for found in checks_of("receiver"):
+        assert any(meets(found.expects, status, None) for status in (200, 302, 400, 401, 500)), found.name
