@@ -91,13 +91,15 @@ class FailureFiles:
         self.unwritten: list[str] = []  # failing sender and registration checks: "<role> <platform> <check>"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        from hookproof.conformance.plugin import judged_check
+
         for key, value in report.user_properties:
             if key == "hookproof_failure_files" and isinstance(value, list):
                 self.files += [str(v) for v in value]
-        if report.failed and props.get("hookproof_role") in ("sender", "registration"):
-            self.unwritten.append(f"{props['hookproof_role']} {props.get('hookproof_platform')} "
-                                  f"{props.get('hookproof_check')}")
+        judged = judged_check(report)
+        if report.failed and judged is not None and judged[1] in ("sender", "registration"):
+            platform, role, check = judged
+            self.unwritten.append(f"{role} {platform} {check}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.files:

@@ -73,18 +73,13 @@ class HtmlReport:
         props: dict[str, Any] = dict(report.user_properties)
         for case in props.get("hookproof_timeline") or ():
             self.timelines[(case["platform"], case["case"])] = case
-        if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        from hookproof.conformance.plugin import judged_check, skip_reason
+
+        judged = judged_check(report)
+        if judged is None:
             return
-        platform = props.get("hookproof_platform")
-        if not isinstance(platform, str):
-            return
-        text = ""
-        if report.failed:
-            text = str(report.longrepr)
-        elif report.skipped and isinstance(report.longrepr, tuple):
-            text = str(report.longrepr[2]).removeprefix("Skipped: ")
-        self.outcomes.append(Outcome(platform, str(props.get("hookproof_role")), str(props.get("hookproof_check")),
-                                     report.outcome, str(props.get("hookproof_marker", "")), text,
+        text = str(report.longrepr) if report.failed else skip_reason(report) if report.skipped else ""
+        self.outcomes.append(Outcome(*judged, report.outcome, str(props.get("hookproof_marker", "")), text,
                                      str(props.get("hookproof_rule", "")), str(props.get("hookproof_citation", ""))))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -601,6 +601,24 @@ def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
     return lines
 
 
+def judged_check(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """(platform, role, check) of a conformance item's report that carries its verdict (the call, or a setup
+    that skipped or failed), None for any other report. It reads ``user_properties``, which pytest-xdist carries
+    from the workers to the controller, so every reporter sees the whole run under ``-n`` too."""
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return None
+    props = dict(report.user_properties)
+    platform = props.get("hookproof_platform")
+    if not isinstance(platform, str):
+        return None
+    return platform, str(props.get("hookproof_role")), str(props.get("hookproof_check"))
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    """Why a skipped item was not checked, as its skip said it."""
+    return str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
+
+
 class SummaryReporter:
     """Counts outcomes per platform and role, collects the root causes, and prints both at the end of a run that
     ran conformance checks; announces at the start what the run will send.
@@ -638,20 +656,18 @@ class SummaryReporter:
         self._announce(node.config, ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        judged = judged_check(report)
+        if judged is None:
             return
         props = dict(report.user_properties)
-        platform, role, name = (props.get(k) for k in ("hookproof_platform", "hookproof_role", "hookproof_check"))
-        if not isinstance(platform, str):
-            return
+        platform, role, name = judged
         counts = self.counts.setdefault((platform, str(role)), {"passed": 0, "failed": 0, "skipped": 0})
         counts[report.outcome] = counts.get(report.outcome, 0) + 1
         found = props.get("hookproof_causes")
         for title in found if report.failed and isinstance(found, list) else ():
             self.causes.setdefault(str(title), [])
         if report.skipped and isinstance(report.longrepr, tuple):
-            reason = str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix("not checked: ")
-            self.not_checked.append((platform, str(role), str(name), reason))
+            self.not_checked.append((platform, role, name, skip_reason(report).removeprefix("not checked: ")))
             because = props.get("hookproof_because")
             for title in because if isinstance(because, list) else ():
                 self.causes.setdefault(str(title), []).append(f"{role} {name}")
