@@ -24,7 +24,7 @@ from hookproof.conformance.causes import Findings, Ledger
 from hookproof.conformance.http_exchange import Exchange, HttpSession
 from hookproof.conformance.registry import check
 from hookproof.conformance.report import PAYLOAD_CHARS, CheckFailure, curl_command, excerpt, first_check_failure
-from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
+from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, draws, runner
 from hookproof.conformance.shrink import shrink
 from hookproof.contract import Contract, NamePart, SharedSecret
 from hookproof.wire import Delivery, delivery_for
@@ -298,15 +298,7 @@ def _drawn(platform: str, contract: str, event: str) -> Delivery:
     """One generated delivery of ``event``: a single derandomized draw, so every run sends the same."""
     from hookproof.conformance import strategies
 
-    captured: list[Delivery] = []
-
-    @runner(1)
-    @given(strategies.events(platform, event, contract=contract))
-    def grab(delivery: Delivery) -> None:
-        captured.append(delivery)
-
-    grab()
-    return captured[0]
+    return draws(strategies.events(platform, event, contract=contract), 1)[0]
 
 
 def _representatives(ctx: ReceiverContext, platform: str) -> Iterator[Delivery]:

@@ -8,13 +8,15 @@ case can shrink for minutes (``--hookproof-shrink`` turns it on for local, fast 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.strategies import SearchStrategy
 
 DEFAULT_EXAMPLES = 10
 
 F = TypeVar("F", bound=Callable[..., object])
+T = TypeVar("T")
 
 
 def conformance_settings(max_examples: int = DEFAULT_EXAMPLES, *, derandomize: bool = True,
@@ -41,3 +43,18 @@ def runner(max_examples: int = DEFAULT_EXAMPLES, run_seed: int | None = None, sh
         return seed(run_seed)(fn) if run_seed is not None else fn
 
     return apply
+
+
+def draws(strategy: SearchStrategy[T], count: int, run_seed: int | None = None) -> list[T]:
+    """The first ``count`` values Hypothesis draws from ``strategy`` under the conformance settings: the same
+    every time for one seed (derandomized without one). The first is Hypothesis' simplest; later ones are
+    typical."""
+    drawn: list[T] = []
+
+    @runner(count, run_seed)
+    @given(strategy)
+    def collect(value: Any) -> None:
+        drawn.append(value)
+
+    collect()
+    return drawn

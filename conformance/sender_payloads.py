@@ -121,23 +121,13 @@ def generated_payload(platform: str, contract: str, scenario: str, seed: int | N
     Each case is a whole run of the command, so one payload per case rather than many; a different seed
     per scenario spreads the cases over the platform's events.
     """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as with_seed
-
     from hookproof.conformance import strategies
-
-    drawn: list[Any] = []
+    from hookproof.conformance.run_settings import draws
 
     # Hypothesis tries the simplest value first; the third draw is a random one.
-    @settings(max_examples=3, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @with_seed(zlib.crc32(f"{seed or 0}/{platform}/{scenario}".encode()))
-    @given(strategies.events(platform, contract=contract))
-    def pick(delivery: Any) -> None:
-        drawn.append(delivery)
-
-    pick()
-    return drawn[-1].event, drawn[-1].body
+    picked = draws(strategies.events(platform, contract=contract), 3,
+                   zlib.crc32(f"{seed or 0}/{platform}/{scenario}".encode()))[-1]
+    return picked.event, picked.body
 
 
 def case_payload(platform: str, contract: str, scenario: str, place: int,
