@@ -167,9 +167,11 @@ class Forwarder:
                 try:
                     status, kind = response.status_code, response.headers.get("content-type", kind)
                     chunks: list[bytes] = []
+                    size = 0
                     for chunk in response.iter_raw():
                         chunks.append(chunk)
-                        if sum(map(len, chunks)) >= ANSWER_CAP or deadline.expired:
+                        size += len(chunk)
+                        if size >= ANSWER_CAP or deadline.expired:
                             break
                     content = b"".join(chunks)[:ANSWER_CAP]
                 finally:
