@@ -37,8 +37,7 @@ def excerpt(data: bytes | str | None, limit: int = EXCERPT_BYTES) -> str:
 
 def masked_headers(headers: Mapping[str, str], secret_headers: Iterable[str]) -> dict[str, str]:
     """Headers for a report: secret-bearing ones shown as ``***``, the rest with known secrets masked."""
-    secret = {h.lower() for h in secret_headers}
-    return {k: (redact.MASK if k.lower() in secret else redact.text(v)) for k, v in headers.items()}
+    return dict(redact.headers(headers.items(), secret_headers))
 
 
 def curl_command(url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (),

@@ -9,6 +9,7 @@ gives - before anything is cut to length, so that no prefix of a secret survives
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -73,3 +74,11 @@ def url(value: str) -> str:
     except ValueError:  # a port out of range, a bad IPv6 literal: show nothing of the authority rather than guess
         return "(an unparseable URL)"
     return text(urlunsplit(parts._replace(netloc=netloc)))
+
+
+def headers(items: Iterable[tuple[str, str]], secret_names: Iterable[str]) -> list[tuple[str, str]]:
+    """Headers fit to print or keep: those named in ``secret_names`` (any case) as ``***`` whatever they hold,
+    since a signature made with a secret is as good as the secret for that body; known secrets masked in the
+    others."""
+    hidden = {name.lower() for name in secret_names}
+    return [(k, MASK if k.lower() in hidden else text(v)) for k, v in items]

@@ -122,8 +122,7 @@ def secret_headers(platform: str) -> set[str]:
 
 def masked(platform: str, headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """Headers as a recording keeps them: secret-bearing ones as ``***``, known secrets masked in the others."""
-    hidden = secret_headers(platform)
-    return tuple((k, redact.MASK if k.lower() in hidden else redact.text(v)) for k, v in headers)
+    return tuple(redact.headers(headers, secret_headers(platform)))
 
 
 def meets(expected: str, status: int | None, error: str | None) -> bool:
