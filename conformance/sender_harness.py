@@ -383,7 +383,7 @@ class SenderHarness:
     def observations(self, platform: str) -> list[Observation]:
         """Every run of the command for ``platform`` so far, in the order they were made (the HTML report draws
         their tries)."""
-        return [obs for (p, _, _), obs in list(self._seen.items()) if p == platform]
+        return [obs for (p, _, _), obs in self._seen.copy().items() if p == platform]  # a copy: prefetch adds
 
     def repeats(self, platform: str, scenario: str, secret: str | None, count: int) -> list[Observation]:
         """``count`` more runs of one case, each a delivery of its own (remembered too), ``jobs`` at a time: a
