@@ -53,6 +53,8 @@ class ReceiverContext:
     ledger: Ledger = field(default_factory=Ledger)  # the run's root causes (hookproof.conformance.causes)
     # Recorded deliveries (--hookproof-captures: file, recording), sent with the documented examples.
     captures: tuple[tuple[str, Any], ...] = ()
+    # Each event's generated deliveries, drawn once per run for every check that sends them (_Pool).
+    pools: dict[tuple[str, str, str], _Pool] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         redact.remember(self.secret)
@@ -248,6 +250,35 @@ def _sending(ctx: ReceiverContext, check: str, cases: _Cases,
     return prop
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """One event's generated deliveries for a run: ``valid`` for generated_valid (and, its first few,
+    duplicate_delivery), ``extras`` with undocumented properties for unknown_properties, ``broken`` breaking one
+    rule each for broken_bodies. Drawn once per run (one Hypothesis run draws valid and extras side by side,
+    another the broken ones), not once per check: each check gets as many deliveries per event as when it ran
+    Hypothesis itself, derandomized (or from ``--hookproof-seed``) as before."""
+
+    valid: tuple[Delivery, ...]
+    extras: tuple[Delivery, ...]
+    broken: tuple[Delivery, ...]
+
+
+def _pool(ctx: ReceiverContext, platform: str, spec: Contract, event: str) -> _Pool:
+    key = (platform, spec.name, event)
+    if key not in ctx.pools:
+        from hypothesis import strategies as st
+
+        from hookproof.conformance import strategies
+
+        pairs = draws(st.tuples(strategies.events(platform, event, contract=spec.name),
+                                strategies.events(platform, event, contract=spec.name, extras=True)),
+                      ctx.examples, ctx.seed)
+        broken = draws(strategies.invalid_events(platform, event, contract=spec.name),
+                       min(ctx.examples, BROKEN_EXAMPLES), ctx.seed)
+        ctx.pools[key] = _Pool(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), tuple(broken))
+    return ctx.pools[key]
+
+
 def _each_generated(check: str, ctx: ReceiverContext, platform: str, *, extras: bool = False,
                     examples: int | None = None, send: Callable[[Delivery], object]) -> None:
     """Send generated deliveries of every event of every contract checked, the documented examples first, and
@@ -255,25 +286,48 @@ def _each_generated(check: str, ctx: ReceiverContext, platform: str, *, extras: 
     from hookproof.conformance import strategies
 
     findings = Findings(check, ctx.ledger)
-    decorate = runner(ctx.examples if examples is None else examples, ctx.seed, shrink=ctx.shrink)
     for spec in ctx.contracts(platform):
         for event in ctx.subscribed(spec):
+            if ctx.shrink:  # Hypothesis shrinks: it must draw the cases itself
+                _each_drawn_by_hypothesis(check, ctx, platform, spec, event, findings, extras=extras,
+                                          examples=examples, send=send)
+                continue
             cases = _Cases(findings)
-            drawn = strategies.events(platform, event, contract=spec.name, extras=extras)
-            prop = decorate(strategies.with_examples(platform, event, contract=spec.name)(  # documented ones first
-                given(drawn)(_sending(ctx, check, cases, send))))
-            try:
-                prop()
-            except Exception as exc:
-                failure = first_check_failure(exc)
-                if failure is None:
-                    raise
-                if not ctx.shrink and cases.first is not None:
-                    failure = _shrunk(ctx, check, spec.event(event).schema_id, cases.first, send)
-                findings.record(failure)
-            for other in cases.aside:
-                findings.record(other)
+            pool = _pool(ctx, platform, spec, event)
+            generated = (pool.extras if extras else pool.valid)[:examples]
+            for delivery in [*strategies.documented_deliveries(platform, event, contract=spec.name), *generated]:
+                try:
+                    cases.run(ctx.fresh(delivery, check), send)
+                except CheckFailure:
+                    assert cases.first is not None
+                    findings.record(_shrunk(ctx, check, spec.event(event).schema_id, cases.first, send))
+                    break
+                if cases.known:
+                    break
     findings.finish()
+
+
+def _each_drawn_by_hypothesis(check: str, ctx: ReceiverContext, platform: str, spec: Contract, event: str,
+                              findings: Findings, *, extras: bool, examples: int | None,
+                              send: Callable[[Delivery], object]) -> None:
+    """One event's cases under ``@given``, for ``--hookproof-shrink``: Hypothesis shrinks a failing case; a
+    failure of another cause met while it does is kept aside, reported unshrunk."""
+    from hookproof.conformance import strategies
+
+    decorate = runner(ctx.examples if examples is None else examples, ctx.seed, shrink=True)
+    cases = _Cases(findings)
+    drawn = strategies.events(platform, event, contract=spec.name, extras=extras)
+    prop = decorate(strategies.with_examples(platform, event, contract=spec.name)(  # documented ones first
+        given(drawn)(_sending(ctx, check, cases, send))))
+    try:
+        prop()
+    except Exception as exc:
+        failure = first_check_failure(exc)
+        if failure is None:
+            raise
+        findings.record(failure)
+    for other in cases.aside:
+        findings.record(other)
 
 
 def _shrunk(ctx: ReceiverContext, check: str, schema_id: str, first: tuple[Delivery, CheckFailure],
@@ -404,23 +458,13 @@ def malformed_bodies(ctx: ReceiverContext, platform: str) -> None:
     findings.finish()
 
 
-def _collector(into: list[Delivery]) -> Callable[[Delivery], None]:
-    def collect(delivery: Delivery) -> None:
-        into.append(delivery)
-
-    return collect
-
-
 def _broken_deliveries(ctx: ReceiverContext, platform: str) -> Iterator[Delivery]:
     """Deliveries that break one rule each: of the body (every event, drawn from the schema) and of the
     headers (each header that carries the event name missing, then empty)."""
-    from hookproof.conformance import strategies
 
     for spec in ctx.contracts(platform):
         for event in ctx.subscribed(spec):
-            drawn: list[Delivery] = []
-            broken = strategies.invalid_events(platform, event, contract=spec.name)
-            runner(min(ctx.examples, BROKEN_EXAMPLES), ctx.seed)(given(broken)(_collector(drawn)))()
+            drawn = _pool(ctx, platform, spec, event).broken[:BROKEN_EXAMPLES]
             # A break of the event name makes another event of it: unknown_event's business, not this check's.
             named = {part.body for part in spec.event_naming.parts} if spec.event_naming else set()
             yield from (d for d in drawn if (d.breaks or "").split(": ", 1)[-1] not in named)

@@ -166,7 +166,7 @@ def _store(path: str, *, create: bool) -> Any:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     from hookproof.live.listen import Forwarder, Listener, Output
-    from hookproof.reference_impl.serving import BoundedWSGIServer, _QuietHandler
+    from hookproof.reference_impl.serving import LoopbackServer
 
     _configure(args)
     try:
@@ -186,23 +186,22 @@ def cmd_listen(args: argparse.Namespace) -> int:
     app = Listener(plat.id, store, output, secret=secret, forward=forward, accept_all=args.accept_all,
                    max_body=args.max_body)
     try:
-        _can_bind(args.host, args.port)  # werkzeug would print its own lines and exit 1
-        server = BoundedWSGIServer(args.host, args.port, app, handler=_QuietHandler)  # one line per delivery is ours
+        _can_bind(args.host, args.port)  # a busy port is one line of ours, not the server's
+        server = LoopbackServer(app, args.host, args.port)
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}") from None
     signal.signal(signal.SIGTERM, _stop)
     forwarding = f"; forwarding to {redact.url(args.forward_to)}" if args.forward_to else ""
     checked = "authentication checked" if secret else "authentication not checked (no --secret)"
-    banner = (f"hookproof listen: {plat.name} deliveries on http://{args.host}:{server.server_port}/ (any path); "
+    banner = (f"hookproof listen: {plat.name} deliveries on http://{args.host}:{server.port}/ (any path); "
               f"captures in {args.db} ({store.count()} kept); {checked}{forwarding}")
-    print(json.dumps({"listening": f"http://{args.host}:{server.server_port}/", "db": args.db}) if args.json
+    print(json.dumps({"listening": f"http://{args.host}:{server.port}/", "db": args.db}) if args.json
           else banner, flush=True)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
         output.close()
         store.close()
     return 0
