@@ -30,7 +30,7 @@ from typing import Any
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
-from waitress.server import create_server
+from waitress.server import TcpWSGIServer, create_server
 
 WORKERS = 32
 CONNECTIONS = 288  # open connections before the server stops accepting (the kernel's backlog holds the rest)
@@ -68,7 +68,7 @@ class _StrictChannel(HTTPChannel):
         return data
 
     def handle_close(self) -> None:
-        if self._ended_mid_request:
+        if self._ended_mid_request and self.socket is not None:
             with contextlib.suppress(OSError):
                 self.socket.send(CUT_SHORT)
         super().handle_close()
@@ -83,12 +83,14 @@ class LoopbackServer:
         # Waitress reads a body whole before calling the app (spilling to a temporary file past 512 KiB), so it
         # needs a cap of its own: twice the app's and a MiB more. Up to it the app sees an oversized body and
         # answers it (413; hookproof listen records it as refused); past it waitress answers 413 alone.
-        self._server: Any = create_server(
+        server = create_server(
             app, map=self._map, host=host, port=port, threads=workers, channel_timeout=READ_TIMEOUT,
             cleanup_interval=1, connection_limit=CONNECTIONS, max_request_body_size=2 * cap + 1024 * 1024,
             ident="hookproof", expose_tracebacks=False, asyncore_use_poll=True, clear_untrusted_proxy_headers=True)
-        self._server.channel_class = _StrictChannel
-        self.port: int = self._server.effective_port
+        assert isinstance(server, TcpWSGIServer)  # one host and port: one TCP server, not a multi-socket one
+        server.channel_class = _StrictChannel
+        self._server = server
+        self.port: int = int(server.getsockname()[1])
         self.host = host
         self._stopping = threading.Event()
 
