@@ -1,4 +1,4 @@
-"""The reference sender over the standard library's ``http.client``: what the command line delivers with.
+"""The reference sender over a plain socket: what the command line delivers with.
 
 The sender checks start the command once per delivery, so its start-up is most of what a check costs:
 importing httpx (with httpcore, h11, anyio and a TLS context built for every client) took more time than the
@@ -8,21 +8,24 @@ everything but the exchange with :class:`~hookproof.reference_impl.sender.Sender
 tries and when to stop), and bounds each try the same three ways: a connect and a per-read timeout, one
 deadline over the whole try (:class:`~hookproof.deadline.Deadline` shuts the socket down, so a peer that
 drips its answer cannot hold the try), and a cap on the bytes of the answer read. It never follows a
-redirect (``http.client`` has no notion of one) and opens one connection per try, as ``Sender`` does.
+redirect (it reads one answer and has no notion of another URL) and opens one connection per try, as
+``Sender`` does. The request and the answer are :mod:`hookproof.reference_impl.plain_http`'s: ``http.client``
+would bring ``email`` and ``ssl`` into every command's start-up.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from hookproof.deadline import Deadline
 from hookproof.reference_impl.backoff import Uniform
+from hookproof.reference_impl.plain_http import AnswerError, host_header, read_answer, request_head
 from hookproof.reference_impl.sender_core import (
     USER_AGENT,
     Attempt,
@@ -35,11 +38,9 @@ from hookproof.reference_impl.sender_core import (
     utc_now,
 )
 
-CHUNK = 64 * 1024
-
 
 class PlainSender(_SyncSender):
-    """Delivers events one at a time over ``http.client``; the rules are :class:`_SenderBase`'s."""
+    """Delivers events one at a time over a socket; the rules are :class:`_SenderBase`'s."""
 
     def __init__(self, options: SendOptions | None = None, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utc_now,
@@ -53,7 +54,7 @@ class PlainSender(_SyncSender):
         with Deadline(self.options.attempt_deadline) as watchdog:
             try:
                 self._exchange(out, outcome, watchdog)
-            except (OSError, http.client.HTTPException, ValueError) as exc:
+            except (OSError, AnswerError, ValueError) as exc:
                 outcome.error = describe(exc)
         if watchdog.expired:
             outcome.error = f"attempt deadline of {self.options.attempt_deadline:g} s passed"
@@ -69,7 +70,6 @@ class PlainSender(_SyncSender):
         if watchdog.expired:  # the deadline passed while connecting: its shutdown missed this socket
             sock.close()
             return
-        conn: http.client.HTTPConnection
         try:
             sock.settimeout(min(options.read_timeout, options.attempt_deadline))
             if secure:
@@ -78,29 +78,20 @@ class PlainSender(_SyncSender):
                 import certifi  # the CA bundle httpx verifies with, so both senders trust the same servers
 
                 sock = ssl.create_default_context(cafile=certifi.where()).wrap_socket(sock, server_hostname=host)
-                conn = http.client.HTTPSConnection(host, port)
-            else:
-                conn = http.client.HTTPConnection(host, port)
-            conn.sock = sock
             path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-            conn.putrequest(out.method, path, skip_accept_encoding=True)
             headers = out.wire_headers
             names = {name.lower() for name in headers}
+            fields: list[tuple[bytes, bytes]] = []
             if b"user-agent" not in names:
-                conn.putheader("User-Agent", USER_AGENT)
+                fields.append((b"User-Agent", USER_AGENT.encode("ascii")))
             if url.username is not None and b"authorization" not in names:  # as httpx does with URL credentials
                 pair = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
-                conn.putheader("Authorization", b"Basic " + base64.b64encode(pair))
-            for name, value in headers.items():
-                conn.putheader(name.decode("ascii"), value)
-            conn.putheader("Content-Length", str(len(out.content)))
-            conn.putheader("Connection", "close")
-            conn.endheaders(out.content)
-            response = conn.getresponse()
-            outcome.status = response.status
-            while not watchdog.expired:
-                chunk = response.read(CHUNK)
-                if not chunk or outcome.count(chunk, options.max_response_bytes):
-                    break
+                fields.append((b"Authorization", b"Basic " + base64.b64encode(pair)))
+            fields += headers.items()
+            fields += [(b"Content-Length", str(len(out.content)).encode("ascii")), (b"Connection", b"close")]
+            head = request_head(out.method, path, host_header(host, port, 443 if secure else 80), fields)
+            sock.sendall(head + out.content)
+            read_answer(sock, partial(setattr, outcome, "status"),
+                        lambda chunk: outcome.count(chunk, options.max_response_bytes), lambda: watchdog.expired)
         finally:
             sock.close()

@@ -1,0 +1,158 @@
+"""One HTTP/1.1 request and its answer over a connected socket: what the reference sender command needs, and
+nothing it does not.
+
+The sender checks start the reference sender command once per delivery, so what it imports is paid once per
+case (several hundred times in the project's tests). ``http.client`` brings ``email`` and ``ssl`` with it,
+a fifth of the command's start-up (docs/performance.md), for one request on a connection that closes
+after it. This module writes the request and reads the answer the way ``http.client`` does for that case
+(RFC 9112): the status line, the header fields, then a body framed by ``Transfer-Encoding: chunked``, by
+``Content-Length``, or by the close; interim 1XX answers are skipped; 204, 304 and 1XX have no body. Its
+errors are ``http.client``'s own exception classes where one fits, so a delivery record reads as before.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterable
+
+MAX_HEAD = 64 * 1024  # the status line and header fields of one answer, as http.client's line limit
+MAX_HEADERS = 100  # http.client's limit too
+READ = 64 * 1024
+
+_LEGAL_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch  # a token (RFC 9110 section 5.1)
+_ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
+_BAD_TARGET = re.compile("[\x00-\x20\x7f]").search
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+class AnswerError(Exception):
+    """The peer's answer is not HTTP/1.x as RFC 9112 frames it (the record names the class and the reason)."""
+
+
+class RemoteDisconnected(ConnectionResetError):
+    """The peer closed the connection before any answer; named as ``http.client`` names it."""
+
+
+def request_head(method: str, target: str, host: str, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The request line and header fields, validated (ValueError): a name must be a token, and a CR or LF in a
+    value, which would let a header smuggle another, is refused as ``http.client`` refuses it."""
+    if _BAD_TARGET(target):
+        raise ValueError(f"URL can't contain control characters. {target!r}")
+    lines = [f"{method} {target} HTTP/1.1".encode("ascii"), b"Host: " + host.encode("idna")]
+    for name, value in headers:
+        if not _LEGAL_NAME(name):
+            raise ValueError(f"Invalid header name {name!r}")
+        if _ILLEGAL_VALUE(value):
+            raise ValueError(f"Invalid header value {value!r}")
+        lines.append(name + b": " + value)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def host_header(host: str, port: int, default_port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == default_port else f"{shown}:{port}"
+
+
+class _Reader:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+
+    def more(self) -> bytes:
+        data = self.sock.recv(READ)
+        self.buffer += data
+        return data
+
+    def take(self, size: int) -> bytes:
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+
+def read_answer(sock: socket.socket, on_status: Callable[[int], None], on_body: Callable[[bytes], bool],
+                stop: Callable[[], bool]) -> None:
+    """Read one answer. ``on_status`` gets its status once the header fields are in (a deadline passing in the
+    body then still leaves the status known); ``on_body`` gets the body's bytes (de-chunked) as they come and
+    returns True to stop reading (a cap reached); ``stop`` is asked before each read (a deadline passed)."""
+    reader = _Reader(sock)
+    while True:
+        status, fields = _head(reader)
+        if status >= 200 or status == 101:
+            break  # 100 Continue and the other interim answers precede the real one
+    on_status(status)
+    if status in (204, 304) or 100 <= status < 200:
+        return
+    encoding = fields.get(b"transfer-encoding", b"").lower()
+    if encoding and encoding.split(b",")[-1].strip() == b"chunked":
+        _chunked(reader, on_body, stop)
+    elif b"content-length" in fields and not encoding:
+        length = fields[b"content-length"].strip()
+        if not length.isdigit():
+            raise AnswerError(f"Content-Length {length[:40]!r} is not a number of bytes")
+        _sized(reader, int(length), on_body, stop)
+    else:
+        _until_close(reader, on_body, stop)
+
+
+def _head(reader: _Reader) -> tuple[int, dict[bytes, bytes]]:
+    while not (end := _HEAD_END.search(reader.buffer)):
+        if len(reader.buffer) > MAX_HEAD:
+            raise AnswerError(f"got more than {MAX_HEAD} bytes of status line and header fields")
+        if not reader.more():
+            if reader.buffer:
+                raise AnswerError("the connection closed in the middle of the answer's header fields")
+            raise RemoteDisconnected("Remote end closed connection without response")
+    head = reader.take(end.end())[:end.start()]
+    if len(head) > MAX_HEAD:
+        raise AnswerError(f"got more than {MAX_HEAD} bytes of status line and header fields")
+    line, *rest = head.replace(b"\r\n", b"\n").split(b"\n")
+    parts = line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+        raise AnswerError(f"not an HTTP/1.x status line: {line[:80]!r}")
+    if len(rest) > MAX_HEADERS:
+        raise AnswerError(f"got more than {MAX_HEADERS} header fields")
+    fields: dict[bytes, bytes] = {}
+    for field in rest:
+        name, colon, value = field.partition(b":")
+        if colon:
+            key = name.strip().lower()
+            fields[key] = (fields[key] + b", " if key in fields else b"") + value.strip()
+    return int(parts[1]), fields
+
+
+def _sized(reader: _Reader, length: int, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> None:
+    while length > 0 and not stop():
+        if not reader.buffer and not reader.more():
+            raise AnswerError(f"the connection closed with {length} bytes of the answer's body unsent")
+        chunk = reader.take(min(length, READ))
+        length -= len(chunk)
+        if on_body(chunk):
+            return
+
+
+def _until_close(reader: _Reader, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> None:
+    while not stop():
+        if not reader.buffer and not reader.more():
+            return
+        if on_body(reader.take(READ)):
+            return
+
+
+def _chunked(reader: _Reader, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> None:
+    while not stop():
+        while b"\n" not in reader.buffer:
+            if len(reader.buffer) > MAX_HEAD:
+                raise AnswerError("a chunk size line of more than 64 KiB")
+            if not reader.more():
+                raise AnswerError("the connection closed before the last chunk of the answer")
+        line = reader.take(reader.buffer.index(b"\n") + 1)
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise AnswerError(f"a chunk size that is not hexadecimal: {size_text[:20]!r}") from None
+        if size == 0:
+            return  # the trailer fields, if any, are of no interest to a sender
+        _sized(reader, size, on_body, stop)
+        while len(reader.buffer) < 2 and reader.more():  # the CRLF after the chunk's data
+            pass
+        reader.take(2)
