@@ -9,10 +9,13 @@ ship, re-processes sub-schemas for every example (about 30 payloads/s on a DoSel
 fails loudly instead of producing deliveries that are silently invalid.
 
 Each schema is parsed once into a graph of :class:`_Node` (``$ref`` resolved through the registry of
-:mod:`hookproof.catalog`) and compiled once per ``($id, extras)`` into a strategy tree. Hypothesis
-charges tens of microseconds per draw, so the tree keeps draws few: which optional properties an object
-has is one bit-mask draw, and scalar and formatted values come from :mod:`hookproof.conformance.values`, which
-composes each from one draw of random bytes.
+:mod:`hookproof.catalog`) and compiled once per ``($id, extras)`` into a builder (:class:`_Compiled`).
+Hypothesis charges tens of microseconds of span and choice bookkeeping per draw, and that, not our code,
+was most of the cost of a payload (about 7 choices and 20 draws each). So a builder makes no draws of
+its own: it reads the payload's structure (which optional properties, as one bit mask per object; which
+branch; how many items; which event) and its values (from :mod:`hookproof.conformance.values`) from one
+stream of bytes, :class:`values.Reader`, which Hypothesis draws as one ``st.binary`` chunk for most
+payloads. Zero bytes build the simplest payload, so Hypothesis still shrinks towards small ones.
 """
 
 from __future__ import annotations

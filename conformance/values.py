@@ -2,11 +2,12 @@
 four formats our schemas use (uuid, date-time, uri, email).
 
 Hypothesis charges tens of microseconds per draw, so a formatted string is composed from small tables of
-pieces by one draw of random bytes (:func:`composed`) rather than by ``st.emails()`` or regex strategies,
-the slowest part of generation (docs/performance.md#generation). The tables still reach non-ASCII and odd-but-valid
-forms: percent-encoded UTF-8 paths, IPv6 hosts, odd-but-valid mailboxes, lower-case ``t``/``z``
-timestamps (docs/decisions.md#generated-values). :mod:`hookproof.conformance.strategies` builds deliveries from
-these.
+pieces by random digits (:class:`Composed`) rather than by ``st.emails()`` or regex strategies, the
+slowest part of generation (docs/performance.md#generation): alone, from one draw of random bytes; inside
+a payload, from the payload's own byte stream (:class:`Reader`), with no draw of its own. The tables
+still reach non-ASCII and odd-but-valid forms: percent-encoded UTF-8 paths, IPv6 hosts, odd-but-valid
+mailboxes, lower-case ``t``/``z`` timestamps (docs/decisions.md#generated-values).
+:mod:`hookproof.conformance.strategies` builds deliveries from these.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ _EDGE_STRINGS = (
     "line\nbreak",
     "x" * 300,
 )
+
 
 class Digits:
     """A big integer read as mixed-radix digits: each ``pick`` spends one digit on one choice.
