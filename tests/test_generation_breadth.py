@@ -18,7 +18,7 @@ from hookproof import catalog
 from hookproof.conformance import strategies
 
 EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.contract(p).events]
-SAMPLES = 200
+SAMPLES = 120
 ENOUGH = 20  # a place reached fewer times than this says little about its distribution
 
 
