@@ -125,6 +125,27 @@ def _wall_once(strategy: st.SearchStrategy[Any], examples: int) -> tuple[float, 
     return time.perf_counter() - started, seen[0]
 
 
+def choices_per_example(strategy: st.SearchStrategy[Any], examples: int) -> tuple[float, float] | None:
+    """Hypothesis choices and bytes drawn per example, untimed: what the engine pays for per payload.
+
+    Reads the test case's choice nodes, an internal of Hypothesis (None where it has none)."""
+    counts: list[tuple[int, int]] = []
+
+    @settings(max_examples=examples, phases=[Phase.generate], database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def collect(data: st.DataObject) -> None:
+        data.draw(strategy)
+        nodes = getattr(getattr(data, "conjecture_data", None), "nodes", None)
+        if nodes is not None:
+            counts.append((len(nodes), sum(len(n.value) for n in nodes if isinstance(n.value, bytes))))
+
+    collect()
+    if not counts:
+        return None
+    return sum(c for c, _ in counts) / len(counts), sum(b for _, b in counts) / len(counts)
+
+
 def ceiling(examples: int, repeats: int, from_schema: Callable[[Any], st.SearchStrategy[Any]] | None) -> None:
     """Each platform's whole-contract strategy (``events(platform)``, what the receiver checks draw from) under
     ``@given``, next to Hypothesis' own engine drawing ``st.integers()`` - the fastest a ``@given`` loop goes
@@ -133,8 +154,8 @@ def ceiling(examples: int, repeats: int, from_schema: Callable[[Any], st.SearchS
     print(f"ceiling: wall time under @given, {examples} examples, best of {repeats}, interleaved with the engine's "
           "own st.integers() loop\n")
     print("| platform | events(platform) examples/s | st.integers() examples/s | ours / engine ceiling |"
-          + (" hjs examples/s | hjs / ceiling |" if from_schema else ""))
-    print("|---|---:|---:|---:|" + ("---:|---:|" if from_schema else ""))
+          " choices / example | bytes drawn / example |" + (" hjs examples/s | hjs / ceiling |" if from_schema else ""))
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if from_schema else ""))
     for platform in catalog.platforms():
         ours_strategy = strategies.events(platform)
         hjs_strategy = None
@@ -150,7 +171,9 @@ def ceiling(examples: int, repeats: int, from_schema: Callable[[Any], st.SearchS
                     continue
                 seconds, seen = _wall_once(strategy, count)
                 best[key] = max(best[key], seen / seconds)
+        drawn = choices_per_example(ours_strategy, examples)
         row = f"| {platform} | {best['ours']:,.0f} | {best['engine']:,.0f} | {best['ours'] / best['engine']:.0%} |"
+        row += f" {drawn[0]:.2f} | {drawn[1]:.0f} |" if drawn else " - | - |"
         if from_schema is not None:
             row += f" {best['hjs']:,.0f} | {best['hjs'] / best['engine']:.0%} |"
         print(row, flush=True)

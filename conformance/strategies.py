@@ -9,10 +9,13 @@ ship, re-processes sub-schemas for every example (about 30 payloads/s on a DoSel
 fails loudly instead of producing deliveries that are silently invalid.
 
 Each schema is parsed once into a graph of :class:`_Node` (``$ref`` resolved through the registry of
-:mod:`hookproof.catalog`) and compiled once per ``($id, extras)`` into a strategy tree. Hypothesis
-charges tens of microseconds per draw, so the tree keeps draws few: which optional properties an object
-has is one bit-mask draw, and scalar and formatted values come from :mod:`hookproof.conformance.values`, which
-composes each from one draw of random bytes.
+:mod:`hookproof.catalog`) and compiled once per ``($id, extras)`` into a builder (:class:`_Compiled`).
+Hypothesis charges tens of microseconds of span and choice bookkeeping per draw, and that, not our code,
+was most of the cost of a payload (about 7 choices and 20 draws each). So a builder makes no draws of
+its own: it reads the payload's structure (which optional properties, as one bit mask per object; which
+branch; how many items; which event) and its values (from :mod:`hookproof.conformance.values`) from one
+stream of bytes, :class:`values.Reader`, which Hypothesis draws as one ``st.binary`` chunk for most
+payloads. Zero bytes build the simplest payload, so Hypothesis still shrinks towards small ones.
 """
 
 from __future__ import annotations
@@ -216,17 +219,6 @@ def _pattern(schema: dict[str, Any], where: str, fmt: str | None) -> str | None:
     return pattern
 
 
-def _string(node: _Node) -> st.SearchStrategy[str]:
-    """Strings for a node: its format's, its pattern's (a known pattern's own strategy, else drawn from the
-    regular expression), or any text."""
-    if node.format:
-        return values.FORMATS[node.format]
-    if node.pattern:
-        known = values.PATTERNS.get(node.pattern)
-        return known if known is not None else st.from_regex(node.pattern, fullmatch=True)
-    return values.TEXT
-
-
 def _format(schema: dict[str, Any], where: str) -> str | None:
     name = schema.get("format")
     if name is not None and name not in values.FORMATS:
@@ -267,108 +259,164 @@ def _extra_properties(d: values.Digits) -> dict[str, Any]:
     return {d.pick(_EXTRA_KEYS) if d.below(2) else values.string_from(d): values.any_json(d) for _ in range(d.below(4))}
 
 
-EXTRA_PROPERTIES: st.SearchStrategy[dict[str, Any]] = values.composed(40, _extra_properties)
+EXTRA_LEAF: values.Composed[dict[str, Any]] = values.Composed(40, _extra_properties)
+EXTRA_PROPERTIES: st.SearchStrategy[dict[str, Any]] = EXTRA_LEAF.strategy
+
+Build = Callable[[values.Reader], Any]
 
 
-def _with_extras(base: st.SearchStrategy[dict[str, Any]], known: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Compiled:
+    """How a node's values are built from a payload's bytes, and how many bytes that reads on average (the
+    size of the first chunk a payload draws)."""
+
+    build: Build
+    size: float
+
+
+def _leaf(leaf: values.Composed[Any]) -> _Compiled:
+    return _Compiled(leaf.build_from, leaf.expected)
+
+
+def _drawn(strategy: st.SearchStrategy[Any]) -> _Compiled:
+    return _Compiled(lambda r: r.draw(strategy), 0)
+
+
+def _just(value: Any) -> _Compiled:
+    # a fresh copy of an object or array constant each time, so that a check that edits a body edits its own
+    if isinstance(value, (dict, list)):
+        return _Compiled(lambda r: values.json_copy(value), 0)
+    return _Compiled(lambda r: value, 0)
+
+
+def _one_of(options: list[_Compiled]) -> _Compiled:
+    """One of the options, each as often (one byte decides)."""
+    if len(options) == 1:
+        return options[0]
+    builds = tuple(o.build for o in options)
+    count = len(builds)
+    return _Compiled(lambda r: builds[r.below(count)](r), 1 + sum(o.size for o in options) / count)
+
+
+_ANY = _leaf(values.ANY_JSON_LEAF)
+_SCALAR_BY_TYPE: dict[str, _Compiled] = {
+    "null": _just(None),
+    "boolean": _Compiled(lambda r: r.below(2) == 1, 1),
+    "integer": _leaf(values.INTEGER_LEAF),
+    "number": _leaf(values.NUMBER_LEAF),
+}
+
+
+def _string(node: _Node) -> _Compiled:
+    """Strings for a node: its format's, its pattern's (a known pattern's own builder, else Hypothesis draws
+    from the regular expression), or any text."""
+    if node.format:
+        return _leaf(values.FORMAT_LEAVES[node.format])
+    if node.pattern:
+        known = values.PATTERN_LEAVES.get(node.pattern)
+        return _leaf(known) if known is not None else _drawn(st.from_regex(node.pattern, fullmatch=True))
+    return _leaf(values.TEXT_LEAF)
+
+
+def _array(items: _Compiled) -> _Compiled:
+    """Zero to three items, each length as often (one byte decides)."""
+    build = items.build
+    return _Compiled(lambda r: [build(r) for _ in range(r.below(4))], 1 + 1.5 * items.size)
+
+
+def _object(required: tuple[tuple[str, _Compiled], ...], optional: tuple[tuple[str, _Compiled], ...]) -> _Compiled:
+    """Objects with every required property and any subset of the optional ones.
+
+    Which optional properties appear is one bit mask read from the payload's bytes (each property present
+    half the time; zero bytes, where shrinking goes, drop them all). The mask is bytes rather than a
+    Hypothesis integer because Hypothesis leans integers towards small values, which would starve the last
+    properties.
+    """
+    required_builds = tuple((name, c.build) for name, c in required)
+    optional_builds = tuple((name, c.build) for name, c in optional)
+    mask_size = (len(optional_builds) + 7) // 8
+
+    def build(r: values.Reader) -> dict[str, Any]:
+        body = {name: part(r) for name, part in required_builds}
+        if optional_builds:
+            present = int.from_bytes(r.take(mask_size), "little")
+            for name, part in optional_builds:
+                if present & 1:
+                    body[name] = part(r)
+                present >>= 1
+        return body
+
+    size = sum(c.size for _, c in required) + mask_size + sum(c.size for _, c in optional) / 2
+    return _Compiled(build, size)
+
+
+def _with_extras(base: _Compiled, known: frozenset[str]) -> _Compiled:
     """Objects from ``base`` plus undocumented properties; a declared name is never overwritten."""
+    build_base, extra = base.build, EXTRA_LEAF
 
-    def merge(pair: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
-        body, extra = pair
-        for key, value in extra.items():
+    def build(r: values.Reader) -> dict[str, Any]:
+        body = build_base(r)
+        for key, value in r.value(extra).items():
             if key not in known:
                 body[key] = value
         return body
 
-    return st.tuples(base, EXTRA_PROPERTIES).map(merge)
+    return _Compiled(build, base.size + extra.expected)
 
 
 class _Compiler:
-    """Strategies for nodes, cached per (node, ref depth): every event of a platform shares its $defs."""
+    """Builders for nodes, cached per (node, ref depth): every event of a platform shares its $defs."""
 
     def __init__(self, extras: bool) -> None:
         self.extras = extras
-        self._cache: dict[tuple[int, int], st.SearchStrategy[Any]] = {}
+        self._cache: dict[tuple[int, int], _Compiled] = {}
 
-    def strategy(self, node: _Node, depth: int = 0) -> st.SearchStrategy[Any]:
+    def compiled(self, node: _Node, depth: int = 0) -> _Compiled:
         key = (id(node), depth)
         if key not in self._cache:
             self._cache[key] = self._build(node, depth)
         return self._cache[key]
 
-    def _build(self, node: _Node, depth: int) -> st.SearchStrategy[Any]:
+    def _build(self, node: _Node, depth: int) -> _Compiled:
         if node.ref is not None:
-            return self.strategy(node.ref, depth + 1) if depth < MAX_REF_DEPTH else _minimal(node.ref, ())
+            return self.compiled(node.ref, depth + 1) if depth < MAX_REF_DEPTH else _minimal(node.ref, ())
         if node.const is not _MISSING or node.enum is not None:
             return _constants(node)
         if node.any_of:
-            return st.one_of([self.strategy(branch, depth) for branch in node.any_of])
+            return _one_of([self.compiled(branch, depth) for branch in node.any_of])
         if node.types is None:
-            return values.ANY_JSON
-        return st.one_of([self._of_type(node, t, depth) for t in node.types])
+            return _ANY
+        return _one_of([self._of_type(node, t, depth) for t in node.types])
 
-    def _of_type(self, node: _Node, json_type: str, depth: int) -> st.SearchStrategy[Any]:
+    def _of_type(self, node: _Node, json_type: str, depth: int) -> _Compiled:
         if json_type == "string":
             return _string(node)
         if json_type == "array":
-            items = self.strategy(node.items, depth) if node.items else values.ANY_JSON
-            return st.lists(items, max_size=3)
+            return _array(self.compiled(node.items, depth) if node.items else _ANY)
         if json_type == "object":
-            return self._object(node, depth)
+            props = node.properties
+            required = tuple((name, self.compiled(props[name], depth) if name in props else _ANY)
+                             for name in node.required)
+            optional = tuple((name, self.compiled(sub, depth)) for name, sub in props.items()
+                             if name not in node.required)
+            base = _object(required, optional)
+            if self.extras and node.additional:
+                return _with_extras(base, frozenset(props) | frozenset(node.required))
+            return base
         return _SCALAR_BY_TYPE[json_type]
 
-    def _object(self, node: _Node, depth: int) -> st.SearchStrategy[dict[str, Any]]:
-        props = node.properties
-        required = {
-            name: self.strategy(props[name], depth) if name in props else values.ANY_JSON for name in node.required
-        }
-        optional = {name: self.strategy(sub, depth) for name, sub in props.items() if name not in required}
-        base = _objects(required, optional)
-        if self.extras and node.additional:
-            return _with_extras(base, frozenset(props) | frozenset(node.required))
-        return base
+
+@st.composite
+def _built(draw: st.DrawFn, compiled: _Compiled) -> Any:
+    """Values of one compiled schema: one Hypothesis draw of bytes for most payloads, a few for large ones."""
+    return compiled.build(values.Reader(draw, compiled.size))
 
 
-def _objects(
-    required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
-) -> st.SearchStrategy[dict[str, Any]]:
-    """Objects with every required property and any subset of the optional ones.
-
-    Which optional properties appear is one draw of random bytes used as a bit mask (each property present
-    half the time; shrinking drops them): ``st.fixed_dictionaries(optional=...)`` spends two draws per key,
-    and Qualified's models have a dozen optional properties each, nested four deep. Bytes rather than an
-    integer because Hypothesis leans integers towards small values, which would starve the last properties.
-    """
-    required_items = tuple(required.items())
-    optional_items = tuple(optional.items())
-    size = (len(optional_items) + 7) // 8
-    mask = st.binary(min_size=size, max_size=size).map(lambda raw: int.from_bytes(raw, "little"))
-
-    @st.composite
-    def draw_object(draw: st.DrawFn) -> dict[str, Any]:
-        body = {name: draw(strategy) for name, strategy in required_items}
-        present = draw(mask) if optional_items else 0
-        for bit, (name, strategy) in enumerate(optional_items):
-            if present >> bit & 1:
-                body[name] = draw(strategy)
-        return body
-
-    return draw_object()
-
-
-_SCALAR_BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
-    "null": st.none(),
-    "boolean": st.booleans(),
-    "integer": values.INTEGERS,
-    "number": values.NUMBERS,
-}
-
-
-def _constants(node: _Node) -> st.SearchStrategy[Any]:
+def _constants(node: _Node) -> _Compiled:
     choices = _allowed_constants(node)
-    strategy = st.sampled_from(choices)
-    # a fresh copy of an object or array constant each time, so that a check that edits a body edits its own
-    return strategy.map(values.json_copy) if any(isinstance(v, (dict, list)) for v in choices) else strategy
+    if len(choices) == 1:
+        return _just(choices[0])
+    return _one_of([_just(v) for v in choices])
 
 
 def _allowed_constants(node: _Node) -> list[Any]:
@@ -384,7 +432,7 @@ def _allowed_constants(node: _Node) -> list[Any]:
     return ok
 
 
-def _minimal(node: _Node, seen: tuple[int, ...]) -> st.SearchStrategy[Any]:
+def _minimal(node: _Node, seen: tuple[int, ...]) -> _Compiled:
     """The smallest values of a node (null, [], only required properties): used past MAX_REF_DEPTH."""
     if id(node) in seen:
         raise UnsupportedSchema(f"{node.where}: a value must contain itself (required recursion)")
@@ -400,14 +448,15 @@ def _minimal(node: _Node, seen: tuple[int, ...]) -> st.SearchStrategy[Any]:
         if cheap in types:
             return _string(node) if cheap == "string" else _SCALAR_BY_TYPE[cheap]
     if "array" in types:
-        return st.just([])
-    required = {
-        name: _minimal(node.properties[name], seen) if name in node.properties else st.none() for name in node.required
-    }
-    return st.fixed_dictionaries(required)
+        return _Compiled(lambda r: [], 0)
+    required = tuple(
+        (name, _minimal(node.properties[name], seen) if name in node.properties else _just(None))
+        for name in node.required
+    )
+    return _object(required, ())
 
 
-def _first_minimal(branches: tuple[_Node, ...], seen: tuple[int, ...], where: str) -> st.SearchStrategy[Any]:
+def _first_minimal(branches: tuple[_Node, ...], seen: tuple[int, ...], where: str) -> _Compiled:
     ordered = sorted(branches, key=lambda b: b.ref is not None)  # branches without a $ref first
     for branch in ordered:
         try:
@@ -460,8 +509,13 @@ def _compiler(cat: Catalog, extras: bool) -> _Compiler:
 
 
 @cache
+def _compiled_body(cat: Catalog, schema_id: str, extras: bool) -> _Compiled:
+    return _compiler(cat, extras).compiled(_node_of(cat, schema_id))
+
+
+@cache
 def _body_strategy(cat: Catalog, schema_id: str, extras: bool) -> st.SearchStrategy[Any]:
-    return _compiler(cat, extras).strategy(_node_of(cat, schema_id))
+    return _built(_compiled_body(cat, schema_id, extras))
 
 
 def body_strategy(schema_id: str, *, extras: bool = False) -> st.SearchStrategy[Any]:
@@ -479,7 +533,7 @@ def strategy_for(schema: dict[str, Any] | bool, *, extras: bool = False) -> st.S
     """
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)
     node = _Parser(catalog.active().registry().with_resource(ADHOC_URI, resource)).parse_id(ADHOC_URI)
-    return _Compiler(extras).strategy(node)  # a compiler of its own: its cache is keyed by node identity
+    return _built(_Compiler(extras).compiled(node))  # a compiler of its own: its cache is keyed by node identity
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -493,10 +547,6 @@ def _event_names(platform: str, event: str | None, contract: str | None) -> list
         return list(spec.events)
     spec.event(event)  # raises CatalogError for an unknown name
     return [event]
-
-
-def _as_delivery(platform: str, event: str, contract: str, body: Any) -> Delivery:
-    return delivery_for(platform, event, body, contract=contract)
 
 
 def _as_broken_delivery(platform: str, event: str, contract: str, pair: tuple[Any, str]) -> Delivery:
@@ -514,13 +564,25 @@ def events(platform: str, event: str | None = None, *, contract: str | None = No
     added when a delivery is sent (:meth:`hookproof.wire.Delivery.wire_headers`), over the bytes sent.
     """
     spec = catalog.contract(platform, contract)
-    return st.one_of(
-        [
-            body_strategy(spec.event(name).schema_id, extras=extras).map(
-                partial(_as_delivery, platform, name, spec.name))
-            for name in _event_names(platform, event, contract)
-        ]
-    )
+    cat = catalog.active()
+    bodies = tuple((name, _compiled_body(cat, spec.event(name).schema_id, extras))
+                   for name in _event_names(platform, event, contract))
+    return _deliveries(platform, spec.name, bodies)
+
+
+@st.composite
+def _deliveries(draw: st.DrawFn, platform: str, contract: str, bodies: tuple[tuple[str, _Compiled], ...]) -> Delivery:
+    """Which event and its body read the same bytes (the event from the first byte), so that most deliveries
+    are one Hypothesis draw: the first chunk fits an average event's body, a larger event's rest is drawn at
+    once."""
+    if len(bodies) == 1:
+        (name, body), = bodies
+        reader = values.Reader(draw, body.size)
+    else:
+        reader = values.Reader(draw, 1 + sum(body.size for _, body in bodies) / len(bodies))
+        name, body = bodies[reader.below(len(bodies))]
+        reader.expect(body.size)
+    return delivery_for(platform, name, body.build(reader), contract=contract)
 
 
 def default_run_deliveries(examples: int | None = None) -> list[Delivery]:

@@ -2,21 +2,23 @@
 four formats our schemas use (uuid, date-time, uri, email).
 
 Hypothesis charges tens of microseconds per draw, so a formatted string is composed from small tables of
-pieces by one draw of random bytes (:func:`composed`) rather than by ``st.emails()`` or regex strategies,
-the slowest part of generation (docs/performance.md#generation). The tables still reach non-ASCII and odd-but-valid
-forms: percent-encoded UTF-8 paths, IPv6 hosts, odd-but-valid mailboxes, lower-case ``t``/``z``
-timestamps (docs/decisions.md#generated-values). :mod:`hookproof.conformance.strategies` builds deliveries from
-these.
+pieces by random digits (:class:`Composed`) rather than by ``st.emails()`` or regex strategies, the
+slowest part of generation (docs/performance.md#generation): alone, from one draw of random bytes; inside
+a payload, from the payload's own byte stream (:class:`Reader`), with no draw of its own. The tables
+still reach non-ASCII and odd-but-valid forms: percent-encoded UTF-8 paths, IPv6 hosts, odd-but-valid
+mailboxes, lower-case ``t``/``z`` timestamps (docs/decisions.md#generated-values).
+:mod:`hookproof.conformance.strategies` builds deliveries from these.
 """
 
 from __future__ import annotations
 
 import calendar
 import math
+import random
 import re
 import struct
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -54,12 +56,6 @@ _EDGE_STRINGS = (
     "x" * 300,
 )
 
-TEXT: st.SearchStrategy[str] = st.one_of(
-    st.text(max_size=12),
-    st.text(alphabet=_TRICKY_CHARS, max_size=8),
-    st.sampled_from(_EDGE_STRINGS),
-)
-
 
 class Digits:
     """A big integer read as mixed-radix digits: each ``pick`` spends one digit on one choice.
@@ -83,8 +79,153 @@ class Digits:
 T = TypeVar("T")
 
 
+class Reader:
+    """The bytes one payload is built from, drawn from Hypothesis in a few large chunks.
+
+    A Hypothesis draw costs tens of microseconds of span and choice bookkeeping, a byte of a drawn chunk
+    about half a microsecond. So a payload's structure (which optional properties, which branch, how many
+    items) and its values all read from the same chunks: one drawn when the first byte is asked for
+    (comfortably more than the payload reads on average), more when a large payload runs past it.
+    Decisions read the bytes in order, each its own, so shrinking a byte towards zero simplifies the
+    decision that read it, and zero bytes make the simplest payload.
+    """
+
+    REFILL = 64
+    __slots__ = ("_buf", "_draw", "_next", "_pos")
+
+    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any], expected: float) -> None:
+        self._draw = draw
+        self._next = self._ample(expected)  # the size of the next chunk drawn
+        self._buf = b""
+        self._pos = 0
+
+    @staticmethod
+    def _ample(expected: float) -> int:
+        # Payloads vary about their average size; a spare byte costs a hundredth of another draw.
+        return math.ceil(expected * 1.5) + 16
+
+    def expect(self, expected: float) -> None:
+        """The rest of the payload reads about ``expected`` bytes: draw that much at once if they run out."""
+        self._next = max(self.REFILL, self._ample(expected) - (len(self._buf) - self._pos))
+
+    def _refill(self, need: int) -> None:
+        size = max(need, self._next)
+        self._buf = self._buf[self._pos:] + self._draw(_chunk(size))
+        self._pos, self._next = 0, self.REFILL
+
+    def take(self, n: int) -> bytes:
+        if self._pos + n > len(self._buf):
+            self._refill(n)
+        chunk = self._buf[self._pos:self._pos + n]
+        self._pos += n
+        return chunk
+
+    def byte(self) -> int:
+        if self._pos >= len(self._buf):
+            self._refill(1)
+        self._pos += 1
+        return self._buf[self._pos - 1]
+
+    def below(self, bound: int) -> int:
+        """A structural choice in ``range(bound)`` from one byte (two past 256 options); byte 0 picks 0."""
+        if bound <= 1:
+            return 0
+        if bound <= 256:
+            return self.byte() * bound >> 8
+        return int.from_bytes(self.take(2), "big") * bound >> 16
+
+    def draw(self, strategy: st.SearchStrategy[T]) -> T:
+        """A value Hypothesis draws itself, for the rare part of a schema no :class:`Composed` covers."""
+        return self._draw(strategy)
+
+    def value(self, leaf: Composed[T]) -> T:
+        return leaf.build(_StreamDigits(self.byte))
+
+
+class _StreamDigits(Digits):
+    """:class:`Digits` over a payload's byte stream, reading bytes only as the digits need them.
+
+    A value's own fixed slice would have to fit its longest form, and most values are short (a JSON value
+    reads 8 of its 40 bytes on average). Here ``n`` is kept uniform over ``range(span)``: a byte read adds
+    ``byte * span`` (the new byte the most significant digit), and a digit divides both. ``span`` stays at
+    least 256 times the bound, so each digit is even within 1/256; zero bytes still give digit 0.
+    """
+
+    __slots__ = ("_byte", "span")
+
+    def __init__(self, byte: Callable[[], int]) -> None:
+        self.n = 0
+        self.span = 1
+        self._byte = byte
+
+    def below(self, bound: int) -> int:
+        if bound <= 1:
+            return 0
+        limit = bound << 8
+        while self.span < limit:
+            self.n += self._byte() * self.span
+            self.span <<= 8
+        self.n, digit = divmod(self.n, bound)
+        self.span //= bound
+        return digit
+
+
+_CHUNKS: dict[int, st.SearchStrategy[bytes]] = {}
+
+
+def _chunk(size: int) -> st.SearchStrategy[bytes]:
+    if size not in _CHUNKS:
+        _CHUNKS[size] = st.binary(min_size=size, max_size=size)
+    return _CHUNKS[size]
+
+
+class Composed(Generic[T]):
+    """A value built from random digits: alone as :attr:`strategy` (one draw of ``nbytes`` bytes), or read
+    from a payload's :class:`Reader` beside the other values of that payload."""
+
+    __slots__ = ("_expected", "build", "nbytes", "strategy")
+
+    def __init__(self, nbytes: int, build: Callable[[Digits], T]) -> None:
+        self.nbytes = nbytes
+        self.build = build
+        self.strategy: st.SearchStrategy[T] = st.binary(min_size=nbytes, max_size=nbytes).map(
+            lambda raw: build(Digits(raw)))
+        self._expected: float | None = None
+
+    def build_from(self, reader: Reader) -> T:
+        return self.build(_StreamDigits(reader.byte))
+
+    @property
+    def expected(self) -> float:
+        """How many bytes of a :class:`Reader` a value reads on average (it sizes a payload's first chunk):
+        measured once over fixed pseudo-random bytes, so it follows the builder as that changes."""
+        if self._expected is None:
+            source = random.Random(0)
+            count = [0]
+
+            def byte() -> int:
+                count[0] += 1
+                return source.getrandbits(8)
+
+            for _ in range(200):
+                self.build(_StreamDigits(byte))
+            self._expected = count[0] / 200
+        return self._expected
+
+
 def composed(nbytes: int, build: Callable[[Digits], T]) -> st.SearchStrategy[T]:
-    return st.binary(min_size=nbytes, max_size=nbytes).map(lambda raw: build(Digits(raw)))
+    return Composed(nbytes, build).strategy
+
+
+# -- text (a property typed `string` without format or pattern): a third each of mostly-ASCII text, text of
+# the tricky characters, and the edge strings; the simplest is "".
+def _text(d: Digits) -> str:
+    kind = d.below(3)
+    if kind == 0:
+        return _EDGE_STRINGS[d.below(len(_EDGE_STRINGS))]
+    if kind == 1:
+        return "".join(_char(d) for _ in range(d.below(13)))
+    return "".join(_TRICKY_CHARS[d.below(len(_TRICKY_CHARS))] for _ in range(d.below(9)))
 
 
 # -- any JSON value (a property listed without a type, and the values of extra properties). Composed from
@@ -157,13 +298,33 @@ def any_json(d: Digits, depth: int = 0) -> Any:
     return {string_from(d): any_json(d, depth + 1) for _ in range(d.below(4))}
 
 
-ANY_JSON: st.SearchStrategy[Any] = composed(40, any_json)
-INTEGERS: st.SearchStrategy[int] = st.one_of(
-    st.integers(-1000, 1000), st.sampled_from(_INT_EDGES), st.integers(-SAFE_INT, SAFE_INT)
-)
-NUMBERS: st.SearchStrategy[float | int] = st.one_of(
-    INTEGERS, st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_FLOAT_EDGES)
-)
+def _integer(d: Digits) -> int:
+    kind = d.below(4)
+    if kind < 2:  # the edges a quarter of the time each way: 0 is the simplest
+        return _INT_EDGES[d.below(len(_INT_EDGES))]
+    if kind == 2:
+        return d.below(2001) - 1000
+    bits = (8, 16, 32, 53)[d.below(4)]  # small magnitudes as often as large ones, as Hypothesis leans
+    return max(-SAFE_INT, min(SAFE_INT, d.below(2 ** (bits + 1) + 1) - 2**bits))
+
+
+def _number(d: Digits) -> float | int:
+    kind = d.below(3)
+    if kind == 0:
+        return _integer(d)
+    if kind == 1:
+        return _FLOAT_EDGES[d.below(len(_FLOAT_EDGES))]
+    return _float(d)
+
+
+ANY_JSON_LEAF: Composed[Any] = Composed(40, any_json)
+TEXT_LEAF: Composed[str] = Composed(24, _text)
+INTEGER_LEAF: Composed[int] = Composed(10, _integer)
+NUMBER_LEAF: Composed[float | int] = Composed(12, _number)
+ANY_JSON: st.SearchStrategy[Any] = ANY_JSON_LEAF.strategy
+TEXT: st.SearchStrategy[str] = TEXT_LEAF.strategy
+INTEGERS: st.SearchStrategy[int] = INTEGER_LEAF.strategy
+NUMBERS: st.SearchStrategy[float | int] = NUMBER_LEAF.strategy
 
 
 # -- uuid: RFC 4122's string form (hookproof.formats): any 128 bits as 8-4-4-4-12 hex digits, either case.
@@ -186,7 +347,8 @@ def _uuid(d: Digits) -> str:
     return text.upper() if kind in (3, 6) else text
 
 
-UUIDS: st.SearchStrategy[str] = composed(18, _uuid)
+UUIDS_LEAF: Composed[str] = Composed(18, _uuid)
+UUIDS: st.SearchStrategy[str] = UUIDS_LEAF.strategy
 
 
 # -- date-time: RFC 3339 (hookproof.formats): real calendar days, either case of T and Z. Never a space for the
@@ -216,7 +378,8 @@ def _timestamp(d: Digits) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}{d.pick(('T', 'T', 'T', 't'))}{clock}{fraction}{offset}"
 
 
-DATE_TIMES: st.SearchStrategy[str] = composed(12, _timestamp)
+DATE_TIMES_LEAF: Composed[str] = Composed(12, _timestamp)
+DATE_TIMES: st.SearchStrategy[str] = DATE_TIMES_LEAF.strategy
 
 # -- uri: RFC 3986 (hookproof.formats), absolute with an authority, as every validator reads it. Non-ASCII
 # appears percent-encoded UTF-8 (raw, it would be an IRI, which fails `uri`), IDN hosts in punycode.
@@ -264,7 +427,8 @@ def _uri(d: Digits) -> str:
     return f"{scheme}://{authority}{path}" + (f"?{query}" if query else "") + fragment
 
 
-URIS: st.SearchStrategy[str] = composed(24, _uri)
+URIS_LEAF: Composed[str] = Composed(24, _uri)
+URIS: st.SearchStrategy[str] = URIS_LEAF.strategy
 
 # -- email: RFC 5321 mailboxes (hookproof.formats), and only the ones every mainstream validator accepts too
 # (docs/decisions.md#format-semantics): dot-atom local parts (no quoted strings), domains of two or more LDH
@@ -294,9 +458,12 @@ def _email(d: Digits) -> str:
     return f"{local}@{d.pick(('', '', 'mail.', 'a-1.'))}{d.pick(_DOMAINS)}"
 
 
-EMAILS: st.SearchStrategy[str] = composed(8, _email)
+EMAILS_LEAF: Composed[str] = Composed(8, _email)
+EMAILS: st.SearchStrategy[str] = EMAILS_LEAF.strategy
 
-FORMATS: dict[str, st.SearchStrategy[str]] = {"uuid": UUIDS, "date-time": DATE_TIMES, "uri": URIS, "email": EMAILS}
+FORMAT_LEAVES: dict[str, Composed[str]] = {"uuid": UUIDS_LEAF, "date-time": DATE_TIMES_LEAF, "uri": URIS_LEAF,
+                                       "email": EMAILS_LEAF}
+FORMATS: dict[str, st.SearchStrategy[str]] = {name: leaf.strategy for name, leaf in FORMAT_LEAVES.items()}
 
 # -- ISO 8601 date-times (viasto's `time`): RFC 3339 ones, and the forms ISO 8601 allows beyond them - no
 # offset, basic format, a space for the T, a comma before the fraction, week and ordinal dates, minutes only.
@@ -317,7 +484,8 @@ def _iso_8601(d: Digits) -> str:
     return stamp
 
 
-PATTERNS: dict[str, st.SearchStrategy[str]] = {ISO_8601: composed(13, _iso_8601)}
+PATTERN_LEAVES: dict[str, Composed[str]] = {ISO_8601: Composed(13, _iso_8601)}
+PATTERNS: dict[str, st.SearchStrategy[str]] = {p: leaf.strategy for p, leaf in PATTERN_LEAVES.items()}
 # Strings no pattern of ours matches: the replacements for "pattern" breaks.
 BAD_PATTERN_VALUES: tuple[str, ...] = ("", "yesterday", "16/03/2015 15:32", "2015-3-16", "1426520354", "T15:32:34Z")
 
