@@ -16,22 +16,34 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookproof.contract import ProfileError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 BASE_URI = "https://hookproof.dev/schemas/"
 STRICT_BASE_URI = BASE_URI + "strict/"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 PROFILE = "profile.json"
+PROFILE_SCHEMA = "profile.schema.json"  # at the top of the built-in folder
 ENV = "HOOKPROOF_SCHEMAS"  # folders separated by os.pathsep
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a schema folder is the user's input too: bound what one file may cost
 
 
 def builtin_root() -> Traversable:
+    """The built-in schema folder. Installed as files (a wheel, an editable install), it is the package's own
+    directory, read with pathlib; ``importlib.resources`` (which imports tempfile and zipfile machinery, a
+    tenth of the reference sender command's start-up) only where the package is not on the file system."""
+    import hookproof.schemas
+
+    folder = Path(hookproof.schemas.__file__ or "").parent
+    if hookproof.schemas.__file__ and folder.joinpath(PROFILE_SCHEMA).is_file():
+        return folder
+    from importlib import resources
+
     return resources.files("hookproof.schemas")
 
 
