@@ -282,10 +282,11 @@ class _SenderBase:
     def _schedule(self, prepared: Prepared) -> Iterator[tuple[int, float]]:
         """(try number, seconds to wait before it) for every try the policy allows; the sync and async
         senders share it, so their retry timing cannot drift apart."""
-        policy, backoff = prepared.policy, self.options.waits(prepared.policy)
+        policy, backoff = prepared.policy, None
         wait = 0.0
         for number in range(1, self.options.tries(policy) + 1):
             if number > 1:
+                backoff = backoff or self.options.waits(policy)  # built at the first retry: most deliveries have none
                 wait = backoff.delay(number - 2, wait, self._rng)
             yield number, wait
 
