@@ -34,9 +34,8 @@ import base64
 import re
 import ssl
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import httpx
 
@@ -51,20 +50,16 @@ _DEFAULT_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
                       headers={"User-Agent": USER_AGENT}).headers.raw)
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     """What a URL gives every request to it: where to connect, the request target, the fixed headers."""
 
-    scheme: str
+    origin: tuple[str, str, int]  # scheme, host, port: what a kept-alive connection is reused for
     host: str
     port: int
+    secure: bool
     target: bytes
     netloc: bytes
     basic: bytes | None  # Authorization value from credentials in the URL, as httpx builds it
-
-    @property
-    def origin(self) -> tuple[str, str, int]:
-        return self.scheme, self.host, self.port
 
 
 @lru_cache(maxsize=512)
@@ -79,7 +74,9 @@ def target(url: str) -> _Target:
     basic = None
     if parsed.username or parsed.password:
         basic = b"Basic " + base64.b64encode(f"{parsed.username}:{parsed.password}".encode())
-    return _Target(parsed.scheme, parsed.raw_host.decode("ascii"), port, parsed.raw_path, parsed.netloc, basic)
+    host = parsed.raw_host.decode("ascii")
+    return _Target((parsed.scheme, host, port), host, port, parsed.scheme == "https", parsed.raw_path,
+                   parsed.netloc, basic)
 
 
 def request_headers(where: _Target, own: tuple[tuple[bytes, bytes], ...], length: int) -> list[tuple[bytes, bytes]]:
@@ -117,6 +114,7 @@ class _Wire(asyncio.Protocol):
         self.paused = False  # the send buffer is full: wait before counting the request as written
         self.waiter: asyncio.Future[None] | None = None
         self.idle_since = 0.0
+        self.bounds = _Bounds(asyncio.get_running_loop())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -153,40 +151,46 @@ class _Wire(asyncio.Protocol):
                 and self.transport is not None and not self.transport.is_closing())
 
     def close(self) -> None:
+        self.bounds.close()
         if self.transport is not None:
             self.transport.close()
 
 
 class _Bounds:
-    """A try's deadline and its per-wait timeout, on one timer: it is set once per try and, when it fires early
-    (a wait ended and another began since), set again for what is due next. A bound that passes fails the
-    waiting future with its error, so no task is cancelled; the deadline fails it with ``TimeoutError``."""
+    """The deadline and the per-wait timeout of the try a connection carries, on one timer that outlives the
+    try: a wait sets it only when it is not already due first, and when it fires early (the wait it was set
+    for ended, another began since) it is set again for what is due next, or left unset with no wait going
+    on. So a kept-alive connection sets a timer about once per read timeout, not once per try. A bound that
+    passes fails the waiting future with its error, so no task is cancelled; the deadline fails it with
+    ``TimeoutError``."""
 
     __slots__ = ("deadline_at", "error", "handle", "loop", "per_wait", "started", "waiter")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, deadline_at: float, per_wait: float) -> None:
-        self.loop, self.deadline_at, self.per_wait = loop, deadline_at, per_wait
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.deadline_at = self.per_wait = self.started = 0.0
         self.handle: asyncio.TimerHandle | None = None
         self.waiter: asyncio.Future[None] | None = None
-        self.started = 0.0
         self.error: type[httpx.TimeoutException] = httpx.ReadTimeout
 
-    def remaining(self) -> float:
-        left = self.deadline_at - self.loop.time()
-        if left <= 0:
-            raise TimeoutError
-        return left
+    def begin(self, deadline_at: float, per_wait: float) -> None:
+        self.deadline_at, self.per_wait = deadline_at, per_wait
 
     async def wait(self, wire: _Wire, error: type[httpx.TimeoutException] = httpx.ReadTimeout) -> None:
         """Wait until the peer sends, closes, or lets writing resume; ``error`` if that takes longer than the
         per-wait timeout, ``TimeoutError`` at the deadline."""
-        now = self.loop.time()
+        loop = self.loop
+        now = loop.time()
         if now >= self.deadline_at:
             raise TimeoutError
-        waiter = self.loop.create_future()
+        due = min(self.deadline_at, now + self.per_wait)
+        handle = self.handle
+        if handle is None or handle.when() > due:
+            if handle is not None:
+                handle.cancel()
+            self.handle = loop.call_at(due, self._fire)
+        waiter = loop.create_future()
         self.waiter, self.started, self.error, wire.waiter = waiter, now, error, waiter
-        if self.handle is None:
-            self.handle = self.loop.call_at(min(self.deadline_at, now + self.per_wait), self._fire)
         try:
             await waiter
         finally:
@@ -194,16 +198,16 @@ class _Bounds:
 
     def _fire(self) -> None:
         self.handle = None
-        now, waiter = self.loop.time(), self.waiter
-        if waiter is not None and not waiter.done():
-            if now >= self.deadline_at:
-                waiter.set_exception(TimeoutError())
-                return
-            if now - self.started >= self.per_wait:
-                waiter.set_exception(self.error(""))
-                return
-        due = self.deadline_at if waiter is None else min(self.deadline_at, self.started + self.per_wait)
-        self.handle = self.loop.call_at(due, self._fire)
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return  # no wait going on: the next one sets the timer
+        now = self.loop.time()
+        if now >= self.deadline_at:
+            waiter.set_exception(TimeoutError())
+        elif now - self.started >= self.per_wait:
+            waiter.set_exception(self.error(""))
+        else:
+            self.handle = self.loop.call_at(min(self.deadline_at, self.started + self.per_wait), self._fire)
 
     def close(self) -> None:
         if self.handle is not None:
@@ -228,12 +232,11 @@ class Pool:
         the connect, read and write timeouts and the answer's byte cap."""
         loop = asyncio.get_running_loop()
         where = target(out.url)
-        bounds = _Bounds(loop, loop.time() + options.attempt_deadline, min(options.read_timeout,
-                                                                           options.attempt_deadline))
+        deadline_at = loop.time() + options.attempt_deadline
         slots = self._slots
         if slots is not None:
             if slots.locked():
-                await _bounded(slots.acquire(), options.connect_timeout, bounds, httpx.PoolTimeout)
+                await _bounded(slots.acquire(), options.connect_timeout, deadline_at, httpx.PoolTimeout)
             else:
                 await slots.acquire()
         wire: _Wire | None = None
@@ -241,13 +244,19 @@ class Pool:
         try:
             wire = self._idle_connection(where, loop.time())
             if wire is None:
-                wire = await self._connect(where, options.connect_timeout, bounds)
-            if await _send_and_read(wire, where, out, outcome, options.max_response_bytes, bounds):
+                wire = await self._connect(where, options.connect_timeout, deadline_at)
+            bounds = wire.bounds
+            bounds.begin(deadline_at, min(options.read_timeout, options.attempt_deadline))
+            assert wire.transport is not None
+            wire.transport.write(_head(out.method, out.url, tuple(out.headers.items()), len(out.content))
+                                 + out.content)
+            while wire.paused:  # only a full send buffer waits; the per-wait timeout is then httpx's write timeout
+                await bounds.wait(wire, httpx.WriteTimeout)
+            if await _Answer(wire, bounds).read(out.method, outcome, options.max_response_bytes):
                 wire.idle_since = loop.time()
                 self._idle.setdefault(where.origin, []).append(wire)
                 wire = None
         finally:
-            bounds.close()
             if wire is not None:  # anything but a clean end: a cap, a timeout, an error
                 wire.close()
             self._busy -= 1
@@ -263,19 +272,19 @@ class Pool:
             wire.close()
         return None
 
-    async def _connect(self, where: _Target, timeout: float, bounds: _Bounds) -> _Wire:
+    async def _connect(self, where: _Target, timeout: float, deadline_at: float) -> _Wire:
         # Room for a new connection: with the pool full, close idle ones (of other origins) first.
         excess = self._busy + sum(map(len, self._idle.values())) - self._limit
         for idle in self._idle.values():
             while idle and excess > 0:
                 idle.pop(0).close()
                 excess -= 1
-        secure = where.scheme == "https"
+        secure = where.secure
         loop = asyncio.get_running_loop()
         try:
             _, wire = await _bounded(loop.create_connection(
                 _Wire, where.host, where.port, ssl=self._tls if secure else None,
-                server_hostname=where.host if secure else None), timeout, bounds, httpx.ConnectTimeout)
+                server_hostname=where.host if secure else None), timeout, deadline_at, httpx.ConnectTimeout)
         except OSError as exc:  # refused, unreachable, unknown host, a failed TLS handshake
             raise httpx.ConnectError(str(exc)) from None
         return wire
@@ -286,9 +295,12 @@ class Pool:
                 idle.pop().close()
 
 
-async def _bounded(work: Awaitable[T], timeout: float, bounds: _Bounds, error: type[httpx.TimeoutException]) -> T:
+async def _bounded(work: Awaitable[T], timeout: float, deadline_at: float,
+                   error: type[httpx.TimeoutException]) -> T:
     """``work`` within ``timeout`` (then ``error``) and the try's deadline (then ``TimeoutError``)."""
-    left = bounds.remaining()
+    left = deadline_at - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise TimeoutError
     try:
         async with asyncio.timeout(min(timeout, left)):
             return await work
@@ -298,20 +310,13 @@ async def _bounded(work: Awaitable[T], timeout: float, bounds: _Bounds, error: t
         raise
 
 
-async def _send_and_read(wire: _Wire, where: _Target, out: Outgoing, outcome: _Outcome, cap: int,
-                         bounds: _Bounds) -> bool:
-    """One request and its answer on ``wire``; True when the connection can carry the next one."""
-    assert wire.transport is not None
-    wire.transport.write(_head(out.method, where, tuple(out.wire_headers.items()), len(out.content)) + out.content)
-    while wire.paused:  # only a full socket buffer waits; the per-wait timeout is then httpx's write timeout
-        await bounds.wait(wire, httpx.WriteTimeout)
-    return await _Answer(wire, bounds).read(out.method, outcome, cap)
-
-
 @lru_cache(maxsize=1024)
-def _head(method: str, where: _Target, headers: tuple[tuple[bytes, bytes], ...], length: int) -> bytes:
-    """The request line and headers; cached, since unsigned deliveries repeat them exactly."""
-    return serialize(method, where.target, request_headers(where, headers, length), b"")
+def _head(method: str, url: str, headers: tuple[tuple[str, str], ...], length: int) -> bytes:
+    """The request line and headers; cached, since unsigned deliveries repeat them exactly. Values travel as
+    UTF-8, names as ASCII, as :attr:`Outgoing.wire_headers` gives them to httpx."""
+    where = target(url)
+    own = tuple((name.encode("ascii"), value.encode("utf-8")) for name, value in headers)
+    return serialize(method, where.target, request_headers(where, own, length), b"")
 
 
 def serialize(method: str, target: bytes, headers: list[tuple[bytes, bytes]], content: bytes) -> bytes:
@@ -336,6 +341,7 @@ _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) ([0-9]{3})(?: [^\r\n]*)?\r?")
 _HEAD_END = re.compile(rb"\n\r?\n")
+_FIELD_LINE = re.compile(rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[^\r\n]*[^ \t\r\n])?)[ \t]*\r?")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?")
 MAX_HEAD = 100 * 1024  # what httpcore lets h11 buffer of an answer's head; a chunk-size line too
 
@@ -456,8 +462,14 @@ class _Answer:
 
 
 def _fields(lines: list[bytes]) -> dict[bytes, list[bytes]]:
-    """The answer's header fields this reader needs, by lower-case name (obs-fold lines are unfolded)."""
+    """The answer's header fields, by lower-case name (obs-fold lines are unfolded)."""
     fields: dict[bytes, list[bytes]] = {}
+    matched = [_FIELD_LINE.fullmatch(line) for line in lines]
+    if all(matched):  # every line a plain "name: value" (the usual case): no folding, nothing malformed
+        for match in matched:
+            assert match is not None
+            fields.setdefault(match[1].lower(), []).append(match[2])
+        return fields
     last: list[bytes] | None = None
     for raw in lines:
         line = raw[:-1] if raw.endswith(b"\r") else raw
