@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
+import socket
 import ssl
 from collections.abc import Awaitable
 from functools import lru_cache
@@ -151,9 +153,16 @@ class _Wire(asyncio.Protocol):
                 and self.transport is not None and not self.transport.is_closing())
 
     def close(self) -> None:
-        self.bounds.close()
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        try:
+            self.bounds.close()
             self.transport.close()
+        except RuntimeError:  # its event loop is closed (a sender reused in another asyncio.run): end the TCP
+            sock = self.transport.get_extra_info("socket")  # connection at least; the transport frees the fd
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Bounds:
@@ -224,13 +233,24 @@ class Pool:
     def __init__(self, limit: int, tls: ssl.SSLContext, *, shared: bool = True) -> None:
         self._limit, self._tls = limit, tls
         self._idle: dict[tuple[str, str, int], list[_Wire]] = {}
-        self._slots = asyncio.Semaphore(limit) if shared else None
+        self._shared = shared
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the pool's connections belong to
         self._busy = 0  # connections carrying a request now
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start afresh in another event loop (a sender reused across ``asyncio.run`` calls): the idle
+        connections and the slots belong to the loop they were made in."""
+        self.close()
+        self._loop = loop
+        self._slots = asyncio.Semaphore(self._limit) if self._shared else None
 
     async def exchange(self, out: Outgoing, outcome: _Outcome, options: SendOptions) -> None:
         """Send ``out`` and read its answer into ``outcome``, within the try's deadline (``TimeoutError``),
         the connect, read and write timeouts and the answer's byte cap."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._bind(loop)
         where = target(out.url)
         deadline_at = loop.time() + options.attempt_deadline
         slots = self._slots

@@ -378,3 +378,30 @@ def test_deliver_shares_one_pool_bounded_by_max_connections(server: tuple[str, S
 def test_a_header_h11_would_refuse_is_never_written(name: bytes, value: bytes) -> None:
     with pytest.raises(httpx.LocalProtocolError):
         serialize("POST", b"/", [(b"Host", b"x"), (name, value)], b"")
+
+
+def test_a_sender_reused_in_another_event_loop_opens_new_connections(server: tuple[str, Seen]) -> None:
+    """Connections belong to the loop they were made in: a second ``asyncio.run`` must not wait on the first's."""
+    base, seen = server
+    sender = _fixed()
+
+    async def once() -> DeliveryRecord:
+        return await sender.deliver(f"{base}/ok", "doselect", None, DOSELECT)
+
+    first, second = asyncio.run(once()), asyncio.run(once())
+    asyncio.run(sender.aclose())
+    assert first.delivered and second.delivered
+    assert seen.connections == 2
+
+
+def test_delivery_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    from hookproof.reference_impl.sender_core import new_delivery_id
+
+    ids = [new_delivery_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert {text[19] for text in ids} == set("89ab")  # the variant's two random bits vary
