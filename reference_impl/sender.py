@@ -110,9 +110,9 @@ class Sender(_SyncSender):
 class AsyncSender(_SenderBase):
     """Delivers events over kept-alive HTTP/1.1 connections; :meth:`deliver_many` bounds how many run at once.
 
-    The exchange is :mod:`hookproof.reference_impl.sender_async` (h11 over asyncio streams, the request httpx
-    would send, byte for byte), unless a ``transport`` is given: then it is ``httpx.AsyncClient`` over that
-    transport (a mock's, respx's), so that tests can answer without sockets.
+    The exchange is :mod:`hookproof.reference_impl.sender_async` (HTTP/1.1 on an asyncio protocol, the request
+    httpx would send, byte for byte), unless a ``transport`` is given: then it is ``httpx.AsyncClient`` over
+    that transport (a mock's, respx's), so that tests can answer without sockets.
     """
 
     def __init__(self, options: SendOptions | None = None, *, transport: httpx.AsyncBaseTransport | None = None,

@@ -1,10 +1,11 @@
-"""The async sender's HTTP/1.1 exchange over asyncio streams, with kept-alive connections.
+"""The async sender's HTTP/1.1 exchange on an asyncio protocol, with kept-alive connections.
 
 Why not ``httpx.AsyncClient``: per delivery it spent about 1.5 ms of CPU (cProfile of bench/sender.py: the
 request and response models, cookie extraction, httpcore's pool bookkeeping, anyio's cancel scopes around every
 read and write, h11's state machine), so the async sender carried 6% of what a raw asyncio client does to the
 same sink. h11 alone, driven directly, still cost about 300 us per request and answer on the bench machine
-(its event objects and per-header validation), more than the rest of a delivery together. One delivery needs
+(its event objects and per-header validation), more than the rest of a delivery together; aiohttp 3.14, C
+parser and all, 280-360 us per bare request against the same sink. One delivery needs
 little of an HTTP client: write one request, read one status, count the body's bytes up to a cap, and know
 whether the connection can carry the next request. That is what this module does, and no more.
 
