@@ -8,17 +8,17 @@ sender sets once and keeps on every retry (DoSelect ``meta.delivery_id``/``meta.
 answers are retried, how many tries, the shape of the backoff (:mod:`hookproof.reference_impl.backoff`);
 3XX is never followed.
 
-Every try is bounded three ways: httpx connect/read timeouts, an overall per-try deadline (httpx's
-timeouts restart on every chunk, so a server that drips bytes would otherwise hold a try forever), and
-a byte cap on the answer, which is streamed and never read whole.
+Every try is bounded three ways: connect/read timeouts, an overall per-try deadline (read timeouts
+restart on every chunk, so a server that drips bytes would otherwise hold a try forever), and a byte cap
+on the answer, which is streamed and never read whole.
 
 The network, the sleep and the clocks are injectable (an httpx transport, e.g. respx's, and plain
 callables) so the retry logic can be unit-tested without sockets or waiting.
 
 What the senders share without an HTTP client (options, records, :func:`prepare`, the schedule) is
-:mod:`hookproof.reference_impl.sender_core`, re-exported here. Use :class:`Sender` (sync) or
-:class:`AsyncSender` (``httpx.AsyncClient``, with :meth:`AsyncSender.deliver_many` for many deliveries at
-bounded concurrency). The command line,
+:mod:`hookproof.reference_impl.sender_core`, re-exported here. Use :class:`Sender` (sync, ``httpx.Client``)
+or :class:`AsyncSender` (kept-alive HTTP/1.1 over asyncio, :mod:`hookproof.reference_impl.sender_async`,
+with :meth:`AsyncSender.deliver_many` for many deliveries at bounded concurrency). The command line,
 ``python -m hookproof.reference_impl.sender_cli``, delivers with the same core over ``http.client``
 (:mod:`hookproof.reference_impl.sender_plain`), which starts in a fraction of httpx's import time.
 """
@@ -35,6 +35,7 @@ import httpx
 
 from hookproof.deadline import Deadline
 from hookproof.reference_impl.backoff import Uniform
+from hookproof.reference_impl.sender_async import Pool
 from hookproof.reference_impl.sender_core import (
     MAX_TIME_SCALE,
     USER_AGENT,
@@ -107,7 +108,12 @@ class Sender(_SyncSender):
 
 
 class AsyncSender(_SenderBase):
-    """Delivers events with ``httpx.AsyncClient``; :meth:`deliver_many` bounds how many run at once."""
+    """Delivers events over kept-alive HTTP/1.1 connections; :meth:`deliver_many` bounds how many run at once.
+
+    The exchange is :mod:`hookproof.reference_impl.sender_async` (HTTP/1.1 on an asyncio protocol, the request
+    httpx would send, byte for byte), unless a ``transport`` is given: then it is ``httpx.AsyncClient`` over
+    that transport (a mock's, respx's), so that tests can answer without sockets.
+    """
 
     def __init__(self, options: SendOptions | None = None, *, transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Any] = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
@@ -116,17 +122,14 @@ class AsyncSender(_SenderBase):
         super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
         self._sleep = sleep
         self._transport = transport
-        self._tls = httpx.create_ssl_context() if transport is None else None  # built once: ~15 ms each
-        self._client = self._new_client(max_connections)
-
-    def _new_client(self, max_connections: int) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        transport = self._transport
+        self._client: httpx.AsyncClient | None = None
+        self._pool: Pool | None = None
         if transport is None:
-            assert self._tls is not None  # built whenever no transport was injected
-            transport = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False, limits=limits)
-        return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,
-                                 timeout=self.options.timeout(), headers={"User-Agent": USER_AGENT})
+            self._tls = httpx.create_ssl_context()  # built once: ~15 ms each; httpx's CA bundle and settings
+            self._pool = Pool(max_connections, self._tls)
+        else:
+            self._client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,
+                                             timeout=self.options.timeout(), headers={"User-Agent": USER_AGENT})
 
     async def deliver(self, url: str, platform: str, event: str | None, body: Any, *, secret: str | None = None,
                       contract: str | None = None) -> DeliveryRecord:
@@ -134,15 +137,20 @@ class AsyncSender(_SenderBase):
         return await self.deliver_prepared(self.prepare(url, platform, event, body, secret, contract))
 
     async def deliver_prepared(self, prepared: Prepared) -> DeliveryRecord:
-        return await self._deliver(prepared, self._client)
+        return await self._deliver(prepared, self._session())
 
-    async def _deliver(self, prepared: Prepared, client: httpx.AsyncClient) -> DeliveryRecord:
+    def _session(self) -> Pool | httpx.AsyncClient:
+        session = self._pool or self._client
+        assert session is not None  # one of them, from the constructor on
+        return session
+
+    async def _deliver(self, prepared: Prepared, session: Pool | httpx.AsyncClient) -> DeliveryRecord:
         record = self._record(prepared)
         first = self._clock()
         for number, wait in self._schedule(prepared):
             if wait:
                 await self._sleep(wait)
-            record.attempts.append(await self._try(client, self.outgoing(prepared, number), number, first))
+            record.attempts.append(await self._try(session, self.outgoing(prepared, number), number, first))
             if self._done(prepared, record.attempts[-1], record):
                 break
         return record
@@ -151,10 +159,9 @@ class AsyncSender(_SenderBase):
         """Deliver every job, at most ``concurrency`` at a time; records come back in the jobs' order.
 
         A fixed set of workers pulls from the jobs, so a million jobs never become a million tasks. Each
-        worker has its own one-connection client: httpcore's pool does work proportional to its connections
-        times its waiting requests, plus a ``poll()`` per idle connection, on every request, so one pool of
-        64 is several times slower than 64 pools of one (bench/sender.py). A job with bad input (unknown
-        event...) raises :class:`SenderError` before anything is sent.
+        worker keeps its own connection (a pool of one): nothing is shared between workers but the jobs'
+        iterator, so no worker waits for another's connection. A job with bad input (unknown event...)
+        raises :class:`SenderError` before anything is sent.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -164,22 +171,25 @@ class AsyncSender(_SenderBase):
 
         async def worker() -> None:
             # An injected transport is shared, and closing a client closes its transport: use the main client.
-            client = self._new_client(1) if self._transport is None else self._client
+            session = Pool(1, self._tls, shared=False) if self._pool is not None else self._session()
             try:
                 for index, item in queue:  # shared iterator: each job is taken by exactly one worker
-                    records[index] = await self._deliver(item, client)
+                    records[index] = await self._deliver(item, session)
             finally:
-                if client is not self._client:
-                    await client.aclose()
+                if isinstance(session, Pool):
+                    session.close()
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(prepared)))))
         return [r for r in records if r is not None]
 
-    async def _try(self, client: httpx.AsyncClient, out: Outgoing, number: int, first: float) -> Attempt:
+    async def _try(self, session: Pool | httpx.AsyncClient, out: Outgoing, number: int, first: float) -> Attempt:
         started_at, began = self._now().isoformat(), self._clock()
         outcome = _Outcome()
         try:
-            await _within(self.options.attempt_deadline, self._exchange(client, out, outcome))
+            if isinstance(session, Pool):  # bounds every wait by the deadline itself, on one timer per try
+                await session.exchange(out, outcome, self.options)
+            else:
+                await _within(self.options.attempt_deadline, self._exchange(session, out, outcome))
         except TimeoutError:
             outcome.error = f"attempt deadline of {self.options.attempt_deadline:g} s passed"
         except httpx.HTTPError as exc:
@@ -201,7 +211,10 @@ class AsyncSender(_SenderBase):
             await response.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._pool is not None:
+            self._pool.close()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def __aenter__(self) -> AsyncSender:
         return self
