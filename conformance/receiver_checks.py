@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any
 
 from hypothesis import given
@@ -250,32 +250,47 @@ def _sending(ctx: ReceiverContext, check: str, cases: _Cases,
     return prop
 
 
-@dataclass(frozen=True)
 class _Pool:
     """One event's generated deliveries for a run: ``valid`` for generated_valid (and, its first few,
     duplicate_delivery), ``extras`` with undocumented properties for unknown_properties, ``broken`` breaking one
-    rule each for broken_bodies. Drawn once per run (one Hypothesis run draws valid and extras side by side,
-    another the broken ones), not once per check: each check gets as many deliveries per event as when it ran
-    Hypothesis itself, derandomized (or from ``--hookproof-seed``) as before."""
+    rule each for broken_bodies. Drawn once per run, on first use (one Hypothesis run draws valid and extras
+    side by side, another the broken ones), not once per check: each check gets as many deliveries per event as
+    when it ran Hypothesis itself, derandomized (or from ``--hookproof-seed``) as before."""
 
-    valid: tuple[Delivery, ...]
-    extras: tuple[Delivery, ...]
-    broken: tuple[Delivery, ...]
+    def __init__(self, ctx: ReceiverContext, platform: str, contract: str, event: str) -> None:
+        self._ctx, self._platform, self._contract, self._event = ctx, platform, contract, event
+
+    @cached_property
+    def _pairs(self) -> list[tuple[Delivery, Delivery]]:
+        from hypothesis import strategies as st
+
+        from hookproof.conformance import strategies
+
+        platform, event, contract = self._platform, self._event, self._contract
+        return draws(st.tuples(strategies.events(platform, event, contract=contract),
+                               strategies.events(platform, event, contract=contract, extras=True)),
+                     self._ctx.examples, self._ctx.seed)
+
+    @cached_property
+    def valid(self) -> tuple[Delivery, ...]:
+        return tuple(pair[0] for pair in self._pairs)
+
+    @cached_property
+    def extras(self) -> tuple[Delivery, ...]:
+        return tuple(pair[1] for pair in self._pairs)
+
+    @cached_property
+    def broken(self) -> tuple[Delivery, ...]:
+        from hookproof.conformance import strategies
+
+        return tuple(draws(strategies.invalid_events(self._platform, self._event, contract=self._contract),
+                           min(self._ctx.examples, BROKEN_EXAMPLES), self._ctx.seed))
 
 
 def _pool(ctx: ReceiverContext, platform: str, spec: Contract, event: str) -> _Pool:
     key = (platform, spec.name, event)
     if key not in ctx.pools:
-        from hypothesis import strategies as st
-
-        from hookproof.conformance import strategies
-
-        pairs = draws(st.tuples(strategies.events(platform, event, contract=spec.name),
-                                strategies.events(platform, event, contract=spec.name, extras=True)),
-                      ctx.examples, ctx.seed)
-        broken = draws(strategies.invalid_events(platform, event, contract=spec.name),
-                       min(ctx.examples, BROKEN_EXAMPLES), ctx.seed)
-        ctx.pools[key] = _Pool(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), tuple(broken))
+        ctx.pools[key] = _Pool(ctx, platform, spec.name, event)
     return ctx.pools[key]
 
 
