@@ -14,8 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -29,42 +28,10 @@ from hookproof.conformance.report import CheckFailure, NotChecked
 from hookproof.conformance.sender_harness import Case, SenderHarness, scripted_server
 from hookproof.reference_impl.receiver import Receiver
 from hookproof.reference_impl.serving import serving
+from tests.raw_servers import raw_server
 
 SUITE = ("--pyargs", "hookproof.conformance")
 SECRET = "hostile-s3cret-Ünï-✓"
-
-
-@contextmanager
-def raw_server(behave: object) -> Iterator[int]:
-    """A TCP server on loopback that runs ``behave(conn)`` for each connection."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=_serve, args=(behave, conn), daemon=True).start()
-
-    def _serve(fn: object, conn: socket.socket) -> None:
-        try:
-            fn(conn)  # type: ignore[operator]
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
 
 
 def _drain(conn: socket.socket) -> None:

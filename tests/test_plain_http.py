@@ -6,48 +6,35 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import pytest
 
 from hookproof.reference_impl.plain_http import AnswerError, host_header, read_answer, request_head
 from hookproof.reference_impl.sender_core import SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
+from tests.raw_servers import raw_server
 
 
 @contextmanager
 def answering(raw: bytes, *, close: bool = True) -> Iterator[tuple[str, list[bytes]]]:
     """A loopback server that reads each request and writes ``raw`` back (then closes, or waits for the client
     to close first)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(5)
     seen: list[bytes] = []
 
-    def serve() -> None:
-        with suppress(OSError):
-            while True:  # every connection until the listener closes (a sender retries)
-                conn, _ = listener.accept()
-                conn.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                seen.append(data)
-                conn.sendall(raw)
-                if not close:
-                    conn.recv(1)  # keep it open until the client closes
-                conn.close()
+    def answer(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        seen.append(data)
+        conn.sendall(raw)
+        if not close:
+            conn.recv(1)  # keep it open until the client closes
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", seen
-    finally:
-        with suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() a close alone would leave waiting
-        listener.close()
-        thread.join(timeout=5)
+    with raw_server(answer) as port:
+        yield f"http://127.0.0.1:{port}/hook", seen
 
 
 def _read(raw: bytes, *, close: bool = True, cap: int = 1 << 20) -> tuple[int | None, bytes]:

@@ -29,6 +29,7 @@ from hookproof.reference_impl.backoff import Backoff, for_policy
 from hookproof.reference_impl.sender import AsyncSender, Job, Prepared, Sender, SenderError, SendOptions, prepare
 from hookproof.reference_impl.sender_cli import main
 from hookproof.reference_impl.sender_plain import PlainSender
+from tests.raw_servers import raw_server as serving_raw
 
 URL = "http://127.0.0.1:9/hook"  # never reached: respx answers
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -282,47 +283,30 @@ def test_deliver_many_bounds_concurrency_and_keeps_order() -> None:
 def raw_server() -> Iterator[tuple[str, list[str]]]:
     """A loopback server whose answer is chosen by the request path: /drip sends its headers one byte
     every 50 ms, /long sends a 200 announcing 100 MB and streams 64 KiB chunks."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
     stop = threading.Event()
     seen: list[str] = []
 
     def serve(conn: socket.socket) -> None:
-        with conn:
-            try:
-                request = conn.recv(65536).decode("latin-1")
-                path = request.split(" ", 2)[1]
-                seen.append(path)
-                if path == "/drip":
-                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
-                        if stop.is_set():
-                            return
-                        conn.sendall(bytes([byte]))
-                        time.sleep(0.05)
-                else:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
-                    chunk = b"y" * 65536
-                    while not stop.is_set():
-                        conn.sendall(chunk)
-            except OSError:
-                return
+        request = conn.recv(65536).decode("latin-1")
+        path = request.split(" ", 2)[1]
+        seen.append(path)
+        if path == "/drip":
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+                if stop.is_set():
+                    return
+                conn.sendall(bytes([byte]))
+                time.sleep(0.05)
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+            chunk = b"y" * 65536
+            while not stop.is_set():
+                conn.sendall(chunk)
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+        with serving_raw(serve) as port:
+            yield f"http://127.0.0.1:{port}", seen
     finally:
-        stop.set()
-        thread.join(timeout=2)
-        listener.close()
+        stop.set()  # ends the answers still being written
 
 
 DEADLINE = SendOptions(max_tries=1, read_timeout=1.0, attempt_deadline=0.4, max_response_bytes=256 * 1024)
