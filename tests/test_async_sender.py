@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -26,15 +25,8 @@ from hookproof import auth, catalog
 from hookproof.reference_impl.backoff import Backoff
 from hookproof.reference_impl.sender import AsyncSender, DeliveryRecord, Job, SendOptions
 from hookproof.reference_impl.sender_async import serialize
+from tests.sample_bodies import CODEWARS, DOSELECT, NOW, VIASTO
 
-NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
-DOSELECT = {"meta": {"sender": "test-session", "action": "end", "timestamp": "2017-10-07T10:41:31.846531+00:00",
-                     "delivery_id": "441cd01e-d82d-485c-95d8-c8c498417649"},
-            "object": {"report_uri": "https://api.doselect.com/r", "test_uri": "https://api.doselect.com/t",
-                       "email": "a@b.example", "test_slug": "k016y"}}
-CODEWARS = {"action": "created", "code_challenge": {"id": "50654ddff44f800200000001", "created_by_id": "5"}}
-VIASTO = {"endpoint": "https://abc.com/project", "time": "2015-03-16T15:32:34.174752+00:00",
-          "event": "project_changed", "data": {"project": "https://interview-suite.com/api/v3/p/17/"}}
 QUICK = SendOptions(max_tries=1, connect_timeout=2.0, read_timeout=2.0, attempt_deadline=3.0)
 
 

@@ -11,28 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 from hookproof import catalog
 from hookproof.conformance import strategies
+from tests.drawing import collect
 
 EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.contract(p).events]
 SAMPLES = 120
 ENOUGH = 20  # a place reached fewer times than this says little about its distribution
-
-
-def _collect(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
-    drawn: list[Any] = []
-
-    @settings(max_examples=n, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def draw(value: Any) -> None:
-        drawn.append(value)
-
-    draw()
-    return drawn
 
 
 @dataclass
@@ -83,7 +69,7 @@ def coverage() -> Coverage:
     for platform, event in EVENTS:
         schema_id = catalog.event(platform, event).schema_id
         node = strategies._schema_node(schema_id)
-        for body in _collect(strategies.body_strategy(schema_id), SAMPLES):
+        for body in collect(strategies.body_strategy(schema_id), SAMPLES):
             _walk(node, body, cov)
     return cov
 

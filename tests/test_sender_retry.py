@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,16 +29,9 @@ from hookproof.reference_impl.sender import AsyncSender, Job, Prepared, Sender, 
 from hookproof.reference_impl.sender_cli import main
 from hookproof.reference_impl.sender_plain import PlainSender
 from tests.raw_servers import raw_server as serving_raw
+from tests.sample_bodies import CODEWARS, DOSELECT, NOW, VIASTO
 
 URL = "http://127.0.0.1:9/hook"  # never reached: respx answers
-NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
-DOSELECT = {"meta": {"sender": "test-session", "action": "end", "timestamp": "2017-10-07T10:41:31.846531+00:00",
-                     "delivery_id": "441cd01e-d82d-485c-95d8-c8c498417649"},
-            "object": {"report_uri": "https://api.doselect.com/r", "test_uri": "https://api.doselect.com/t",
-                       "email": "a@b.example", "test_slug": "k016y"}}
-CODEWARS = {"action": "created", "code_challenge": {"id": "50654ddff44f800200000001", "created_by_id": "5"}}
-VIASTO = {"endpoint": "https://abc.com/project", "time": "2015-03-16T15:32:34.174752+00:00",
-          "event": "project_changed", "data": {"project": "https://interview-suite.com/api/v3/p/17/"}}
 OPTIONS = SendOptions(backoff=Backoff(base=1.0, factor=2.0, cap=60.0))
 
 

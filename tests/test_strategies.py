@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
-from hypothesis import strategies as st
 from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -19,26 +18,13 @@ from hookproof.catalog import FORMAT_CHECKER
 from hookproof.conformance import strategies, values
 from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
 from hookproof.wire import Delivery
+from tests.drawing import collect
 
 EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.contract(p).events]
 IDS = [f"{p}:{e}" for p, e in EVENTS]
 
 PER_EVENT = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                      suppress_health_check=list(HealthCheck))
-
-
-def _collect(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
-    """``n`` draws (fewer if Hypothesis runs out of distinct ones), deterministically."""
-    drawn: list[Any] = []
-
-    @settings(max_examples=n, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def draw(value: Any) -> None:
-        drawn.append(value)
-
-    draw()
-    return drawn
 
 
 def _leaves(value: Any) -> Iterator[Any]:
@@ -77,7 +63,7 @@ def test_generated_deliveries_validate_and_round_trip(platform: str, event: str,
 @pytest.mark.parametrize("platform", catalog.platforms())
 def test_headers_are_the_documented_ones(platform: str) -> None:
     spec = catalog.contract(platform)
-    for delivery in _collect(strategies.events(platform), 20):
+    for delivery in collect(strategies.events(platform), 20):
         assert delivery.headers == spec.delivery_headers(delivery.event)
         signed = delivery.wire_headers("s3cret")
         for scheme in spec.auth:
@@ -86,13 +72,13 @@ def test_headers_are_the_documented_ones(platform: str) -> None:
 
 def test_every_event_of_a_platform_is_reached() -> None:
     for platform in catalog.platforms():
-        seen = {d.event for d in _collect(strategies.events(platform), 400)}
+        seen = {d.event for d in collect(strategies.events(platform), 400)}
         assert seen == set(catalog.contract(platform).events), platform
 
 
 def test_extras_appear_at_depth_and_never_replace_a_documented_property() -> None:
     schema_id = catalog.event("doselect", "solution.submit").schema_id
-    bodies = _collect(strategies.body_strategy(schema_id, extras=True), 150)
+    bodies = collect(strategies.body_strategy(schema_id, extras=True), 150)
     known_top, known_meta = {"meta", "object"}, {"sender", "action", "timestamp", "delivery_id"}
     assert any(set(b) - known_top for b in bodies)
     assert any(set(b["meta"]) - known_meta for b in bodies)
@@ -107,7 +93,7 @@ def test_extras_appear_at_depth_and_never_replace_a_documented_property() -> Non
 def catalog_sample() -> list[Any]:
     """Bodies of every event (with extras), for questions about the whole catalog's values."""
     return [body for p, e in EVENTS
-            for body in _collect(strategies.body_strategy(catalog.event(p, e).schema_id, extras=True), 60)]
+            for body in collect(strategies.body_strategy(catalog.event(p, e).schema_id, extras=True), 60)]
 
 
 def test_text_reaches_non_ascii_astral_and_empty(catalog_sample: list[Any]) -> None:
@@ -119,19 +105,19 @@ def test_text_reaches_non_ascii_astral_and_empty(catalog_sample: list[Any]) -> N
 
 def test_null_where_allowed_and_optional_properties_both_ways() -> None:
     schema_id = catalog.event("qualified", "team_candidate.created").schema_id
-    datas = [b["data"] for b in _collect(strategies.body_strategy(schema_id), 150)]
+    datas = [b["data"] for b in collect(strategies.body_strategy(schema_id), 150)]
     for name in ("labels", "test_team_member", "recent_assessment_result"):
         assert any(name in d and d[name] is None for d in datas), name
         assert any(name in d and d[name] is not None for d in datas), name
         assert any(name not in d for d in datas), name
-    language = [b["language"] for b in _collect(strategies.body_strategy(
+    language = [b["language"] for b in collect(strategies.body_strategy(
         catalog.event("codewars", "user.rank_upgraded").schema_id), 60)]
     assert None in language and any(isinstance(v, str) for v in language)
 
 
 def test_integers_reach_negative_zero_and_large() -> None:
     schema_id = catalog.event("codewars", "user.rank_upgraded").schema_id
-    ranks = [b["user"]["rank"] for b in _collect(strategies.body_strategy(schema_id), 150)]
+    ranks = [b["user"]["rank"] for b in collect(strategies.body_strategy(schema_id), 150)]
     assert all(type(r) is int for r in ranks)
     assert min(ranks) < 0 and 0 in ranks and max(ranks) == values.SAFE_INT > 2**31
     assert all(abs(r) <= values.SAFE_INT for r in ranks)  # I-JSON's interoperable range
@@ -155,18 +141,18 @@ RFC3339_OFFSET = re.compile(r"\.\d+([+-]\d\d:\d\d)$")
 
 
 def test_format_values_are_varied_and_accepted() -> None:
-    stamps = _collect(values.DATE_TIMES, 200)
+    stamps = collect(values.DATE_TIMES, 200)
     assert any(RFC3339_OFFSET.search(s) and not s.endswith(("+00:00", "-00:00")) for s in stamps)
     assert any(s.upper().endswith("Z") for s in stamps)
-    uris = _collect(values.URIS, 200)
+    uris = collect(values.URIS, 200)
     assert any("%" in u for u in uris) and any("[" in u for u in uris) and any("?" in u for u in uris)
-    emails = _collect(values.EMAILS, 200)
+    emails = collect(values.EMAILS, 200)
     # RFC 5321 mailboxes are ASCII (UTF-8 ones are idn-email); odd but valid local parts and punycode domains
     assert all(e.isascii() for e in emails) and any("'" in e or "+" in e for e in emails)
     assert any("xn--" in e for e in emails)
     assert not any(s[17:19] == "60" for s in stamps)  # valid, but not every validator can hold one
     for name, drawn in (("date-time", stamps), ("uri", uris), ("email", emails),
-                        ("uuid", _collect(values.UUIDS, 200))):
+                        ("uuid", collect(values.UUIDS, 200))):
         assert len(set(drawn)) > len(drawn) // 2, name
         rejected = [v for v in drawn if not FORMAT_CHECKER.conforms(v, name)]
         assert not rejected, (name, rejected[:3])
@@ -222,13 +208,13 @@ def test_invalid_deliveries_break_exactly_the_named_rule(platform: str, event: s
 def test_invalid_deliveries_cover_every_kind_of_rule() -> None:
     kinds = {strategies.parse_label(d.breaks)[:2]
              for platform in ("doselect", "viasto")
-             for d in _collect(strategies.invalid_events(platform), 300)}
+             for d in collect(strategies.invalid_events(platform), 300)}
     assert {("required", None), ("type", None), ("const", None), ("enum", None), ("format", "uuid"),
             ("format", "date-time"), ("format", "uri"), ("format", "email"), ("pattern", None)} <= kinds
 
 
 def test_invalid_deliveries_name_the_event_they_were_made_for() -> None:
-    for delivery in _collect(strategies.invalid_events("codewars", "user.honor_changed"), 50):
+    for delivery in collect(strategies.invalid_events("codewars", "user.honor_changed"), 50):
         assert delivery.event == "user.honor_changed"
         assert delivery.headers["X-Webhook-Event"] == "user"
 
@@ -289,9 +275,9 @@ def test_unsupported_schemas_fail_at_compile_time(schema: dict[str, Any]) -> Non
 def test_a_pattern_generates_matching_strings_and_breaks_with_others() -> None:
     """A pattern is drawn from its own strategy where hookproof knows one (ISO 8601), else from the regex."""
     for schema in ({"type": "string", "pattern": values.ISO_8601}, {"type": "string", "pattern": "^ab[0-9]{2}$"}):
-        for text in _collect(strategies.strategy_for(schema), 100):
+        for text in collect(strategies.strategy_for(schema), 100):
             assert re.search(schema["pattern"], text), text
-    viasto = {d.breaks for d in _collect(strategies.invalid_events("viasto", "project_changed"), 200)}
+    viasto = {d.breaks for d in collect(strategies.invalid_events("viasto", "project_changed"), 200)}
     assert "pattern: /time" in viasto
 
 
@@ -315,7 +301,7 @@ def test_recursive_schemas_are_bounded() -> None:
     def depth(value: Any) -> int:
         return 0 if value is None else 1 + depth(value["next"])
 
-    values = _collect(strategies.strategy_for(schema), 100)
+    values = collect(strategies.strategy_for(schema), 100)
     assert max(depth(v) for v in values) <= strategies.MAX_REF_DEPTH + 1
     assert max(depth(v) for v in values) >= 3
 
@@ -323,7 +309,7 @@ def test_recursive_schemas_are_bounded() -> None:
 def test_a_new_schema_can_ref_the_catalog() -> None:
     schema = {"type": "object", "required": ["at"], "additionalProperties": True,
               "properties": {"at": {"$ref": "https://hookproof.dev/schemas/doselect/common.json#/$defs/timestamp"}}}
-    for value in _collect(strategies.strategy_for(schema), 30):
+    for value in collect(strategies.strategy_for(schema), 30):
         assert FORMAT_CHECKER.conforms(value["at"], "date-time")
 
 
@@ -339,7 +325,7 @@ def test_the_default_run_generates_every_event_of_every_contract() -> None:
         bodies = [json.dumps(d.body, sort_keys=True) for d in drawn
                   if (d.platform, d.contract, d.event) == (platform, contract, event)]
         if len(bodies) < DEFAULT_EXAMPLES:  # only where the schema allows no more (Hypothesis tried them all)
-            more = _collect(strategies.events(platform, event, contract=contract), 5 * DEFAULT_EXAMPLES)
+            more = collect(strategies.events(platform, event, contract=contract), 5 * DEFAULT_EXAMPLES)
             assert {json.dumps(d.body, sort_keys=True) for d in more} <= set(bodies), (platform, contract, event)
 
 
@@ -358,5 +344,5 @@ def test_untyped_values_keep_integers_within_i_json_range() -> None:
             return [i for v in value for i in ints(v)]
         return []
 
-    found = [i for v in _collect(values.ANY_JSON, 400) for i in ints(v)]
+    found = [i for v in collect(values.ANY_JSON, 400) for i in ints(v)]
     assert len(found) > 20 and max(abs(i) for i in found) <= values.SAFE_INT
