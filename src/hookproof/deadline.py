@@ -59,6 +59,7 @@ class _Watchdog:
         self._ids = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._sleeping_until = float("inf")  # when the thread wakes next by itself
 
     def schedule(self, at: float, action: Callable[[], None]) -> int:
         with self._wake:
@@ -67,11 +68,13 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True, name="hookproof-deadlines")
                 self._thread.start()
-            elif self._due[0][1] == number:  # sooner than the one the thread sleeps towards
+            elif at < self._sleeping_until:  # sooner than the thread would wake by itself
                 self._wake.notify()
         return number
 
     def cancel(self, number: int) -> None:
+        # No wake-up: the thread finds the cancelled entries when it wakes by itself. Waking it for every
+        # request (one new deadline, one cancelled) handed the interpreter lock to it and back each time.
         with self._wake:
             self._cancelled.add(number)
             while self._due and self._due[0][1] in self._cancelled:  # keep the heap and the set small
@@ -81,7 +84,9 @@ class _Watchdog:
         while True:
             with self._wake:
                 while not self._due or self._due[0][0] > time.monotonic():
-                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                    self._sleeping_until = self._due[0][0] if self._due else float("inf")
+                    self._wake.wait(self._sleeping_until - time.monotonic() if self._due else None)
+                self._sleeping_until = float("-inf")  # busy: a new deadline is seen on the next pass
                 _at, number, action = heapq.heappop(self._due)
                 if number in self._cancelled:
                     self._cancelled.discard(number)
