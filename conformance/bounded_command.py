@@ -20,7 +20,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +189,33 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
                     pipe.close()
         _reap_orphans({proc.pid})
     return outcome
+
+
+@contextmanager
+def tracked_child(argv: Sequence[str], env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a long-running process of the run's own (a reference server) in a session of its own, with a
+    pipe on its standard input (closed when this process ends, however it ends) and its output on one pipe.
+    It is registered like a running command for as long as the block lasts, so that the sweep after a sender
+    command never mistakes it for something that command left behind. The caller ends it; on the way out it
+    is killed if still running, and reaped."""
+    with _running_lock:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=dict(env))
+        _running.add(proc.pid)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        with _running_lock:
+            _running.discard(proc.pid)
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
 def tail(text: str) -> str:

@@ -15,6 +15,7 @@ Which checks run:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -466,7 +467,6 @@ def hookproof_run(pytestconfig: pytest.Config) -> RunConfig:
 @pytest.fixture(scope="session")
 def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
     """The receiver under test, or the reference receiver started for the session with a secret of its own."""
-    from hookproof import catalog
     from hookproof.conformance.http_exchange import HttpSession
     from hookproof.conformance.receiver_checks import ReceiverContext
 
@@ -479,11 +479,16 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
             target = run.target_url
             yield Contexts(ReceiverContext(lambda _platform: target, session, run.secret, **common))
             return
-        from hookproof.reference_impl.receiver import Receiver
-        from hookproof.reference_impl.serving import serving
+        from hookproof.conformance.child_server import ChildServerError, child_server
+        from hookproof.conformance.sender_harness import command_env
 
         secret = run.secret or secrets.token_urlsafe(16)
-        with serving(Receiver(secrets=dict.fromkeys(catalog.webhook_platforms(), secret))) as base:
+        with contextlib.ExitStack() as stack:
+            try:  # in a process of its own: it decides deliveries on one core while the checks draw on the other
+                base = stack.enter_context(child_server("hookproof.reference_impl.receiver",
+                                                        command_env({SECRET_ENV: secret})))
+            except ChildServerError as exc:  # not the target's fault: nothing the checks could judge
+                pytest.exit(f"hookproof: the reference receiver did not start: {exc}", returncode=3)
             yield Contexts(ReceiverContext(lambda platform: f"{base}/{platform}", session, secret, **common))
     finally:
         session.close()

@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: $HOOKPROOF_SECRET, which keeps it out of ps)")
     parser.add_argument("--db", default=":memory:", help="SQLite file to keep deliveries in (default: memory)")
     parser.add_argument("--max-body", type=int, default=MAX_BODY_BYTES, help="largest body accepted, in bytes")
+    parser.add_argument("--until-stdin-closes", action="store_true",
+                        help="serve until standard input ends (for a program that starts the receiver with a pipe "
+                        "there: closing it, or exiting, stops the receiver)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is not a TCP port")
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             args.host,
             args.port,
             "hookproof reference receiver (routes: /" + ", /".join(sorted(app.platforms)) + ")",
+            until_stdin_closes=args.until_stdin_closes,
         )
     except OSError as exc:
         print(f"receiver: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,9 +126,19 @@ def serving(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def serve_forever(app: Any, host: str, port: int, banner: str) -> None:
-    """Serve ``app`` until interrupted (Ctrl-C ends it quietly)."""
+def serve_forever(app: Any, host: str, port: int, banner: str, *, until_stdin_closes: bool = False) -> None:
+    """Serve ``app`` until interrupted (Ctrl-C ends it quietly) or, with ``until_stdin_closes``, until standard
+    input reaches its end: a parent that starts the server with a pipe there ends it by closing the pipe, and
+    by dying too, however it dies, so the server never outlives the run that started it."""
     server = LoopbackServer(app, host, port)
+    if until_stdin_closes:
+        def watch() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                while sys.stdin.buffer.read(65536):
+                    pass
+            server.stop()
+
+        threading.Thread(target=watch, daemon=True, name="hookproof-stdin").start()
     print(f"{banner} listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve()

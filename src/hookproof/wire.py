@@ -4,7 +4,6 @@ wire with it (the contract's own, then authentication, computed over the exact b
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +46,8 @@ class Delivery:
         """The headers as sent with ``secret``: the documented ones plus authentication over ``content``
         (default: the encoded body). The Standard Webhooks id is derived from the body, so that a delivery
         sent again is the same message."""
+        import uuid  # here, not at the top: the reference sender's process imports this module for encode()
+
         content = self.encoded() if content is None else content
         msg_id = "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, content.decode("utf-8", "replace")).hex
         return {**self.headers, **auth.sign(self.spec, content, self.body, secret, msg_id=msg_id)}
