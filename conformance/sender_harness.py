@@ -337,9 +337,10 @@ class SenderHarness:
 
     ``contract`` is the contract judged (default: each platform's base contract); ``time_scale`` is what
     ``{time_scale}`` says, by which the sender is to multiply the policy's waits (default: the reference
-    run's, which makes the first wait 20 ms). With ``jobs > 1`` the first observation of a platform runs all
-    its scenarios: the one whose intervals are timed (``refuse-all``) alone, then the others ``jobs`` at a
-    time (docs/decisions.md#sender-cases).
+    run's, which makes the first wait 20 ms, 50 ms for an increasing backoff). With ``jobs > 1`` the first
+    observation of a platform runs all its scenarios: the one whose intervals are timed (``refuse-all``) alone,
+    then the others ``jobs`` at a time; :meth:`prefetch` runs the timed cases of several platforms together
+    before any other (docs/decisions.md#sender-cases).
     """
 
     def __init__(self, server: HarnessServer, template: str, workdir: Path, *, timeout: float = 60.0,
@@ -415,16 +416,42 @@ class SenderHarness:
         other checks do (the reference run's receiver checks); :meth:`observe` waits for a case not done yet.
 
         Only with ``jobs > 1`` (a command safe to run side by side). The payloads of every case are drawn
-        here, in the calling thread, before anything starts: Hypothesis draws in one thread. The platforms run
-        one after another, each as :meth:`observe` would run it (its timed case alone among the cases)."""
+        here, in the calling thread, before anything starts: Hypothesis draws in one thread. The timed cases
+        of all the platforms run first, together: each spends its run waiting between tries, a few ms of CPU
+        per try, so they hardly load the machine, and one after another they were a second or more of the run
+        with one process at work. No other case runs beside them. Then the other cases, ``jobs`` at a time,
+        platform by platform; a platform is done once its own cases are."""
         if self.jobs <= 1:
             return
-        planned = [(platform, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
-                   for platform in platforms if (platform, secret) not in self._pending]
+        planned = {platform: {name: self._case(platform, name, secret) for name in self.scenarios(platform)}
+                   for platform in dict.fromkeys(platforms) if (platform, secret) not in self._pending}
+        if not planned:
+            return
+        done: dict[str, Future[None]] = {platform: Future() for platform in planned}
+        for platform, future in done.items():
+            self._pending[(platform, secret)] = future
         starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookproof-prefetch")
-        for platform, cases in planned:
-            self._pending[(platform, secret)] = starter.submit(self._run_all, platform, secret, cases)
+        starter.submit(self._run_planned, planned, secret, done)
         starter.shutdown(wait=False)
+
+    def _run_planned(self, planned: dict[str, dict[str, Case]], secret: str | None,
+                     done: dict[str, Future[None]]) -> None:
+        try:
+            with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="hookproof-timed") as pool:
+                timed = {platform: pool.submit(self.run, cases[TIMED_SCENARIO]) for platform, cases in planned.items()}
+            for platform, future in timed.items():
+                self._seen[(platform, TIMED_SCENARIO, secret)] = future.result()
+            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
+                runs = {platform: {name: pool.submit(self.run, case) for name, case in cases.items()
+                                   if name != TIMED_SCENARIO} for platform, cases in planned.items()}
+                for platform, futures in runs.items():
+                    for name, future in futures.items():
+                        self._seen[(platform, name, secret)] = future.result()
+                    done[platform].set_result(None)
+        except BaseException as exc:  # handed to whoever waits for a platform not done
+            for future in done.values():
+                if not future.done():
+                    future.set_exception(exc)
 
     def _observe_all(self, platform: str, secret: str | None) -> None:
         # Hypothesis draws here, in one thread, before any command runs
