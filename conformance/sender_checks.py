@@ -40,7 +40,12 @@ class SenderContext:
         redact.remember(self.secret)
 
     def observe(self, platform: str, scenario: str) -> Observation:
+        self.harness.observe_many(platform, [scenario], self.secret)
         return self.harness.observe(platform, scenario, self.secret)
+
+    def observe_many(self, platform: str, scenarios: Sequence[str]) -> None:
+        """Run the cases a check judges side by side where the harness may (``--hookproof-sender-jobs``)."""
+        self.harness.observe_many(platform, scenarios, self.secret)
 
 
 # --- rules on timing -------------------------------------------------------------------------------------
@@ -476,6 +481,7 @@ def _over(name: str, ctx: SenderContext, platform: str, scenarios: Sequence[str]
     another check reported already (nothing arrived, the command timed out) makes this one not checked."""
     failures: list[tuple[str, CheckFailure]] = []
     known = Findings(name, ctx.ledger)
+    ctx.observe_many(platform, scenarios)
     for scenario in scenarios:
         try:
             judge(ctx.observe(platform, scenario), name)

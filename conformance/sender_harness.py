@@ -56,7 +56,7 @@ REFERENCE_FIRST_GROWING_WAIT = 0.05
 def reference_command(python: str = sys.executable) -> str:
     """The ``--hookproof-sender-cmd`` template of the reference sender (what a run without one checks)."""
     return (f"{shlex.quote(python)} -m hookproof.reference_impl.sender_cli --url {{url}} --event-file {{event_file}} "
-            f"--platform {{platform}} --contract {{contract}} --event {{event}} --secret {{secret}} "
+            f"--platform {{platform}} --contract {{contract}} --event {{event}} --secret={{secret}} "
             f"--time-scale {{time_scale}}")
 
 
@@ -388,6 +388,19 @@ class SenderHarness:
                 self._seen[key] = self.run(self._case(platform, scenario, secret))
         return self._seen[key]
 
+    def observe_many(self, platform: str, scenarios: Sequence[str], secret: str | None = None) -> None:
+        """Run those of ``scenarios`` not observed yet, ``jobs`` at a time (the timed one alone, first), so that
+        a check judging a few cases runs those, not every case of the platform (``-k method_and_headers``
+        runs two commands, not fifteen). Cases :meth:`prefetch` started are waited for, not run again."""
+        pending = self._pending.get((platform, secret))
+        if pending is not None:
+            pending.result()
+        missing = [name for name in dict.fromkeys(scenarios) if (platform, name, secret) not in self._seen]
+        if self.jobs <= 1 or not missing:
+            return  # observe() runs each in turn
+        # Hypothesis draws here, in one thread, before any command runs
+        self._run_all(platform, secret, {name: self._case(platform, name, secret) for name in missing})
+
     def observations(self, platform: str) -> list[Observation]:
         """Every run of the command for ``platform`` so far, in the order they were made (the HTML report draws
         their tries)."""
@@ -439,14 +452,14 @@ class SenderHarness:
         try:
             with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="hookproof-timed") as pool:
                 timed = {platform: pool.submit(self.run, cases[TIMED_SCENARIO]) for platform, cases in planned.items()}
-            for platform, future in timed.items():
-                self._seen[(platform, TIMED_SCENARIO, secret)] = future.result()
+            for platform, timed_run in timed.items():
+                self._seen[(platform, TIMED_SCENARIO, secret)] = timed_run.result()
             with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
                 runs = {platform: {name: pool.submit(self.run, case) for name, case in cases.items()
                                    if name != TIMED_SCENARIO} for platform, cases in planned.items()}
                 for platform, futures in runs.items():
-                    for name, future in futures.items():
-                        self._seen[(platform, name, secret)] = future.result()
+                    for name, case_run in futures.items():
+                        self._seen[(platform, name, secret)] = case_run.result()
                     done[platform].set_result(None)
         except BaseException as exc:  # handed to whoever waits for a platform not done
             for future in done.values():
@@ -458,7 +471,8 @@ class SenderHarness:
         self._run_all(platform, secret, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
 
     def _run_all(self, platform: str, secret: str | None, cases: dict[str, Case]) -> None:
-        self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
+        if TIMED_SCENARIO in cases:
+            self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
         others = [case for name, case in cases.items() if name != TIMED_SCENARIO]
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
             runs = {case.name: pool.submit(self.run, case) for case in others}

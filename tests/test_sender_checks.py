@@ -159,6 +159,15 @@ def test_reference_with_jitter_passes_the_backoff_check(harness_for) -> None:
     assert judge(harness_for(reference_command() + " --jitter 0.5"), "backoff_as_documented", "doselect") is None
 
 
+def test_a_secret_that_starts_with_a_dash_reaches_the_reference_sender(harness_for) -> None:
+    """The run without a target generates its secret (``secrets.token_urlsafe``), which starts with ``-`` one
+    time in 64: as a word of its own after ``--secret``, argparse took it for an option and the sender exited 2."""
+    harness = harness_for(reference_command())
+    obs = harness.observe("codewars", "accept-200", "-starts-with-a-dash")
+    assert obs.exit_code == 0 and len(obs.tries) == 1, obs.describe()
+    assert obs.tries[0].header("X-Webhook-Secret") == "-starts-with-a-dash"
+
+
 def test_a_crash_after_delivering_is_not_judged(harness_for) -> None:
     """The exit status is not judged: the wire is."""
     template = f"sh -c '{reference_command()} >/dev/null; exit 3'"

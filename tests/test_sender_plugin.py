@@ -15,7 +15,7 @@ SCALE = "0.05"  # --hookproof-time-scale: DoSelect's backoff from 1 s becomes 50
 
 def command(mode: str) -> str:
     return (f"{shlex.quote(sys.executable)} {shlex.quote(str(BROKEN))} {mode} --url {{url}} --event-file "
-            "{event_file} --platform {platform} --contract {contract} --event {event} --secret {secret} "
+            "{event_file} --platform {platform} --contract {contract} --event {event} --secret={secret} "
             "--time-scale {time_scale}")
 
 
