@@ -132,7 +132,7 @@ def test_sender_failures_are_named_as_not_written(pytester: pytest.Pytester, tmp
     result = pytester.runpytest(*SUITE, "--hookproof-sender-cmd",
                                 command_line(Path(broken.__file__).with_name("broken_senders.py"), "wrong-method"),
                                 "--hookproof-platform", "viasto", "--hookproof-failures", str(folder), "-k",
-                                "method_and_headers")
+                                "method_and_headers", "--hookproof-time-scale", "0.02")  # not viasto's real waits
     result.assert_outcomes(failed=1)
     assert f"failing cases not written to {folder}: sender viasto method_and_headers" in result.stdout.str()
     assert not list(folder.glob("failure-*.json"))

@@ -64,15 +64,16 @@ def server() -> Iterator[HTTPServer]:
 @pytest.fixture(scope="module")
 def harness_for(server: HTTPServer, tmp_path_factory: pytest.TempPathFactory):
     """A harness per command template, kept for the module so that reference runs are shared."""
-    made: dict[tuple[str, float], SenderHarness] = {}
+    made: dict[tuple[str, float, int], SenderHarness] = {}
 
-    def get(template: str, timeout: float = TIMEOUT) -> SenderHarness:
-        if (template, timeout) not in made:
+    def get(template: str, timeout: float = TIMEOUT, jobs: int = 1) -> SenderHarness:
+        if (template, timeout, jobs) not in made:
             # The senders here exit once their delivery is done (none leaves a child sending), so a short listen
             # after each run sees everything; a user's command gets DEFAULT_SETTLE.
-            made[template, timeout] = SenderHarness(server, template, tmp_path_factory.mktemp("events"),
-                                                    timeout=timeout, seed=7, time_scale=BASE, settle=SETTLE)
-        return made[template, timeout]
+            made[template, timeout, jobs] = SenderHarness(server, template, tmp_path_factory.mktemp("events"),
+                                                          timeout=timeout, seed=7, time_scale=BASE, settle=SETTLE,
+                                                          jobs=jobs)
+        return made[template, timeout, jobs]
 
     return get
 
@@ -512,6 +513,9 @@ def test_constant_backoff_problems_say_which_wait_is_wrong() -> None:
 WEBHOOK_PLATFORMS = list(catalog.platforms("webhook"))
 
 
+SIDE_BY_SIDE = 4  # the body check judges every case: they run as the reference run's do, 4 at a time
+
+
 def body_check(harness: SenderHarness, platform: str) -> CheckFailure | None:
     try:
         CHECKS["body_is_the_payload"](SenderContext(harness, SECRET), platform)
@@ -522,10 +526,10 @@ def body_check(harness: SenderHarness, platform: str) -> CheckFailure | None:
 
 @pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)
 def test_a_sender_that_mangles_non_ascii_fails_the_body_check_on_every_platform(harness_for, platform: str) -> None:
-    failure = body_check(harness_for(broken_command("mangles-non-ascii")), platform)
+    failure = body_check(harness_for(broken_command("mangles-non-ascii"), jobs=SIDE_BY_SIDE), platform)
     assert failure is not None, f"a sender writing ? for non-ASCII passed body_is_the_payload on {platform}"
     assert "text corners" in str(failure) and "?" in str(failure)
-    assert body_check(harness_for(reference_command()), platform) is None
+    assert body_check(harness_for(reference_command(), jobs=SIDE_BY_SIDE), platform) is None
 
 
 @pytest.mark.parametrize(("mode", "platform", "says"), [
@@ -533,7 +537,7 @@ def test_a_sender_that_mangles_non_ascii_fails_the_body_check_on_every_platform(
     ("numbers-as-strings", "qualified", 'expected -9007199254740991, got "-9007199254740991"'),
 ])
 def test_an_encoder_gone_wrong_fails_the_body_check(harness_for, mode: str, platform: str, says: str) -> None:
-    failure = body_check(harness_for(broken_command(mode)), platform)
+    failure = body_check(harness_for(broken_command(mode), jobs=SIDE_BY_SIDE), platform)
     assert failure is not None and says in str(failure), str(failure)
 
 
