@@ -7,6 +7,11 @@ CPU time is the run's and its children's (the reference sender processes): ``res
 children, so the figure says what the run costs a machine, not only how long it took on this one. The load
 average is printed before and after, since the machine may be shared. ``--write-bytecode`` runs without
 ``PYTHONDONTWRITEBYTECODE`` (a second figure for an environment that sets it, as many CI images do).
+
+A shared virtual machine's cores change speed from one second to the next (the same pure-Python loop took
+1.3 to 2.3 s here within a minute, with nothing else running), so before each run the bench times a fixed
+loop (``calibrate``) and prints the run's speed against the fastest loop of the session: ``speed 0.6`` means
+the machine ran that loop at 60% of its best, and the run's times are to be read in that light.
 """
 
 from __future__ import annotations
@@ -22,6 +27,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 5.0
+
+
+CALIBRATION_LOOP = 3_000_000
+
+
+def calibrate() -> float:
+    """CPU seconds of a fixed pure-Python loop in this process: the machine's speed just now."""
+    began = time.process_time()
+    total = 0
+    for number in range(CALIBRATION_LOOP):
+        total += number
+    return time.process_time() - began
 
 
 def one_run(extra: list[str], env: dict[str, str]) -> tuple[float, float, str]:
@@ -52,12 +69,17 @@ def main() -> int:
     extra = ["-k", args.select] if args.select else []
     print(f"{os.cpu_count()} CPUs; load average before {os.getloadavg()[0]:.2f}; "
           f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', 'unset')}")
-    walls, cpus = [], []
+    walls, cpus, loops = [], [], []
     for number in range(1, args.runs + 1):
+        loops.append(calibrate())
         wall, cpu, last = one_run(extra, env)
         walls.append(wall)
         cpus.append(cpu)
-        print(f"run {number}: {wall:.2f} s wall, {cpu:.2f} CPU-s ({last}); load {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"run {number}: {wall:.2f} s wall, {cpu:.2f} CPU-s ({last}); load {os.getloadavg()[0]:.2f}; "
+              f"speed {min(loops) / loops[-1]:.2f} of the session's best so far", flush=True)
+    speeds = [min(loops) / loop for loop in loops]
+    fastest = max(range(len(walls)), key=lambda i: speeds[i])
+    print(f"at the session's best speed (run {fastest + 1}): {walls[fastest]:.2f} s wall, {cpus[fastest]:.2f} CPU-s")
     wall, cpu = statistics.median(walls), statistics.median(cpus)
     print(f"median of {args.runs}: {wall:.2f} s wall ({wall / GOAL:.2f}x the {GOAL:g} s goal), {cpu:.2f} CPU-s "
           f"({cpu / (2 * GOAL):.2f}x the CPU two cores have in {GOAL:g} s)")
