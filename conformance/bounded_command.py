@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 OUTPUT_TAIL = 4000  # bytes of stdout and of stderr a report shows (after secrets are masked)
 OUTPUT_KEEP = 64 * 1024  # bytes kept while reading, so masking sees whole secrets before the tail is cut
@@ -181,12 +182,7 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
         # Pipes a killed grandchild held are closed now; a child of an unkillable process is not waited for.
         outcome.stdout, outcome.stderr = out.text(wait=2), err.text(wait=2)
     finally:
-        with _running_lock:
-            _running.discard(proc.pid)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        _forget(proc, proc.stdout, proc.stderr)
         _reap_orphans({proc.pid})
     return outcome
 
@@ -210,12 +206,17 @@ def tracked_child(argv: Sequence[str], env: Mapping[str, str]) -> Iterator[subpr
                 os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        with _running_lock:
-            _running.discard(proc.pid)
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        _forget(proc, proc.stdin, proc.stdout)
+
+
+def _forget(proc: subprocess.Popen[bytes], *pipes: IO[bytes] | None) -> None:
+    """A process of ours is over: no longer one the sweep must spare, and its pipes closed."""
+    with _running_lock:
+        _running.discard(proc.pid)
+    for pipe in pipes:
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def tail(text: str) -> str:
