@@ -172,3 +172,13 @@ def test_action_passes_inputs_only_through_the_environment() -> None:
     step = _action_step()
     assert "${{" not in step["run"]
     assert step["env"]["HOOKPROOF_SECRET"] == "${{ inputs.secret }}"
+
+
+def test_a_clone_brings_no_virtual_environment_of_its_own() -> None:
+    """README's commands create ``.venv`` in a fresh clone: a tracked ``.venv`` (a link to someone's venv was
+    once committed) makes ``python3.11 -m venv .venv`` fail there. Checked in a git checkout only."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing is tracked")
+    tracked = subprocess.run(["git", "ls-files", "--", ".venv", "venv", "env"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    assert tracked == [], f"tracked virtual environment files: {tracked[:5]}"
