@@ -383,7 +383,7 @@ class SenderHarness:
             pending.result()  # started by prefetch(): wait for it (and raise what it raised)
         if key not in self._seen:
             if self.jobs > 1:
-                self._observe_all(platform, secret)
+                self.observe_many(platform, list(self.scenarios(platform)), secret)
             else:
                 self._seen[key] = self.run(self._case(platform, scenario, secret))
         return self._seen[key]
@@ -465,10 +465,6 @@ class SenderHarness:
             for future in done.values():
                 if not future.done():
                     future.set_exception(exc)
-
-    def _observe_all(self, platform: str, secret: str | None) -> None:
-        # Hypothesis draws here, in one thread, before any command runs
-        self._run_all(platform, secret, {name: self._case(platform, name, secret) for name in self.scenarios(platform)})
 
     def _run_all(self, platform: str, secret: str | None, cases: dict[str, Case]) -> None:
         if TIMED_SCENARIO in cases:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from typing import Any, NoReturn
@@ -11,29 +12,26 @@ from typing import Any, NoReturn
 class _Formatter(argparse.HelpFormatter):
     """argparse's help layout with the terminal's width looked up once per process. argparse builds a formatter
     for every ``add_argument`` and each one asked ``shutil`` (which imports bz2 and lzma) for the terminal size:
-    most of what building a parser cost a command that starts once per delivery (the reference sender). The
-    width is found as ``shutil.get_terminal_size`` finds it: ``$COLUMNS``, else the terminal, else 80."""
-
-    columns: int | None = None
+    most of what building a parser cost a command that starts once per delivery (the reference sender)."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
                  width: int | None = None) -> None:
         super().__init__(prog, indent_increment, max_help_position, width or _terminal_columns() - 2)
 
 
+@functools.cache
 def _terminal_columns() -> int:
-    if _Formatter.columns is None:
+    """The width as ``shutil.get_terminal_size`` finds it: ``$COLUMNS``, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
         try:
-            columns = int(os.environ.get("COLUMNS", "0"))
-        except ValueError:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+        except (AttributeError, ValueError, OSError):
             columns = 0
-        if columns <= 0:
-            try:
-                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
-            except (AttributeError, ValueError, OSError):
-                columns = 0
-        _Formatter.columns = columns or 80
-    return _Formatter.columns
+    return columns or 80
 
 
 class OneLineParser(argparse.ArgumentParser):
