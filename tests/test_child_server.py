@@ -135,3 +135,24 @@ def _cmdline(pid: int) -> str:
             return cmdline.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_reference_receiver_that_does_not_start_ends_the_run_with_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import contextlib
+        import hookproof.conformance.child_server as child
+
+        @contextlib.contextmanager
+        def refuses(module, env, start_timeout=30):
+            raise child.ChildServerError(f"{module} exited with status 2: receiver: cannot open --db x")
+            yield
+
+        child.child_server = refuses
+    """)
+    result = pytester.runpytest("--pyargs", "hookproof.conformance", "--hookproof-platform", "codewars",
+                                "-k", "documented_examples")
+    assert result.ret == 3
+    out = result.stdout.str() + result.stderr.str()
+    assert "hookproof: the reference receiver did not start: hookproof.reference_impl.receiver exited with " \
+           "status 2: receiver: cannot open --db x" in out
+    assert "Traceback" not in out
