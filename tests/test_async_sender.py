@@ -25,6 +25,7 @@ from hookproof import auth, catalog
 from hookproof.reference_impl.backoff import Backoff
 from hookproof.reference_impl.sender import AsyncSender, DeliveryRecord, Job, SendOptions
 from hookproof.reference_impl.sender_async import serialize
+from tests.raw_servers import raw_server
 from tests.sample_bodies import CODEWARS, DOSELECT, NOW, VIASTO
 
 QUICK = SendOptions(max_tries=1, connect_timeout=2.0, read_timeout=2.0, attempt_deadline=3.0)
@@ -114,58 +115,36 @@ def _read_request(conn: socket.socket, buffer: bytearray) -> bytes | None:
 @pytest.fixture
 def server() -> Iterator[tuple[str, Seen]]:
     """A keep-alive loopback server that answers each request by its path (HANDLERS)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
     stop, seen = threading.Event(), Seen()
-    threads: list[threading.Thread] = []
 
-    def serve(conn: socket.socket, number: int) -> None:
+    def serve(conn: socket.socket) -> None:
+        with seen.lock:
+            seen.connections += 1
+            number = seen.connections
         conn.settimeout(5)
         buffer = bytearray()
-        with conn:
+        while not stop.is_set():
+            request = _read_request(conn, buffer)
+            if request is None:
+                return
+            path = request.split(b" ", 2)[1].decode().split("?")[0]
+            with seen.lock:
+                seen.requests.append((number, request))
+                seen.in_flight += 1
+                seen.peak = max(seen.peak, seen.in_flight)
             try:
-                while not stop.is_set():
-                    request = _read_request(conn, buffer)
-                    if request is None:
-                        return
-                    path = request.split(b" ", 2)[1].decode().split("?")[0]
-                    with seen.lock:
-                        seen.requests.append((number, request))
-                        seen.in_flight += 1
-                        seen.peak = max(seen.peak, seen.in_flight)
-                    try:
-                        keep = HANDLERS[path](conn, stop)
-                    finally:
-                        with seen.lock:
-                            seen.in_flight -= 1
-                    if not keep:
-                        return
-            except OSError:
+                keep = HANDLERS[path](conn, stop)
+            finally:
+                with seen.lock:
+                    seen.in_flight -= 1
+            if not keep:
                 return
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with seen.lock:
-                seen.connections += 1
-                number = seen.connections
-            thread = threading.Thread(target=serve, args=(conn, number), daemon=True)
-            threads.append(thread)
-            thread.start()
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
-    finally:
-        stop.set()
-        acceptor.join(timeout=2)
-        for thread in threads:
-            thread.join(timeout=2)
-        listener.close()
+    with raw_server(serve) as port:
+        try:
+            yield f"http://127.0.0.1:{port}", seen
+        finally:
+            stop.set()  # the handlers still streaming or waiting end now
 
 
 def _fixed(options: SendOptions = QUICK, **kwargs: Any) -> AsyncSender:
