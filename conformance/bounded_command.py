@@ -161,10 +161,7 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             outcome.timed_out = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # the session we created: the command and its children
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+            kill_session(proc)  # the session we created: the command and its children
         outcome.elapsed = time.monotonic() - began
         outcome.exit_code = proc.returncode
         killed: set[int] = set()
@@ -202,11 +199,17 @@ def tracked_child(argv: Sequence[str], env: Mapping[str, str]) -> Iterator[subpr
         yield proc
     finally:
         if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+            kill_session(proc)
         _forget(proc, proc.stdin, proc.stdout)
+
+
+def kill_session(proc: subprocess.Popen[bytes], wait: float = 5.0) -> None:
+    """SIGKILL the session ``proc`` leads (started with ``start_new_session``) and reap ``proc``, waiting at
+    most ``wait`` seconds (a process stuck in the kernel is left to the sweep)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=wait)
 
 
 def _forget(proc: subprocess.Popen[bytes], *pipes: IO[bytes] | None) -> None:

@@ -20,7 +20,6 @@ import collections
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -28,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from hookproof.conformance.bounded_command import tracked_child
+from hookproof.conformance.bounded_command import kill_session, tracked_child
 
 START_TIMEOUT = 30.0  # seconds for the child to import and listen, on a loaded machine
 STOP_TIMEOUT = 5.0
@@ -110,8 +109,5 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = STOP_TIMEOUT) -> None:
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=STOP_TIMEOUT)
+            kill_session(proc, STOP_TIMEOUT)
 
