@@ -504,6 +504,7 @@ def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.
         SenderHarness,
         reference_command,
         reference_env,
+        reference_warm_up,
         scripted_server,
     )
 
@@ -517,9 +518,10 @@ def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.
     jobs = run.sender_jobs or (1 if run.sender_cmd else 4)
     time_scale = run.time_scale if run.time_scale is not None else (1.0 if run.sender_cmd else None)
     with scripted_server() as server:
+        env = None if run.sender_cmd else reference_env(workdir)
         harness = SenderHarness(server, template, workdir, timeout=run.sender_timeout, seed=run.seed, settle=settle,
-                                jobs=jobs, contract=run.contract, time_scale=time_scale,
-                                env=None if run.sender_cmd else reference_env(workdir))
+                                jobs=jobs, contract=run.contract, time_scale=time_scale, env=env,
+                                warm_up=reference_warm_up() if env else None)
         # For the reference sender, a secret of our own, so that authentication is checked too.
         secret = run.secret if run.sender_cmd else (run.secret or secrets.token_urlsafe(16))
         yield Contexts(SenderContext(harness, secret))

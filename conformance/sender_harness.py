@@ -61,12 +61,24 @@ def reference_command(python: str = sys.executable) -> str:
 
 
 def reference_env(workdir: Path) -> dict[str, str]:
-    """What the reference sender's runs add to the environment: compiled modules cached in the run's own
-    folder. Where ``PYTHONDONTWRITEBYTECODE`` is set (as in many CI images), each of a run's dozens of
-    reference sender processes would otherwise compile hookproof's modules again from source; with a
-    ``PYTHONPYCACHEPREFIX`` inside the run's temporary folder the first one compiles them and nothing is
-    written outside that folder."""
+    """What the reference sender's runs add to the environment: where ``PYTHONDONTWRITEBYTECODE`` is set (as in
+    many CI images), compiled modules cached in the run's own folder. Each of a run's dozens of reference sender
+    processes would otherwise compile hookproof's modules again from source; with a ``PYTHONPYCACHEPREFIX``
+    inside the run's temporary folder they are compiled once (:func:`reference_warm_up`) and nothing is written
+    outside that folder. Elsewhere nothing: Python's own ``__pycache__`` folders serve, and a prefix would set
+    them aside."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return {}
     return {"PYTHONPYCACHEPREFIX": str(workdir / "pycache"), "PYTHONDONTWRITEBYTECODE": ""}
+
+
+def reference_warm_up(python: str = sys.executable) -> list[str]:
+    """A command that imports what the reference sender imports and exits, run once before the cases run side by
+    side where :func:`reference_env` gives the run a bytecode cache of its own: the first cases would otherwise
+    each fill it for themselves, at the same time. The cache holds the standard library's modules too (a
+    ``PYTHONPYCACHEPREFIX`` sets every ``__pycache__`` folder aside): a cold start costs a process about four
+    times a warm one (docs/performance.md)."""
+    return [python, "-m", "hookproof.reference_impl.sender_cli", "--help"]
 
 
 def reference_time_scale(policy: RetryPolicy) -> float:
@@ -347,7 +359,7 @@ class SenderHarness:
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
                  payload: Callable[[str, str, str, int, int | None], tuple[str, Any, str]] = case_payload,
                  jobs: int = 1, contract: str | None = None, time_scale: float | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, warm_up: Sequence[str] | None = None) -> None:
         if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
@@ -355,6 +367,7 @@ class SenderHarness:
         self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
         self.contract, self.time_scale = contract, time_scale
         self.env = dict(env or {})  # added to the command's environment (reference_env)
+        self._warm_up = list(warm_up) if warm_up else None  # run once before cases run side by side
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
         self._pending: dict[tuple[str, str | None], Future[None]] = {}  # platforms started by prefetch()
         self._lock = threading.Lock()
@@ -447,9 +460,18 @@ class SenderHarness:
         starter.submit(self._run_planned, planned, secret, done)
         starter.shutdown(wait=False)
 
+    def _warmed(self) -> None:
+        """Run the warm-up command, once, before the first cases that run side by side (what it prints, and
+        whether it fails, is the cases' business: they run the command itself and are judged on it)."""
+        with self._lock:
+            argv, self._warm_up = self._warm_up, None
+        if argv:
+            run_bounded(argv, self.timeout, command_env(self.env))
+
     def _run_planned(self, planned: dict[str, dict[str, Case]], secret: str | None,
                      done: dict[str, Future[None]]) -> None:
         try:
+            self._warmed()
             with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="hookproof-timed") as pool:
                 timed = {platform: pool.submit(self.run, cases[TIMED_SCENARIO]) for platform, cases in planned.items()}
             for platform, timed_run in timed.items():
@@ -467,6 +489,7 @@ class SenderHarness:
                     future.set_exception(exc)
 
     def _run_all(self, platform: str, secret: str | None, cases: dict[str, Case]) -> None:
+        self._warmed()
         if TIMED_SCENARIO in cases:
             self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
         others = [case for name, case in cases.items() if name != TIMED_SCENARIO]

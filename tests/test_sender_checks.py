@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -556,3 +557,25 @@ def test_the_cases_take_turns_at_the_corners() -> None:
         assert json.dumps(CORNER_TEXT, ensure_ascii=False)[1:-1] in texts[0], platform
         for (event, body, _), name in zip(made, names, strict=True):  # every corner is still a valid payload
             assert not validation.check_instance(spec.event(event).schema_id, body), (platform, name)
+
+
+def test_the_warm_up_runs_once_before_the_cases_and_fills_the_bytecode_cache(
+        server: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where bytecode is not written (PYTHONDONTWRITEBYTECODE), the reference run caches it in a folder of its
+    own; its warm-up command runs once, before any case that runs side by side, with the cases' environment, and
+    fills that cache, so the first cases do not each compile it again. Where bytecode is written, no cache of the
+    run's own: Python's ``__pycache__`` folders serve."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    assert sender_harness.reference_env(tmp_path) == {}
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    log = tmp_path / "log"
+    logged = "sh -c 'echo {what} >> " + str(log) + "; exec \"$0\" \"$@\"'"
+    harness = SenderHarness(server, f"{logged.format(what='case')} {reference_command()}", tmp_path, timeout=TIMEOUT,
+                            seed=7, jobs=4, time_scale=BASE, env=sender_harness.reference_env(tmp_path),
+                            warm_up=[*shlex.split(logged.format(what="warm-up")), *sender_harness.reference_warm_up()])
+    first, second, third, fourth = list(harness.scenarios("viasto"))[:4]
+    harness.observe_many("viasto", [first, second, third], SECRET)
+    harness.observe_many("viasto", [fourth], SECRET)
+    assert log.read_text().split() == ["warm-up", "case", "case", "case", "case"]
+    assert list((tmp_path / "pycache").rglob("sender_cli.*.pyc")), "the warm-up compiled nothing into the cache"
+    assert all(harness.observe("viasto", name, SECRET).exit_code == 0 for name in (first, second, third, fourth))
