@@ -12,7 +12,7 @@ import json
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache, cached_property, partial
 from typing import Any
 
@@ -88,7 +88,7 @@ class ReceiverContext:
         for entry in delivery.spec.metadata:
             if entry.value == "uuid4" and pointers.has(body, entry.pointer):
                 body = pointers.replaced(body, entry.pointer, str(case_id))
-        return replace(delivery, body=body)
+        return delivery._replace(body=body)
 
     def send(self, delivery: Delivery, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> Exchange:
         """Send a delivery, signed with the run's secret over the bytes sent, unless ``headers`` are given."""
@@ -469,7 +469,7 @@ def malformed_bodies(ctx: ReceiverContext, platform: str) -> None:
             continue
         if exchange.error or not 400 <= status < 500:
             findings.record(fail("malformed_bodies", f"sent {what}; the target {exchange.outcome()}; expected 4XX, "
-                                 "never 5XX", replace(delivery, breaks=what), exchange, ctx))
+                                 "never 5XX", delivery._replace(breaks=what), exchange, ctx))
     findings.finish()
 
 
@@ -488,9 +488,9 @@ def _broken_deliveries(ctx: ReceiverContext, platform: str) -> Iterator[Delivery
             base = next(iter(_representatives_of(ctx, platform, spec)), None)
             if base is None:
                 continue
-            yield replace(base, headers={k: v for k, v in base.headers.items() if k != header},
+            yield base._replace(headers={k: v for k, v in base.headers.items() if k != header},
                           breaks=f"required header {header}: missing")
-            yield replace(base, headers={**base.headers, header: ""}, breaks=f"required header {header}: empty")
+            yield base._replace(headers={**base.headers, header: ""}, breaks=f"required header {header}: empty")
 
 
 def _forgeries(ctx: ReceiverContext, delivery: Delivery) -> list[tuple[str, dict[str, str]]]:
@@ -519,7 +519,7 @@ def authentication_required(ctx: ReceiverContext, platform: str) -> None:
                 kind = "shared secret" if isinstance(spec.auth[0], SharedSecret) else "signature"
                 findings.record(fail("authentication_required", f"sent a delivery with {what}; the target "
                                      f"{exchange.outcome()}; expected 401 or 403 (a receiver that checks no {kind} "
-                                     "accepts forgeries)", replace(delivery, breaks=what), exchange, ctx,
+                                     "accepts forgeries)", delivery._replace(breaks=what), exchange, ctx,
                                      (f"rule: {spec.auth[0].source}",), expected="401/403"))
         findings.attempt(partial(expect_2xx, "authentication_required", ctx, delivery))
         break
@@ -574,10 +574,10 @@ def _rename(delivery: Delivery, part_index: int, value: str) -> Delivery:
     assert naming is not None
     part = naming.parts[part_index]
     if part.header:
-        return replace(delivery, headers={**delivery.headers, part.header: value}, event=f"({part.header}: {value})")
+        return delivery._replace(headers={**delivery.headers, part.header: value}, event=f"({part.header}: {value})")
     assert part.body is not None
     body = pointers.replaced(delivery.body, part.body, value)
-    return replace(delivery, body=body, event=f"({part.body}: {value})")
+    return delivery._replace(body=body, event=f"({part.body}: {value})")
 
 
 @check("receiver", "robustness", sends=_renames_sent, expects="not 5XX")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -557,7 +557,7 @@ def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
     series = [[b.at - a.at for a, b in pairwise(run.tries[:policy.max_tries])] for run in runs]
     problems = ENVELOPE.problems(series)
     floor = [p for s, run in zip(series, runs, strict=True)
-             for p in backoff_problems(replace(policy, backoff="none"), s, run.case.time_scale)]
+             for p in backoff_problems(policy._replace(backoff="none"), s, run.case.time_scale)]
     if not problems and not floor:
         return
     raise first_failure.noted(f"over {len(runs)} deliveries: " + "; ".join(problems + floor[:1]))

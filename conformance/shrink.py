@@ -12,7 +12,6 @@ hands the work back to Hypothesis for a thorough search.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 from hookproof import validation
@@ -56,7 +55,7 @@ def shrink(delivery: Delivery, failure: CheckFailure, schema_id: str, send: Call
             if shown in tried or validation.check_instance(schema_id, body):
                 continue  # a candidate that broke its schema would prove nothing about a valid delivery
             tried.add(shown)
-            candidate = fresh(replace(delivery, body=body))
+            candidate = fresh(delivery._replace(body=body))
             spent += 1
             try:
                 send(candidate)

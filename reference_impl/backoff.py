@@ -13,8 +13,7 @@ time and a wait is never shorter than the one before it, so the schedule stays n
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol, Self
 
 from hookproof.contract import RetryPolicy
 
@@ -26,24 +25,30 @@ class Uniform(Protocol):
     def random(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """The wait before try ``n + 2`` is ``min(cap, base * factor ** n)``, plus up to ``jitter * that`` at random,
-    and never less than ``floor`` nor than the previous wait."""
-
+class _Waits(NamedTuple):
     base: float = DEFAULT_BASE
     factor: float = 2.0
     cap: float = DEFAULT_CAP
     jitter: float = 0.0
     floor: float = 0.0
 
-    def __post_init__(self) -> None:
-        if self.base < 0 or self.cap < 0 or self.floor < 0:
+
+class Backoff(_Waits):
+    """The wait before try ``n + 2`` is ``min(cap, base * factor ** n)``, plus up to ``jitter * that`` at random,
+    and never less than ``floor`` nor than the previous wait. A named tuple checked when it is made, as the
+    contract model is a named tuple (:mod:`hookproof.contract`: the sender's start-up)."""
+
+    __slots__ = ()
+
+    def __new__(cls, base: float = DEFAULT_BASE, factor: float = 2.0, cap: float = DEFAULT_CAP, jitter: float = 0.0,
+                floor: float = 0.0) -> Self:
+        if base < 0 or cap < 0 or floor < 0:
             raise ValueError("backoff base, cap and floor must not be negative")
-        if self.factor < 1:
+        if factor < 1:
             raise ValueError("backoff factor must be at least 1 (a shrinking backoff is not a backoff)")
-        if self.jitter < 0:
+        if jitter < 0:
             raise ValueError("backoff jitter must not be negative")
+        return super().__new__(cls, base, factor, cap, jitter, floor)
 
     def delay(self, retry: int, previous: float = 0.0, rng: Uniform | None = None) -> float:
         """The wait before retry number ``retry`` (0 for the wait after the first try).

@@ -14,10 +14,8 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from hookproof import auth, catalog, pointers, redact
 from hookproof.contract import CatalogError, Contract, RetryPolicy
@@ -38,11 +36,7 @@ class SenderError(ValueError):
 # --- options and records ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SendOptions:
-    """How the reference sender paces and bounds its tries. The retry *rules* are the contract's; these only
-    scale its waits (``time_scale``), or replace them for a test (``backoff``, ``max_tries``)."""
-
+class _Options(NamedTuple):
     time_scale: float = 1.0
     jitter: float = 0.0  # add up to this fraction of each increasing wait at random
     backoff: Backoff | None = None
@@ -53,13 +47,28 @@ class SendOptions:
     attempt_deadline: float = 15.0  # the whole try, however slowly the answer trickles in
     max_response_bytes: int = 64 * 1024  # read this much of an answer at most; the status is what counts
 
-    def __post_init__(self) -> None:
-        if self.max_tries is not None and self.max_tries < 1:
+
+class SendOptions(_Options):
+    """How the reference sender paces and bounds its tries. The retry *rules* are the contract's; these only
+    scale its waits (``time_scale``), or replace them for a test (``backoff``, ``max_tries``). Checked when made.
+
+    This module's records are named tuples, as the contract model is (:mod:`hookproof.contract`): the sender
+    command imports them at every start, and ``dataclasses`` cost a quarter of that start-up."""
+
+    __slots__ = ()
+
+    def __new__(cls, time_scale: float = 1.0, jitter: float = 0.0, backoff: Backoff | None = None,
+                backoff_base: float | None = None, max_tries: int | None = None, connect_timeout: float = 5.0,
+                read_timeout: float = 10.0, attempt_deadline: float = 15.0,
+                max_response_bytes: int = 64 * 1024) -> Self:
+        if max_tries is not None and max_tries < 1:
             raise ValueError("max_tries must be at least 1")
-        if min(self.connect_timeout, self.read_timeout, self.attempt_deadline) <= 0:
+        if min(connect_timeout, read_timeout, attempt_deadline) <= 0:
             raise ValueError("timeouts and the attempt deadline must be positive")
-        if not 0 < self.time_scale <= MAX_TIME_SCALE:
+        if not 0 < time_scale <= MAX_TIME_SCALE:
             raise ValueError(f"the time scale must be positive and at most {MAX_TIME_SCALE:g}")
+        return super().__new__(cls, time_scale, jitter, backoff, backoff_base, max_tries, connect_timeout,
+                               read_timeout, attempt_deadline, max_response_bytes)
 
     def timeout(self) -> httpx.Timeout:
         import httpx  # only the httpx senders ask: the command line does not import it
@@ -76,8 +85,7 @@ class SendOptions:
                                           base=self.backoff_base)
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One try: when it began, what came back (a status, or an error), and how long it took."""
 
     number: int
@@ -94,28 +102,32 @@ class Attempt:
         return self.status is not None and 200 <= self.status < 300
 
 
-@dataclass
 class DeliveryRecord:
-    """What happened to one delivery: every try, in order."""
+    """What happened to one delivery: every try, in order (filled in as the tries are made)."""
 
-    platform: str
-    contract: str
-    event: str
-    url: str
-    metadata: dict[str, Any]  # the per-delivery values the sender set, by JSON pointer
-    attempts: list[Attempt] = field(default_factory=list)
-    gave_up: str | None = None  # why it stopped before its last try, e.g. "answer 400 is not retried"
+    __slots__ = ("attempts", "contract", "event", "gave_up", "metadata", "platform", "url")
+
+    def __init__(self, platform: str, contract: str, event: str, url: str, metadata: dict[str, Any],
+                 attempts: list[Attempt] | None = None, gave_up: str | None = None) -> None:
+        self.platform, self.contract, self.event, self.url = platform, contract, event, url
+        self.metadata = metadata  # the per-delivery values the sender set, by JSON pointer
+        self.attempts: list[Attempt] = attempts if attempts is not None else []
+        self.gave_up = gave_up  # why it stopped before its last try, e.g. "answer 400 is not retried"
 
     @property
     def delivered(self) -> bool:
         return bool(self.attempts) and self.attempts[-1].ok
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "delivered": self.delivered}
+        return {"platform": self.platform, "contract": self.contract, "event": self.event, "url": self.url,
+                "metadata": self.metadata, "attempts": [attempt._asdict() for attempt in self.attempts],
+                "gave_up": self.gave_up, "delivered": self.delivered}
+
+    def __repr__(self) -> str:
+        return f"DeliveryRecord({self.to_dict()!r})"
 
 
-@dataclass(frozen=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     """One request as it goes on the wire."""
 
     method: str
@@ -123,14 +135,13 @@ class Outgoing:
     headers: dict[str, str]
     content: bytes
 
-    @cached_property
+    @property
     def wire_headers(self) -> dict[bytes, bytes]:
         """Header values as UTF-8 bytes: httpx would refuse a non-ASCII ``str`` (a secret such as 'Ünï')."""
         return {name.encode("ascii"): value.encode("utf-8") for name, value in self.headers.items()}
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A delivery ready to send: the request every try repeats, and the metadata set for it."""
 
     contract: Contract
@@ -138,8 +149,11 @@ class Prepared:
     outgoing: Outgoing
     body: Any
     metadata: dict[str, Any]
-    secret: str | None = field(default=None, repr=False)
+    secret: str | None = None
     delivery_id: str = ""
+
+    def __repr__(self) -> str:  # never the secret
+        return f"Prepared({self.contract.label}, {self.event!r}, {self.outgoing.url!r}, id {self.delivery_id!r})"
 
     @property
     def platform(self) -> str:
@@ -151,8 +165,7 @@ class Prepared:
         return self.contract.retry
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """One delivery for :meth:`AsyncSender.deliver_many`."""
 
     url: str
@@ -161,6 +174,9 @@ class Job:
     body: Any
     secret: str | None = None
     contract: str | None = None
+
+    def __repr__(self) -> str:  # never the secret
+        return f"Job({self.url!r}, {self.platform!r}, {self.event!r}, contract {self.contract!r})"
 
 
 def utc_now() -> datetime:
@@ -279,7 +295,7 @@ class _SenderBase:
             return out
         signed = auth.sign(prepared.contract, out.content, prepared.body, prepared.secret,
                            msg_id=prepared.delivery_id, timestamp=self._now().timestamp())
-        return replace(out, headers={**out.headers, **signed}) if signed else out
+        return out._replace(headers={**out.headers, **signed}) if signed else out
 
     def _record(self, prepared: Prepared) -> DeliveryRecord:
         return DeliveryRecord(prepared.platform, prepared.contract.name, prepared.event,

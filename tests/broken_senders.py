@@ -14,12 +14,12 @@ mode changes the client (its default User-Agent, following redirects). Run as a 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from hookproof.contract import NON_2XX
 from hookproof.reference_impl.backoff import for_policy
@@ -63,13 +63,13 @@ class Broken(_SenderBase):
         if not self._retry_every_failure:
             return prepared
         # Reads the policy as if it retried every failure: a 4XX the policy does not retry is retried too.
-        policy = dataclasses.replace(prepared.policy, retry_on=NON_2XX)
-        return dataclasses.replace(prepared, contract=dataclasses.replace(prepared.contract, retry=policy))
+        policy = prepared.policy._replace(retry_on=NON_2XX)
+        return prepared._replace(contract=prepared.contract._replace(retry=policy))
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
         attempt = super()._try(out, number, first)  # type: ignore[misc]
         if self._accept and attempt.status is not None and not self._accept(attempt.status):
-            return dataclasses.replace(attempt, status=None, error=f"treated {attempt.status} as a failure")
+            return attempt._replace(status=None, error=f"treated {attempt.status} as a failure")
         return attempt
 
 
@@ -81,12 +81,12 @@ def _headers(out: Outgoing, **changes: str | None) -> Outgoing:
     lowered = {k.lower() for k in changes}
     headers = {k: v for k, v in out.headers.items() if k.lower() not in lowered}
     headers.update({k: v for k, v in changes.items() if v is not None})
-    return dataclasses.replace(out, headers=headers)
+    return out._replace(headers=headers)
 
 
 def _with_body(sender: Broken, p: Prepared, n: int, body: Any) -> Outgoing:
     """The try with another body, authenticated over that body (so that only the body is wrong)."""
-    changed = dataclasses.replace(p, body=body, outgoing=dataclasses.replace(p.outgoing, content=encode(body)))
+    changed = p._replace(body=body, outgoing=p.outgoing._replace(content=encode(body)))
     return sender.signed(changed, n)
 
 
@@ -113,7 +113,7 @@ def _altered_body(sender: Broken, p: Prepared, n: int) -> Outgoing:
 
 def _with_bytes(sender: Broken, p: Prepared, n: int, content: bytes) -> Outgoing:
     """The try with other bytes for a body, authenticated over them (so that only the encoding is wrong)."""
-    return sender.signed(dataclasses.replace(p, outgoing=dataclasses.replace(p.outgoing, content=content)), n)
+    return sender.signed(p._replace(outgoing=p.outgoing._replace(content=content)), n)
 
 
 def _numbers_as_strings(value: Any) -> Any:
@@ -139,11 +139,10 @@ BODY: Any = None
 SECRET: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Mode:
+class Mode(NamedTuple):
     change: Change | None = None  # what changes per try
     max_tries: int | None = None  # tries in total, instead of the policy's
-    waits: dict[str, float] = dataclasses.field(default_factory=dict)  # Backoff fields replaced in the waits
+    waits: Mapping[str, float] = MappingProxyType({})  # Backoff fields replaced in the waits
     accept: Callable[[int], bool] | None = None  # which 2XX count as success
     follow_redirects: bool = False
     retry_every_failure: bool = False  # retry answers the policy does not retry
@@ -151,7 +150,7 @@ class Mode:
 
 
 MODES: dict[str, Mode] = {
-    "wrong-method": Mode(lambda s, p, n: dataclasses.replace(s.signed(p, n), method="PUT")),
+    "wrong-method": Mode(lambda s, p, n: s.signed(p, n)._replace(method="PUT")),
     "wrong-content-type": Mode(lambda s, p, n: _headers(s.signed(p, n), **{"Content-Type": "text/plain"})),
     "no-user-agent": Mode(_no_user_agent, client=True),
     "wrong-event-header": Mode(_event_header),
@@ -187,7 +186,7 @@ def options_for(mode: Mode, args: Any) -> SendOptions:
         policy = webhook_contract(args.platform, args.contract or None).retry
         assert policy is not None
         waits = for_policy(policy, time_scale=args.time_scale, jitter=args.jitter, base=args.backoff_base)
-        options = dataclasses.replace(options, backoff=dataclasses.replace(waits, **mode.waits))
+        options = options._replace(backoff=waits._replace(**mode.waits))
     return options
 
 

@@ -15,7 +15,6 @@ its wait each time: neither is an increasing backoff, whatever the draw. No seed
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import sys
 
@@ -25,11 +24,15 @@ from hookproof.reference_impl.sender_core import SendOptions, webhook_contract
 from hookproof.reference_impl.sender_plain import PlainSender
 
 
-@dataclasses.dataclass(frozen=True)
 class Drawn(Backoff):
     """The wait before retry ``retry`` (0 for the first) drawn by one named schedule over ``base * 2 ** retry``."""
 
-    kind: str = "full"
+    kind: str
+
+    def __new__(cls, base: float, kind: str = "full") -> Drawn:
+        drawn = super().__new__(cls, base=base)
+        drawn.kind = kind  # beside the Backoff's fields: a subclass of a named tuple holds no fields of its own
+        return drawn
 
     def delay(self, retry: int, previous: float = 0.0, rng: Uniform | None = None) -> float:
         draw = (rng or random).random()

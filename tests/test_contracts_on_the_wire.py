@@ -15,7 +15,7 @@ SUITE = ("--pyargs", "hookproof.conformance")
 SECRET = "api-secret-for-tests"
 
 SENDER = '''
-import dataclasses, json, sys
+import json, sys
 from hookproof.reference_impl.backoff import Backoff
 from hookproof.reference_impl.sender import Sender, SendOptions
 
@@ -26,7 +26,7 @@ class Changed(Sender):
     def outgoing(self, prepared, number):
         out = super().outgoing(prepared, number)
         if mode == "wrong-signature":
-            return dataclasses.replace(out, headers={**out.headers, "DoSelect-Webhook-Signature": "0" * 64})
+            return out._replace(headers={**out.headers, "DoSelect-Webhook-Signature": "0" * 64})
         return out
 
     def _done(self, prepared, attempt, record):

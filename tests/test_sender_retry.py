@@ -7,7 +7,6 @@ byte cap on a long answer) against a raw loopback server, and the command line's
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import random
 import socket
@@ -166,7 +165,7 @@ CONSTANT = RetryPolicy(documented=True, max_tries=4, backoff="constant", source=
 
 
 def with_policy(prepared: Prepared, policy: RetryPolicy) -> Prepared:
-    return dataclasses.replace(prepared, contract=dataclasses.replace(prepared.contract, retry=policy))
+    return prepared._replace(contract=prepared.contract._replace(retry=policy))
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.01, 0.0005])
@@ -192,7 +191,7 @@ def test_the_default_waits_are_the_policy_s_scaled() -> None:
 
 
 def test_an_answer_the_policy_does_not_retry_ends_the_delivery() -> None:
-    only_5xx = dataclasses.replace(CONSTANT, retry_on=(StatusRange(500, 599),))
+    only_5xx = CONSTANT._replace(retry_on=(StatusRange(500, 599),))
     router, sleeps = respx.Router(), []
     route = router.post(URL).mock(side_effect=[httpx.Response(503), httpx.Response(400), httpx.Response(200)])
     sender = fake_sender(router, sleeps, SendOptions(time_scale=0.001))

@@ -22,7 +22,7 @@ SUITE = ("--pyargs", "hookproof.conformance")
 SECRET = "acme-signing-key-Ünï"
 
 BROKEN_SENDER = '''
-import dataclasses, json, sys
+import json, sys
 from hookproof.reference_impl.sender import Sender, SendOptions
 
 mode, url, event_file, event, secret, scale = sys.argv[1:7]
@@ -32,7 +32,7 @@ class Broken(Sender):
     def outgoing(self, prepared, number):
         out = super().outgoing(prepared, number)
         if mode == "wrong-signature":
-            return dataclasses.replace(out, headers={**out.headers, "X-Acme-Signature": "sha256=" + "0" * 64})
+            return out._replace(headers={**out.headers, "X-Acme-Signature": "sha256=" + "0" * 64})
         return out
 
 

@@ -13,7 +13,6 @@ import select
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -32,7 +31,7 @@ EXAMPLES = "2"
 
 
 def _schemes(platform: str) -> list[dict[str, Any]]:
-    return [{k: v for k, v in asdict(s).items() if k != "source"}
+    return [{k: v for k, v in s._asdict().items() if k != "source"}
             for s in auth.schemes_of(catalog.platform(platform).contracts)]
 
 

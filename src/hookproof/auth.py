@@ -17,8 +17,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hookproof import pointers
 from hookproof.contract import AuthScheme, Contract, HmacSignature, SharedSecret, StandardWebhooks, header_value
@@ -113,8 +112,7 @@ def sign(contract: Contract, content: bytes, body: Any, secret: str | None, *, m
     return headers
 
 
-@dataclass(frozen=True)
-class AuthProblem:
+class AuthProblem(NamedTuple):
     """Why one request does not authenticate; ``missing`` tells a missing header from a wrong value."""
 
     scheme: AuthScheme

@@ -8,14 +8,19 @@ fact carries the :class:`Citation` it rests on, so that a verdict can say where 
 This module holds types and the few rules that follow from them alone (how an event name is split, which
 statuses a policy retries). Reading profiles into these types is :mod:`hookproof.profiles`' job; nothing
 here does I/O.
+
+The types are named tuples, not dataclasses: every reference sender process loads a profile into them, and
+``dataclasses`` (with the ``inspect`` it imports) and the code it generates for each frozen class were a
+quarter of that process's start-up (docs/performance.md). As tuples they are immutable and compare by value;
+``x._replace(field=value)`` is a changed copy. A mapping field defaults to a read-only empty mapping.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from hookproof import pointers
 
@@ -46,8 +51,7 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
 # --- citations -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
     """A public document a contract is read from: what a user opens to check a verdict."""
 
     id: str
@@ -65,8 +69,7 @@ class Document:
         return text
 
 
-@dataclass(frozen=True)
-class Citation:
+class Citation(NamedTuple):
     """Where one fact comes from: a document's section (and its words), and/or a recorded hookproof decision
     where the document is silent or ambiguous."""
 
@@ -96,8 +99,7 @@ NO_SOURCE = Citation()
 # --- where things travel ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NamePart:
+class NamePart(NamedTuple):
     """One part of an event name: read from the body at a JSON pointer, or from a header."""
 
     body: str | None = None
@@ -108,8 +110,7 @@ class NamePart:
         return f"header {self.header}" if self.header else str(self.body)
 
 
-@dataclass(frozen=True)
-class EventNaming:
+class EventNaming(NamedTuple):
     """How a delivery names its event: parts joined by ``separator`` (Codewars: header ``X-Webhook-Event`` +
     ``.`` + body ``/action``)."""
 
@@ -145,8 +146,7 @@ class EventNaming:
         return self.separator.join(values)
 
 
-@dataclass(frozen=True)
-class MetadataField:
+class MetadataField(NamedTuple):
     """A value a sender sets once per delivery and repeats on every retry (DoSelect ``meta.delivery_id``)."""
 
     pointer: str
@@ -157,8 +157,7 @@ class MetadataField:
 # --- retries ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StatusRange:
+class StatusRange(NamedTuple):
     low: int
     high: int
 
@@ -177,8 +176,7 @@ SUCCESS = StatusRange(200, 299)
 NON_2XX = (StatusRange(300, 599),)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """How a platform retries one delivery. Read by the sender checks, the sender harness and the reference
     sender alike, so that the rule judged and the behaviour shown cannot drift apart.
 
@@ -225,8 +223,7 @@ class RetryPolicy:
 # --- authentication --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SharedSecret:
+class SharedSecret(NamedTuple):
     """The shared secret itself, in a header (Codewars ``X-Webhook-Secret``)."""
 
     header: str
@@ -239,8 +236,7 @@ class SharedSecret:
         return (self.header,)
 
 
-@dataclass(frozen=True)
-class HmacSignature:
+class HmacSignature(NamedTuple):
     """An HMAC of the body (or of one body field) keyed with the secret, in a header:
     ``header: prefix + encode(hmac(secret, signed bytes))``. ``hex-or-base64`` is for a document that leaves
     the encoding open: hex is sent, either is accepted (docs/decisions.md#doselect-signature)."""
@@ -259,8 +255,7 @@ class HmacSignature:
         return (self.header,)
 
 
-@dataclass(frozen=True)
-class StandardWebhooks:
+class StandardWebhooks(NamedTuple):
     """The Standard Webhooks scheme: ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
     (``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``, keyed with the base64 secret after ``whsec_``)."""
 
@@ -280,8 +275,7 @@ AuthScheme = SharedSecret | HmacSignature | StandardWebhooks
 # --- events ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(NamedTuple):
     """A payload the platform's own document shows (or one derived from it, as its source says)."""
 
     platform: str
@@ -292,8 +286,7 @@ class Example:
     verbatim: str | None = None  # the file holding the text exactly as published, where it is not JSON
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One event of one contract: its name as that contract spells it, and the schema of its body."""
 
     platform: str
@@ -307,14 +300,12 @@ class Event:
 # --- registration APIs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApiKey:
+class ApiKey(NamedTuple):
     header: str
     source: Citation
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Where a registration request carries its webhook settings, and what one setting holds.
 
     ``fields`` maps each field of a setting to its kind (``boolean`` or ``url``), which is all the checks
@@ -327,16 +318,14 @@ class Settings:
     source: Citation
 
 
-@dataclass(frozen=True)
-class PartialUpdate:
+class PartialUpdate(NamedTuple):
     """The rule that a setting a request omits keeps its stored value, and what else such a request sends."""
 
     source: Citation
-    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. Xobin's {"updateAll": false}
+    extra: Mapping[str, Any] = MappingProxyType({})  # e.g. Xobin's {"updateAll": false}
 
 
-@dataclass(frozen=True)
-class ReadBack:
+class ReadBack(NamedTuple):
     """Where the checks may read the stored settings back, when the API shows them."""
 
     answer_at: str | None  # JSON pointer into the update's answer (Xobin: /webhook)
@@ -344,8 +333,7 @@ class ReadBack:
     source: Citation
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(NamedTuple):
     """A webhook registration API (Xobin ``POST /webhooks``): one endpoint that stores settings."""
 
     method: str
@@ -364,8 +352,7 @@ class Registration:
 # --- contracts and platforms -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Contract:
+class Contract(NamedTuple):
     """Everything one version of a platform's contract says about a delivery (or a registration request)."""
 
     platform: str
@@ -386,7 +373,7 @@ class Contract:
     events: Mapping[str, Event]
     date: str | None = None
     based_on: str | None = None
-    renames: Mapping[str, str] = field(default_factory=dict)  # the document's name -> this contract's name
+    renames: Mapping[str, str] = MappingProxyType({})  # the document's name -> this contract's name
     registration: Registration | None = None
     historical: bool = False  # published once and superseded: accepted, but not sent unless asked for
 
@@ -428,8 +415,7 @@ class Contract:
         return self.event_naming.of(body, headers or {}, self.platform_name)
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(NamedTuple):
     """A platform and its contracts; the first is the contract of the document hookproof started from."""
 
     id: str

@@ -14,9 +14,8 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import urljoin
 
 from hookproof import pointers
@@ -75,12 +74,11 @@ def check_profile(raw: Any, where: str) -> None:
         raise ProfileError(f"{where}: {at}: {error.message[:300]}")
 
 
-@dataclass
-class LoadedPlatform:
+class LoadedPlatform(NamedTuple):
     """A platform as read, with the schema documents its contracts need (files and derived ones)."""
 
     platform: Platform
-    documents: dict[str, Any] = field(default_factory=dict)  # $id -> schema, for the registry
+    documents: dict[str, Any]  # $id -> schema, for the registry
 
 
 def load(folder: PlatformFolder, retry_of: Callable[[str, str], RetryPolicy]) -> LoadedPlatform:

@@ -14,10 +14,9 @@ import copy
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hookproof.contract import ProfileError
 
@@ -51,8 +50,7 @@ def env_dirs() -> list[str]:
     return [d for d in os.environ.get(ENV, "").split(os.pathsep) if d.strip()]
 
 
-@dataclass(frozen=True)
-class PlatformFolder:
+class PlatformFolder(NamedTuple):
     """One platform's folder, and which schema folder it came from."""
 
     id: str

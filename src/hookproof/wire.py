@@ -4,8 +4,9 @@ wire with it (the contract's own, then authentication, computed over the exact b
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from hookproof import auth, catalog
 from hookproof.contract import Contract
@@ -20,16 +21,16 @@ def encode(body: Any) -> bytes:
         return json.dumps(body, allow_nan=False).encode("ascii")
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """One delivery of ``event`` under one contract. ``headers`` are the contract's documented headers;
-    authentication is added by :meth:`wire_headers`, once the bytes are known."""
+    authentication is added by :meth:`wire_headers`, once the bytes are known. A named tuple, as the contract
+    model is (:mod:`hookproof.contract`): ``delivery._replace(body=...)`` is a changed copy."""
 
     platform: str
     contract: str
     event: str
     body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     # For deliberately invalid deliveries: the one rule broken (e.g. "required: /meta/delivery_id").
     breaks: str | None = None
     # Where the body comes from, for reports: a documented example (its file and citation), else generated.

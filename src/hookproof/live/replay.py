@@ -11,7 +11,7 @@ receiver that drops repeats processes it again.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +79,7 @@ def prepare(rec: Recording, secret: str | None, *, fresh: bool = False) -> Prepa
                           "with --secret or $HOOKPROOF_SECRET to sign it again")
     key = secret + WRONG_SUFFIX if rec.auth == "wrong" else secret
     redact.remember(secret, key)
-    signer = replace(specs[0], auth=tuple(present))
+    signer = specs[0]._replace(auth=tuple(present))
     headers.update(auth.sign(signer, content, body, key, msg_id=msg_id))
     return Prepared(rec.method, headers, content)
 
