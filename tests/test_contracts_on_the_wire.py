@@ -17,12 +17,13 @@ SECRET = "api-secret-for-tests"
 SENDER = '''
 import json, sys
 from hookproof.reference_impl.backoff import Backoff
-from hookproof.reference_impl.sender import Sender, SendOptions
+from hookproof.reference_impl.sender_core import SendOptions
+from hookproof.reference_impl.sender_plain import PlainSender
 
 mode, url, event_file, platform, contract, event, secret, scale = sys.argv[1:9]
 
 
-class Changed(Sender):
+class Changed(PlainSender):
     def outgoing(self, prepared, number):
         out = super().outgoing(prepared, number)
         if mode == "wrong-signature":
@@ -37,9 +38,8 @@ class Changed(Sender):
 
 options = SendOptions(time_scale=float(scale), max_tries=5 if mode == "five-tries" else None,
                       backoff=Backoff(base=0.0, factor=1.0, cap=0.0) if mode == "no-wait" else None)
-with Changed(options) as sender:
-    body = json.load(open(event_file, encoding="utf-8"))
-    sender.deliver(url, platform, event, body, secret=secret or None, contract=contract)
+body = json.load(open(event_file, encoding="utf-8"))
+Changed(options).deliver(url, platform, event, body, secret=secret or None, contract=contract)
 '''
 
 

@@ -23,12 +23,13 @@ SECRET = "acme-signing-key-Ünï"
 
 BROKEN_SENDER = '''
 import json, sys
-from hookproof.reference_impl.sender import Sender, SendOptions
+from hookproof.reference_impl.sender_core import SendOptions
+from hookproof.reference_impl.sender_plain import PlainSender
 
 mode, url, event_file, event, secret, scale = sys.argv[1:7]
 
 
-class Broken(Sender):
+class Broken(PlainSender):
     def outgoing(self, prepared, number):
         out = super().outgoing(prepared, number)
         if mode == "wrong-signature":
@@ -37,9 +38,8 @@ class Broken(Sender):
 
 
 options = SendOptions(time_scale=float(scale), max_tries=4 if mode == "four-tries" else None)
-with Broken(options) as sender:
-    body = json.load(open(event_file, encoding="utf-8"))
-    sender.deliver(url, "acme", event, body, secret=secret or None)
+body = json.load(open(event_file, encoding="utf-8"))
+Broken(options).deliver(url, "acme", event, body, secret=secret or None)
 '''
 
 
