@@ -217,3 +217,25 @@ def test_a_failure_inside_anyof_points_where_it_happened() -> None:
     body = {"event": "team_candidate.created", "data": {"recent_assessment_result": {"solutions": ["x"]}}}
     (problem,) = validation.validate("qualified", body).problems
     assert problem.where == "/data/recent_assessment_result/solutions/0", problem
+
+
+def test_threads_that_read_the_catalog_at_once_each_get_every_platform() -> None:
+    """Profiles are read on first use, from whichever thread asks (the receiver's worker threads, the sender
+    harness's); a profile whose retry policy is assumed from another reads that one first. Two threads reading
+    at once once took each other's reads for a cycle of assumed policies."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hookproof.schema_store import SchemaFolders
+
+    for _ in range(5):
+        fresh = catalog.Catalog(SchemaFolders([]))
+        start = threading.Barrier(4)
+
+        def read(platform: str, fresh: catalog.Catalog = fresh, start: threading.Barrier = start) -> str:
+            start.wait(timeout=10)
+            return fresh.platform(platform).id
+
+        platforms = ["codewars", "doselect", "qualified", "viasto"]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert list(pool.map(read, platforms)) == platforms

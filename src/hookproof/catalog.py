@@ -11,6 +11,7 @@ sender, started once per delivery) does not pay for them (docs/performance.md).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,10 @@ class Catalog:
     def __init__(self, folders: SchemaFolders) -> None:
         self.folders = folders
         self._loaded: dict[str, profiles.LoadedPlatform] = {}
-        self._loading: list[str] = []
+        self._loading: list[str] = []  # the profiles being read now, in the one thread that holds _load_lock
+        # One thread reads profiles at a time (re-entrant: a profile whose retry policy is assumed from another
+        # reads that one first); without it, two threads reading at once took each other's reads for a cycle.
+        self._load_lock = threading.RLock()
         self._validators: dict[tuple[str, bool], Draft202012Validator] = {}
         self._registries: dict[bool, Registry] = {}
         self._fast: dict[tuple[str, bool], Callable[[Any], bool]] = {}
@@ -63,6 +67,13 @@ class Catalog:
         return self._load(platform_id).platform
 
     def _load(self, platform_id: str) -> profiles.LoadedPlatform:
+        loaded = self._loaded.get(platform_id)
+        if loaded is not None:
+            return loaded
+        with self._load_lock:
+            return self._load_now(platform_id)
+
+    def _load_now(self, platform_id: str) -> profiles.LoadedPlatform:
         if platform_id not in self._loaded:
             if platform_id not in self.folders.platforms:
                 raise CatalogError(f"unknown platform {platform_id!r}; known platforms: {', '.join(self.ids)}")
