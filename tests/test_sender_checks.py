@@ -333,9 +333,13 @@ def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path
 
 
 def test_side_by_side_cases_still_catch_a_broken_sender(server: HTTPServer, tmp_path: Path) -> None:
+    """The redirect case, run beside three others (four at once, as the reference run runs them), still shows
+    the sender following the redirect."""
     harness = SenderHarness(server, broken_command("follows-redirects"), tmp_path, timeout=TIMEOUT, seed=7, jobs=4,
                             time_scale=BASE)
+    harness.observe_many("doselect", ["refuse-301", "refuse-302", "accept-200", "accept-201"], SECRET)
     obs = harness.observe("doselect", "refuse-301", SECRET)
+    assert len(harness.observations("doselect")) == 4  # the four, not all fifteen of the platform
     assert obs.followed_redirect
     with pytest.raises(CheckFailure, match="the sender followed the 301 answer's Location"):
         sender_checks.judge_retried(obs)
