@@ -12,7 +12,6 @@ time and a wait is never shorter than the one before it, so the schedule stays n
 
 from __future__ import annotations
 
-import random
 from typing import NamedTuple, Protocol, Self
 
 from hookproof.contract import RetryPolicy
@@ -58,7 +57,11 @@ class Backoff(_Waits):
         """
         wait = min(self.cap, self.base * self.factor**retry)
         if self.jitter:
-            wait = min(self.cap, wait * (1.0 + (rng or random).random() * self.jitter))
+            if rng is None:
+                import random  # here: a sender without jitter (every reference run) never needs it
+
+                rng = random.Random()
+            wait = min(self.cap, wait * (1.0 + rng.random() * self.jitter))
         return max(wait, previous, self.floor)
 
     def schedule(self, retries: int, rng: Uniform | None = None) -> list[float]:

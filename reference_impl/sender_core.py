@@ -12,7 +12,6 @@ timing and the requests they send cannot drift apart.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
@@ -281,7 +280,7 @@ class _SenderBase:
                  new_id: Callable[[], str], rng: Uniform | None) -> None:
         self.options = options or SendOptions()
         self._clock, self._now, self._new_id = clock, now, new_id
-        self._rng = rng or random.Random()
+        self._rng = rng  # None: a jittered backoff draws from a generator of its own (Backoff.delay)
 
     def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None,
                 contract: str | None = None) -> Prepared:

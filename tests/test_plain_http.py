@@ -124,9 +124,10 @@ def test_the_sender_records_the_request_it_wrote_and_the_status_it_read() -> Non
 
 def test_the_command_imports_neither_http_client_nor_ssl_nor_email_nor_dataclasses() -> None:
     """What the reference sender command would import for nothing, at each of a run's dozens of starts: an HTTP
-    client it does not use, and ``dataclasses`` (with ``inspect``), which the contract model no longer needs."""
+    client it does not use, ``dataclasses`` (with ``inspect``), which the contract model no longer needs, and
+    ``hmac`` (OpenSSL's hashlib) and ``random``, which only a signing contract and a jittered backoff need."""
     code = ("import sys, hookproof.reference_impl.sender_cli; "
-            "print(sorted(m for m in ('http.client', 'ssl', 'email', 'dataclasses', 'inspect', 'httpx', 'jsonschema')"
-            " if m in sys.modules))")
+            "print(sorted(m for m in ('http.client', 'ssl', 'email', 'dataclasses', 'inspect', 'httpx', 'jsonschema',"
+            " 'hmac', 'random') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True).stdout
     assert out.strip() == "[]"

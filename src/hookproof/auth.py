@@ -6,14 +6,16 @@ The reference sender signs with :func:`sign`; the reference receiver, the sender
 signatures are compared in constant time on bytes (``hmac.compare_digest`` raises for non-ASCII ``str``),
 and the bytes are the ones sent: a WSGI server hands headers over decoded as Latin-1 (PEP 3333), which
 :func:`header_bytes` undoes (docs/decisions.md#header-bytes).
+
+``hmac`` and ``hashlib`` (OpenSSL's, about 3 ms to import) are imported where a digest is made or compared: the
+reference sender command imports this module at each of a run's dozens of starts, and a shared secret or no
+authentication at all (every platform's first contract) needs neither.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -36,6 +38,8 @@ def secret_bytes(secret: str) -> bytes:
 
 def refusal_status(given: str | None, expected: bytes) -> int | None:
     """401 when the header is missing or empty, 403 when it holds anything but ``expected``, else None."""
+    import hmac
+
     if not given:
         return 401
     return None if hmac.compare_digest(header_bytes(given), expected) else 403
@@ -65,6 +69,9 @@ def _accepted_values(scheme: HmacSignature, digest: bytes) -> list[bytes]:
 
 
 def _digest(scheme: HmacSignature, secret: str, content: bytes, body: Any) -> bytes | None:
+    import hashlib
+    import hmac
+
     signed = _signed_bytes(scheme, content, body)
     if signed is None:
         return None
@@ -88,6 +95,9 @@ def standard_key(secret: str) -> bytes:
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: str, content: bytes) -> str:
+    import hashlib
+    import hmac
+
     signed = msg_id.encode("utf-8") + b"." + timestamp.encode("ascii", errors="replace") + b"." + content
     return "v1," + base64.b64encode(hmac.new(standard_key(secret), signed, hashlib.sha256).digest()).decode("ascii")
 
@@ -146,6 +156,8 @@ def present(scheme: AuthScheme, headers: Mapping[str, str]) -> bool:
 
 def verify_schemes(schemes: Iterable[AuthScheme], headers: Mapping[str, str], content: bytes, body: Any,
                    secret: str, now: float | None = None) -> list[AuthProblem]:
+    import hmac
+
     problems: list[AuthProblem] = []
     for scheme in schemes:
         if isinstance(scheme, SharedSecret):
@@ -164,6 +176,8 @@ def verify_schemes(schemes: Iterable[AuthScheme], headers: Mapping[str, str], co
 
 def _verify_hmac(scheme: HmacSignature, headers: Mapping[str, str], content: bytes, body: Any,
                  secret: str) -> list[AuthProblem]:
+    import hmac
+
     got = header_value(headers, scheme.header)
     if not got:
         return [AuthProblem(scheme, scheme.header, True, f"header {scheme.header} is missing")]
@@ -182,6 +196,8 @@ def _verify_hmac(scheme: HmacSignature, headers: Mapping[str, str], content: byt
 
 def _verify_standard(scheme: StandardWebhooks, headers: Mapping[str, str], content: bytes, secret: str,
                      now: float) -> list[AuthProblem]:
+    import hmac
+
     values = {name: header_value(headers, name) for name in scheme.headers}
     missing = [name for name, value in values.items() if not value]
     if missing:
