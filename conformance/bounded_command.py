@@ -139,6 +139,19 @@ def _reap_orphans(tracked: set[int]) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
+def environ_now() -> dict[str, str]:
+    """A copy of ``os.environ``, safe from any thread. Commands start from threads of the sender harness while
+    pytest, in the run's main thread, sets ``PYTEST_CURRENT_TEST`` at each phase of each test and removes it
+    after the last: a copy taken meanwhile meets a name that is gone (KeyError) or a mapping that changed size
+    (RuntimeError), and the case it was for failed for nothing the command did. Such a copy is taken again."""
+    for _ in range(1000):
+        try:
+            return dict(os.environ)
+        except (KeyError, RuntimeError):
+            time.sleep(0)  # let the thread that changes it finish
+    return dict(os.environ)
+
+
 def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> Outcome:
     """Run ``argv`` in a session of its own; past ``timeout`` the session is killed; afterwards every process
     it left running is killed too."""

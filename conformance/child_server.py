@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from hookproof.conformance.bounded_command import kill_session, tracked_child
+from hookproof.conformance.bounded_command import environ_now, kill_session, tracked_child
 
 START_TIMEOUT = 30.0  # seconds for the child to import and listen, on a loaded machine
 STOP_TIMEOUT = 5.0
@@ -79,7 +79,7 @@ def child_server(module: str, env: Mapping[str, str], start_timeout: float = STA
     """Run ``python -m module --port 0`` with ``env`` added to the environment until the block ends; yields
     the URL it listens on. Raises :class:`ChildServerError` when it does not listen within ``start_timeout``."""
     argv = [sys.executable, "-m", module, "--port", "0", "--until-stdin-closes"]
-    with tracked_child(argv, {**os.environ, **env}) as proc:
+    with tracked_child(argv, {**environ_now(), **env}) as proc:
         assert proc.stdout is not None
         output = _Output(proc.stdout.fileno())
         try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hookproof import catalog, redact
-from hookproof.conformance.bounded_command import Outcome, run_bounded, tail
+from hookproof.conformance.bounded_command import Outcome, environ_now, run_bounded, tail
 from hookproof.conformance.report import excerpt, masked_headers
 from hookproof.conformance.scripted_server import Answer, Received, ScriptedServer
 from hookproof.conformance.sender_payloads import case_payload
@@ -543,7 +543,7 @@ def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a command runs in: ours, with ``$HOOKPROOF_SCHEMAS`` naming the schema folders of the
     active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
     knows the platforms the run checks it against; then ``extra``, where an empty value removes a variable."""
-    env = {**os.environ, SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra),
+    env = {**environ_now(), SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra),
            **(extra or {})}
     return {name: value for name, value in env.items() if value or name not in (extra or {})}
 

@@ -419,6 +419,30 @@ def test_the_commands_get_the_catalog_s_schema_folders(steady: RetryPolicy) -> N
     assert len(folders) == 1 and sender_harness.command_env()["HOOKPROOF_SCHEMAS"] == folders[0]
 
 
+def test_a_command_s_environment_is_copied_whole_while_another_thread_changes_it() -> None:
+    """pytest sets and removes PYTEST_CURRENT_TEST in the run's main thread while the harness starts commands
+    from threads of its own; copying the environment then raised KeyError (a name gone in between), and that
+    case failed as if the command had."""
+    import os
+    import threading
+
+    stop = threading.Event()
+
+    def toggle() -> None:
+        while not stop.is_set():
+            os.environ["HOOKPROOF_TEST_TOGGLED"] = "x"
+            del os.environ["HOOKPROOF_TEST_TOGGLED"]
+
+    thread = threading.Thread(target=toggle, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3000):
+            assert sender_harness.command_env({"A": "b"})["A"] == "b"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def test_a_final_answer_expects_exactly_one_request(steady: RetryPolicy) -> None:
     body = {"type": "order.paid", "amount": 3}
     one = observed(STEADY, "order.paid", body, arrival(body, {}), scenario="final-400", statuses=(400, 200))
