@@ -368,6 +368,7 @@ class SenderHarness:
         self.contract, self.time_scale = contract, time_scale
         self.env = dict(env or {})  # added to the command's environment (reference_env)
         self._warm_up = list(warm_up) if warm_up else None  # run once before cases run side by side
+        self._warming = threading.Lock()
         self._seen: dict[tuple[str, str, str | None], Observation] = {}
         self._pending: dict[tuple[str, str | None], Future[None]] = {}  # platforms started by prefetch()
         self._lock = threading.Lock()
@@ -463,10 +464,10 @@ class SenderHarness:
     def _warmed(self) -> None:
         """Run the warm-up command, once, before the first cases that run side by side (what it prints, and
         whether it fails, is the cases' business: they run the command itself and are judged on it)."""
-        with self._lock:
+        with self._warming:  # held while it runs: a second caller's cases wait for the cache too
             argv, self._warm_up = self._warm_up, None
-        if argv:
-            run_bounded(argv, self.timeout, command_env(self.env))
+            if argv:
+                run_bounded(argv, self.timeout, command_env(self.env))
 
     def _run_planned(self, planned: dict[str, dict[str, Case]], secret: str | None,
                      done: dict[str, Future[None]]) -> None:

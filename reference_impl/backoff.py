@@ -24,12 +24,12 @@ class Uniform(Protocol):
     def random(self) -> float: ...
 
 
-class _Waits(NamedTuple):
-    base: float = DEFAULT_BASE
-    factor: float = 2.0
-    cap: float = DEFAULT_CAP
-    jitter: float = 0.0
-    floor: float = 0.0
+class _Waits(NamedTuple):  # the fields; their defaults are Backoff.__new__'s
+    base: float
+    factor: float
+    cap: float
+    jitter: float
+    floor: float
 
 
 class Backoff(_Waits):
@@ -60,7 +60,7 @@ class Backoff(_Waits):
             if rng is None:
                 import random  # here: a sender without jitter (every reference run) never needs it
 
-                rng = random.Random()
+                rng = random
             wait = min(self.cap, wait * (1.0 + rng.random() * self.jitter))
         return max(wait, previous, self.floor)
 

@@ -35,16 +35,16 @@ class SenderError(ValueError):
 # --- options and records ---------------------------------------------------------------------------------
 
 
-class _Options(NamedTuple):
-    time_scale: float = 1.0
-    jitter: float = 0.0  # add up to this fraction of each increasing wait at random
-    backoff: Backoff | None = None
-    backoff_base: float | None = None  # absolute first wait of an increasing backoff
-    max_tries: int | None = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    attempt_deadline: float = 15.0  # the whole try, however slowly the answer trickles in
-    max_response_bytes: int = 64 * 1024  # read this much of an answer at most; the status is what counts
+class _Options(NamedTuple):  # the fields; their defaults are SendOptions.__new__'s
+    time_scale: float
+    jitter: float  # add up to this fraction of each increasing wait at random
+    backoff: Backoff | None
+    backoff_base: float | None  # absolute first wait of an increasing backoff
+    max_tries: int | None
+    connect_timeout: float
+    read_timeout: float
+    attempt_deadline: float  # the whole try, however slowly the answer trickles in
+    max_response_bytes: int  # read this much of an answer at most; the status is what counts
 
 
 class SendOptions(_Options):
@@ -280,7 +280,7 @@ class _SenderBase:
                  new_id: Callable[[], str], rng: Uniform | None) -> None:
         self.options = options or SendOptions()
         self._clock, self._now, self._new_id = clock, now, new_id
-        self._rng = rng  # None: a jittered backoff draws from a generator of its own (Backoff.delay)
+        self._rng = rng  # None: a jittered backoff draws from the random module (Backoff.delay)
 
     def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None,
                 contract: str | None = None) -> Prepared:
