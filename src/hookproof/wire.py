@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from hookproof import auth, catalog
-from hookproof.contract import Contract
+from hookproof.contract import Contract, StandardWebhooks
 
 
 def encode(body: Any) -> bytes:
@@ -47,11 +47,14 @@ class Delivery(NamedTuple):
         """The headers as sent with ``secret``: the documented ones plus authentication over ``content``
         (default: the encoded body). The Standard Webhooks id is derived from the body, so that a delivery
         sent again is the same message."""
-        import uuid  # here, not at the top: the reference sender's process imports this module for encode()
-
         content = self.encoded() if content is None else content
-        msg_id = "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, content.decode("utf-8", "replace")).hex
-        return {**self.headers, **auth.sign(self.spec, content, self.body, secret, msg_id=msg_id)}
+        spec = self.spec
+        msg_id = ""
+        if secret and any(isinstance(scheme, StandardWebhooks) for scheme in spec.auth):
+            import uuid  # here, not at the top: the reference sender's process imports this module for encode()
+
+            msg_id = "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, content.decode("utf-8", "replace")).hex
+        return {**self.headers, **auth.sign(spec, content, self.body, secret, msg_id=msg_id)}
 
 
 def delivery_for(platform: str, event: str, body: Any, *, contract: str | None = None,
