@@ -7,7 +7,8 @@ signatures are compared in constant time on bytes (``hmac.compare_digest`` raise
 and the bytes are the ones sent: a WSGI server hands headers over decoded as Latin-1 (PEP 3333), which
 :func:`header_bytes` undoes (docs/decisions.md#header-bytes).
 
-``hmac`` and ``hashlib`` (OpenSSL's, about 3 ms to import) are imported where a digest is made or compared: the
+``hmac`` and ``hashlib`` (OpenSSL's, about 3 ms to import) are imported where a digest is made or compared
+(:func:`same_bytes`, ``_hmac``): the
 reference sender command imports this module at each of a run's dozens of starts, and a shared secret or no
 authentication at all (every platform's first contract) needs neither.
 """
@@ -36,13 +37,25 @@ def secret_bytes(secret: str) -> bytes:
     return secret.encode("utf-8")
 
 
-def refusal_status(given: str | None, expected: bytes) -> int | None:
-    """401 when the header is missing or empty, 403 when it holds anything but ``expected``, else None."""
+def same_bytes(given: bytes, expected: bytes) -> bool:
+    """Whether two byte strings are equal, in constant time (``hmac.compare_digest``)."""
+    import hmac  # here and in _hmac only: see the module's docstring
+
+    return hmac.compare_digest(given, expected)
+
+
+def _hmac(key: bytes, message: bytes, algorithm: str) -> bytes:
+    import hashlib
     import hmac
 
+    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
+
+
+def refusal_status(given: str | None, expected: bytes) -> int | None:
+    """401 when the header is missing or empty, 403 when it holds anything but ``expected``, else None."""
     if not given:
         return 401
-    return None if hmac.compare_digest(header_bytes(given), expected) else 403
+    return None if same_bytes(header_bytes(given), expected) else 403
 
 
 def _signed_bytes(scheme: HmacSignature, content: bytes, body: Any) -> bytes | None:
@@ -69,13 +82,10 @@ def _accepted_values(scheme: HmacSignature, digest: bytes) -> list[bytes]:
 
 
 def _digest(scheme: HmacSignature, secret: str, content: bytes, body: Any) -> bytes | None:
-    import hashlib
-    import hmac
-
     signed = _signed_bytes(scheme, content, body)
     if signed is None:
         return None
-    return hmac.new(secret_bytes(secret), signed, getattr(hashlib, scheme.algorithm)).digest()
+    return _hmac(secret_bytes(secret), signed, scheme.algorithm)
 
 
 def hmac_value(scheme: HmacSignature, secret: str, content: bytes, body: Any) -> str | None:
@@ -95,11 +105,8 @@ def standard_key(secret: str) -> bytes:
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: str, content: bytes) -> str:
-    import hashlib
-    import hmac
-
     signed = msg_id.encode("utf-8") + b"." + timestamp.encode("ascii", errors="replace") + b"." + content
-    return "v1," + base64.b64encode(hmac.new(standard_key(secret), signed, hashlib.sha256).digest()).decode("ascii")
+    return "v1," + base64.b64encode(_hmac(standard_key(secret), signed, "sha256")).decode("ascii")
 
 
 def sign(contract: Contract, content: bytes, body: Any, secret: str | None, *, msg_id: str = "",
@@ -156,15 +163,13 @@ def present(scheme: AuthScheme, headers: Mapping[str, str]) -> bool:
 
 def verify_schemes(schemes: Iterable[AuthScheme], headers: Mapping[str, str], content: bytes, body: Any,
                    secret: str, now: float | None = None) -> list[AuthProblem]:
-    import hmac
-
     problems: list[AuthProblem] = []
     for scheme in schemes:
         if isinstance(scheme, SharedSecret):
             got = header_value(headers, scheme.header)
             if got is None or got == "":
                 problems.append(AuthProblem(scheme, scheme.header, True, f"header {scheme.header} is missing"))
-            elif not hmac.compare_digest(header_bytes(got), secret_bytes(secret)):
+            elif not same_bytes(header_bytes(got), secret_bytes(secret)):
                 problems.append(AuthProblem(scheme, scheme.header, False,
                                             f"header {scheme.header} differs from the configured secret"))
         elif isinstance(scheme, HmacSignature):
@@ -176,8 +181,6 @@ def verify_schemes(schemes: Iterable[AuthScheme], headers: Mapping[str, str], co
 
 def _verify_hmac(scheme: HmacSignature, headers: Mapping[str, str], content: bytes, body: Any,
                  secret: str) -> list[AuthProblem]:
-    import hmac
-
     got = header_value(headers, scheme.header)
     if not got:
         return [AuthProblem(scheme, scheme.header, True, f"header {scheme.header} is missing")]
@@ -186,7 +189,7 @@ def _verify_hmac(scheme: HmacSignature, headers: Mapping[str, str], content: byt
         return [AuthProblem(scheme, scheme.header, False,
                             f"header {scheme.header} signs {scheme.signs}, which the body does not have")]
     given = header_bytes(got).strip()
-    if not any([hmac.compare_digest(given, value) for value in _accepted_values(scheme, digest)]):
+    if not any([same_bytes(given, value) for value in _accepted_values(scheme, digest)]):
         what = "the body as sent" if scheme.signs == "body" else f"the body's {scheme.signs}"
         form = scheme.encoding + (f", prefix {scheme.prefix!r}" if scheme.prefix else "")
         return [AuthProblem(scheme, scheme.header, False, f"header {scheme.header} is not the "
@@ -196,8 +199,6 @@ def _verify_hmac(scheme: HmacSignature, headers: Mapping[str, str], content: byt
 
 def _verify_standard(scheme: StandardWebhooks, headers: Mapping[str, str], content: bytes, secret: str,
                      now: float) -> list[AuthProblem]:
-    import hmac
-
     values = {name: header_value(headers, name) for name in scheme.headers}
     missing = [name for name, value in values.items() if not value]
     if missing:
@@ -212,7 +213,7 @@ def _verify_standard(scheme: StandardWebhooks, headers: Mapping[str, str], conte
                             f"header webhook-timestamp is {now - at:+.0f} s off, more than {scheme.tolerance:g} s")]
     expected = standard_signature(secret, header_bytes(msg_id).decode("utf-8", "replace"), stamp, content)
     offered = [s for s in header_bytes(signatures).decode("ascii", "replace").split(" ") if s]
-    if not any(hmac.compare_digest(s.encode("ascii", "replace"), expected.encode("ascii")) for s in offered):
+    if not any(same_bytes(s.encode("ascii", "replace"), expected.encode("ascii")) for s in offered):
         return [AuthProblem(scheme, "webhook-signature", False,
                             "header webhook-signature holds no v1 signature of id.timestamp.body with the configured "
                             "secret")]
