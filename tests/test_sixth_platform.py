@@ -61,6 +61,24 @@ def test_the_sixth_platform_passes_the_default_run(pytester: pytest.Pytester, sc
     assert "acme       sender         8 passed    0 failed    0 not checked   CONFORMS" in out
 
 
+def test_the_sixth_platform_signing_with_standard_webhooks_passes_the_default_run(pytester: pytest.Pytester,
+                                                                                  schemas: Path) -> None:
+    """The same platform with its HMAC header replaced by the Standard Webhooks scheme (which no built-in platform
+    uses): the reference sender signs every try, the reference receiver verifies it, forgeries are refused."""
+    profile_file = schemas / "acme" / "profile.json"
+    profile = json.loads(profile_file.read_text(encoding="utf-8"))
+    profile["contract"]["auth"] = [{"scheme": "standard-webhooks", "source": sixth_platform.DOC}]
+    profile_file.write_text(json.dumps(profile), encoding="utf-8")
+    result = pytester.runpytest(*SUITE, "--hookproof-schemas", str(schemas), "--hookproof-platform", "acme", "-v")
+    out = result.stdout.str()
+    result.assert_outcomes(passed=18)
+    for check in ("receiver-acme-authentication_required", "sender-acme-method_and_headers",
+                  "sender-acme-retries_repeat_the_delivery"):
+        assert f"[{check}] PASSED" in out
+    assert "acme       receiver      10 passed    0 failed    0 not checked   CONFORMS" in out
+    assert "acme       sender         8 passed    0 failed    0 not checked   CONFORMS" in out
+
+
 def test_the_sixth_platform_is_in_the_catalog_with_its_policy(schemas: Path) -> None:
     catalog.configure([schemas])
     spec = catalog.contract("acme")

@@ -2,13 +2,13 @@
 state for a platform of a user's own: signed and verified as the Standard Webhooks specification says
 (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md, sections "Signature
 scheme", "Webhook headers (sending metadata to consumers)" and "Verifying signatures"), and as the deliveries the
-receiver checks send carry it. None of the built-in platforms uses it.
+receiver checks send carry it. None of the built-in platforms uses it; tests/test_sixth_platform.py runs the
+default run for a platform of files that states it.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -71,28 +71,3 @@ def test_a_delivery_carries_an_id_derived_from_its_bytes(standard: Contract,
                                                                  delivery.encoded())
     assert not {"webhook-id", "webhook-timestamp", "webhook-signature"} & set(delivery.wire_headers(None))
 
-
-def test_a_platform_signing_with_standard_webhooks_passes_the_default_run(pytester: pytest.Pytester,
-                                                                          tmp_path: Path) -> None:
-    """End to end, on a platform written as files (tests/sixth_platform.py) whose profile states Standard
-    Webhooks instead of its HMAC header: the reference sender signs every try, the reference receiver verifies
-    it, and both sides' checks (forgeries refused, the documented headers on every try) pass."""
-    from tests import sixth_platform
-
-    schemas = sixth_platform.write(tmp_path / "company-schemas")
-    profile_file = schemas / "acme" / "profile.json"
-    profile = json.loads(profile_file.read_text(encoding="utf-8"))
-    profile["contract"]["auth"] = [{"scheme": "standard-webhooks", "source": sixth_platform.DOC}]
-    profile_file.write_text(json.dumps(profile), encoding="utf-8")
-    try:
-        result = pytester.runpytest("--pyargs", "hookproof.conformance", "--hookproof-schemas", str(schemas),
-                                    "--hookproof-platform", "acme", "-v")
-    finally:
-        catalog.configure([])
-    out = result.stdout.str()
-    result.assert_outcomes(passed=18)
-    for check in ("receiver-acme-authentication_required", "sender-acme-method_and_headers",
-                  "sender-acme-retries_repeat_the_delivery"):
-        assert f"[{check}] PASSED" in out
-    assert "acme       receiver      10 passed    0 failed    0 not checked   CONFORMS" in out
-    assert "acme       sender         8 passed    0 failed    0 not checked   CONFORMS" in out
