@@ -48,7 +48,12 @@ def runner(max_examples: int = DEFAULT_EXAMPLES, run_seed: int | None = None, sh
 def draws(strategy: SearchStrategy[T], count: int, run_seed: int | None = None) -> list[T]:
     """The first ``count`` values Hypothesis draws from ``strategy`` under the conformance settings: the same
     every time for one seed (derandomized without one). The first is Hypothesis' simplest; later ones are
-    typical."""
+    typical.
+
+    A run draws a few hundred times. Derandomized, Hypothesis seeds each from a digest of the test function's
+    source (tokenized and parsed anew every time), and it digests the source again for an example database
+    key the settings never use: a tenth of the drawing, for one function whose source never changes. So the
+    seed is taken from the digest once, which draws exactly what derandomizing did, and the key is given."""
     drawn: list[T] = []
 
     @runner(count, run_seed)
@@ -56,5 +61,27 @@ def draws(strategy: SearchStrategy[T], count: int, run_seed: int | None = None) 
     def collect(value: Any) -> None:
         drawn.append(value)
 
+    # The digest covers the decorator lines above too (Hypothesis strips decorators only from source that
+    # parses alone, and an indented definition does not): keep them as they are, or the draws change.
+    derandomized = _derandomized_seed(collect.hypothesis.inner_test) if run_seed is None else None
+    if derandomized is not None:
+        seed(derandomized)(collect)
+    collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database to key
     collect()
     return drawn
+
+
+_DIGEST: list[int | None] = []
+
+
+def _derandomized_seed(collect: Callable[..., object]) -> int | None:
+    """The seed ``derandomize=True`` gives ``collect`` (Hypothesis' digest of its source), computed once; None
+    where this Hypothesis has no such helper (it then derandomizes by itself, as before)."""
+    if not _DIGEST:
+        try:
+            from hypothesis.internal.reflection import function_digest
+        except ImportError:
+            _DIGEST.append(None)
+        else:  # as hypothesis.core.get_random_for_wrapped_test turns it into a seed
+            _DIGEST.append(int.from_bytes(function_digest(collect), "big"))
+    return _DIGEST[0]
