@@ -74,30 +74,56 @@ class _Output:
         self._thread.join(timeout=1)
 
 
+class ChildServer:
+    """A child server started and not yet waited for: the run starts it, goes on with work of its own while the
+    child imports and binds (on the other core), and asks for :meth:`url` when it needs it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], module: str, start_timeout: float) -> None:
+        assert proc.stdout is not None
+        self.proc, self.module, self.start_timeout = proc, module, start_timeout
+        self._output = _Output(proc.stdout.fileno())
+        self._began = time.monotonic()
+
+    def url(self) -> str:
+        """The URL it listens on, once it does; :class:`ChildServerError` when it exits first or does not listen
+        within ``start_timeout`` of its start (it is then stopped at once)."""
+        output, proc = self._output, self.proc
+        while not output.listening.wait(0.05):
+            if proc.poll() is not None or time.monotonic() - self._began > self.start_timeout:
+                break
+        if output.url is None:  # nothing to stop gracefully: the session goes at once
+            _stop(proc, grace=0)
+            output.join()
+            how = (f"exited with status {proc.returncode}" if proc.returncode is not None and proc.returncode >= 0
+                   else f"did not listen within {self.start_timeout:g} s")
+            last = " | ".join(output.lines) or "no output"
+            raise ChildServerError(f"{self.module} {how}: {last}")
+        return output.url
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self._output.join()
+
+
+@contextmanager
+def started_child(module: str, env: Mapping[str, str], start_timeout: float = START_TIMEOUT) -> Iterator[ChildServer]:
+    """Start ``python -m module --port 0`` with ``env`` added to the environment, without waiting for it to
+    listen; it is stopped (and reaped) when the block ends."""
+    argv = [sys.executable, "-m", module, "--port", "0", "--until-stdin-closes"]
+    with tracked_child(argv, {**environ_now(), **env}) as proc:
+        child = ChildServer(proc, module, start_timeout)
+        try:
+            yield child
+        finally:
+            child.stop()
+
+
 @contextmanager
 def child_server(module: str, env: Mapping[str, str], start_timeout: float = START_TIMEOUT) -> Iterator[str]:
     """Run ``python -m module --port 0`` with ``env`` added to the environment until the block ends; yields
     the URL it listens on. Raises :class:`ChildServerError` when it does not listen within ``start_timeout``."""
-    argv = [sys.executable, "-m", module, "--port", "0", "--until-stdin-closes"]
-    with tracked_child(argv, {**environ_now(), **env}) as proc:
-        assert proc.stdout is not None
-        output = _Output(proc.stdout.fileno())
-        try:
-            began = time.monotonic()
-            while not output.listening.wait(0.05):
-                if proc.poll() is not None or time.monotonic() - began > start_timeout:
-                    break
-            if output.url is None:  # nothing to stop gracefully: the session goes at once
-                _stop(proc, grace=0)
-                output.join()
-                how = (f"exited with status {proc.returncode}" if proc.returncode is not None and proc.returncode >= 0
-                       else f"did not listen within {start_timeout:g} s")
-                last = " | ".join(output.lines) or "no output"
-                raise ChildServerError(f"{module} {how}: {last}")
-            yield output.url
-        finally:
-            _stop(proc)
-            output.join()
+    with started_child(module, env, start_timeout) as child:
+        yield child.url()
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = STOP_TIMEOUT) -> None:

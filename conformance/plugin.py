@@ -15,14 +15,13 @@ Which checks run:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
 import secrets
 import shlex
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -453,9 +452,16 @@ class Contexts:
 
     default: Any = None
     by_platform: dict[str, Any] = field(default_factory=dict)
+    wait: Callable[[], None] | None = None  # what must be ready before the first check runs (a child server)
 
     def __call__(self, platform: str) -> Any:
         return self.by_platform.get(platform, self.default)
+
+    def ready(self) -> None:
+        """Wait, once, for what the fixture started without waiting (the reference receiver's child)."""
+        wait, self.wait = self.wait, None
+        if wait is not None:
+            wait()
 
 
 @pytest.fixture(scope="session")
@@ -479,17 +485,23 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
             target = run.target_url
             yield Contexts(ReceiverContext(lambda _platform: target, session, run.secret, **common))
             return
-        from hookproof.conformance.child_server import ChildServerError, child_server
+        from hookproof.conformance.child_server import ChildServerError, started_child
         from hookproof.conformance.sender_harness import command_env
 
         secret = run.secret or secrets.token_urlsafe(16)
-        with contextlib.ExitStack() as stack:
-            try:  # in a process of its own: it decides deliveries on one core while the checks draw on the other
-                base = stack.enter_context(child_server("hookproof.reference_impl.receiver",
-                                                        command_env({SECRET_ENV: secret})))
-            except ChildServerError as exc:  # not the target's fault: nothing the checks could judge
-                pytest.exit(f"hookproof: the reference receiver did not start: {exc}", returncode=3)
-            yield Contexts(ReceiverContext(lambda platform: f"{base}/{platform}", session, secret, **common))
+        # In a process of its own: it decides deliveries on one core while the checks draw on the other. Not
+        # waited for here: it imports and binds while the first check draws (Contexts.ready waits).
+        with started_child("hookproof.reference_impl.receiver", command_env({SECRET_ENV: secret})) as child:
+            base: list[str] = []
+
+            def wait() -> None:
+                try:
+                    base.append(child.url())
+                except ChildServerError as exc:  # not the target's fault: nothing the checks could judge
+                    pytest.exit(f"hookproof: the reference receiver did not start: {exc}", returncode=3)
+
+            yield Contexts(ReceiverContext(lambda platform: f"{base[0]}/{platform}", session, secret, **common),
+                           wait=wait)
     finally:
         session.close()
 

@@ -38,8 +38,9 @@ def _start_reference_senders(request: pytest.FixtureRequest) -> None:
 
 def test_conformance(hookproof_check: Check, platform: str, request: pytest.FixtureRequest) -> None:
     """Run one check against one platform's implementation under test."""
+    contexts = request.getfixturevalue(f"hookproof_{hookproof_check.role}_context")  # a child starts, unwaited
     _start_reference_senders(request)
-    contexts = request.getfixturevalue(f"hookproof_{hookproof_check.role}_context")
+    contexts.ready()
     try:
         hookproof_check(contexts(platform), platform)
     except NotChecked as exc:

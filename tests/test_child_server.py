@@ -142,12 +142,18 @@ def test_a_reference_receiver_that_does_not_start_ends_the_run_with_one_line(pyt
         import contextlib
         import hookproof.conformance.child_server as child
 
+        class Refusing:  # started, and then it never listens
+            def __init__(self, module):
+                self.module = module
+
+            def url(self):
+                raise child.ChildServerError(f"{self.module} exited with status 2: receiver: cannot open --db x")
+
         @contextlib.contextmanager
         def refuses(module, env, start_timeout=30):
-            raise child.ChildServerError(f"{module} exited with status 2: receiver: cannot open --db x")
-            yield
+            yield Refusing(module)
 
-        child.child_server = refuses
+        child.started_child = refuses
     """)
     result = pytester.runpytest("--pyargs", "hookproof.conformance", "--hookproof-platform", "codewars",
                                 "-k", "documented_examples")
