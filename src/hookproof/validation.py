@@ -109,16 +109,16 @@ def check_instance(schema_id: str, instance: Any, strict: bool = False) -> list[
 def check_headers(spec: Contract, event_name: str, headers: Mapping[str, str]) -> list[Problem]:
     """Headers that are present but carry a value other than the documented one."""
     problems = []
-    source = str(spec.headers_source)
     content_type = header_value(headers, "Content-Type")
     if content_type is not None and content_type.split(";")[0].strip().lower() != spec.content_type:
-        problems.append(Problem("header Content-Type", f"is {content_type!r}", repr(spec.content_type), source))
+        problems.append(Problem("header Content-Type", f"is {content_type!r}", repr(spec.content_type),
+                                str(spec.headers_source)))
     expected = spec.delivery_headers(event_name)
     expected.pop("Content-Type")
     for name, value in expected.items():
         got = header_value(headers, name)
         if got is not None and got != value:
-            problems.append(Problem(f"header {name}", f"is {got!r}", repr(value), source))
+            problems.append(Problem(f"header {name}", f"is {got!r}", repr(value), str(spec.headers_source)))
     return problems
 
 
@@ -200,10 +200,12 @@ def validate(platform: str, body: Any, headers: Mapping[str, str] | None = None,
     candidates = [c for c in pinned if event is None or event in c.events]
     if not candidates:
         raise CatalogError(f"unknown {platform} event {event!r} in contract(s) {', '.join(c.name for c in pinned)}")
-    verdicts = [_validate_one(c, body, headers, event, strict, content, secret, authenticate) for c in candidates]
-    for verdict in verdicts:
+    verdicts = []
+    for candidate in candidates:  # the first that accepts: the later ones are not validated (per delivery)
+        verdict = _validate_one(candidate, body, headers, event, strict, content, secret, authenticate)
         if verdict.ok:
             return verdict
+        verdicts.append(verdict)
     spec_of = {c.name: c for c in plat.contracts}
     chosen = _closest(verdicts, spec_of)
     if contract:
