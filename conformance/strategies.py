@@ -647,7 +647,9 @@ class _Break:
 
     rule: str  # required, type, const, enum, format(<name>)
     path: tuple[str | int, ...]
-    replacement: st.SearchStrategy[Any] | None  # None: delete the property
+    # What to put there, built only for the break that is drawn (a body has a dozen candidates, and building a
+    # strategy costs more than drawing from one); None: delete the property.
+    replacement: Callable[[], st.SearchStrategy[Any]] | None
 
     @property
     def label(self) -> str:
@@ -665,6 +667,7 @@ _WRONG_TYPE_VALUES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+@cache
 def _wrong_type(types: tuple[str, ...]) -> st.SearchStrategy[Any]:
     allowed = set(types) | ({"integer"} if "number" in types else set())
     return st.one_of([s for t, s in _WRONG_TYPE_VALUES.items() if t not in allowed])
@@ -689,12 +692,30 @@ def _same_json(a: Any, b: Any) -> bool:
 
 def _value_breaks(node: _Node, path: tuple[str | int, ...]) -> Iterator[_Break]:
     if node.const is not _MISSING:
-        yield _Break("const", path, st.sampled_from(_other_values(node.const)))
+        yield _Break("const", path, partial(_other_than_const, node.const))
     elif node.enum is not None:
-        outside = [v for m in node.enum for v in _other_values(m) if not any(_same_json(v, e) for e in node.enum)]
-        yield _Break("enum", path, st.sampled_from(outside or ["\u0000not-in-enum"]))
+        yield _Break("enum", path, partial(_outside_enum, node.enum))
     elif node.types is not None:
-        yield _Break("type", path, _wrong_type(node.types))
+        yield _Break("type", path, partial(_wrong_type, node.types))
+
+
+def _other_than_const(const: Any) -> st.SearchStrategy[Any]:
+    return st.sampled_from(_other_values(const))
+
+
+def _outside_enum(enum: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    outside = [v for m in enum for v in _other_values(m) if not any(_same_json(v, e) for e in enum)]
+    return st.sampled_from(outside or ["\u0000not-in-enum"])
+
+
+@cache
+def _bad_format(fmt: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([v for v in values.BAD_FORMAT_VALUES[fmt] if not FORMAT_CHECKER.conforms(v, fmt)])
+
+
+@cache
+def _bad_pattern(pattern: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([v for v in values.BAD_PATTERN_VALUES if not re.search(pattern, v)])
 
 
 def _breaks(node: _Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterator[_Break]:
@@ -703,11 +724,9 @@ def _breaks(node: _Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterat
         node = node.ref
     yield from _value_breaks(node, path)
     if node.format and isinstance(value, str):
-        bad = [v for v in values.BAD_FORMAT_VALUES[node.format] if not FORMAT_CHECKER.conforms(v, node.format)]
-        yield _Break(f"format({node.format})", path, st.sampled_from(bad))
+        yield _Break(f"format({node.format})", path, partial(_bad_format, node.format))
     if node.pattern and isinstance(value, str):
-        bad = [v for v in values.BAD_PATTERN_VALUES if not re.search(node.pattern, v)]
-        yield _Break("pattern", path, st.sampled_from(bad))
+        yield _Break("pattern", path, partial(_bad_pattern, node.pattern))
     if node.any_of:
         matching = [b for b in node.any_of if _could_match(b, value)]
         if len(matching) == 1:
@@ -791,10 +810,15 @@ def _in_drawn_order(draw: st.DrawFn, candidates: list[_Break]) -> list[_Break]:
     rules; kinds are ordered so that Hypothesis's lean towards index 0 favours the most common real break.
     """
     kinds = sorted(dict.fromkeys(brk.rule for brk in candidates), key=lambda r: _KIND_ORDER.index(r.split("(")[0]))
-    kind = kinds[draw(st.integers(0, len(kinds) - 1))]
+    kind = kinds[draw(_index_below(len(kinds)))]
     of_kind = [brk for brk in candidates if brk.rule == kind]
-    first = draw(st.integers(0, len(of_kind) - 1))
+    first = draw(_index_below(len(of_kind)))
     return of_kind[first:] + of_kind[:first] + [brk for brk in candidates if brk.rule != kind]
+
+
+@cache
+def _index_below(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)
 
 
 def _invalid_bodies(schema_id: str) -> st.SearchStrategy[tuple[Any, str]]:
@@ -816,7 +840,7 @@ def _invalid_bodies_of(cat: Catalog, schema_id: str) -> st.SearchStrategy[tuple[
         candidates = list(_breaks(node, body))
         assume(candidates)
         for brk in _in_drawn_order(draw, candidates):  # the drawn break, else the next one that works
-            replacement = None if brk.replacement is None else draw(brk.replacement)
+            replacement = None if brk.replacement is None else draw(brk.replacement())
             broken = _apply(body, brk, replacement)
             if breaks_only(schema_id, broken, brk.label):
                 return broken, brk.label
