@@ -138,12 +138,15 @@ def _start_time(pid: int) -> int:
 def _leftovers(session: int, started: int) -> list[int]:
     """Processes the command ``session`` left behind: those in its session, and orphans reparented to us that
     started after it did and belong to no other running command (a process of ours started before it is not
-    its)."""
-    me = os.getpid()
+    its). Never one in this process's own session: the command runs in a session of its own, and what it
+    starts stays there or makes a new one (no process can join an existing session), so a process in ours is
+    a child something else here started meanwhile (another test's ``subprocess.run``, a worker's helper),
+    whose parent is alive."""
+    me, own_session = os.getpid(), os.getsid(0)
     others = set(_running) - {session}  # the caller holds _running_lock: no command starts while we look
     victims = []
     for pid, ppid, sid, state, start in _processes():
-        if pid == me or state == "Z" or pid in others or sid in others:
+        if pid == me or state == "Z" or pid in others or sid in others or sid == own_session:
             continue
         if sid == session or (ppid == me and start >= started):
             victims.append(pid)

@@ -68,6 +68,26 @@ def test_a_sender_commands_sweep_leaves_the_child_alone() -> None:
         assert _deliver(base).status_code == 200
 
 
+def test_a_sender_commands_sweep_leaves_a_plain_child_of_this_process_alone() -> None:
+    """A child another thread starts while a command runs, with ``subprocess`` and no session of its own (a
+    test's ``subprocess.run``), is this process's own, not an orphan the command left: it stays in this
+    session, where nothing a command starts can ever be (seen: ``pytest -n 4`` killed a test's
+    ``hookproof validate`` with the sweep of a case still running on that worker)."""
+    outcome: list[object] = []
+    command = threading.Thread(target=lambda: outcome.append(
+        run_bounded([sys.executable, "-c", "import time; time.sleep(1)"], timeout=20)))
+    command.start()
+    time.sleep(0.3)  # the command runs; the plain child starts after it and outlives it
+    plain = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        command.join(timeout=20)
+        assert outcome and getattr(outcome[0], "killed_leftovers", None) == 0
+        assert plain.poll() is None, "the sweep killed a child of this process that the command did not start"
+    finally:
+        plain.kill()
+        plain.wait(timeout=5)
+
+
 def test_a_child_that_cannot_start_is_one_line_with_its_last_output() -> None:
     with pytest.raises(ChildServerError) as caught, child_server("hookproof.no_such_module", {}):
         pass
