@@ -1,0 +1,32 @@
+"""How many xdist workers ``pytest -n auto`` starts for the project's own tests: two per CPU, not one.
+
+Half of these tests' time is spent waiting on child processes: sender commands between their retries, the
+reference receiver's process, pytest run in a subprocess, Node tools. One worker per CPU left the CPUs idle
+through those waits (148 s for the suite on 2 CPUs); two per CPU overlap them (110 s; docs/performance.md).
+``hookproof run -n auto`` keeps one worker per CPU: pytest reads this file for it too when it starts in the
+clone's root (it loads the ``test*`` folders' conftests of the folder it starts in when an argument is no
+path, as ``--pyargs hookproof.conformance`` is), so the hook stands aside for ``--pyargs``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+WORKERS_PER_CPU = 2
+MAX_WORKERS = 32  # each worker is a pytest process of its own; past this, memory rather than CPU runs out
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's share)
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if config.option.pyargs:  # the conformance suite (hookproof run), not these tests: xdist's own count
+        return None
+    return min(MAX_WORKERS, WORKERS_PER_CPU * _cpus())
