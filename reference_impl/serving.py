@@ -94,6 +94,10 @@ class LoopbackServer:
         self.port: int = int(server.getsockname()[1])
         self.host = host
         self._stopping = threading.Event()
+        # Held while the loop closes its sockets and while stop() wakes it: a stop that came as the loop saw the
+        # flag on its own would write to the wake-up pipe after it closed (EBADF, or a reused descriptor).
+        self._closing = threading.Lock()
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -106,11 +110,15 @@ class LoopbackServer:
                 wasyncore.loop(timeout=LOOP_WAKE, map=self._map, use_poll=True, count=1)
         finally:
             self._server.task_dispatcher.shutdown(timeout=2)
-            wasyncore.close_all(self._map, ignore_all=True)
+            with self._closing:
+                self._closed = True
+                wasyncore.close_all(self._map, ignore_all=True)
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.pull_trigger()  # wake the loop now rather than at its next LOOP_WAKE
+        with self._closing:
+            if not self._closed:
+                self._server.pull_trigger()  # wake the loop now rather than at its next LOOP_WAKE
 
 
 @contextmanager

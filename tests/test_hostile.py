@@ -27,7 +27,7 @@ from hookproof.conformance.receiver_checks import ReceiverContext
 from hookproof.conformance.report import CheckFailure, NotChecked
 from hookproof.conformance.sender_harness import Case, SenderHarness, scripted_server
 from hookproof.reference_impl.receiver import Receiver
-from hookproof.reference_impl.serving import serving
+from hookproof.reference_impl.serving import LoopbackServer, serving
 from tests.raw_servers import raw_server
 
 SUITE = ("--pyargs", "hookproof.conformance")
@@ -294,6 +294,19 @@ def test_the_reference_servers_bound_their_threads_and_drop_stalled_bodies() -> 
             s.close()
         line = _raw_request(base, HEAD + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(PING) + PING)
     assert b"200" in line
+
+
+def test_a_stop_that_comes_as_the_loop_closes_leaves_its_descriptors_alone() -> None:
+    """stop() sets the flag and wakes the loop through its pipe; a loop that saw the flag at its own wake-up
+    may have closed everything by then. Writing to the closed pipe raised EBADF (seen under ``pytest -n 6``)
+    and could have written into a descriptor the process had reused meanwhile."""
+    server = LoopbackServer(Receiver())
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    server._stopping.set()  # what stop() does first; the loop notices within its wake-up interval and closes
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    server.stop()  # the rest of stop(), coming just then
 
 
 def _corrupt(path: Path) -> None:
