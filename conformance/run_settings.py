@@ -63,7 +63,8 @@ def draws(strategy: SearchStrategy[T], count: int, run_seed: int | None = None) 
 
     # The digest covers the decorator lines above too (Hypothesis strips decorators only from source that
     # parses alone, and an indented definition does not): keep them as they are, or the draws change.
-    derandomized = _derandomized_seed(collect.hypothesis.inner_test) if run_seed is None else None
+    inner = collect.hypothesis.inner_test  # type: ignore[attr-defined]  # what @given wraps, as documented
+    derandomized = _derandomized_seed(inner) if run_seed is None else None
     if derandomized is not None:
         seed(derandomized)(collect)
     collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database to key
