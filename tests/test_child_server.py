@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -157,24 +158,24 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_a_reference_receiver_that_does_not_start_ends_the_run_with_one_line(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest("""
-        import contextlib
-        import hookproof.conformance.child_server as child
+def test_a_reference_receiver_that_does_not_start_ends_the_run_with_one_line(pytester: pytest.Pytester,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import hookproof.conformance.child_server as child
 
-        class Refusing:  # started, and then it never listens
-            def __init__(self, module):
-                self.module = module
+    class Refusing:  # started, and then it never listens
+        def __init__(self, module: str) -> None:
+            self.module = module
 
-            def url(self):
-                raise child.ChildServerError(f"{self.module} exited with status 2: receiver: cannot open --db x")
+        def url(self) -> str:
+            raise child.ChildServerError(f"{self.module} exited with status 2: receiver: cannot open --db x")
 
-        @contextlib.contextmanager
-        def refuses(module, env, start_timeout=30):
-            yield Refusing(module)
+    @contextlib.contextmanager
+    def refuses(module: str, env: object, start_timeout: float = 30) -> Iterator[Refusing]:
+        yield Refusing(module)
 
-        child.started_child = refuses
-    """)
+    # Patched here, not in a conftest of the inner run: the run is in this process, and a conftest's patch would
+    # outlast it, failing the next in-process run on this worker.
+    monkeypatch.setattr(child, "started_child", refuses)
     result = pytester.runpytest("--pyargs", "hookproof.conformance", "--hookproof-platform", "codewars",
                                 "-k", "documented_examples")
     assert result.ret == 3
