@@ -107,7 +107,7 @@ def test_a_dripping_receiver_costs_a_run_a_few_deadlines_not_minutes() -> None:
 ])
 def test_a_blank_or_bad_option_is_one_line_before_any_test(pytester: pytest.Pytester, args: list[str],
                                                            message: str) -> None:
-    result = pytester.runpytest_subprocess(*SUITE, *args, timeout=60)
+    result = pytester.runpytest(*SUITE, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-500:]
     assert any(message in line for line in result.errlines), result.errlines
     err = result.stderr.str()
