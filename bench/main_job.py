@@ -1,7 +1,7 @@
 """The main job's time: ``hookproof run`` (README's main-job command, against the built-in reference
 implementations) run ``--runs`` times, median wall time and CPU time against the 5 s goal.
 
-    python bench/main_job.py [--runs 5] [-k EXPR] [--write-bytecode]
+    python bench/main_job.py [--runs 5] [-k EXPR] [--write-bytecode] [--against REV]
 
 CPU time is the run's and its children's (the reference sender processes): ``resource.getrusage`` of waited
 children, so the figure says what the run costs a machine, not only how long it took on this one. The load
@@ -12,6 +12,12 @@ A shared virtual machine's cores change speed from one second to the next (the s
 1.3 to 2.3 s here within a minute, with nothing else running), so before each run the bench times a fixed
 loop (``calibrate``) and prints the run's speed against the fastest loop of the session: ``speed 0.6`` means
 the machine ran that loop at 60% of its best, and the run's times are to be read in that light.
+
+``--against REV`` is the figure a change is judged by on such a machine: the commit ``REV`` is checked out in a
+git worktree with a venv of its own (``pip install -e``, as README's main-job command installs), this checkout
+gets a venv installed the same way, and the two sides' runs alternate, so that both meet the same speeds; it
+prints both medians, their ratio and in how many pairs this checkout was the faster. The worktree and the
+venvs are removed afterwards.
 """
 
 from __future__ import annotations
@@ -19,10 +25,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +51,12 @@ def calibrate() -> float:
     return time.process_time() - began
 
 
-def one_run(extra: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+def one_run(extra: list[str], env: dict[str, str], python: str = sys.executable,
+            cwd: Path = ROOT) -> tuple[float, float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "hookproof.cli", "run", "-q", "-p", "no:randomly", "-rfs", *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run([python, "-m", "hookproof.cli", "run", "-q", "-p", "no:randomly", "-rfs", *extra],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
     wall = time.monotonic() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -57,16 +68,65 @@ def one_run(extra: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return wall, cpu, last
 
 
+@contextmanager
+def checkout_of(rev: str) -> Iterator[tuple[str, Path, str]]:
+    """(its venv's python, its folder, a python for this checkout): ``rev`` checked out and installed, and this
+    checkout installed the same way (a venv of its own, without the dev extra, whose pytest plugins the run
+    would otherwise load), all removed when the block ends."""
+    folder = Path(tempfile.mkdtemp(prefix="hookproof-against-"))
+    tree, venv, here = folder / "tree", folder / "venv", folder / "venv-here"
+    def step(*argv: str, timeout: float) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SystemExit(f"--against {rev}: {' '.join(argv[:4])} ... failed: {said}")
+
+    try:
+        step("git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), rev, timeout=120)
+        step(sys.executable, "-m", "venv", str(venv), timeout=300)
+        step(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(tree), timeout=900)
+        step(sys.executable, "-m", "venv", str(here), timeout=300)
+        step(str(here / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(ROOT), timeout=900)
+        yield str(venv / "bin" / "python"), tree, str(here / "bin" / "python")
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
+                       timeout=120, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def compare(rev: str, runs: int, extra: list[str], env: dict[str, str]) -> int:
+    with checkout_of(rev) as (python, tree, here):
+        one_run(extra, env, python, tree)  # each side's first run compiles and fills caches: not counted
+        one_run(extra, env, here)
+        theirs, ours = [], []
+        for number in range(1, runs + 1):
+            theirs.append(one_run(extra, env, python, tree)[:2])
+            ours.append(one_run(extra, env, here)[:2])
+            print(f"pair {number}: {rev} {theirs[-1][0]:.2f} s, {theirs[-1][1]:.2f} CPU-s | this checkout "
+                  f"{ours[-1][0]:.2f} s, {ours[-1][1]:.2f} CPU-s", flush=True)
+    wall_then, wall_now = statistics.median(w for w, _ in theirs), statistics.median(w for w, _ in ours)
+    cpu_then, cpu_now = statistics.median(c for _, c in theirs), statistics.median(c for _, c in ours)
+    faster = sum(now[0] < then[0] for then, now in zip(theirs, ours, strict=True))
+    print(f"medians of {runs} interleaved pairs: {rev} {wall_then:.2f} s wall, {cpu_then:.2f} CPU-s; this checkout "
+          f"{wall_now:.2f} s wall ({wall_now / wall_then - 1:+.0%}), {cpu_now:.2f} CPU-s "
+          f"({cpu_now / cpu_then - 1:+.0%}); this checkout was faster in {faster} of {runs} pairs")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs; the median counts (5)")
     parser.add_argument("-k", dest="select", default=None, help="only these checks (pytest -k)")
     parser.add_argument("--write-bytecode", action="store_true", help="unset PYTHONDONTWRITEBYTECODE for the runs")
+    parser.add_argument("--against", metavar="REV", default=None,
+                        help="interleave runs of this checkout with runs of commit REV (a worktree, a venv)")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.write_bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     extra = ["-k", args.select] if args.select else []
+    if args.against:
+        return compare(args.against, args.runs, extra, env)
     print(f"{os.cpu_count()} CPUs; load average before {os.getloadavg()[0]:.2f}; "
           f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', 'unset')}")
     walls, cpus, loops = [], [], []
