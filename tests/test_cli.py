@@ -117,6 +117,18 @@ def test_run_is_the_conformance_suite_from_any_directory(tmp_path: Path) -> None
     assert long.returncode == 0 and "viasto     receiver       1 passed" in long.stdout
 
 
+def test_run_leaves_out_the_pytest_plugins_the_checks_do_not_use(tmp_path: Path) -> None:
+    """anyio's plugin (anyio comes with httpx) costs the run's start-up 65 ms of imports; nothing uses it."""
+    import importlib.metadata
+
+    if not any(ep.name == "anyio" for ep in importlib.metadata.entry_points(group="pytest11")):
+        pytest.skip("anyio's pytest plugin is not installed here: nothing to leave out")
+    result = run("run", "--platform", "viasto", "--collect-only", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:]
+    plugins = next(line for line in result.stdout.splitlines() if line.startswith("plugins:"))
+    assert "hookproof" in plugins and "anyio" not in plugins, plugins
+
+
 def test_export_writes_a_vendorable_copy_and_a_strict_variant(tmp_path: Path) -> None:
     import json as json_
 

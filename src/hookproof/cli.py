@@ -195,7 +195,9 @@ def cmd_run(extra: list[str]) -> int:
     # run nothing; it costs one: pytest rewrites every module of every distribution that registers a pytest
     # plugin (Hypothesis' hundred and more) and, where PYTHONDONTWRITEBYTECODE is set, at every start (2.5 s).
     plain = [] if any(a == "--assert" or a.startswith("--assert=") for a in arguments) else ["--assert=plain"]
-    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", *plain,
+    # anyio (installed with httpx) registers a pytest plugin that imports asyncio and anyio at every start, 65 ms
+    # of the run's single-threaded start-up (docs/performance.md); no conformance check uses it.
+    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", "-p", "no:anyio", *plain,
                             *_grouped(arguments)]))
 
 
