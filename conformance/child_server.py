@@ -85,9 +85,11 @@ class ChildServer:
         self._began = time.monotonic()
 
     def url(self) -> str:
-        """The URL it listens on, once it does; :class:`ChildServerError` when it exits first or does not listen
-        within ``start_timeout`` of its start (it is then stopped at once)."""
+        """The URL it listens on, once it does (at once after that); :class:`ChildServerError` when it exits
+        first or does not listen within ``start_timeout`` of its start (it is then stopped at once)."""
         output, proc = self._output, self.proc
+        if output.url is not None:
+            return output.url
         while not output.listening.wait(0.05):
             if proc.poll() is not None or time.monotonic() - self._began > self.start_timeout:
                 break

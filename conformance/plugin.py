@@ -492,15 +492,14 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
         # In a process of its own: it decides deliveries on one core while the checks draw on the other. Not
         # waited for here: it imports and binds while the first check draws (Contexts.ready waits).
         with started_child("hookproof.reference_impl.receiver", command_env({SECRET_ENV: secret})) as child:
-            base: list[str] = []
 
             def wait() -> None:
                 try:
-                    base.append(child.url())
+                    child.url()
                 except ChildServerError as exc:  # not the target's fault: nothing the checks could judge
                     pytest.exit(f"hookproof: the reference receiver did not start: {exc}", returncode=3)
 
-            yield Contexts(ReceiverContext(lambda platform: f"{base[0]}/{platform}", session, secret, **common),
+            yield Contexts(ReceiverContext(lambda platform: f"{child.url()}/{platform}", session, secret, **common),
                            wait=wait)
     finally:
         session.close()
