@@ -2,7 +2,8 @@
 
 Half of these tests' time is spent waiting on child processes: sender commands between their retries, the
 reference receiver's process, pytest run in a subprocess, Node tools. One worker per CPU left the CPUs idle
-through those waits (148 s for the suite on 2 CPUs); two per CPU overlap them (110 s; docs/performance.md).
+through those waits (123 s for the suite on 2 CPUs); two per CPU overlap them (87 s, measured back to back,
+with the same CPU time; docs/performance.md).
 ``hookproof run -n auto`` keeps one worker per CPU: pytest reads this file for it too when it starts in the
 clone's root (it loads the ``test*`` folders' conftests of the folder it starts in when an argument is no
 path, as ``--pyargs hookproof.conformance`` is), so the hook stands aside for ``--pyargs``.
