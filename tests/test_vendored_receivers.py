@@ -101,6 +101,7 @@ class PydanticReceiver:
 @pytest.fixture(scope="module")
 def pydantic_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from datamodel_code_generator import DataModelType, InputFileType, generate
+    from datamodel_code_generator.format import Formatter
 
     folder = tmp_path_factory.mktemp("bundle")
     export_described(folder, "jsonschema", bundled=True)
@@ -109,7 +110,8 @@ def pydantic_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         for spec in catalog.platform(platform).contracts:
             target = folder / f"models_{platform}_{spec.name.replace('-', '_')}.py"
             generate(folder / platform / f"{spec.name}.schema.json", input_file_type=InputFileType.JsonSchema,
-                     output=target, output_model_type=DataModelType.PydanticV2BaseModel)
+                     output=target, output_model_type=DataModelType.PydanticV2BaseModel,
+                     formatters=[Formatter.BUILTIN])
             module_spec = importlib.util.spec_from_file_location(target.stem, target)
             assert module_spec is not None and module_spec.loader is not None
             module = importlib.util.module_from_spec(module_spec)
