@@ -386,6 +386,8 @@ def judge_retried(obs: Observation, name: str = "retried_as_documented") -> None
     2XX; a failed answer it does not retry ends the delivery."""
     tries = _arrived(name, obs)
     policy = _policy(obs)
+    if obs.case.refusals > 1:
+        return _judge_link(name, obs, tries, policy)
     refused = obs.case.statuses[0]
     problems = []
     if obs.followed_redirect:
@@ -406,6 +408,24 @@ def judge_retried(obs: Observation, name: str = "retried_as_documented") -> None
     if problems:
         raise _fail(name, obs, f"expected exactly 2 requests: the first answered {refused}, the second "
                     f"answered 200; {len(tries)} arrived", problems, policy.source)
+
+
+def _judge_link(name: str, obs: Observation, tries: Sequence[Arrival], policy: RetryPolicy) -> None:
+    """One case of a chain of refusals (docs/decisions.md#chained-refusals): the try answered its status is
+    followed by another, and after the last link's retry, answered 200, nothing more comes."""
+    number, refused = obs.focus + 1, obs.refused
+    answers = ", ".join(map(str, obs.case.statuses))
+    if len(tries) < number:
+        raise _fail(name, obs, f"the delivery (answered {answers}) ended before try {number}, the one to be "
+                    f"answered {refused}: {len(tries)} arrived and the command {obs.how_it_ended()}",
+                    source=policy.source)
+    after = len(tries) - number
+    if after < 1:
+        raise _fail(name, obs, f"after an answer of {refused} (try {number} of a delivery answered {answers}) "
+                    "the sender did not try again", source=policy.source)
+    if number == obs.case.refusals and after > 1:
+        raise _fail(name, obs, f"expected exactly {number + 1} requests, the last answered 200; {len(tries)} "
+                    "arrived", [f"{after - 1} more request(s) arrived after the 2XX answer"], policy.source)
 
 
 def judge_max_tries(obs: Observation, name: str = "gives_up_after_the_last_try") -> None:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,39 @@ def scenarios_for(policy: RetryPolicy) -> dict[str, tuple[int, ...]]:
 TIMED_SCENARIO = "refuse-all"  # the backoff check measures its intervals: it never shares the machine
 
 
+def chainable(policy: RetryPolicy, statuses: tuple[int, ...]) -> bool:
+    """Whether a case may be run as one link of a chain (:func:`chained`): a ``refuse-S`` case whose failure
+    the policy retries and whose answer carries no ``Location`` (a followed 3XX could not be told apart from
+    the next one's)."""
+    return (len(statuses) == 2 and statuses[1] == 200 and policy.retries(statuses[0])
+            and not 300 <= statuses[0] < 400)
+
+
+def chains(policy: RetryPolicy, scenarios: Mapping[str, tuple[int, ...]], names: Sequence[str],
+           side_by_side: bool) -> list[list[str]]:
+    """``names`` grouped into the command runs that show them (docs/decisions.md#chained-refusals).
+
+    Side by side, the ``refuse-S`` cases of retried failures run as chains of up to ``max_tries - 1``: one
+    delivery answered S1, S2, ..., then 200 shows each of them retried, in one process instead of one each.
+    Every other case is a run of its own, and so is every case of a command run one case at a time (a chain
+    waits through the policy's whole backoff, and one case at a time nothing overlaps the waits).
+    """
+    size = policy.max_tries - 1 if side_by_side else 1
+    groups: list[list[str]] = []
+    chain: list[str] = []
+    for name in names:
+        if size > 1 and chainable(policy, scenarios[name]):
+            chain.append(name)
+            if len(chain) == size:
+                groups.append(chain)
+                chain = []
+        else:
+            groups.append([name])
+    if chain:
+        groups.append(chain)
+    return groups
+
+
 def render_command(template: str, values: Mapping[str, str]) -> list[str]:
     """Split ``template`` like a shell would (``shlex``), then substitute the placeholders inside each word.
 
@@ -169,6 +202,11 @@ class Case:
         return self.statuses[min(index, len(self.statuses) - 1)]
 
     @property
+    def refusals(self) -> int:
+        """How many failed answers come before the final one (a chain's links; 1 for ``refuse-S``)."""
+        return len(self.statuses) - 1
+
+    @property
     def spec(self) -> Contract:
         return catalog.contract(self.platform, self.contract or None)
 
@@ -193,6 +231,12 @@ class Observation:
     stdout: str = ""
     stderr: str = ""
     killed_leftovers: int = 0  # processes the command left running, which the harness killed
+    focus: int = 0  # the try this case is about: in a chain of refusals, the one answered its status
+
+    @property
+    def refused(self) -> int:
+        """The failed answer this case is about (the first, except in a chain)."""
+        return self.case.statuses[self.focus]
 
     @property
     def followed_redirect(self) -> bool:
@@ -399,7 +443,7 @@ class SenderHarness:
             if self.jobs > 1:
                 self.observe_many(platform, list(self.scenarios(platform)), secret)
             else:
-                self._seen[key] = self.run(self._case(platform, scenario, secret))
+                self._seen.update(self._run_group([self._case(platform, scenario, secret)]))
         return self._seen[key]
 
     def observe_many(self, platform: str, scenarios: Sequence[str], secret: str | None = None) -> None:
@@ -417,8 +461,9 @@ class SenderHarness:
 
     def observations(self, platform: str) -> list[Observation]:
         """Every run of the command for ``platform`` so far, in the order they were made (the HTML report draws
-        their tries)."""
-        return [obs for (p, _, _), obs in self._seen.copy().items() if p == platform]  # a copy: prefetch adds
+        their tries); a chain once, not once per case it shows."""
+        runs = {obs.url: obs for (p, _, _), obs in self._seen.copy().items() if p == platform}  # prefetch adds
+        return list(runs.values())
 
     def repeats(self, platform: str, scenario: str, secret: str | None, count: int) -> list[Observation]:
         """``count`` more runs of one case, each a delivery of its own (remembered too), ``jobs`` at a time: a
@@ -478,11 +523,9 @@ class SenderHarness:
             for platform, timed_run in timed.items():
                 self._seen[(platform, TIMED_SCENARIO, secret)] = timed_run.result()
             with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-                runs = {platform: {name: pool.submit(self.run, case) for name, case in cases.items()
-                                   if name != TIMED_SCENARIO} for platform, cases in planned.items()}
+                runs = self._submit(pool, planned)
                 for platform, futures in runs.items():
-                    for name, case_run in futures.items():
-                        self._seen[(platform, name, secret)] = case_run.result()
+                    self._store(platform, secret, planned[platform], futures)
                     done[platform].set_result(None)
         except BaseException as exc:  # handed to whoever waits for a platform not done
             for future in done.values():
@@ -493,11 +536,62 @@ class SenderHarness:
         self._warmed()
         if TIMED_SCENARIO in cases:
             self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
-        others = [case for name, case in cases.items() if name != TIMED_SCENARIO]
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-            runs = {case.name: pool.submit(self.run, case) for case in others}
-        for name, future in runs.items():
-            self._seen[(platform, name, secret)] = future.result()
+            futures = self._submit(pool, {platform: cases})[platform]
+        self._store(platform, secret, cases, futures)
+
+    def _submit(self, pool: ThreadPoolExecutor, planned: Mapping[str, Mapping[str, Case]]
+                ) -> dict[str, list[Future[dict[tuple[str, str, str | None], Observation]]]]:
+        """Start the runs that show the cases of each platform (but the timed ones, run before): a chain of
+        refusals is one run. The chains of every platform first: the short runs then overlap their waits."""
+        groups = [(platform, group) for platform, cases in planned.items()
+                  for group in chains(self.policy(platform), self.scenarios(platform),
+                                      [name for name in cases if name != TIMED_SCENARIO], self.jobs > 1)]
+        futures: dict[str, list[Future[dict[tuple[str, str, str | None], Observation]]]] = {p: [] for p in planned}
+        for platform, group in sorted(groups, key=lambda pg: len(pg[1]), reverse=True):  # stable: in order
+            futures[platform].append(pool.submit(self._run_group, [planned[platform][name] for name in group]))
+        return futures
+
+    def _store(self, platform: str, secret: str | None, cases: Mapping[str, Case],
+               futures: Sequence[Future[dict[tuple[str, str, str | None], Observation]]]) -> None:
+        """Remember what the runs showed, in the order of the cases (the HTML report's order)."""
+        shown: dict[tuple[str, str, str | None], Observation] = {}
+        for future in futures:
+            shown.update(future.result())
+        for name in cases:
+            key = (platform, name, secret)
+            if key in shown:
+                self._seen[key] = shown[key]
+
+    def _run_group(self, cases: Sequence[Case]) -> dict[tuple[str, str, str | None], Observation]:
+        """Run one case, or a chain of ``refuse-S`` cases as one delivery answered S1, S2, ..., 200, and give
+        each case its observation (docs/decisions.md#chained-refusals).
+
+        A case's status counts as retried once the try after the one answered it arrived. Where the sender
+        stopped after a status, that status is judged only where it was the first answer, as in a run of its
+        own: a sender that stopped after the third failure may have run out of tries of its own, which
+        ``gives_up_after_the_last_try`` judges, so the chain is run again from that status, and the cases
+        after it with it. Every run shows at least one case, so a chain of n cases takes at most n runs; a run
+        that shows nothing (nothing arrived, the command timed out or could not start) shows every case the
+        same, as it would have shown each of them."""
+        shown: dict[tuple[str, str, str | None], Observation] = {}
+        pending = list(cases)
+        while pending:
+            first = pending[0]
+            if len(pending) == 1:
+                obs = self.run(first)
+                shown[(first.platform, first.name, first.secret)] = obs
+                break
+            chain = replace(first, name="+".join([first.name, *(c.name.removeprefix("refuse-") for c in pending[1:])]),
+                            statuses=(*(c.statuses[0] for c in pending), 200))
+            obs = self.run(chain)
+            arrived = len(obs.tries)
+            whole = arrived == 0 or arrived > len(pending) or obs.timed_out or obs.spawn_error is not None
+            judged = len(pending) if whole else max(arrived - 1, 1)
+            for place, case in enumerate(pending[:judged]):
+                shown[(case.platform, case.name, case.secret)] = replace(obs, focus=place)
+            pending = pending[judged:]
+        return shown
 
     def run(self, case: Case) -> Observation:
         token = uuid.uuid4().hex[:12]

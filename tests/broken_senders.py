@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from hookproof.contract import NON_2XX
+from hookproof.contract import NON_2XX, StatusRange
 from hookproof.reference_impl.backoff import for_policy
 from hookproof.reference_impl.sender_cli import build_parser, read_event
 from hookproof.reference_impl.sender_core import (
@@ -46,9 +46,10 @@ class Broken(_SenderBase):
     _client: Any  # the httpx senders' client, for the modes that change it
 
     def __init__(self, options: SendOptions, change: Change | None = None,
-                 accept: Callable[[int], bool] | None = None, retry_every_failure: bool = False) -> None:
+                 accept: Callable[[int], bool] | None = None,
+                 retry_on: tuple[StatusRange, ...] | None = None) -> None:
         super().__init__(options)  # type: ignore[call-arg]  # the sender mixed in takes the options alone
-        self._change, self._accept, self._retry_every_failure = change, accept, retry_every_failure
+        self._change, self._accept, self._retry_on = change, accept, retry_on
 
     def signed(self, prepared: Prepared, number: int) -> Outgoing:
         """The reference sender's request of this try, authentication included."""
@@ -60,10 +61,11 @@ class Broken(_SenderBase):
     def prepare(self, url: str, platform: str, event: str | None, body: Any, secret: str | None,
                 contract: str | None = None) -> Prepared:
         prepared = super().prepare(url, platform, event, body, secret, contract)
-        if not self._retry_every_failure:
+        if self._retry_on is None:
             return prepared
-        # Reads the policy as if it retried every failure: a 4XX the policy does not retry is retried too.
-        policy = prepared.policy._replace(retry_on=NON_2XX)
+        # Reads the policy as if it retried these failures (every one: a 4XX the policy does not retry is
+        # retried too; 5XX only: a 4XX it retries is not).
+        policy = prepared.policy._replace(retry_on=self._retry_on)
         return prepared._replace(contract=prepared.contract._replace(retry=policy))
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
@@ -145,7 +147,7 @@ class Mode(NamedTuple):
     waits: Mapping[str, float] = MappingProxyType({})  # Backoff fields replaced in the waits
     accept: Callable[[int], bool] | None = None  # which 2XX count as success
     follow_redirects: bool = False
-    retry_every_failure: bool = False  # retry answers the policy does not retry
+    retry_on: tuple[StatusRange, ...] | None = None  # the answers retried, instead of the policy's
     client: bool = False  # changes the httpx client: runs on the httpx Sender
 
 
@@ -172,7 +174,9 @@ MODES: dict[str, Mode] = {
     "writes-repr": Mode(lambda s, p, n: _with_bytes(s, p, n, repr(json.loads(p.outgoing.content)).encode())),
     "numbers-as-strings": Mode(lambda s, p, n: _with_body(s, p, n, _numbers_as_strings(
         json.loads(p.outgoing.content)))),
-    "retries-every-failure": Mode(retry_every_failure=True),
+    "retries-every-failure": Mode(retry_on=NON_2XX),
+    "retries-only-5xx": Mode(retry_on=(StatusRange(500, 599),)),
+    "three-tries": Mode(max_tries=3),
 }
 NOT_SENDING = ("sends-nothing", "hangs", "crashes")
 
@@ -212,13 +216,13 @@ def main(argv: list[str]) -> int:
         class BrokenHttpx(Broken, Sender):
             pass
 
-        with BrokenHttpx(options_for(mode, args), mode.change, mode.accept, mode.retry_every_failure) as sender:
+        with BrokenHttpx(options_for(mode, args), mode.change, mode.accept, mode.retry_on) as sender:
             if mode.follow_redirects:
                 sender._client.follow_redirects = True
             record = sender.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
                                     contract=args.contract or None)
     else:
-        plain = BrokenPlain(options_for(mode, args), mode.change, mode.accept, mode.retry_every_failure)
+        plain = BrokenPlain(options_for(mode, args), mode.change, mode.accept, mode.retry_on)
         record = plain.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
                                contract=args.contract or None)
     print(f"{len(record.attempts)} tries, delivered: {record.delivered}")

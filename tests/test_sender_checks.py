@@ -12,6 +12,7 @@ import json
 import random
 import shlex
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -322,11 +323,13 @@ def test_body_check_details() -> None:
 def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path: Path) -> None:
     """With jobs > 1 every scenario of a platform runs at once; each observation holds only its own tries."""
     harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, jobs=4, time_scale=BASE)
-    for scenario, statuses in harness.scenarios("codewars").items():
+    for scenario in harness.scenarios("codewars"):
         obs = harness.observe("codewars", scenario, SECRET)
-        expected = 5 if scenario == "refuse-all" else len(statuses)
+        expected = 5 if scenario == "refuse-all" else len(obs.case.statuses)  # a chain's tries: all its answers
         assert [a.answered for a in obs.tries] == [obs.case.answer(i) for i in range(expected)], scenario
         assert all(a.path == _path_of(obs.url) for a in obs.tries) and not obs.strays, scenario
+    # the eight retried 4XX and 5XX refusals ran as two chains of four: nine runs for fifteen cases
+    assert len(harness.observations("codewars")) == 9
     context = SenderContext(harness, SECRET)  # every check, over the observations made above
     for check in checks_of("sender"):
         check(context, "codewars")
@@ -343,6 +346,73 @@ def test_side_by_side_cases_still_catch_a_broken_sender(server: HTTPServer, tmp_
     assert obs.followed_redirect
     with pytest.raises(CheckFailure, match="the sender followed the 301 answer's Location"):
         sender_checks.judge_retried(obs)
+
+
+# --- chained refusals: one delivery answered S1, S2, ..., 200 shows each status retried --------------------
+
+
+def test_chains_group_the_retried_refusals_only_side_by_side() -> None:
+    policy = catalog.contract("doselect").retry
+    assert policy is not None and policy.max_tries == 5
+    cases = sender_harness.scenarios_for(policy)
+    side_by_side = sender_harness.chains(policy, cases, list(cases), side_by_side=True)
+    assert [g for g in side_by_side if len(g) > 1] == [
+        ["refuse-400", "refuse-404", "refuse-410", "refuse-429"],
+        ["refuse-500", "refuse-502", "refuse-503", "refuse-504"]]
+    assert ["refuse-301"] in side_by_side and ["refuse-all"] in side_by_side and len(side_by_side) == 9
+    assert all(len(g) == 1 for g in sender_harness.chains(policy, cases, list(cases), side_by_side=False))
+    two_tries = policy._replace(max_tries=2)  # one retry: nothing to chain
+    assert all(len(g) == 1 for g in sender_harness.chains(two_tries, cases, list(cases), side_by_side=True))
+
+
+def test_a_chain_shows_a_sender_that_retries_5xx_only_failing_each_4xx(harness_for) -> None:
+    """Side by side, the 4XX refusals DoSelect retries run as one chain; the sender stops at the first, so the
+    others run again from each: every 4XX is judged as the first answer, as in a run of its own."""
+    harness = harness_for(broken_command("retries-only-5xx"), jobs=4)
+    with pytest.raises(CheckFailure, match=r"failed in 6 cases: refuse-301, refuse-302, refuse-400, refuse-404, "
+                       r"refuse-410, refuse-429(?!, )"):
+        CHECKS["retried_as_documented"](SenderContext(harness, SECRET), "doselect")
+    for status in (400, 404, 410, 429):
+        obs = harness.observe("doselect", f"refuse-{status}", SECRET)
+        assert (obs.refused, [a.answered for a in obs.tries]) == (status, [status])
+    fives = [harness.observe("doselect", f"refuse-{s}", SECRET) for s in (500, 502, 503, 504)]
+    assert {obs.url for obs in fives} == {fives[0].url} and [obs.focus for obs in fives] == [0, 1, 2, 3]
+    assert [a.answered for a in fives[0].tries] == [500, 502, 503, 504, 200]
+    # one run per 4XX (the chain and three more from where it stopped), one for the 5XX chain
+    chains = [o for o in harness.observations("doselect") if o.case.refusals > 1]
+    assert sorted(o.case.refusals for o in chains) == [2, 3, 4, 4]
+
+
+def test_a_chain_does_not_blame_a_status_for_a_sender_that_ran_out_of_tries(harness_for) -> None:
+    """Three tries where DoSelect makes five: a chain of four refusals stops after the third answer. That one is
+    judged again as the first answer of a run, so only the check of the number of tries fails: one cause, one
+    failure."""
+    harness = harness_for(broken_command("three-tries"), jobs=4)
+    context = SenderContext(harness, SECRET)
+    CHECKS["retried_as_documented"](context, "doselect")
+    with pytest.raises(CheckFailure, match="3 requests arrived while every answer was 500"):
+        CHECKS["gives_up_after_the_last_try"](context, "doselect")
+    again = harness.observe("doselect", "refuse-410", SECRET)
+    assert (again.focus, [a.answered for a in again.tries]) == (0, [410, 429, 200])
+
+
+def test_a_link_of_a_chain_is_judged_on_its_own_try() -> None:
+    body = {"meta": {}}
+    statuses = (400, 404, 200)
+    tries = [arrival(body, {}, at=0.1 * n) for n in range(1, 4)]
+    for focus in (0, 1):
+        sender_checks.judge_retried(replace(observed("doselect", "solution.create", body, *tries,
+                                                     scenario="refuse-400+404", statuses=statuses), focus=focus))
+    stopped = replace(observed("doselect", "solution.create", body, *tries[:2], scenario="refuse-400+404",
+                               statuses=statuses), focus=1)
+    with pytest.raises(CheckFailure, match=r"after an answer of 404 \(try 2 of a delivery answered 400, 404, 200\) "
+                       "the sender did not try again"):
+        sender_checks.judge_retried(stopped)
+    extra = replace(observed("doselect", "solution.create", body, *tries, arrival(body, {}, at=0.5),
+                             scenario="refuse-400+404", statuses=statuses), focus=1)
+    with pytest.raises(CheckFailure, match="expected exactly 3 requests, the last answered 200; 4 arrived"):
+        sender_checks.judge_retried(extra)
+    sender_checks.judge_retried(replace(extra, focus=0))  # the extra request is the last link's to answer for
 
 
 # --- a policy that retries only 5XX, with a constant backoff ---------------------------------------------
