@@ -70,6 +70,12 @@ class RunConfig:
         return not self.target_url and not self.sender_cmd
 
     @property
+    def jobs(self) -> int:
+        """How many sender cases run side by side: 4 for the reference sender, one for a user's command unless
+        ``--hookproof-sender-jobs`` says (docs/decisions.md#sender-cases)."""
+        return self.sender_jobs or (1 if self.sender_cmd else 4)
+
+    @property
     def active_roles(self) -> tuple[Role, ...]:
         from hookproof import catalog
 
@@ -526,7 +532,7 @@ def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.
     # listen after it (its policy's first wait) keeps the default run fast. A user's command may leave a child
     # sending, so it gets more.
     settle = DEFAULT_SETTLE if run.sender_cmd else REFERENCE_FIRST_WAIT
-    jobs = run.sender_jobs or (1 if run.sender_cmd else 4)
+    jobs = run.jobs
     time_scale = run.time_scale if run.time_scale is not None else (1.0 if run.sender_cmd else None)
     with scripted_server() as server:
         env = None if run.sender_cmd else reference_env(workdir)
@@ -586,7 +592,7 @@ def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
     from hookproof.conformance.receiver_checks import SHRINK_REQUESTS, ReceiverContext
     from hookproof.conformance.registry import CHECKS
     from hookproof.conformance.sender_checks import ENVELOPE_DELIVERIES
-    from hookproof.conformance.sender_harness import scenarios_for
+    from hookproof.conformance.sender_harness import chains, scenarios_for
 
     lines = []
     target = "the reference receiver" if not run.target_url else run.shown_target
@@ -605,11 +611,18 @@ def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
                      f"--hookproof-examples N (now {run.examples}), --hookproof-events NAMES or -k CHECK")
     senders = sorted({platform for role, platform, _ in items if role == "sender"})
     if senders:
-        runs = {p: len(scenarios_for(catalog.contract(p, run.contract).retry)) for p in senders}  # type: ignore[arg-type]
+        runs, most = {}, 0
+        for p in senders:
+            policy = catalog.contract(p, run.contract).retry
+            assert policy is not None  # a platform with sender checks is a webhook platform
+            cases = scenarios_for(policy)
+            runs[p], most = len(chains(policy, cases, list(cases), run.jobs > 1)), most + len(cases)
         each = ", ".join(f"{p} {n}" for p, n in runs.items())
-        lines.append(f"hookproof: this run runs the sender command {sum(runs.values())} times ({each}; a backoff that "
-                     f"does not show growth in one delivery is measured over {ENVELOPE_DELIVERIES} deliveries); run "
-                     "fewer with --hookproof-platform P or -k CHECK")
+        again = (f"; a sender that stops retrying within a chain of refused answers is run again from there, up to "
+                 f"{most} times" if most > sum(runs.values()) else "")
+        lines.append(f"hookproof: this run runs the sender command {sum(runs.values())} times ({each}{again}; a "
+                     f"backoff that does not show growth in one delivery is measured over {ENVELOPE_DELIVERIES} "
+                     "deliveries); run fewer with --hookproof-platform P or -k CHECK")
     checked = {platform for role, platform, name in items if role == "receiver" and name == "documented_examples"}
     unsent = sorted({rec.platform for _, rec in run.captures} - checked)
     if unsent:

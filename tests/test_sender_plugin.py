@@ -60,3 +60,23 @@ def test_inferred_retry_checks_can_be_deselected(pytester: pytest.Pytester) -> N
     assert "retried_as_documented" not in documented.stdout.str()
     assert item("codewars", "method_and_headers") in documented.stdout.str()
     assert item("doselect", "retried_as_documented") in doselect.stdout.str()  # documented for DoSelect
+
+
+def test_the_plan_counts_a_chain_of_refusals_as_one_run() -> None:
+    """The line before the run says how many times the command runs: side by side (the reference run) the
+    retried refusals run as chains, one case at a time (a user's command by default) each on its own."""
+    from hookproof.conformance.plugin import RunConfig, plan_lines
+
+    def line(sender_cmd: str | None, jobs: int | None) -> str:
+        run = RunConfig(target_url=None, platform="doselect", contract=None, secret=None, api_key=None,
+                        api_key_header=None, sender_cmd=sender_cmd, sender_timeout=20.0, sender_jobs=jobs,
+                        time_scale=None, response_timeout=5.0, examples=10, seed=None, shrink=False)
+        found = [text for text in plan_lines(run, [("sender", "doselect", "retried_as_documented")])
+                 if "runs the sender command" in text]
+        assert len(found) == 1
+        return found[0]
+
+    assert "runs the sender command 9 times (doselect 9; a sender that stops retrying within a chain of " \
+           "refused answers is run again from there, up to 15 times;" in line(None, None)
+    assert "runs the sender command 15 times (doselect 15; a backoff" in line("my-sender {url}", None)
+    assert "runs the sender command 9 times (doselect 9;" in line("my-sender {url}", 4)
