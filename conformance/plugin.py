@@ -538,7 +538,7 @@ def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.
         env = None if run.sender_cmd else reference_env(workdir)
         harness = SenderHarness(server, template, workdir, timeout=run.sender_timeout, seed=run.seed, settle=settle,
                                 jobs=jobs, contract=run.contract, time_scale=time_scale, env=env,
-                                warm_up=reference_warm_up() if env else None)
+                                warm_up=reference_warm_up() if env else None, chains_beside=not run.sender_cmd)
         # For the reference sender, a secret of our own, so that authentication is checked too.
         secret = run.secret if run.sender_cmd else (run.secret or secrets.token_urlsafe(16))
         yield Contexts(SenderContext(harness, secret))

@@ -403,12 +403,14 @@ class SenderHarness:
                  settle: float = DEFAULT_SETTLE, seed: int | None = None, max_timeouts: int = 3,
                  payload: Callable[[str, str, str, int, int | None], tuple[str, Any, str]] = case_payload,
                  jobs: int = 1, contract: str | None = None, time_scale: float | None = None,
-                 env: Mapping[str, str] | None = None, warm_up: Sequence[str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, warm_up: Sequence[str] | None = None,
+                 chains_beside: bool = False) -> None:
         if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
         self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
+        self.chains_beside = chains_beside  # chains run all at once, beside the ``jobs`` other cases
         self.contract, self.time_scale = contract, time_scale
         self.env = dict(env or {})  # added to the command's environment (reference_env)
         self._warm_up = list(warm_up) if warm_up else None  # run once before cases run side by side
@@ -522,8 +524,8 @@ class SenderHarness:
                 timed = {platform: pool.submit(self.run, cases[TIMED_SCENARIO]) for platform, cases in planned.items()}
             for platform, timed_run in timed.items():
                 self._seen[(platform, TIMED_SCENARIO, secret)] = timed_run.result()
-            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-                runs = self._submit(pool, planned)
+            with self._pools() as pools:
+                runs = self._submit(pools, planned)
                 for platform, futures in runs.items():
                     self._store(platform, secret, planned[platform], futures)
                     done[platform].set_result(None)
@@ -536,11 +538,23 @@ class SenderHarness:
         self._warmed()
         if TIMED_SCENARIO in cases:
             self._seen[(platform, TIMED_SCENARIO, secret)] = self.run(cases[TIMED_SCENARIO])
-        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
-            futures = self._submit(pool, {platform: cases})[platform]
+        with self._pools() as pools:
+            futures = self._submit(pools, {platform: cases})[platform]
         self._store(platform, secret, cases, futures)
 
-    def _submit(self, pool: ThreadPoolExecutor, planned: Mapping[str, Mapping[str, Case]]
+    @contextlib.contextmanager
+    def _pools(self) -> Iterator[tuple[ThreadPoolExecutor, ThreadPoolExecutor]]:
+        """The pool the cases run in, ``jobs`` at a time, and the one chains run in: the same, or with
+        ``chains_beside`` one of its own, all at once (a chain waits through most of its run, as the timed
+        cases do: docs/decisions.md#chained-refusals)."""
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hookproof-sender") as pool:
+            if not self.chains_beside:
+                yield pool, pool
+                return
+            with ThreadPoolExecutor(max_workers=16, thread_name_prefix="hookproof-chain") as beside:
+                yield pool, beside
+
+    def _submit(self, pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor], planned: Mapping[str, Mapping[str, Case]]
                 ) -> dict[str, list[Future[dict[tuple[str, str, str | None], Observation]]]]:
         """Start the runs that show the cases of each platform (but the timed ones, run before): a chain of
         refusals is one run. The chains of every platform first: the short runs then overlap their waits."""
@@ -549,6 +563,7 @@ class SenderHarness:
                                       [name for name in cases if name != TIMED_SCENARIO], self.jobs > 1)]
         futures: dict[str, list[Future[dict[tuple[str, str, str | None], Observation]]]] = {p: [] for p in planned}
         for platform, group in sorted(groups, key=lambda pg: len(pg[1]), reverse=True):  # stable: in order
+            pool = pools[1] if len(group) > 1 else pools[0]
             futures[platform].append(pool.submit(self._run_group, [planned[platform][name] for name in group]))
         return futures
 

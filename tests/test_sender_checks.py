@@ -322,7 +322,8 @@ def test_body_check_details() -> None:
 
 def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path: Path) -> None:
     """With jobs > 1 every scenario of a platform runs at once; each observation holds only its own tries."""
-    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, jobs=4, time_scale=BASE)
+    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, jobs=4, time_scale=BASE,
+                            settle=SETTLE)
     for scenario in harness.scenarios("codewars"):
         obs = harness.observe("codewars", scenario, SECRET)
         expected = 5 if scenario == "refuse-all" else len(obs.case.statuses)  # a chain's tries: all its answers
@@ -339,7 +340,7 @@ def test_side_by_side_cases_still_catch_a_broken_sender(server: HTTPServer, tmp_
     """The redirect case, run beside three others (four at once, as the reference run runs them), still shows
     the sender following the redirect."""
     harness = SenderHarness(server, broken_command("follows-redirects"), tmp_path, timeout=TIMEOUT, seed=7, jobs=4,
-                            time_scale=BASE)
+                            time_scale=BASE, settle=SETTLE)
     harness.observe_many("doselect", ["refuse-301", "refuse-302", "accept-200", "accept-201"], SECRET)
     obs = harness.observe("doselect", "refuse-301", SECRET)
     assert len(harness.observations("doselect")) == 4  # the four, not all fifteen of the platform
@@ -394,6 +395,28 @@ def test_a_chain_does_not_blame_a_status_for_a_sender_that_ran_out_of_tries(harn
         CHECKS["gives_up_after_the_last_try"](context, "doselect")
     again = harness.observe("doselect", "refuse-410", SECRET)
     assert (again.focus, [a.answered for a in again.tries]) == (0, [410, 429, 200])
+
+
+def _most_at_once(observations: list[Observation]) -> int:
+    edges = sorted([(o.started, 1) for o in observations] + [(o.started + o.elapsed, -1) for o in observations])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_chains_run_beside_the_other_cases_where_asked(server: HTTPServer, tmp_path: Path, beside: bool) -> None:
+    """The reference run lets its chains, which wait through most of their run, go beside the ``jobs`` other
+    cases; otherwise they take turns with them (a user's ``--hookproof-sender-jobs N`` is N at a time)."""
+    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, jobs=2, time_scale=BASE,
+                            settle=SETTLE, chains_beside=beside)
+    harness.observe_many("doselect", ["refuse-400", "refuse-404", "refuse-500", "refuse-502", "accept-200",
+                                      "accept-201", "accept-202", "accept-204"], SECRET)
+    runs = harness.observations("doselect")
+    assert sorted(o.case.refusals for o in runs) == [0, 0, 0, 0, 4]  # one chain, four accepted cases
+    assert (_most_at_once(runs) > 2) == beside
 
 
 def test_a_link_of_a_chain_is_judged_on_its_own_try() -> None:
@@ -538,9 +561,9 @@ def test_a_sender_that_retries_a_400_fails_where_the_policy_retries_5xx_only(
     (tmp_path / "reference").mkdir()
     (tmp_path / "broken").mkdir()
     reference = SenderHarness(server, reference_command(), tmp_path / "reference", timeout=TIMEOUT, seed=7,
-                              jobs=4, time_scale=BASE)
+                              jobs=4, time_scale=BASE, settle=SETTLE)
     broken = SenderHarness(server, broken_command("retries-every-failure"), tmp_path / "broken", timeout=TIMEOUT,
-                           seed=7, jobs=4, time_scale=BASE)
+                           seed=7, jobs=4, time_scale=BASE, settle=SETTLE)
     final = reference.observe(STEADY, "final-400", SECRET)
     assert [a.answered for a in final.tries] == [400]
     assert judge(reference, "retried_as_documented", STEADY, "final-400") is None
@@ -561,7 +584,8 @@ def test_a_sender_that_retries_a_400_fails_where_the_policy_retries_5xx_only(
 
 def test_the_reference_sender_waits_the_constant_delay_scaled(server: HTTPServer, tmp_path: Path,
                                                              steady: RetryPolicy) -> None:
-    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, time_scale=BASE)
+    harness = SenderHarness(server, reference_command(), tmp_path, timeout=TIMEOUT, seed=7, time_scale=BASE,
+                            settle=SETTLE)
     obs = harness.observe(STEADY, "refuse-all", SECRET)
     assert "--time-scale 0.05" in " ".join(obs.command)
     intervals = [b.at - a.at for a, b in zip(obs.tries, obs.tries[1:], strict=False)]
