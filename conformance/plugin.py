@@ -477,15 +477,17 @@ def hookproof_run(pytestconfig: pytest.Config) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
+def hookproof_receiver_context(hookproof_run: RunConfig, request: pytest.FixtureRequest) -> Iterator[Contexts]:
     """The receiver under test, or the reference receiver started for the session with a secret of its own."""
     from hookproof.conformance.http_exchange import HttpSession
     from hookproof.conformance.receiver_checks import ReceiverContext
 
     run = hookproof_run
     session = HttpSession(run.response_timeout)
+    ahead = _draw_ahead(run, request.session)
     common: dict[str, Any] = {"examples": run.examples, "seed": run.seed, "shrink": run.shrink,
-                              "contract": run.contract, "events": run.events, "captures": run.captures}
+                              "contract": run.contract, "events": run.events, "captures": run.captures,
+                              "ahead": ahead}
     try:
         if run.target_url:
             target = run.target_url
@@ -509,6 +511,29 @@ def hookproof_receiver_context(hookproof_run: RunConfig) -> Iterator[Contexts]:
                            wait=wait)
     finally:
         session.close()
+        if ahead is not None:
+            ahead.close()
+
+
+def _draw_ahead(run: RunConfig, session: pytest.Session) -> Any:
+    """The process that draws the receiver checks' payloads ahead of them (docs/decisions.md#draw-ahead), where
+    they draw enough for it to pay: not under pytest-xdist (the workers are side by side already), nor with
+    ``--hookproof-shrink`` (Hypothesis draws each case itself, to shrink it)."""
+    from hookproof import catalog
+    from hookproof.conformance.draw_ahead import WORTH_IT, DrawAhead
+    from hookproof.conformance.receiver_checks import ReceiverContext
+
+    if run.shrink or hasattr(session.config, "workerinput"):
+        return None
+    checks = [(item.callspec.params["platform"], check.name) for item in session.items  # type: ignore[attr-defined]
+              if (check := _check_of(item)) is not None and getattr(check, "role", None) == "receiver"]
+    secret = run.secret or (None if run.target_url else "generated")  # the contracts chosen depend on one
+    planning = ReceiverContext(url_for=str, session=cast(Any, None), secret=secret, examples=run.examples,
+                               seed=run.seed, contract=run.contract, events=run.events)
+    keys = planning.planned_draws(checks)
+    if sum(count * (2 if kind == "pairs" else 1) for kind, *_, count in keys) < WORTH_IT:
+        return None
+    return DrawAhead(keys, run.seed, [str(d) for d in catalog.active().folders.extra])
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, cached_property, partial
-from typing import Any
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import given
 
@@ -29,10 +29,15 @@ from hookproof.conformance.shrink import shrink
 from hookproof.contract import Contract, NamePart, SharedSecret
 from hookproof.wire import Delivery, delivery_for
 
+if TYPE_CHECKING:
+    from hookproof.conformance.draw_ahead import DrawAhead, Key
+
 UNKNOWN = "hookproof_unknown"
 SHRINK_REQUESTS = 30  # a few dozen requests, so a failing receiver costs a run about twice a passing one
 BROKEN_EXAMPLES = 5  # one-rule-broken deliveries per event
 DUPLICATE_EXAMPLES = 3  # deliveries sent twice per event
+# The checks that send one delivery per event (its documented example, else one drawn): _representatives.
+REPRESENTED = ("malformed_bodies", "authentication_required", "answers_in_time", "no_redirect", "unknown_event")
 MALFORMED_CASES = 4  # bodies that are no delivery (_malformed)
 
 
@@ -55,6 +60,9 @@ class ReceiverContext:
     captures: tuple[tuple[str, Any], ...] = ()
     # Each event's generated deliveries, drawn once per run for every check that sends them (_Pool).
     pools: dict[tuple[str, str, str], _Pool] = field(default_factory=dict, repr=False)
+    ones: dict[Key, Delivery] = field(default_factory=dict, repr=False)  # the events' representatives (_drawn)
+    # Where they are drawn ahead of the checks, in a process of their own (conformance.draw_ahead).
+    ahead: DrawAhead | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         redact.remember(self.secret)
@@ -92,6 +100,27 @@ class ReceiverContext:
         for pointer in ids:
             body = pointers.replaced(body, pointer, case_id)
         return delivery._replace(body=body)
+
+    def drawn(self, key: Key) -> list[Any]:
+        """The draw of ``key`` (see :func:`draw`), from the drawing process where it got there first."""
+        if self.ahead is None:
+            return draw(key, self.seed)
+        return self.ahead.take(key, lambda: draw(key, self.seed))
+
+    def planned_draws(self, checks: Iterable[tuple[str, str]]) -> list[Key]:
+        """The draws the receiver checks ``(platform, check)`` will ask for, in the order they ask (the order
+        of ``checks``)."""
+        keys: list[Key] = []
+        for platform, name in checks:
+            for spec in self.contracts(platform):
+                for event in self.subscribed(spec):
+                    if name in ("generated_valid", "unknown_properties", "duplicate_delivery"):
+                        keys.append(("pairs", platform, spec.name, event, self.examples))
+                    elif name == "broken_bodies":
+                        keys.append(("broken", platform, spec.name, event, min(self.examples, BROKEN_EXAMPLES)))
+                    elif name in REPRESENTED and not spec.events[event].examples:
+                        keys.append(("one", platform, spec.name, event, 1))
+        return list(dict.fromkeys(keys))
 
     def send(self, delivery: Delivery, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> Exchange:
         """Send a delivery, signed with the run's secret over the bytes sent, unless ``headers`` are given."""
@@ -258,6 +287,25 @@ def _sending(ctx: ReceiverContext, check: str, cases: _Cases,
     return prop
 
 
+def draw(key: Key, seed: int | None) -> list[Any]:
+    """One draw a check makes: ``("pairs", platform, contract, event, n)`` n (valid, with extras) pairs,
+    ``("broken", ...)`` n deliveries breaking one rule each, ``("one", ...)`` a single valid delivery. The same
+    for the same key and seed, in whichever process it is drawn (conformance.draw_ahead)."""
+    from hypothesis import strategies as st
+
+    from hookproof.conformance import strategies
+
+    kind, platform, contract, event, count = key
+    if kind == "pairs":
+        return draws(st.tuples(strategies.events(platform, event, contract=contract),
+                               strategies.events(platform, event, contract=contract, extras=True)), count, seed)
+    if kind == "broken":
+        return draws(strategies.invalid_events(platform, event, contract=contract), count, seed)
+    if kind == "one":
+        return draws(strategies.events(platform, event, contract=contract), count)  # derandomized: every run
+    raise ValueError(f"no draw of kind {kind!r}")
+
+
 class _Pool:
     """One event's generated deliveries for a run: ``valid`` for generated_valid (and, its first few,
     duplicate_delivery), ``extras`` with undocumented properties for unknown_properties, ``broken`` breaking one
@@ -270,14 +318,7 @@ class _Pool:
 
     @cached_property
     def _pairs(self) -> list[tuple[Delivery, Delivery]]:
-        from hypothesis import strategies as st
-
-        from hookproof.conformance import strategies
-
-        platform, event, contract = self._platform, self._event, self._contract
-        return draws(st.tuples(strategies.events(platform, event, contract=contract),
-                               strategies.events(platform, event, contract=contract, extras=True)),
-                     self._ctx.examples, self._ctx.seed)
+        return self._ctx.drawn(("pairs", self._platform, self._contract, self._event, self._ctx.examples))
 
     @cached_property
     def valid(self) -> tuple[Delivery, ...]:
@@ -289,10 +330,8 @@ class _Pool:
 
     @cached_property
     def broken(self) -> tuple[Delivery, ...]:
-        from hookproof.conformance import strategies
-
-        return tuple(draws(strategies.invalid_events(self._platform, self._event, contract=self._contract),
-                           min(self._ctx.examples, BROKEN_EXAMPLES), self._ctx.seed))
+        count = min(self._ctx.examples, BROKEN_EXAMPLES)
+        return tuple(self._ctx.drawn(("broken", self._platform, self._contract, self._event, count)))
 
 
 def _pool(ctx: ReceiverContext, platform: str, spec: Contract, event: str) -> _Pool:
@@ -370,12 +409,12 @@ def _shrunk(ctx: ReceiverContext, check: str, schema_id: str, first: tuple[Deliv
     return failure
 
 
-@cache
-def _drawn(platform: str, contract: str, event: str) -> Delivery:
+def _drawn(ctx: ReceiverContext, platform: str, contract: str, event: str) -> Delivery:
     """One generated delivery of ``event``: a single derandomized draw, so every run sends the same."""
-    from hookproof.conformance import strategies
-
-    return draws(strategies.events(platform, event, contract=contract), 1)[0]
+    key: Key = ("one", platform, contract, event, 1)
+    if key not in ctx.ones:
+        ctx.ones[key] = ctx.drawn(key)[0]
+    return ctx.ones[key]
 
 
 def _representatives(ctx: ReceiverContext, platform: str) -> Iterator[Delivery]:
@@ -393,7 +432,7 @@ def _representatives_of(ctx: ReceiverContext, platform: str, spec: Contract) -> 
             yield delivery_for(platform, name, ex.body, contract=spec.name,
                                origin=f"the documented example {ex.file} ({ex.source})")
         else:
-            yield _drawn(platform, spec.name, name)
+            yield _drawn(ctx, platform, spec.name, name)
 
 
 @check("receiver", "documented", needs=("examples",), sends=_examples_sent)

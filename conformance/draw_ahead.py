@@ -1,0 +1,203 @@
+"""The receiver checks' generated payloads, drawn in a process of their own ahead of the checks that send them.
+
+A run's main thread draws each event's payloads, then sends them one at a time and waits for every answer:
+about half of its time was drawing (docs/performance.md). A thread cannot draw beside it (the interpreter
+lock is theirs in turn), a process can: ``python -m hookproof.conformance.draw_ahead`` is started with the
+receiver checks, is given every draw the selected checks will ask for, in the order they ask, and hands the
+payloads back as it draws them (docs/decisions.md#draw-ahead).
+
+The draws are derandomized (one seed for one strategy), so what the process draws is what the check would
+have drawn itself (``tests/test_draw_ahead.py`` compares them). Where the process has not reached a draw
+when a check needs it (at the start, while it imports), the check draws it itself and tells the process to
+skip it: the run waits for the process only to finish the draw it is making, and a process that fails costs
+its head start, nothing else. It is a command of its own rather than a ``multiprocessing`` child, because a
+spawned child imports the run's main script again, and a user's script may run the suite at import.
+
+The protocol, over the child's standard input and output: the parent writes one pickled ``(keys, seed,
+folders)``, then the 4-byte index of each draw the child is to skip; the child writes a byte once it has
+imported, then for each draw it makes its index, its length and the pickled draw (an empty one where it
+failed). It stops at the end of its draws or once its standard input closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import struct
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from types import MappingProxyType
+from typing import IO, Any, BinaryIO, TypeVar
+
+from hookproof.wire import Delivery
+
+T = TypeVar("T")
+# (what, platform, contract, event, how many): "pairs" (valid and with extras, generated_valid's pool),
+# "broken" (broken_bodies'), "one" (an event's representative where it documents no example)
+Key = tuple[str, str, str, str, int]
+# Below this many payloads a run draws faster than a process starts (about half a CPU-second).
+WORTH_IT = 300
+CURRENT_WAIT = 10.0  # seconds to wait for the draw the process is making (a few ms; bounded all the same)
+_HEAD = struct.Struct(">II")
+_INDEX = struct.Struct(">I")
+_READY = b"R"
+
+
+def _plain(delivery: Delivery) -> tuple[Any, ...]:
+    return (*delivery[:4], dict(delivery.headers), *delivery[5:])  # a mapping proxy does not pickle
+
+
+def _delivery(fields: tuple[Any, ...]) -> Delivery:
+    platform, contract, event, body, headers, breaks, origin = fields
+    return Delivery(platform, contract, event, body, MappingProxyType(headers), breaks, origin)
+
+
+def _portable(drawn: list[Any]) -> list[Any]:
+    return [tuple(_plain(d) for d in item) if not isinstance(item, Delivery) else _plain(item) for item in drawn]
+
+
+def _rebuilt(items: list[Any]) -> list[Any]:
+    return [tuple(_delivery(d) for d in item) if item and isinstance(item[0], tuple) else _delivery(item)
+            for item in items]
+
+
+class DrawAhead:
+    """The drawing process and the draws handed to it; :meth:`take` gives a draw, from it or made here."""
+
+    def __init__(self, keys: Iterable[Key], seed: int | None, folders: Sequence[str]) -> None:
+        from hookproof.conformance.bounded_command import environ_now, tracked_child
+
+        self._order = {key: index for index, key in enumerate(dict.fromkeys(keys))}
+        self._results: dict[int, bytes] = {}
+        self._ready = False
+        self._ended = False
+        self._next = 0  # the index the process draws now (it draws in order, skipping what it was told to)
+        self._skipped: set[int] = set()
+        self._changed = threading.Condition()
+        self._stack = ExitStack()
+        self._proc = self._stack.enter_context(
+            tracked_child([sys.executable, "-m", "hookproof.conformance.draw_ahead"], environ_now()))
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdin: IO[bytes] = self._proc.stdin
+        try:
+            header = pickle.dumps((list(self._order), seed, list(folders)))
+            self._stdin.write(_INDEX.pack(len(header)) + header)
+            self._stdin.flush()
+        except OSError:
+            self._ended = True
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,
+                                        name="hookproof-draw-ahead")
+        self._reader.start()
+
+    def _read(self, out: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError, struct.error):
+            if out.read(1) == _READY:
+                with self._changed:
+                    self._ready = True
+                while head := out.read(_HEAD.size):
+                    index, size = _HEAD.unpack(head)
+                    data = out.read(size)
+                    if len(data) < size:
+                        break
+                    with self._changed:
+                        self._results[index] = data
+                        self._next = index + 1
+                        self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _current(self) -> int:
+        """The index the process is drawing now (the first after its last that it was not told to skip)."""
+        current = self._next
+        while current in self._skipped:
+            current += 1
+        return current
+
+    def take(self, key: Key, here: Callable[[], list[T]]) -> list[T]:
+        """The draw of ``key``: the process's where it has it or is making it, else ``here()`` (and the
+        process is told to skip it)."""
+        index = self._order.get(key)
+        if index is None:
+            return here()
+        with self._changed:
+            if index not in self._results and self._ready and not self._ended and index == self._current():
+                self._changed.wait_for(lambda: index in self._results or self._ended, CURRENT_WAIT)
+            data = self._results.pop(index, None)
+            if data is None:
+                self._skipped.add(index)
+        if not data:  # not drawn there (or it failed there: drawn here, which says why)
+            if data is None:
+                with contextlib.suppress(OSError, ValueError):
+                    self._stdin.write(_INDEX.pack(index))
+                    self._stdin.flush()
+            return here()
+        return _rebuilt(pickle.loads(data))  # written by the run's own child
+
+    def close(self) -> None:
+        """Stop the process (its standard input closed; killed if it does not end) and reap it."""
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.close()
+        with contextlib.suppress(Exception):
+            self._proc.wait(timeout=2)
+        self._stack.close()  # kills its session if it still runs, and reaps it
+        self._reader.join(timeout=1)
+
+
+def _exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        block = os.read(fd, size - len(data))
+        if not block:
+            raise EOFError("the run closed the pipe")
+        data += block
+    return data
+
+
+def _serve(fd: int, sink: BinaryIO) -> None:
+    """The drawing process: read the draws, make them in order, skip what the parent drew itself. Its input
+    is read unbuffered, so that ``select`` sees every index the parent wrote."""
+    from hookproof import catalog
+    from hookproof.conformance import receiver_checks
+
+    (size,) = _INDEX.unpack(_exactly(fd, _INDEX.size))
+    keys, seed, folders = pickle.loads(_exactly(fd, size))  # written by the run that started it
+    catalog.configure(folders)
+    sink.write(_READY)
+    sink.flush()
+    skipped: set[int] = set()
+    pending = b""
+    for index, key in enumerate(keys):
+        while select.select([fd], [], [], 0)[0]:  # what the parent drew itself meanwhile
+            raw = os.read(fd, 4096)
+            if not raw:
+                return  # the parent is gone, or done
+            pending += raw
+            whole = len(pending) - len(pending) % _INDEX.size
+            skipped.update(i for (i,) in _INDEX.iter_unpack(pending[:whole]))
+            pending = pending[whole:]
+        if index in skipped:
+            continue
+        try:
+            data = pickle.dumps(_portable(receiver_checks.draw(key, seed)))
+        except Exception:  # the parent draws it itself and meets the error there, with its traceback
+            data = b""
+        sink.write(_HEAD.pack(index, len(data)) + data)
+        sink.flush()
+
+
+def main() -> None:
+    protocol = os.fdopen(os.dup(1), "wb")
+    with open(os.devnull, "wb") as devnull:  # nothing else may write into the protocol: warnings go nowhere
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+    with contextlib.suppress(BrokenPipeError, EOFError, KeyboardInterrupt):
+        _serve(sys.stdin.fileno(), protocol)
+
+
+if __name__ == "__main__":
+    main()
