@@ -31,16 +31,19 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from types import MappingProxyType
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import IO, Any, BinaryIO
 
 from hookproof.wire import Delivery
 
-T = TypeVar("T")
 # (what, platform, contract, event, how many): "pairs" (valid and with extras, generated_valid's pool),
 # "broken" (broken_bodies'), "one" (an event's representative where it documents no example)
 Key = tuple[str, str, str, str, int]
 # Below this many payloads a run draws faster than a process starts (about half a CPU-second).
 WORTH_IT = 300
+# After this many draws in a row that the process was still making when asked for, drawing is what the checks
+# wait on (a fast receiver): the next draw is then made here meanwhile. Sooner, it would only take time from
+# the checks that the process would have saved them (the reference run: the receiver's answers are slower).
+BEHIND = 2
 CURRENT_WAIT = 10.0  # seconds to wait for the draw the process is making (a few ms; bounded all the same)
 _HEAD = struct.Struct(">II")
 _INDEX = struct.Struct(">I")
@@ -66,13 +69,19 @@ def _rebuilt(items: list[Any]) -> list[Any]:
 
 
 class DrawAhead:
-    """The drawing process and the draws handed to it; :meth:`take` gives a draw, from it or made here."""
+    """The drawing process and the draws handed to it; :meth:`take` gives a draw, from it or made here
+    (``here``, the same draw in this process)."""
 
-    def __init__(self, keys: Iterable[Key], seed: int | None, folders: Sequence[str]) -> None:
+    def __init__(self, keys: Iterable[Key], seed: int | None, folders: Sequence[str],
+                 here: Callable[[Key], list[Any]]) -> None:
         from hookproof.conformance.bounded_command import environ_now, tracked_child
 
-        self._order = {key: index for index, key in enumerate(dict.fromkeys(keys))}
+        self._here = here
+        self._keys = list(dict.fromkeys(keys))
+        self._order = {key: index for index, key in enumerate(self._keys)}
         self._results: dict[int, bytes] = {}
+        self._mine: dict[int, list[Any]] = {}  # drawn here while the process made the draw before it
+        self._behind = 0  # how many draws in a row the checks asked for while the process was making them
         self._ready = False
         self._ended = False
         self._next = 0  # the index the process draws now (it draws in order, skipping what it was told to)
@@ -118,25 +127,40 @@ class DrawAhead:
             current += 1
         return current
 
-    def take(self, key: Key, here: Callable[[], list[T]]) -> list[T]:
-        """The draw of ``key``: the process's where it has it or is making it, else ``here()`` (and the
-        process is told to skip it)."""
+    def take(self, key: Key) -> list[Any]:
+        """The draw of ``key``: the process's where it has it or is making it, else drawn here (and the
+        process told to skip it). Where the checks keep catching up with the process (:data:`BEHIND`), the
+        next draw is made here while it makes the one asked for: the two then draw side by side."""
         index = self._order.get(key)
         if index is None:
-            return here()
+            return self._here(key)
+        if index in self._mine:
+            return self._mine.pop(index)
         with self._changed:
-            if index not in self._results and self._ready and not self._ended and index == self._current():
+            making = index not in self._results and self._ready and not self._ended and index == self._current()
+        self._behind = self._behind + 1 if making else 0
+        if self._behind >= BEHIND and index + 1 < len(self._keys) and self._claim(index + 1):
+            self._mine[index + 1] = self._here(self._keys[index + 1])
+        with self._changed:
+            if making:
                 self._changed.wait_for(lambda: index in self._results or self._ended, CURRENT_WAIT)
             data = self._results.pop(index, None)
-            if data is None:
-                self._skipped.add(index)
-        if not data:  # not drawn there (or it failed there: drawn here, which says why)
-            if data is None:
-                with contextlib.suppress(OSError, ValueError):
-                    self._stdin.write(_INDEX.pack(index))
-                    self._stdin.flush()
-            return here()
+        if data is None and self._claim(index):
+            return self._here(key)
+        if not data:  # it failed there: drawn here, which says why
+            return self._here(key)
         return _rebuilt(pickle.loads(data))  # written by the run's own child
+
+    def _claim(self, index: int) -> bool:
+        """Take draw ``index`` from the process (it is told to skip it) unless it has it or is making it."""
+        with self._changed:
+            if index in self._results or (self._ready and not self._ended and index == self._current()):
+                return False
+            self._skipped.add(index)
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.write(_INDEX.pack(index))
+            self._stdin.flush()
+        return True
 
     def close(self) -> None:
         """Stop the process (its standard input closed; killed if it does not end) and reap it."""

@@ -521,7 +521,7 @@ def _draw_ahead(run: RunConfig, session: pytest.Session) -> Any:
     ``--hookproof-shrink`` (Hypothesis draws each case itself, to shrink it)."""
     from hookproof import catalog
     from hookproof.conformance.draw_ahead import WORTH_IT, DrawAhead
-    from hookproof.conformance.receiver_checks import ReceiverContext
+    from hookproof.conformance.receiver_checks import ReceiverContext, draw
 
     if run.shrink or hasattr(session.config, "workerinput"):
         return None
@@ -533,7 +533,8 @@ def _draw_ahead(run: RunConfig, session: pytest.Session) -> Any:
     keys = planning.planned_draws(checks)
     if sum(count * (2 if kind == "pairs" else 1) for kind, *_, count in keys) < WORTH_IT:
         return None
-    return DrawAhead(keys, run.seed, [str(d) for d in catalog.active().folders.extra])
+    return DrawAhead(keys, run.seed, [str(d) for d in catalog.active().folders.extra],
+                     lambda key: draw(key, run.seed))
 
 
 @pytest.fixture(scope="session")

@@ -34,30 +34,61 @@ def _settled(ahead: DrawAhead, count: int) -> None:
         time.sleep(0.02)
 
 
+def _nowhere(key: Key) -> list[Any]:
+    raise AssertionError(f"{key} was drawn here")
+
+
 def test_the_process_draws_what_the_checks_draw_here() -> None:
-    ahead = DrawAhead(KEYS, None, [])
+    ahead = DrawAhead(KEYS, None, [], _nowhere)
     try:
         _settled(ahead, len(KEYS))
         for key in KEYS:
-            def here(key: Key = key) -> list[Any]:
-                raise AssertionError(f"{key} was drawn here")
-            assert _comparable(ahead.take(key, here)) == _comparable(draw(key, None)), key
+            assert _comparable(ahead.take(key)) == _comparable(draw(key, None)), key
     finally:
         ahead.close()
     assert ahead._proc.poll() is not None  # reaped
 
 
 def test_a_draw_the_process_has_not_reached_is_drawn_here_and_skipped_there() -> None:
-    ahead = DrawAhead(KEYS, None, [])
+    drawn_here: list[Key] = []
+
+    def here(key: Key) -> list[Any]:
+        drawn_here.append(key)
+        return draw(key, None)
+
+    ahead = DrawAhead(KEYS, None, [], here)
     try:
         started = time.monotonic()
-        drawn_here: list[Key] = []
         second = KEYS[1]
-        got = ahead.take(second, lambda: drawn_here.append(second) or draw(second, None))
+        got = ahead.take(second)
         assert drawn_here == [second] and time.monotonic() - started < 5  # no wait for the process to import
         assert _comparable(got) == _comparable(draw(second, None))
         _settled(ahead, len(KEYS) - 1)
         assert 1 not in ahead._results  # told to skip it, the process did
+    finally:
+        ahead.close()
+
+
+def test_while_the_process_makes_a_draw_the_next_is_drawn_here() -> None:
+    """Where the checks catch up with the process, the two draw side by side instead of one waiting."""
+    drawn_here: list[Key] = []
+
+    def here(key: Key) -> list[Any]:
+        drawn_here.append(key)
+        return draw(key, None)
+
+    big = [("pairs", "qualified", "document", event, 40) for event in
+           ("assessment.created", "assessment.updated", "solution.created", "solution.updated",
+            "challenge.created", "challenge.updated")]
+    ahead = DrawAhead(big, None, [], here)
+    try:
+        deadline = time.monotonic() + 60
+        while not ahead._ready and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert ahead._ready
+        taken = [ahead.take(key) for key in big]  # nothing between: each asked for while the process makes it
+        assert big[0] not in drawn_here and any(key in drawn_here for key in big[2:]), drawn_here
+        assert [_comparable(t) for t in taken] == [_comparable(draw(key, None)) for key in big]
     finally:
         ahead.close()
 
@@ -82,14 +113,14 @@ def test_the_process_skips_the_draws_it_is_told_to() -> None:
 
 
 def test_a_process_that_dies_costs_only_its_head_start() -> None:
-    ahead = DrawAhead(KEYS, None, [])
+    ahead = DrawAhead(KEYS, None, [], lambda key: draw(key, None))
     try:
         ahead._proc.kill()
         ahead._proc.wait(timeout=10)
         _settled(ahead, len(KEYS))
         assert ahead._ended
         for key in KEYS:
-            assert _comparable(ahead.take(key, lambda key=key: draw(key, None))) == _comparable(draw(key, None))
+            assert _comparable(ahead.take(key)) == _comparable(draw(key, None))
     finally:
         ahead.close()
 
@@ -99,9 +130,9 @@ def test_the_planned_draws_are_the_ones_the_checks_make() -> None:
     asked: list[Key] = []
 
     class Recording:
-        def take(self, key: Key, here: Any) -> Any:
+        def take(self, key: Key) -> Any:
             asked.append(key)
-            return here()
+            return draw(key, None)
 
     checks = [(platform, name) for platform in ("codewars", "doselect", "qualified", "viasto")
               for name in RECEIVER_CHECKS]
