@@ -597,8 +597,10 @@ class SenderHarness:
                 obs = self.run(first)
                 shown[(first.platform, first.name, first.secret)] = obs
                 break
-            chain = replace(first, name="+".join([first.name, *(c.name.removeprefix("refuse-") for c in pending[1:])]),
-                            statuses=(*(c.statuses[0] for c in pending), 200))
+            # refuse-400-404-410-429: only characters a URL path carries as they are (RFC 3986 unreserved), so
+            # that no client's encoding of the URL moves its requests elsewhere
+            name = "-".join([first.name, *(c.name.removeprefix("refuse-") for c in pending[1:])])
+            chain = replace(first, name=name, statuses=(*(c.statuses[0] for c in pending), 200))
             obs = self.run(chain)
             arrived = len(obs.tries)
             whole = arrived == 0 or arrived > len(pending) or obs.timed_out or obs.spawn_error is not None

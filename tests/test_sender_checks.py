@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import replace
@@ -330,7 +331,11 @@ def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path
         assert [a.answered for a in obs.tries] == [obs.case.answer(i) for i in range(expected)], scenario
         assert all(a.path == _path_of(obs.url) for a in obs.tries) and not obs.strays, scenario
     # the eight retried 4XX and 5XX refusals ran as two chains of four: nine runs for fifteen cases
-    assert len(harness.observations("codewars")) == 9
+    runs = harness.observations("codewars")
+    assert len(runs) == 9 and {o.case.name for o in runs if o.case.refusals > 1} == {
+        "refuse-400-404-410-429", "refuse-500-502-503-504"}
+    # every URL path is made of characters a client sends as they are (RFC 3986 unreserved, and slashes)
+    assert all(re.fullmatch(r"[A-Za-z0-9._~/-]+", _path_of(o.url)) for o in runs)
     context = SenderContext(harness, SECRET)  # every check, over the observations made above
     for check in checks_of("sender"):
         check(context, "codewars")
@@ -425,14 +430,14 @@ def test_a_link_of_a_chain_is_judged_on_its_own_try() -> None:
     tries = [arrival(body, {}, at=0.1 * n) for n in range(1, 4)]
     for focus in (0, 1):
         sender_checks.judge_retried(replace(observed("doselect", "solution.create", body, *tries,
-                                                     scenario="refuse-400+404", statuses=statuses), focus=focus))
-    stopped = replace(observed("doselect", "solution.create", body, *tries[:2], scenario="refuse-400+404",
+                                                     scenario="refuse-400-404", statuses=statuses), focus=focus))
+    stopped = replace(observed("doselect", "solution.create", body, *tries[:2], scenario="refuse-400-404",
                                statuses=statuses), focus=1)
     with pytest.raises(CheckFailure, match=r"after an answer of 404 \(try 2 of a delivery answered 400, 404, 200\) "
                        "the sender did not try again"):
         sender_checks.judge_retried(stopped)
     extra = replace(observed("doselect", "solution.create", body, *tries, arrival(body, {}, at=0.5),
-                             scenario="refuse-400+404", statuses=statuses), focus=1)
+                             scenario="refuse-400-404", statuses=statuses), focus=1)
     with pytest.raises(CheckFailure, match="expected exactly 3 requests, the last answered 200; 4 arrived"):
         sender_checks.judge_retried(extra)
     sender_checks.judge_retried(replace(extra, focus=0))  # the extra request is the last link's to answer for
