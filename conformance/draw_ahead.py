@@ -38,8 +38,9 @@ from hookproof.wire import Delivery
 # (what, platform, contract, event, how many): "pairs" (valid and with extras, generated_valid's pool),
 # "broken" (broken_bodies'), "one" (an event's representative where it documents no example)
 Key = tuple[str, str, str, str, int]
-# Below this many payloads a run draws faster than a process starts (about half a CPU-second).
-WORTH_IT = 300
+# Below this many payloads the run draws most of them itself before the process has imported (about half a
+# CPU-second; a payload is drawn in about 0.35 ms): the process would cost more CPU than it saves.
+WORTH_IT = 1000
 # After this many draws in a row that the process was still making when asked for, drawing is what the checks
 # wait on (a fast receiver): the next draw is then made here meanwhile. Sooner, it would only take time from
 # the checks that the process would have saved them (the reference run: the receiver's answers are slower).
@@ -48,6 +49,26 @@ CURRENT_WAIT = 10.0  # seconds to wait for the draw the process is making (a few
 _HEAD = struct.Struct(">II")
 _INDEX = struct.Struct(">I")
 _READY = b"R"
+
+
+def draw(key: Key, seed: int | None) -> list[Any]:
+    """One draw a check makes: ``("pairs", platform, contract, event, n)`` n (valid, with extras) pairs,
+    ``("broken", ...)`` n deliveries breaking one rule each, ``("one", ...)`` a single valid delivery. The same
+    for the same key and seed, in whichever process it is drawn."""
+    from hypothesis import strategies as st
+
+    from hookproof.conformance import strategies
+    from hookproof.conformance.run_settings import draws
+
+    kind, platform, contract, event, count = key
+    if kind == "pairs":
+        return draws(st.tuples(strategies.events(platform, event, contract=contract),
+                               strategies.events(platform, event, contract=contract, extras=True)), count, seed)
+    if kind == "broken":
+        return draws(strategies.invalid_events(platform, event, contract=contract), count, seed)
+    if kind == "one":
+        return draws(strategies.events(platform, event, contract=contract), count)  # derandomized: every run
+    raise ValueError(f"no draw of kind {kind!r}")
 
 
 def _plain(delivery: Delivery) -> tuple[Any, ...]:
@@ -186,7 +207,6 @@ def _serve(fd: int, sink: BinaryIO) -> None:
     """The drawing process: read the draws, make them in order, skip what the parent drew itself. Its input
     is read unbuffered, so that ``select`` sees every index the parent wrote."""
     from hookproof import catalog
-    from hookproof.conformance import receiver_checks
 
     (size,) = _INDEX.unpack(_exactly(fd, _INDEX.size))
     keys, seed, folders = pickle.loads(_exactly(fd, size))  # written by the run that started it
@@ -207,7 +227,7 @@ def _serve(fd: int, sink: BinaryIO) -> None:
         if index in skipped:
             continue
         try:
-            data = pickle.dumps(_portable(receiver_checks.draw(key, seed)))
+            data = pickle.dumps(_portable(draw(key, seed)))
         except Exception:  # the parent draws it itself and meets the error there, with its traceback
             data = b""
         sink.write(_HEAD.pack(index, len(data)) + data)

@@ -520,8 +520,8 @@ def _draw_ahead(run: RunConfig, session: pytest.Session) -> Any:
     they draw enough for it to pay: not under pytest-xdist (the workers are side by side already), nor with
     ``--hookproof-shrink`` (Hypothesis draws each case itself, to shrink it)."""
     from hookproof import catalog
-    from hookproof.conformance.draw_ahead import WORTH_IT, DrawAhead
-    from hookproof.conformance.receiver_checks import ReceiverContext, draw
+    from hookproof.conformance.draw_ahead import WORTH_IT, DrawAhead, draw
+    from hookproof.conformance.receiver_checks import ReceiverContext
 
     if run.shrink or hasattr(session.config, "workerinput"):
         return None

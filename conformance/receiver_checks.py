@@ -21,16 +21,17 @@ from hypothesis import given
 from hookproof import catalog, pointers, redact
 from hookproof.conformance import failure_files
 from hookproof.conformance.causes import Findings, Ledger
+from hookproof.conformance.draw_ahead import Key, draw
 from hookproof.conformance.http_exchange import Exchange, HttpSession
 from hookproof.conformance.registry import check
 from hookproof.conformance.report import PAYLOAD_CHARS, CheckFailure, curl_command, excerpt, first_check_failure
-from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, draws, runner
+from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
 from hookproof.conformance.shrink import shrink
 from hookproof.contract import Contract, NamePart, SharedSecret
 from hookproof.wire import Delivery, delivery_for
 
 if TYPE_CHECKING:
-    from hookproof.conformance.draw_ahead import DrawAhead, Key
+    from hookproof.conformance.draw_ahead import DrawAhead
 
 UNKNOWN = "hookproof_unknown"
 SHRINK_REQUESTS = 30  # a few dozen requests, so a failing receiver costs a run about twice a passing one
@@ -283,25 +284,6 @@ def _sending(ctx: ReceiverContext, check: str, cases: _Cases,
         cases.run(ctx.fresh(delivery, check), send)
 
     return prop
-
-
-def draw(key: Key, seed: int | None) -> list[Any]:
-    """One draw a check makes: ``("pairs", platform, contract, event, n)`` n (valid, with extras) pairs,
-    ``("broken", ...)`` n deliveries breaking one rule each, ``("one", ...)`` a single valid delivery. The same
-    for the same key and seed, in whichever process it is drawn (conformance.draw_ahead)."""
-    from hypothesis import strategies as st
-
-    from hookproof.conformance import strategies
-
-    kind, platform, contract, event, count = key
-    if kind == "pairs":
-        return draws(st.tuples(strategies.events(platform, event, contract=contract),
-                               strategies.events(platform, event, contract=contract, extras=True)), count, seed)
-    if kind == "broken":
-        return draws(strategies.invalid_events(platform, event, contract=contract), count, seed)
-    if kind == "one":
-        return draws(strategies.events(platform, event, contract=contract), count)  # derandomized: every run
-    raise ValueError(f"no draw of kind {kind!r}")
 
 
 class _Pool:

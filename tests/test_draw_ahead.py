@@ -11,8 +11,7 @@ import pytest
 
 from hookproof import catalog
 from hookproof.conformance import draw_ahead
-from hookproof.conformance.draw_ahead import DrawAhead, Key
-from hookproof.conformance.receiver_checks import draw
+from hookproof.conformance.draw_ahead import DrawAhead, Key, draw
 from tests.test_receiver_checks import RECEIVER_CHECKS, app, target
 
 KEYS: list[Key] = [("pairs", "doselect", "document", "solution.create", 3),
