@@ -117,6 +117,9 @@ class DrawAhead:
             header = pickle.dumps((list(self._order), seed, list(folders)))
             self._stdin.write(_INDEX.pack(len(header)) + header)
             self._stdin.flush()
+            # From now on only 4-byte skips: never block the checks on a process that stopped reading them (a
+            # skip that does not fit is lost, and the process only draws it in vain).
+            os.set_blocking(self._stdin.fileno(), False)
         except OSError:
             self._ended = True
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True,

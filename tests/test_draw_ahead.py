@@ -177,3 +177,27 @@ def test_the_run_draws_ahead_only_where_it_pays(shrink: bool) -> None:
     finally:
         if ahead is not None:
             ahead.close()
+
+
+def test_skips_never_block_on_a_process_that_stopped_reading() -> None:
+    """A process stuck in a draw reads no skips; writing them must not stall the checks once its pipe is full."""
+    import signal
+    import threading
+
+    ahead = DrawAhead(KEYS, None, [], lambda key: draw(key, None))
+    try:
+        os.kill(ahead._proc.pid, signal.SIGSTOP)
+        done = threading.Event()
+
+        def claim_many() -> None:
+            for index in range(100, 40_100):  # 160 KB of skips: more than a pipe holds
+                ahead._claim(index)
+            done.set()
+
+        worker = threading.Thread(target=claim_many, daemon=True)
+        worker.start()
+        assert done.wait(30), "writing skips blocked on a full pipe"
+    finally:
+        os.kill(ahead._proc.pid, signal.SIGCONT)
+        ahead.close()
+    assert ahead._proc.poll() is not None
