@@ -415,6 +415,10 @@ def _judge_link(name: str, obs: Observation, tries: Sequence[Arrival], policy: R
     followed by another, and after the last link's retry, answered 200, nothing more comes."""
     number, refused = obs.focus + 1, obs.refused
     answers = ", ".join(map(str, obs.case.statuses))
+    if obs.followed_redirect:
+        raise _fail(name, obs, "the sender followed a redirect", [
+            f"the sender followed the {refused} answer's Location ({obs.redirect_url}) of try {number}: a 3XX is a "
+            "failed try, to be retried at the configured URL"], policy.source)
     if len(tries) < number:
         raise _fail(name, obs, f"the delivery (answered {answers}) ended before try {number}, the one to be "
                     f"answered {refused}: {len(tries)} arrived and the command {obs.how_it_ended()}",

@@ -114,11 +114,9 @@ TIMED_SCENARIO = "refuse-all"  # the backoff check measures its intervals: it ne
 
 
 def chainable(policy: RetryPolicy, statuses: tuple[int, ...]) -> bool:
-    """Whether a case may be run as one link of a chain (:func:`chained`): a ``refuse-S`` case whose failure
-    the policy retries and whose answer carries no ``Location`` (a followed 3XX could not be told apart from
-    the next one's)."""
-    return (len(statuses) == 2 and statuses[1] == 200 and policy.retries(statuses[0])
-            and not 300 <= statuses[0] < 400)
+    """Whether a case may be run as one link of a chain (:func:`chains`): a ``refuse-S`` case, whose failure
+    the policy retries."""
+    return len(statuses) == 2 and statuses[1] == 200 and policy.retries(statuses[0])
 
 
 def chains(policy: RetryPolicy, scenarios: Mapping[str, tuple[int, ...]], names: Sequence[str],
@@ -240,7 +238,15 @@ class Observation:
 
     @property
     def followed_redirect(self) -> bool:
-        return any(a.path == _path_of(self.redirect_url) for a in self.strays)
+        """Whether the sender asked for the ``Location`` of the answer this case is about. In a chain every 3XX
+        points to the same URL, so a request there belongs to the last try before it (a sender follows a
+        redirect before it tries again, if it does)."""
+        moved = [a for a in self.strays if a.path == _path_of(self.redirect_url)]
+        if self.case.refusals <= 1:
+            return bool(moved)
+        after = self.tries[self.focus].at if self.focus < len(self.tries) else float("inf")
+        before = self.tries[self.focus + 1].at if self.focus + 1 < len(self.tries) else float("inf")
+        return any(after <= a.at < before for a in moved)
 
     def how_it_ended(self) -> str:
         if self.spawn_error and self.spawn_error.startswith("not run"):

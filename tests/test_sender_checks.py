@@ -330,10 +330,10 @@ def test_side_by_side_cases_keep_their_own_requests(server: HTTPServer, tmp_path
         expected = 5 if scenario == "refuse-all" else len(obs.case.statuses)  # a chain's tries: all its answers
         assert [a.answered for a in obs.tries] == [obs.case.answer(i) for i in range(expected)], scenario
         assert all(a.path == _path_of(obs.url) for a in obs.tries) and not obs.strays, scenario
-    # the eight retried 4XX and 5XX refusals ran as two chains of four: nine runs for fifteen cases
+    # the ten retried refusals ran as chains of four, four and two: eight runs for fifteen cases
     runs = harness.observations("codewars")
-    assert len(runs) == 9 and {o.case.name for o in runs if o.case.refusals > 1} == {
-        "refuse-400-404-410-429", "refuse-500-502-503-504"}
+    assert len(runs) == 8 and {o.case.name for o in runs if o.case.refusals > 1} == {
+        "refuse-301-302-400-404", "refuse-410-429-500-502", "refuse-503-504"}
     # every URL path is made of characters a client sends as they are (RFC 3986 unreserved, and slashes)
     assert all(re.fullmatch(r"[A-Za-z0-9._~/-]+", _path_of(o.url)) for o in runs)
     context = SenderContext(harness, SECRET)  # every check, over the observations made above
@@ -363,30 +363,31 @@ def test_chains_group_the_retried_refusals_only_side_by_side() -> None:
     cases = sender_harness.scenarios_for(policy)
     side_by_side = sender_harness.chains(policy, cases, list(cases), side_by_side=True)
     assert [g for g in side_by_side if len(g) > 1] == [
-        ["refuse-400", "refuse-404", "refuse-410", "refuse-429"],
-        ["refuse-500", "refuse-502", "refuse-503", "refuse-504"]]
-    assert ["refuse-301"] in side_by_side and ["refuse-all"] in side_by_side and len(side_by_side) == 9
+        ["refuse-301", "refuse-302", "refuse-400", "refuse-404"],
+        ["refuse-410", "refuse-429", "refuse-500", "refuse-502"], ["refuse-503", "refuse-504"]]
+    assert ["accept-200"] in side_by_side and ["refuse-all"] in side_by_side and len(side_by_side) == 8
     assert all(len(g) == 1 for g in sender_harness.chains(policy, cases, list(cases), side_by_side=False))
     two_tries = policy._replace(max_tries=2)  # one retry: nothing to chain
     assert all(len(g) == 1 for g in sender_harness.chains(two_tries, cases, list(cases), side_by_side=True))
 
 
 def test_a_chain_shows_a_sender_that_retries_5xx_only_failing_each_4xx(harness_for) -> None:
-    """Side by side, the 4XX refusals DoSelect retries run as one chain; the sender stops at the first, so the
-    others run again from each: every 4XX is judged as the first answer, as in a run of its own."""
+    """Side by side, the refusals DoSelect retries run as chains; the sender stops at the first 3XX or 4XX, so
+    the chain runs again from each: every one is judged as the first answer, as in a run of its own."""
     harness = harness_for(broken_command("retries-only-5xx"), jobs=4)
     with pytest.raises(CheckFailure, match=r"failed in 6 cases: refuse-301, refuse-302, refuse-400, refuse-404, "
                        r"refuse-410, refuse-429(?!, )"):
         CHECKS["retried_as_documented"](SenderContext(harness, SECRET), "doselect")
-    for status in (400, 404, 410, 429):
+    for status in (301, 302, 400, 404, 410, 429):
         obs = harness.observe("doselect", f"refuse-{status}", SECRET)
-        assert (obs.refused, [a.answered for a in obs.tries]) == (status, [status])
-    fives = [harness.observe("doselect", f"refuse-{s}", SECRET) for s in (500, 502, 503, 504)]
-    assert {obs.url for obs in fives} == {fives[0].url} and [obs.focus for obs in fives] == [0, 1, 2, 3]
-    assert [a.answered for a in fives[0].tries] == [500, 502, 503, 504, 200]
-    # one run per 4XX (the chain and three more from where it stopped), one for the 5XX chain
-    chains = [o for o in harness.observations("doselect") if o.case.refusals > 1]
-    assert sorted(o.case.refusals for o in chains) == [2, 3, 4, 4]
+        assert (obs.focus, obs.refused, [a.answered for a in obs.tries]) == (0, status, [status])
+    for status in (500, 502, 503, 504):  # retried, each shown by the try after the one answered it
+        obs = harness.observe("doselect", f"refuse-{status}", SECRET)
+        assert obs.refused == status and obs.tries[obs.focus].answered == status and len(obs.tries) > obs.focus + 1
+    assert harness.observe("doselect", "refuse-500", SECRET).url == harness.observe("doselect", "refuse-502",
+                                                                                    SECRET).url
+    runs = [o for o in harness.observations("doselect") if o.case.refusals]
+    assert len(runs) == 8  # one from each of the six statuses it stopped at, then 500-502 and 503-504
 
 
 def test_a_chain_does_not_blame_a_status_for_a_sender_that_ran_out_of_tries(harness_for) -> None:
@@ -398,8 +399,8 @@ def test_a_chain_does_not_blame_a_status_for_a_sender_that_ran_out_of_tries(harn
     CHECKS["retried_as_documented"](context, "doselect")
     with pytest.raises(CheckFailure, match="3 requests arrived while every answer was 500"):
         CHECKS["gives_up_after_the_last_try"](context, "doselect")
-    again = harness.observe("doselect", "refuse-410", SECRET)
-    assert (again.focus, [a.answered for a in again.tries]) == (0, [410, 429, 200])
+    again = harness.observe("doselect", "refuse-400", SECRET)  # where the first chain stopped: run again from it
+    assert (again.focus, [a.answered for a in again.tries]) == (0, [400, 404, 200])
 
 
 def _most_at_once(observations: list[Observation]) -> int:
@@ -441,6 +442,20 @@ def test_a_link_of_a_chain_is_judged_on_its_own_try() -> None:
     with pytest.raises(CheckFailure, match="expected exactly 3 requests, the last answered 200; 4 arrived"):
         sender_checks.judge_retried(extra)
     sender_checks.judge_retried(replace(extra, focus=0))  # the extra request is the last link's to answer for
+
+
+def test_in_a_chain_a_followed_redirect_belongs_to_the_try_before_it() -> None:
+    """Every 3XX of a chain points to the same Location: a request there is the follow of the last try before
+    it, so a sender that retries a 301 and follows a 302 fails on the 302 alone."""
+    body = {"meta": {}}
+    tries = [arrival(body, {}, at=0.1 * n) for n in (1, 3)]  # 301 at 0.1, 302 at 0.3, then it followed
+    followed = sender_harness.Arrival(0.35, "GET", "/x/moved", (), b"", 200)
+    chain = replace(observed("doselect", "solution.create", body, *tries, scenario="refuse-301-302",
+                             statuses=(301, 302, 200)), strays=[followed])
+    sender_checks.judge_retried(replace(chain, focus=0))
+    with pytest.raises(CheckFailure, match=r"followed the 302 answer's Location \(http://127.0.0.1:1/x/moved\) "
+                       "of try 2"):
+        sender_checks.judge_retried(replace(chain, focus=1))
 
 
 # --- a policy that retries only 5XX, with a constant backoff ---------------------------------------------

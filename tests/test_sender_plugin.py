@@ -76,7 +76,7 @@ def test_the_plan_counts_a_chain_of_refusals_as_one_run() -> None:
         assert len(found) == 1
         return found[0]
 
-    assert "runs the sender command 9 times (doselect 9; a sender that stops retrying within a chain of " \
+    assert "runs the sender command 8 times (doselect 8; a sender that stops retrying within a chain of " \
            "refused answers is run again from there, up to 15 times;" in line(None, None)
     assert "runs the sender command 15 times (doselect 15; a backoff" in line("my-sender {url}", None)
-    assert "runs the sender command 9 times (doselect 9;" in line("my-sender {url}", 4)
+    assert "runs the sender command 8 times (doselect 8;" in line("my-sender {url}", 4)
