@@ -169,9 +169,9 @@ class DrawAhead:
             if making:
                 self._changed.wait_for(lambda: index in self._results or self._ended, CURRENT_WAIT)
             data = self._results.pop(index, None)
-        if data is None and self._claim(index):
-            return self._here(key)
-        if not data:  # it failed there: drawn here, which says why
+        if not data:  # not drawn there (then it is told to skip it), or it failed there: drawn here, which says why
+            if data is None:
+                self._claim(index)
             return self._here(key)
         return _rebuilt(pickle.loads(data))  # written by the run's own child
 

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 import pytest
 
 if TYPE_CHECKING:
+    from hookproof.conformance.draw_ahead import DrawAhead
+    from hookproof.conformance.receiver_checks import ReceiverContext
     from hookproof.conformance.registration_checks import RegistrationContext
     from hookproof.conformance.registry import Check, Role
 
@@ -515,22 +517,29 @@ def hookproof_receiver_context(hookproof_run: RunConfig, request: pytest.Fixture
             ahead.close()
 
 
-def _draw_ahead(run: RunConfig, session: pytest.Session) -> Any:
+def _planning_context(run: RunConfig) -> ReceiverContext:
+    """A receiver context that sends nothing, for planning what the run's receiver checks will send and draw:
+    the same contracts (with a secret, the authenticating ones: the reference run always has one), examples,
+    seed and events as the run's."""
+    from hookproof.conformance.receiver_checks import ReceiverContext
+
+    return ReceiverContext(url_for=str, session=cast(Any, None), secret=run.secret or (
+        "planned" if run.reference else None), examples=run.examples, seed=run.seed, contract=run.contract,
+        events=run.events, captures=run.captures)
+
+
+def _draw_ahead(run: RunConfig, session: pytest.Session) -> DrawAhead | None:
     """The process that draws the receiver checks' payloads ahead of them (docs/decisions.md#draw-ahead), where
     they draw enough for it to pay: not under pytest-xdist (the workers are side by side already), nor with
     ``--hookproof-shrink`` (Hypothesis draws each case itself, to shrink it)."""
     from hookproof import catalog
     from hookproof.conformance.draw_ahead import WORTH_IT, DrawAhead, draw
-    from hookproof.conformance.receiver_checks import ReceiverContext
 
     if run.shrink or hasattr(session.config, "workerinput"):
         return None
     checks = [(item.callspec.params["platform"], check.name) for item in session.items  # type: ignore[attr-defined]
               if (check := _check_of(item)) is not None and getattr(check, "role", None) == "receiver"]
-    secret = run.secret or (None if run.target_url else "generated")  # the contracts chosen depend on one
-    planning = ReceiverContext(url_for=str, session=cast(Any, None), secret=secret, examples=run.examples,
-                               seed=run.seed, contract=run.contract, events=run.events)
-    keys = planning.planned_draws(checks)
+    keys = _planning_context(run).planned_draws(checks)
     if sum(count * (2 if kind == "pairs" else 1) for kind, *_, count in keys) < WORTH_IT:
         return None
     return DrawAhead(keys, run.seed, [str(d) for d in catalog.active().folders.extra],
@@ -615,16 +624,14 @@ def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
     """What the run will send, for its header: deliveries to the receiver, runs of the sender command, each
     with how to send fewer. Shrinking a failing event adds up to its budget more."""
     from hookproof import catalog
-    from hookproof.conformance.receiver_checks import SHRINK_REQUESTS, ReceiverContext
+    from hookproof.conformance.receiver_checks import SHRINK_REQUESTS
     from hookproof.conformance.registry import CHECKS
     from hookproof.conformance.sender_checks import ENVELOPE_DELIVERIES
     from hookproof.conformance.sender_harness import chains, scenarios_for
 
     lines = []
     target = "the reference receiver" if not run.target_url else run.shown_target
-    planning = ReceiverContext(url_for=str, session=cast(Any, None), secret=run.secret or (
-        "planned" if run.reference else None), examples=run.examples, seed=run.seed, contract=run.contract,
-        events=run.events, captures=run.captures)
+    planning = _planning_context(run)
     receiving: dict[str, int] = {}
     for role, platform, name in items:
         sends = CHECKS[name].sends if name in CHECKS else None
