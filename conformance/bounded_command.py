@@ -135,22 +135,26 @@ def _start_time(pid: int) -> int:
     return int(fields[19]) if len(fields) >= 20 else 0
 
 
-def _leftovers(session: int, started: int) -> list[int]:
-    """Processes the command ``session`` left behind: those in its session, and orphans reparented to us that
-    started after it did and belong to no other running command (a process of ours started before it is not
-    its). Never one in this process's own session: the command runs in a session of its own, and what it
-    starts stays there or makes a new one (no process can join an existing session), so a process in ours is
-    a child something else here started meanwhile (another test's ``subprocess.run``, a worker's helper),
-    whose parent is alive."""
+def _leftovers(session: int, started: int, killed: set[int]) -> tuple[list[int], bool]:
+    """Processes the command ``session`` left behind, not yet ``killed``, and whether one already killed is
+    still dying. Those in its session; orphans reparented to us that started after it did and belong to no
+    other running command (a process of ours started before it is not its); and the children of a process
+    killed in an earlier round: one forked while we killed its parent is a child of it until the parent is
+    gone, in a session of its own if it made one, so only its parent names it. Never one in this process's
+    own session: the command runs in a session of its own, and what it starts stays there or makes a new one
+    (no process can join an existing session), so a process in ours is a child something else here started
+    meanwhile (another test's ``subprocess.run``, a worker's helper), whose parent is alive."""
     me, own_session = os.getpid(), os.getsid(0)
     others = set(_running) - {session}  # the caller holds _running_lock: no command starts while we look
-    victims = []
+    victims, dying = [], False
     for pid, ppid, sid, state, start in _processes():
         if pid == me or state == "Z" or pid in others or sid in others or sid == own_session:
             continue
-        if sid == session or (ppid == me and start >= started):
+        if pid in killed:
+            dying = True
+        elif sid == session or ppid in killed or (ppid == me and start >= started):
             victims.append(pid)
-    return victims
+    return victims, dying
 
 
 def _reap_orphans(tracked: set[int]) -> None:
@@ -201,13 +205,15 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
         outcome.elapsed = time.monotonic() - began
         outcome.exit_code = proc.returncode
         killed: set[int] = set()
-        for _ in range(KILL_ROUNDS):  # killing a parent hands its children to us: look again until none is left
+        # Killing a parent hands its children to us, and one may fork as it dies: look again until none is left
+        # and every process killed is gone (a process stuck in the kernel costs the rounds, no more).
+        for _ in range(KILL_ROUNDS):
             with _running_lock:
-                leftovers = [pid for pid in _leftovers(proc.pid, started) if pid not in killed]
+                leftovers, dying = _leftovers(proc.pid, started, killed)
                 for pid in leftovers:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(pid, signal.SIGKILL)
-            if not leftovers:
+            if not leftovers and not dying:
                 break
             killed.update(leftovers)
             time.sleep(0.02)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from hookproof import redact
-from hookproof.conformance import receiver_checks
+from hookproof.conformance import bounded_command, receiver_checks
 from hookproof.conformance.bounded_command import OUTPUT_TAIL, run_bounded
 from hookproof.conformance.http_exchange import HttpSession
 from hookproof.conformance.receiver_checks import ReceiverContext
@@ -240,6 +240,23 @@ def test_processes_a_sender_leaves_behind_are_killed_and_reported(tmp_path: Path
     time.sleep(0.2)
     assert not any(_alive(pid) for pid in left), [pid for pid in left if _alive(pid)]
     assert outcome.killed_leftovers >= 3
+
+
+def test_a_child_forked_as_its_parent_is_killed_is_killed_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race behind a leftover seen alive under load: the sweep kills a process in a session of its own
+    (an orphan of ours) that forks as it dies; its child made a session too, and while the parent is not yet
+    gone the child is neither in the command's session nor ours. Its parent names it."""
+    me, own = os.getpid(), os.getsid(0)
+    command, orphan, child, bystander = 900001, 900002, 900003, 900004
+    table = [(orphan, me, 910000, "S", 50),  # killed in round one, still dying
+             (child, orphan, 920000, "S", 60),  # forked as it died, in a session of its own
+             (bystander, 1, 930000, "S", 70)]  # someone else's
+    monkeypatch.setattr(bounded_command, "_processes", lambda: table)
+    assert bounded_command._leftovers(command, 10, set()) == ([orphan], False)
+    assert bounded_command._leftovers(command, 10, {orphan}) == ([child], True)
+    table[0] = (orphan, me, 910000, "Z", 50)
+    assert bounded_command._leftovers(command, 10, {orphan, child}) == ([], True)
+    assert own not in (910000, 920000, 930000)
 
 
 # --- the reference servers refuse ambiguous or broken input with a 4XX, and check their database ---------
