@@ -63,6 +63,36 @@ def test_a_bad_profile_is_a_one_line_error_on_the_command_line(tmp_path: Path) -
     assert result.stderr.count("\n") == 1 and "'content_type' is a required property" in result.stderr
 
 
+_READ_ACME = ("import sys; from hookproof import catalog; catalog.contract('acme'); "
+              "print('jsonschema' in sys.modules)")
+
+
+def test_a_profile_the_run_checked_is_not_checked_again_by_the_commands_it_starts(tmp_path: Path) -> None:
+    """The sender command of a run against a folder of one's own reads the profiles the run checked without
+    importing jsonschema; a profile changed since, or one the run never checked, is checked as before."""
+    from hookproof import profiles
+    from hookproof.conformance.sender_harness import command_env
+
+    root = _write(tmp_path, copy.deepcopy(sixth_platform.PROFILE))
+    catalog.configure([root])
+    catalog.contract("acme")
+    env = command_env()
+    assert env[profiles.CHECKED_ENV] and env["HOOKPROOF_SCHEMAS"] == str(root)
+
+    def child(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _READ_ACME], env=environ, capture_output=True, text=True,
+                              timeout=60)
+
+    assert child(env).stdout.split() == ["False"]
+    unchecked = {k: v for k, v in env.items() if k != profiles.CHECKED_ENV}
+    assert child(unchecked).stdout.split() == ["True"]
+    broken = _broken(lambda p: p["contract"].pop("method"))  # the profile changed after the run checked it
+    (root / "acme" / "profile.json").write_text(json.dumps(broken), encoding="utf-8")
+    changed = child(env)
+    assert changed.returncode == 1 and "'method' is a required property" in changed.stderr
+    assert "KeyError" not in changed.stderr
+
+
 def test_a_folder_without_platforms_or_missing_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="no platform in it"):
         catalog.configure([tmp_path]).platforms()

@@ -12,7 +12,9 @@ the name (the derived schema gets an ``$id`` of its own and its relative ``$ref`
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -49,6 +51,9 @@ from hookproof.schema_store import BASE_URI, PlatformFolder, builtin_root
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
+CHECKED_ENV = "HOOKPROOF_CHECKED_PROFILES"
+_checked: set[str] = set()  # digests (_digest) of the users' profiles read and found valid
+
 FACTS = ("method", "method_source", "content_type", "headers", "headers_source", "event_name", "delivery_metadata",
          "auth", "retry", "registration", "document", "date")
 
@@ -59,6 +64,19 @@ def _profile_validator() -> Draft202012Validator:
 
     schema = json.loads(builtin_root().joinpath("profile.schema.json").read_text(encoding="utf-8"))
     return Draft202012Validator(schema)
+
+
+def _digest(profile: str) -> str:
+    """What names a profile as checked: its text and the schema it was checked against (another version of
+    hookproof may check it otherwise)."""
+    schema = builtin_root().joinpath("profile.schema.json").read_bytes()
+    return hashlib.sha256(schema + b"\0" + profile.encode("utf-8")).hexdigest()
+
+
+def checked_profiles() -> str:
+    """The profiles of the users' folders this process has read and found valid, for ``$HOOKPROOF_CHECKED_PROFILES``
+    in the environment of the commands it starts (digests only: nothing of the profiles themselves)."""
+    return ",".join(sorted(_checked))
 
 
 def check_profile(raw: Any, where: str) -> None:
@@ -85,9 +103,16 @@ def load(folder: PlatformFolder, retry_of: Callable[[str, str], RetryPolicy]) ->
     """Read ``folder``'s profile; ``retry_of(platform, asker)`` gives another platform's base retry policy, for
     a profile that assumes it (``"assumed_from"``)."""
     where = folder.describe()
-    raw = folder.read_json("profile.json")
-    if folder.origin != "built-in":  # the built-in profiles are checked by the project's tests (test_schemas), and
-        check_profile(raw, where)    # checking them at every start costs the sender command jsonschema's import
+    text = folder.read_text("profile.json")
+    raw = folder.parse_json("profile.json", text)
+    # The built-in profiles are checked by the project's tests (test_schemas); checking one at every start costs
+    # the sender command jsonschema's import (about 60 ms, twice what the rest of a delivery costs it). A
+    # folder of the user's is checked once per run: the run that checked it tells the commands it starts.
+    if folder.origin != "built-in":
+        digest = _digest(text)
+        if digest not in os.environ.get(CHECKED_ENV, "").split(","):
+            check_profile(raw, where)
+        _checked.add(digest)
     if raw["platform"] != folder.id:
         raise ProfileError(f"{where}: /platform: {raw['platform']!r} is not the folder's name {folder.id!r}")
     reader = _Reader(folder, raw, retry_of)

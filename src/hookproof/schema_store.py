@@ -85,8 +85,12 @@ class PlatformFolder(NamedTuple):
             raise ProfileError(f"{self.describe(relpath)}: not UTF-8 (byte {exc.start})") from None
 
     def read_json(self, relpath: str) -> Any:
+        return self.parse_json(relpath, self.read_text(relpath))
+
+    def parse_json(self, relpath: str, text: str) -> Any:
+        """The file's text as JSON, or a :class:`ProfileError` naming the file and where it stops being JSON."""
         try:
-            return json.loads(self.read_text(relpath))
+            return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProfileError(f"{self.describe(relpath)}: not JSON: {exc.msg} at line {exc.lineno} column "
                                f"{exc.colno}") from None
