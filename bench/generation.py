@@ -110,7 +110,7 @@ def measure(strategy: st.SearchStrategy[Any], schema_id: str, examples: int, rep
     return Rate(len(drawn) / seconds, valid / max(len(drawn), 1), len(drawn))
 
 
-def _wall_once(strategy: st.SearchStrategy[Any], examples: int) -> tuple[float, int]:
+def wall_once(strategy: st.SearchStrategy[Any], examples: int) -> tuple[float, int]:
     """Wall seconds of one ``@given`` run over ``strategy`` (generate phase, derandomized), and its examples."""
     seen = [0]
 
@@ -162,14 +162,14 @@ def ceiling(examples: int, repeats: int, from_schema: Callable[[Any], st.SearchS
         if from_schema is not None:
             hjs_strategy = st.one_of([from_schema(inlined(e.schema_id))
                                       for e in catalog.contract(platform).events.values()])
-        _wall_once(ours_strategy, 5)  # compiled and warmed before timing
+        wall_once(ours_strategy, 5)  # compiled and warmed before timing
         best = {"ours": 0.0, "engine": 0.0, "hjs": 0.0}
         for _ in range(repeats):
             for key, strategy, count in (("engine", st.integers(), examples), ("ours", ours_strategy, examples),
                                          ("hjs", hjs_strategy, max(examples // 5, 10))):
                 if strategy is None:
                     continue
-                seconds, seen = _wall_once(strategy, count)
+                seconds, seen = wall_once(strategy, count)
                 best[key] = max(best[key], seen / seconds)
         drawn = choices_per_example(ours_strategy, examples)
         row = f"| {platform} | {best['ours']:,.0f} | {best['engine']:,.0f} | {best['ours'] / best['engine']:.0%} |"

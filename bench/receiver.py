@@ -11,6 +11,13 @@ receiver fails the others, which would add shrinking); their rate is deliveries 
 first and the last delivery, so pytest's start-up is not counted against them (it is in the run's time).
 The raw client sends the same number of bytes per request over one keep-alive socket, pre-encoded: the
 most a Python client on this core gets out of this receiver. Only 127.0.0.1 is contacted.
+
+Next to both, the engine's ceiling: Hypothesis' own ``@given(st.integers())`` loop on this core, timed right
+after each run (``generation.wall_once``), the most payloads per second any check gets out of Hypothesis on
+one core, whatever it sends. Every delivery of the checks is a payload Hypothesis drew (in the run's thread,
+or in the process that draws ahead on the other core): where the raw client answers faster than the engine
+draws, checks / raw is bounded by engine / raw, and checks / engine says how much of the engine's rate the
+checks keep after sending and judging.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import generation  # bench/generation.py
 import loopback  # bench/loopback.py: run as python bench/..., this folder is on sys.path
+from hypothesis import strategies as st
 from loopback import ANSWER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +129,13 @@ def raw_client(port: int, deliveries: int, size: int) -> float:
         return deliveries / (time.monotonic() - began)
 
 
+def engine_ceiling(examples: int = 300, repeats: int = 3) -> float:
+    """Examples/s of Hypothesis' ``@given(st.integers())`` by the wall clock, best of ``repeats``."""
+    generation.wall_once(st.integers(), 5)  # warmed before timing
+    return max(seen / seconds for seconds, seen in (generation.wall_once(st.integers(), examples)
+                                                    for _ in range(repeats)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--platform", default="qualified", help="the platform whose receiver checks run (qualified)")
@@ -132,14 +148,16 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; platform {args.platform}; "
               f"checks: {CHECKS}\n")
         print("| --hookproof-examples | deliveries | run wall s | checks deliveries/s | raw client deliveries/s "
-              "| checks / raw | s per 1,000 deliveries |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+              "| checks / raw | engine ceiling examples/s | engine / raw | checks / engine | s per 1,000 deliveries |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for examples in args.examples:
             run = run_checks(port, args.platform, examples)
             checks_rate = run["deliveries"] / run["span"]
             raw = raw_client(port, args.raw, int(run["bytes"] / max(run["deliveries"], 1)))  # right after: same load
+            engine = engine_ceiling()
             print(f"| {examples} | {run['deliveries']:,.0f} | {run['seconds']:.2f} | {checks_rate:,.0f} | {raw:,.0f} "
-                  f"| {checks_rate / raw:.1%} | {run['span'] / run['deliveries'] * 1000:.2f} |", flush=True)
+                  f"| {checks_rate / raw:.1%} | {engine:,.0f} | {engine / raw:.1%} | {checks_rate / engine:.0%} "
+                  f"| {run['span'] / run['deliveries'] * 1000:.2f} |", flush=True)
     finally:
         process.kill()
         process.join(5)
