@@ -214,6 +214,9 @@ def _serve(fd: int, sink: BinaryIO) -> None:
     (size,) = _INDEX.unpack(_exactly(fd, _INDEX.size))
     keys, seed, folders = pickle.loads(_exactly(fd, size))  # written by the run that started it
     catalog.configure(folders)
+    from hookproof.conformance import collector
+
+    collector.tune()  # for the process's whole life: it only draws
     sink.write(_READY)
     sink.flush()
     skipped: set[int] = set()

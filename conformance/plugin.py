@@ -417,6 +417,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in drop]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """A run of conformance checks draws its payloads with the collector tuned for it (``collector``)."""
+    if not any(_is_conformance(item) for item in session.items):
+        return (yield)
+    from hookproof.conformance import collector
+
+    with collector.for_the_run():
+        return (yield)
+
+
 def _is_conformance(item: pytest.Item) -> bool:
     return "hookproof_check" in getattr(item, "fixturenames", ())
 

@@ -1,4 +1,5 @@
-"""How many xdist workers ``pytest -n auto`` starts for the project's own tests: two per CPU, not one.
+"""How the project's own tests use the machine: how many xdist workers ``pytest -n auto`` starts (two per
+CPU, not one), and the garbage collector's settings for drawing (``hookproof.conformance.collector``).
 
 Half of these tests' time is spent waiting on child processes: sender commands between their retries, the
 reference receiver's process, pytest run in a subprocess, Node tools. One worker per CPU left the CPUs idle
@@ -24,6 +25,16 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's share)
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> object:
+    """The tests draw payloads by the hundred thousand, as a conformance run does: the same collector settings
+    (``hookproof.conformance.collector``; a run in process inside a test leaves them as they are)."""
+    from hookproof.conformance import collector
+
+    with collector.for_the_run():
+        return (yield)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -1,0 +1,57 @@
+"""The collector's settings for a run: raised and frozen for its span, restored after, the same payloads."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from hookproof.conformance import collector
+from hookproof.conformance.draw_ahead import draw
+
+
+@pytest.fixture
+def default_collector() -> Iterator[None]:
+    """Each test starts from CPython's own settings (the project's conftest tunes them for the whole session)."""
+    before = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    yield
+    gc.set_threshold(*before)
+
+
+def test_a_run_raises_and_freezes_for_its_span_and_restores_after(default_collector: object) -> None:
+    with collector.for_the_run():
+        assert gc.get_threshold() == collector.THRESHOLDS
+        assert gc.get_freeze_count() > 1000  # what the process had imported
+        with collector.for_the_run():  # a run in process inside a run leaves them be
+            assert gc.get_threshold() == collector.THRESHOLDS
+        assert gc.get_freeze_count() > 1000
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == 0
+
+
+def test_the_payloads_do_not_depend_on_the_collector(default_collector: object) -> None:
+    keys = [("pairs", "qualified", "document", "team_candidate.created", 6),
+            ("broken", "codewars", "document", "webhook.updated", 6)]
+    plain = [draw(key, None) for key in keys]
+    with collector.for_the_run():
+        tuned = [draw(key, None) for key in keys]
+    assert tuned == plain
+
+
+def test_a_conformance_run_in_process_gives_the_settings_back(pytester: pytest.Pytester,
+                                                              default_collector: object) -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    class Spy:
+        @pytest.hookimpl(trylast=True)
+        def pytest_runtest_call(self) -> None:
+            seen.append(gc.get_threshold())
+
+    result = pytester.runpytest("--pyargs", "hookproof.conformance", "-k", "receiver-codewars-documented_examples",
+                                plugins=[Spy()])
+    result.assert_outcomes(passed=1)
+    assert seen == [collector.THRESHOLDS]
+    assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
