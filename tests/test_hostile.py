@@ -178,8 +178,8 @@ def test_an_unreachable_target_never_shows_its_password(pytester: pytest.Pyteste
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = pytester.runpytest_subprocess(*SUITE, "--target-url", f"http://user:pa55w0rd@127.0.0.1:{port}/x",
-                                           "--hookproof-platform", "viasto", timeout=60)
+    result = pytester.runpytest(*SUITE, "--target-url", f"http://user:pa55w0rd@127.0.0.1:{port}/x",
+                                "--hookproof-platform", "viasto")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "cannot reach --target-url http://***@127.0.0.1" in result.stderr.str()
     assert "pa55w0rd" not in result.stderr.str() + result.stdout.str()

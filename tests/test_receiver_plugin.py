@@ -39,7 +39,7 @@ def _free_port() -> int:
 )
 def test_bad_options_get_one_line_before_any_test(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     args = [a.format(port=_free_port()) for a in args]
-    result = pytester.runpytest_subprocess(*SUITE, *args, timeout=60)
+    result = pytester.runpytest(*SUITE, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert any(message in line for line in result.errlines), result.errlines
     assert "Traceback" not in result.stderr.str() and "passed" not in result.stdout.str()

@@ -24,10 +24,10 @@ def item(platform: str, check: str) -> str:
 
 
 def test_a_sender_that_never_retries_does_not_conform(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "--pyargs", "hookproof.conformance", "--hookproof-sender-cmd", command("no-retry"),
         "--hookproof-platform", "doselect", "--hookproof-sender-timeout", "20", "--hookproof-time-scale", SCALE,
-        "-v", "-p", "no:cacheprovider", timeout=180)
+        "-v", "-p", "no:cacheprovider")
     assert result.ret == 1
     result.stdout.fnmatch_lines_random([
         "*test_conformance.py::test_conformance[[]sender-doselect-method_and_headers[]] PASSED*",
@@ -52,10 +52,9 @@ def test_a_sender_that_never_retries_does_not_conform(pytester: pytest.Pytester)
 def test_inferred_retry_checks_can_be_deselected(pytester: pytest.Pytester) -> None:
     common = ["--pyargs", "hookproof.conformance", "--hookproof-sender-cmd", command("no-retry"),
               "--hookproof-platform", "codewars", "--collect-only", "-q", "-p", "no:cacheprovider"]
-    everything = pytester.runpytest_subprocess(*common, timeout=120)
-    documented = pytester.runpytest_subprocess(*common, "-m", "not retry_policy_inferred", timeout=120)
-    doselect = pytester.runpytest_subprocess(*common[:5], "doselect", *common[6:], "-m",
-                                             "not retry_policy_inferred", timeout=120)
+    everything = pytester.runpytest(*common)
+    documented = pytester.runpytest(*common, "-m", "not retry_policy_inferred")
+    doselect = pytester.runpytest(*common[:5], "doselect", *common[6:], "-m", "not retry_policy_inferred")
     assert item("codewars", "retried_as_documented") in everything.stdout.str()
     assert "retried_as_documented" not in documented.stdout.str()
     assert item("codewars", "method_and_headers") in documented.stdout.str()
