@@ -391,8 +391,7 @@ def judge_retried(obs: Observation, name: str = "retried_as_documented") -> None
     refused = obs.case.statuses[0]
     problems = []
     if obs.followed_redirect:
-        problems.append(f"the sender followed the {refused} answer's Location ({obs.redirect_url}): a 3XX is a "
-                        "failed try, to be retried at the configured URL")
+        problems.append(_followed(obs, refused))
     if not policy.retries(refused):
         if len(tries) != 1:
             raise _fail(name, obs, f"{len(tries)} requests arrived; an answer of {refused} is not retried (the "
@@ -410,15 +409,19 @@ def judge_retried(obs: Observation, name: str = "retried_as_documented") -> None
                     f"answered 200; {len(tries)} arrived", problems, policy.source)
 
 
+def _followed(obs: Observation, refused: int, which: str = "") -> str:
+    return (f"the sender followed the {refused} answer's Location ({obs.redirect_url}){which}: a 3XX is a failed "
+            "try, to be retried at the configured URL")
+
+
 def _judge_link(name: str, obs: Observation, tries: Sequence[Arrival], policy: RetryPolicy) -> None:
     """One case of a chain of refusals (docs/decisions.md#chained-refusals): the try answered its status is
     followed by another, and after the last link's retry, answered 200, nothing more comes."""
     number, refused = obs.focus + 1, obs.refused
     answers = ", ".join(map(str, obs.case.statuses))
     if obs.followed_redirect:
-        raise _fail(name, obs, "the sender followed a redirect", [
-            f"the sender followed the {refused} answer's Location ({obs.redirect_url}) of try {number}: a 3XX is a "
-            "failed try, to be retried at the configured URL"], policy.source)
+        raise _fail(name, obs, "the sender followed a redirect", [_followed(obs, refused, f" of try {number}")],
+                    policy.source)
     if len(tries) < number:
         raise _fail(name, obs, f"the delivery (answered {answers}) ended before try {number}, the one to be "
                     f"answered {refused}: {len(tries)} arrived and the command {obs.how_it_ended()}",
