@@ -1,10 +1,11 @@
 """Python's cyclic garbage collector in the processes that draw payloads for a whole run.
 
-Drawing with Hypothesis allocates millions of short-lived objects, and CPython's collector runs a young
-generation pass every 700 allocations more than deallocations and, every tenth of those, an older one that
-walks everything the run imported (pytest, Hypothesis, the schemas, the strategies: a few hundred thousand
-objects that live as long as the process). Reference counting frees nearly all of the payloads' objects; what the
-collector spends its time on is walking the long-lived ones again. So, once a run has imported and collected
+Drawing with Hypothesis allocates millions of short-lived objects, and CPython's collector passes over the
+young generation every 700 allocations more than deallocations, over the middle one every tenth of those, and
+over everything every tenth of those again once enough has survived: everything being what the run imported
+(pytest, Hypothesis, the schemas, the strategies: a few hundred thousand objects that live as long as the
+process). Reference counting frees nearly all of the payloads' objects; the collector's time goes to walking
+the long-lived ones again and again. So, once a run has imported and collected
 what it needs, the objects alive then are frozen (``gc.freeze``: the collector no longer walks them) and the
 young generation is made larger, for the span of the run only (:func:`for_the_run` restores both). Measured
 in `docs/performance.md`: about 8% of the CPU of drawing-heavy work, the same payloads (the collector decides

@@ -59,18 +59,21 @@ FACTS = ("method", "method_source", "content_type", "headers", "headers_source",
 
 
 @cache
+def _profile_schema() -> bytes:
+    return builtin_root().joinpath("profile.schema.json").read_bytes()
+
+
+@cache
 def _profile_validator() -> Draft202012Validator:
     from jsonschema import Draft202012Validator
 
-    schema = json.loads(builtin_root().joinpath("profile.schema.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    return Draft202012Validator(json.loads(_profile_schema()))
 
 
 def _digest(profile: str) -> str:
     """What names a profile as checked: its text and the schema it was checked against (another version of
     hookproof may check it otherwise)."""
-    schema = builtin_root().joinpath("profile.schema.json").read_bytes()
-    return hashlib.sha256(schema + b"\0" + profile.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_profile_schema() + b"\0" + profile.encode("utf-8")).hexdigest()
 
 
 def checked_profiles() -> str:
