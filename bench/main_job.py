@@ -68,30 +68,41 @@ def one_run(extra: list[str], env: dict[str, str], python: str = sys.executable,
     return wall, cpu, last
 
 
+def step(rev: str, *argv: str, timeout: float, cwd: Path | None = None) -> None:
+    """One step of setting ``rev`` up for ``--against``; a failure ends the bench with its last line."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"--against {rev}: {' '.join(argv[:4])} ... failed: {said}")
+
+
+@contextmanager
+def worktree_of(rev: str) -> Iterator[Path]:
+    """A temporary folder holding ``tree``, commit ``rev`` checked out (a git worktree), and room for venvs;
+    the worktree and the folder are removed when the block ends."""
+    folder = Path(tempfile.mkdtemp(prefix="hookproof-against-"))
+    try:
+        step(rev, "git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder / "tree"), rev,
+             timeout=120)
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder / "tree")], check=False,
+                       timeout=120, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def checkout_of(rev: str) -> Iterator[tuple[str, Path, str]]:
     """(its venv's python, its folder, a python for this checkout): ``rev`` checked out and installed, and this
     checkout installed the same way (a venv of its own, without the dev extra, whose pytest plugins the run
     would otherwise load), all removed when the block ends."""
-    folder = Path(tempfile.mkdtemp(prefix="hookproof-against-"))
-    tree, venv, here = folder / "tree", folder / "venv", folder / "venv-here"
-    def step(*argv: str, timeout: float) -> None:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            said = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SystemExit(f"--against {rev}: {' '.join(argv[:4])} ... failed: {said}")
-
-    try:
-        step("git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), rev, timeout=120)
-        step(sys.executable, "-m", "venv", str(venv), timeout=300)
-        step(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(tree), timeout=900)
-        step(sys.executable, "-m", "venv", str(here), timeout=300)
-        step(str(here / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(ROOT), timeout=900)
+    with worktree_of(rev) as folder:
+        tree, venv, here = folder / "tree", folder / "venv", folder / "venv-here"
+        step(rev, sys.executable, "-m", "venv", str(venv), timeout=300)
+        step(rev, str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(tree), timeout=900)
+        step(rev, sys.executable, "-m", "venv", str(here), timeout=300)
+        step(rev, str(here / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(ROOT), timeout=900)
         yield str(venv / "bin" / "python"), tree, str(here / "bin" / "python")
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
-                       timeout=120, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def compare(rev: str, runs: int, extra: list[str], env: dict[str, str]) -> int:

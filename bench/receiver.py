@@ -10,7 +10,10 @@ hookproof.conformance --target-url ... -k CHECKS``), limited to the checks that 
 receiver fails the others, which would add shrinking); their rate is deliveries over the time between the
 first and the last delivery, so pytest's start-up is not counted against them (it is in the run's time).
 The raw client sends the same number of bytes per request over one keep-alive socket, pre-encoded: the
-most a Python client on this core gets out of this receiver. Only 127.0.0.1 is contacted.
+most a Python client on this core gets out of this receiver. Next to it, two client libraries sending the
+same body in a loop, the peers a user would write a quick load test with: a plain ``httpx.Client`` (the
+issue's first peer) and the standard library's ``http.client`` on one kept-alive connection (what the checks
+send over, without their bounds). Only 127.0.0.1 is contacted.
 
 Next to both, the engine's ceiling: Hypothesis' own ``@given(st.integers())`` loop on this core, timed right
 after each run (``generation.wall_once``), the most payloads per second any check gets out of Hypothesis on
@@ -116,7 +119,7 @@ def run_checks(port: int, platform: str, examples: int) -> dict[str, float]:
 
 def raw_client(port: int, deliveries: int, size: int) -> float:
     """Deliveries/s of pre-encoded requests of ``size`` body bytes over one keep-alive socket."""
-    body = b'{"pad": "' + b"x" * max(size - 11, 0) + b'"}'
+    body = _body(size)
     request = (b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -127,6 +130,39 @@ def raw_client(port: int, deliveries: int, size: int) -> float:
             while not answer.endswith(b"\r\n\r\n"):
                 answer += sock.recv(4096)
         return deliveries / (time.monotonic() - began)
+
+
+def _body(size: int) -> bytes:
+    return b'{"pad": "' + b"x" * max(size - 11, 0) + b'"}'
+
+
+def httpx_client(port: int, deliveries: int, size: int) -> float:
+    """Deliveries/s of a plain ``httpx.Client`` posting the same ``size``-byte body (kept alive, as it does)."""
+    import httpx
+
+    body, url = _body(size), f"http://127.0.0.1:{port}/hook"
+    with httpx.Client(timeout=10, trust_env=False) as client:
+        client.post(url, content=body)  # the connection opened before timing
+        began = time.monotonic()
+        for _ in range(deliveries):
+            client.post(url, content=body, headers={"Content-Type": "application/json"})
+        return deliveries / (time.monotonic() - began)
+
+
+def stdlib_client(port: int, deliveries: int, size: int) -> float:
+    """Deliveries/s of ``http.client.HTTPConnection`` posting the same body over one kept-alive connection."""
+    import http.client
+
+    body = _body(size)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        began = time.monotonic()
+        for _ in range(deliveries):
+            connection.request("POST", "/hook", body=body, headers={"Content-Type": "application/json"})
+            connection.getresponse().read()
+        return deliveries / (time.monotonic() - began)
+    finally:
+        connection.close()
 
 
 def engine_ceiling(examples: int = 300, repeats: int = 3) -> float:
@@ -142,21 +178,28 @@ def main() -> int:
     parser.add_argument("--examples", type=int, nargs="+", default=[5, 10, 50, 200],
                         help="--hookproof-examples values to time (5 10 50 200)")
     parser.add_argument("--raw", type=int, default=5000, help="requests the raw client sends (5000)")
+    parser.add_argument("--clients", type=int, default=2000,
+                        help="requests each client library sends (2000)")
     args = parser.parse_args()
     process, port = start_receiver()
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; platform {args.platform}; "
               f"checks: {CHECKS}\n")
         print("| --hookproof-examples | deliveries | run wall s | checks deliveries/s | raw client deliveries/s "
-              "| checks / raw | engine ceiling examples/s | engine / raw | checks / engine | s per 1,000 deliveries |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| checks / raw | httpx.Client /s | checks / httpx | http.client /s | checks / http.client "
+              "| engine ceiling examples/s | engine / raw | checks / engine | s per 1,000 deliveries |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for examples in args.examples:
             run = run_checks(port, args.platform, examples)
             checks_rate = run["deliveries"] / run["span"]
-            raw = raw_client(port, args.raw, int(run["bytes"] / max(run["deliveries"], 1)))  # right after: same load
+            size = int(run["bytes"] / max(run["deliveries"], 1))
+            raw = raw_client(port, args.raw, size)  # right after: the same load
+            with_httpx, with_stdlib = httpx_client(port, args.clients, size), stdlib_client(port, args.clients, size)
             engine = engine_ceiling()
             print(f"| {examples} | {run['deliveries']:,.0f} | {run['seconds']:.2f} | {checks_rate:,.0f} | {raw:,.0f} "
-                  f"| {checks_rate / raw:.1%} | {engine:,.0f} | {engine / raw:.1%} | {checks_rate / engine:.0%} "
+                  f"| {checks_rate / raw:.1%} | {with_httpx:,.0f} | {checks_rate / with_httpx:.0%} "
+                  f"| {with_stdlib:,.0f} | {checks_rate / with_stdlib:.0%} "
+                  f"| {engine:,.0f} | {engine / raw:.1%} | {checks_rate / engine:.0%} "
                   f"| {run['span'] / run['deliveries'] * 1000:.2f} |", flush=True)
     finally:
         process.kill()
