@@ -91,7 +91,7 @@ class FailureFiles:
         self.unwritten: list[str] = []  # failing sender and registration checks: "<role> <platform> <check>"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from hookproof.conformance.plugin import judged_check
+        from hookproof.conformance.summary import judged_check
 
         for key, value in report.user_properties:
             if key == "hookproof_failure_files" and isinstance(value, list):

@@ -73,7 +73,7 @@ class HtmlReport:
         props: dict[str, Any] = dict(report.user_properties)
         for case in props.get("hookproof_timeline") or ():
             self.timelines[(case["platform"], case["case"])] = case
-        from hookproof.conformance.plugin import judged_check, skip_reason
+        from hookproof.conformance.summary import judged_check, skip_reason
 
         judged = judged_check(report)
         if judged is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from xdist.scheduler import LoadGroupScheduling
 
-from hookproof.conformance.plugin import ITEM_ID
+from hookproof.conformance.summary import ITEM_ID
 
 
 def group_of(nodeid: str) -> str | None:

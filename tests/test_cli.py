@@ -160,7 +160,7 @@ def test_export_writes_a_vendorable_copy_and_a_strict_variant(tmp_path: Path) ->
 
 
 def test_every_short_spelling_of_hookproof_run_is_an_option_of_the_plugin(pytester: pytest.Pytester) -> None:
-    from hookproof.conformance.plugin import SHORT_FLAGS, SHORT_OPTIONS
+    from hookproof.conformance.options import SHORT_FLAGS, SHORT_OPTIONS
 
     shown = pytester.runpytest("--help").stdout.str()
     missing = [name for name in (*SHORT_OPTIONS, *SHORT_FLAGS) if f"--hookproof-{name}" not in shown]

@@ -152,7 +152,8 @@ def test_the_planned_draws_are_the_ones_the_checks_make() -> None:
 
 @pytest.mark.parametrize("shrink", [False, True])
 def test_the_run_draws_ahead_only_where_it_pays(shrink: bool) -> None:
-    from hookproof.conformance.plugin import RunConfig, _draw_ahead
+    from hookproof.conformance.options import RunConfig
+    from hookproof.conformance.plugin import _draw_ahead
 
     run = RunConfig(target_url=None, platform=None, contract=None, secret=None, api_key=None, api_key_header=None,
                     sender_cmd=None, sender_timeout=20.0, sender_jobs=None, time_scale=None, response_timeout=5.0,

@@ -47,3 +47,20 @@ def test_the_plugin_adds_only_namespaced_options(tmp_path: Path) -> None:
     ours = [o for o in options if "hookproof" in o or o.startswith("--target-url")]
     assert ours and all(o.startswith(("--hookproof-", "--target-url")) for o in ours), ours
     assert not any(o.startswith(("--platform", "--secret", "--api-key", "--sender-cmd")) for o in options), options
+
+
+def test_the_idle_plugin_imports_neither_hypothesis_nor_the_validators() -> None:
+    """pytest imports the plugin in every project where hookproof is installed: what the checks need (Hypothesis,
+    jsonschema, the HTTP clients) is imported only once a run collects them."""
+    probe = ("import sys, hookproof.conformance.plugin; "
+             "print(' '.join(m for m in ('hypothesis', 'jsonschema', 'jsonschema_rs', 'httpx', 'referencing') "
+             "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"imported with the plugin: {result.stdout.strip()}"
+
+
+def test_the_options_default_is_the_run_settings_default() -> None:
+    from hookproof.conformance import options, run_settings
+
+    assert options.DEFAULT_EXAMPLES == run_settings.DEFAULT_EXAMPLES

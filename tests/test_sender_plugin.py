@@ -64,7 +64,8 @@ def test_inferred_retry_checks_can_be_deselected(pytester: pytest.Pytester) -> N
 def test_the_plan_counts_a_chain_of_refusals_as_one_run() -> None:
     """The line before the run says how many times the command runs: side by side (the reference run) the
     retried refusals run as chains, one case at a time (a user's command by default) each on its own."""
-    from hookproof.conformance.plugin import RunConfig, plan_lines
+    from hookproof.conformance.options import RunConfig
+    from hookproof.conformance.summary import plan_lines
 
     def line(sender_cmd: str | None, jobs: int | None) -> str:
         run = RunConfig(target_url=None, platform="doselect", contract=None, secret=None, api_key=None,

@@ -176,7 +176,7 @@ def cmd_export_described(args: argparse.Namespace) -> int:
 
 def pytest_arguments(extra: Sequence[str]) -> list[str]:
     """``hookproof run``'s short spellings (``--platform P``, ``--secret=S``) as the plugin's options."""
-    from hookproof.conformance.plugin import SHORT_FLAGS, SHORT_OPTIONS
+    from hookproof.conformance.options import SHORT_FLAGS, SHORT_OPTIONS
 
     out = []
     for arg in extra:

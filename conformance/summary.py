@@ -1,0 +1,165 @@
+"""What a run tells its user: the plan at its start (what it will send, and how to send less) and the
+conformance summary at its end (a verdict per platform and role, the root causes, what was not checked).
+
+Both read what they count from each report's ``user_properties``, which pytest-xdist carries from the
+workers to the controller, so the summary is whole under ``-n auto`` too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from hookproof.conformance.options import RunConfig
+
+UNGROUPED = ("pass --dist loadgroup with -n: each worker keeps its own root causes, so one cause may fail a check "
+             "on each worker instead of once (hookproof run adds it)")
+
+ITEM_ID = re.compile(r"test_conformance\[(receiver|sender|registration)-(.+)-(\w+)\]$")
+
+
+def planned_items(ids: list[str]) -> list[tuple[str, str, str]]:
+    """(role, platform, check) of every conformance item among ``ids``."""
+    return [m.groups() for m in map(ITEM_ID.search, ids) if m]  # type: ignore[misc]
+
+
+def plan_lines(run: RunConfig, items: list[tuple[str, str, str]]) -> list[str]:
+    """What the run will send, for its header: deliveries to the receiver, runs of the sender command, each
+    with how to send fewer. Shrinking a failing event adds up to its budget more."""
+    from hookproof import catalog
+    from hookproof.conformance.receiver_checks import SHRINK_REQUESTS
+    from hookproof.conformance.registry import CHECKS
+    from hookproof.conformance.sender_checks import ENVELOPE_DELIVERIES
+    from hookproof.conformance.sender_harness import chains, scenarios_for
+
+    lines = []
+    target = "the reference receiver" if not run.target_url else run.shown_target
+    planning = run.planning_context()
+    receiving: dict[str, int] = {}
+    for role, platform, name in items:
+        sends = CHECKS[name].sends if name in CHECKS else None
+        if role == "receiver" and sends is not None:
+            receiving[platform] = receiving.get(platform, 0) + sends(planning, platform)
+    if receiving:
+        each = ", ".join(f"{p} {n}" for p, n in sorted(receiving.items()))
+        lines.append(f"hookproof: this run sends at most {sum(receiving.values())} deliveries to {target} ({each}; "
+                     f"a failing event adds up to {SHRINK_REQUESTS} more while it is shrunk); send fewer with "
+                     f"--hookproof-examples N (now {run.examples}), --hookproof-events NAMES or -k CHECK")
+    senders = sorted({platform for role, platform, _ in items if role == "sender"})
+    if senders:
+        runs, most = {}, 0
+        for p in senders:
+            policy = catalog.contract(p, run.contract).retry
+            assert policy is not None  # a platform with sender checks is a webhook platform
+            cases = scenarios_for(policy)
+            runs[p], most = len(chains(policy, cases, list(cases), run.jobs > 1)), most + len(cases)
+        each = ", ".join(f"{p} {n}" for p, n in runs.items())
+        again = (f"; a sender that stops retrying within a chain of refused answers is run again from there, up to "
+                 f"{most} times" if most > sum(runs.values()) else "")
+        lines.append(f"hookproof: this run runs the sender command {sum(runs.values())} times ({each}{again}; a "
+                     f"backoff that does not show growth in one delivery is measured over {ENVELOPE_DELIVERIES} "
+                     "deliveries); run fewer with --hookproof-platform P or -k CHECK")
+    checked = {platform for role, platform, name in items if role == "receiver" and name == "documented_examples"}
+    unsent = sorted({rec.platform for _, rec in run.captures} - checked)
+    if unsent:
+        count = sum(1 for _, rec in run.captures if rec.platform in unsent)
+        lines.append(f"hookproof: {count} capture(s) of --hookproof-captures are not sent: they are of "
+                     f"{', '.join(unsent)}, whose documented_examples check this run does not run")
+    return lines
+
+
+def judged_check(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """(platform, role, check) of a conformance item's report that carries its verdict (the call, or a setup
+    that skipped or failed), None for any other report. It reads ``user_properties``, which pytest-xdist carries
+    from the workers to the controller, so every reporter sees the whole run under ``-n`` too."""
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return None
+    props = dict(report.user_properties)
+    platform = props.get("hookproof_platform")
+    if not isinstance(platform, str):
+        return None
+    return platform, str(props.get("hookproof_role")), str(props.get("hookproof_check"))
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    """Why a skipped item was not checked, as its skip said it."""
+    return str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
+
+
+class SummaryReporter:
+    """Counts outcomes per platform and role, collects the root causes, and prints both at the end of a run that
+    ran conformance checks; announces at the start what the run will send.
+
+    It reads platform, role, check and causes from each report's ``user_properties``, which pytest-xdist carries
+    from the workers to the controller, so the summary is whole under ``-n auto`` too.
+    """
+
+    def __init__(self, run: RunConfig):
+        self.run = run
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+        self.not_checked: list[tuple[str, str, str, str]] = []  # platform, role, check, why
+        self.causes: dict[str, list[str]] = {}  # a root cause's title -> the checks it kept from judging
+        self.announced = False
+
+    def _announce(self, config: pytest.Config, ids: list[str]) -> None:
+        items = planned_items(ids)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if self.announced or not items or reporter is None:
+            return
+        self.announced = True
+        for line in plan_lines(self.run, items):
+            reporter.write_line(line)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not hasattr(session.config, "workerinput"):
+            self._announce(session.config, [item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if not self.announced and planned_items(ids) and getattr(node.config.option, "dist", "") != "loadgroup":
+            reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"hookproof: {UNGROUPED}")
+        self._announce(node.config, ids)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        judged = judged_check(report)
+        if judged is None:
+            return
+        props = dict(report.user_properties)
+        platform, role, name = judged
+        counts = self.counts.setdefault((platform, str(role)), {"passed": 0, "failed": 0, "skipped": 0})
+        counts[report.outcome] = counts.get(report.outcome, 0) + 1
+        found = props.get("hookproof_causes")
+        for title in found if report.failed and isinstance(found, list) else ():
+            self.causes.setdefault(str(title), [])
+        if report.skipped and isinstance(report.longrepr, tuple):
+            self.not_checked.append((platform, role, name, skip_reason(report).removeprefix("not checked: ")))
+            because = props.get("hookproof_because")
+            for title in because if isinstance(because, list) else ():
+                self.causes.setdefault(str(title), []).append(f"{role} {name}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.counts:
+            return
+        run, write = self.run, terminalreporter.write_line
+        generation = f"seed {run.seed}" if run.seed is not None else "derandomized (the same examples every run)"
+        terminalreporter.section("hookproof conformance summary")
+        write(f"target: {run.shown_target}")
+        write(f"generation: {run.examples} examples per event and check, {generation}")
+        for (platform, role), counts in sorted(self.counts.items()):
+            verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
+            if counts["skipped"] and not counts["failed"]:
+                verdict += f" ({counts['skipped']} not checked, listed below)"
+            write(f"  {platform:<10} {role:<12} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
+                  f"{counts['skipped']:>3} not checked   {verdict}")
+        if self.causes:
+            write(f"root causes: {len(self.causes)}, each reported once, by the first check that met it")
+            for title, kept in sorted(self.causes.items()):
+                write(f"  {title}")
+                if kept:
+                    write(f"      kept {len(kept)} more check(s) from judging: {', '.join(sorted(kept))}")
+        for platform, role, name, why in sorted(self.not_checked):
+            write(f"  not checked: {platform} {role} {name}: {why}")
