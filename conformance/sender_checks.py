@@ -58,8 +58,9 @@ class BackoffRule:
 
     Intervals are measured at the receiver, so each carries scheduling noise (a few ms, tens under load,
     now and then one long stall). The rule asks for what noise does not produce from a constant or
-    immediate schedule, and what every exponential one with a base of 10 ms or more shows over four
-    retries:
+    immediate schedule, and what every exponential one with a first wait of 25 ms or more shows over four
+    retries, whatever its jitter adds (17 ms without jitter; docs/decisions.md#backoff-verification has the
+    arithmetic):
 
     - no interval shorter than the one before, give or take ``shrink`` of it plus ``noise``;
     - the last two intervals (the last one, with only three tries) each at least ``ratio`` times the first

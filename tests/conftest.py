@@ -8,6 +8,13 @@ with the same CPU time; docs/performance.md).
 ``hookproof run -n auto`` keeps one worker per CPU: pytest reads this file for it too when it starts in the
 clone's root (it loads the ``test*`` folders' conftests of the folder it starts in when an argument is no
 path, as ``--pyargs hookproof.conformance`` is), so the hook stands aside for ``--pyargs``.
+
+The tests' own properties (``@given`` without settings of their own) run under the ``hookproof-tests``
+Hypothesis profile: derandomized and without an example database, so that CI gives the same verdict on every
+run of the same code. A property drawn at random can find a counterexample in one run in a thousand, and the
+database then replays it in every later run on that machine only: a verdict of the machine's history, not of
+the code. ``HYPOTHESIS_PROFILE=explore`` searches at random, ten times as long, for the counterexamples the
+fixed examples miss (what it finds becomes an example of its own in the test).
 """
 
 from __future__ import annotations
@@ -15,6 +22,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("hookproof-tests", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", derandomize=False, database=None, deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "hookproof-tests"))
 
 WORKERS_PER_CPU = 2
 MAX_WORKERS = 32  # each worker is a pytest process of its own; past this, memory rather than CPU runs out
