@@ -171,9 +171,18 @@ class _StreamDigits(Digits):
 
 
 _CHUNKS: dict[int, st.SearchStrategy[bytes]] = {}
+# Hypothesis (6.131 and later) answers a draw of n bytes now and then with a bytes literal of length n from the
+# process's own modules (hypothesis.internal.constants_ast: those outside site-packages, the standard library
+# and test files), but never with one longer than 50 bytes. What a run draws would otherwise depend on which
+# modules it imported (a user's conftest.py, an editable install), and the process that draws ahead, which
+# imports fewer, would draw otherwise than the run. So every draw of bytes here is longer than that
+# (tests/test_strategies.py::test_what_is_drawn_does_not_depend_on_the_literals_of_the_processs_modules).
+UNMATCHED_BYTES = 51
 
 
 def _chunk(size: int) -> st.SearchStrategy[bytes]:
+    """``size`` random bytes, or more: never few enough for a literal of the process's modules to stand in."""
+    size = max(size, UNMATCHED_BYTES)
     if size not in _CHUNKS:
         _CHUNKS[size] = st.binary(min_size=size, max_size=size)
     return _CHUNKS[size]
@@ -188,8 +197,7 @@ class Composed(Generic[T]):
     def __init__(self, nbytes: int, build: Callable[[Digits], T]) -> None:
         self.nbytes = nbytes
         self.build = build
-        self.strategy: st.SearchStrategy[T] = st.binary(min_size=nbytes, max_size=nbytes).map(
-            lambda raw: build(Digits(raw)))
+        self.strategy: st.SearchStrategy[T] = _chunk(nbytes).map(lambda raw: build(Digits(raw)))
         self._expected: float | None = None
 
     def build_from(self, reader: Reader) -> T:

@@ -346,3 +346,53 @@ def test_untyped_values_keep_integers_within_i_json_range() -> None:
 
     found = [i for v in collect(values.ANY_JSON, 400) for i in ints(v)]
     assert len(found) > 20 and max(abs(i) for i in found) <= values.SAFE_INT
+
+
+# Hypothesis (6.131 and later) answers a draw now and then with a literal found in the process's own modules
+# (hypothesis.internal.constants_ast: those outside site-packages, the standard library and test files). What
+# hookproof draws must not depend on which modules a run has imported: a user's conftest.py, an editable
+# install, the run's process against the one that draws ahead (docs/decisions.md#draw-ahead).
+DRAW_PROBE = '''
+import hashlib, json, sys
+sys.path.insert(0, sys.argv[1])
+if sys.argv[2] == "with":
+    import literals  # noqa: F401  # a module of the user's, full of literals
+from hookproof import catalog
+from hookproof.conformance import strategies
+from hookproof.conformance.run_settings import draws
+drawn = []
+for platform in catalog.platforms():
+    drawn += [d.body for d in draws(strategies.events(platform), 30)]
+    drawn += [d.body for d in draws(strategies.events(platform, extras=True), 30)]
+    drawn += [(d.body, d.breaks) for d in draws(strategies.invalid_events(platform), 30)]
+print(hashlib.sha256(json.dumps(drawn, sort_keys=True, default=repr).encode()).hexdigest())
+'''
+
+
+def _literals_module() -> str:
+    """Literals of every kind Hypothesis collects: bytes and strings of each length it keeps (up to 50 and 20),
+    integers and floats beyond those it already favours."""
+    lines = [f"B{n} = {bytes(65 + i % 26 for i in range(n))!r}" for n in range(1, 51)]
+    lines += [f"S{n} = {'s' * n!r}" for n in range(1, 21)]
+    lines += [f"I{n} = {value}" for n, value in enumerate([100, 255, 256, 1000, 4096, 65535, 2**31 - 1, 2**32,
+                                                             2**53, -100, -1000, -2**31])]
+    lines += [f"F{n} = {value!r}" for n, value in enumerate([0.5, 1.5, 3.25, 1e10, -7.5, 123.456])]
+    return "\n".join(lines) + "\n"
+
+
+def test_what_is_drawn_does_not_depend_on_the_literals_of_the_processs_modules(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "literals.py").write_text(_literals_module(), encoding="utf-8")
+    (folder / "probe.py").write_text(DRAW_PROBE, encoding="utf-8")
+    env = {**__import__("os").environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis")}
+    digests = []
+    for mode in ("without", "with"):
+        done = subprocess.run([sys.executable, str(folder / "probe.py"), str(folder), mode], capture_output=True,
+                              text=True, timeout=120, env=env, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(done.stdout.strip())
+    assert digests[0] == digests[1], "the literals of an imported module changed the payloads drawn"
