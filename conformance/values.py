@@ -175,7 +175,8 @@ _CHUNKS: dict[int, st.SearchStrategy[bytes]] = {}
 # process's own modules (hypothesis.internal.constants_ast: those outside site-packages, the standard library
 # and test files), but never with one longer than 50 bytes. What a run draws would otherwise depend on which
 # modules it imported (the user's application code their conftest.py imports, an editable install), and the
-# process that draws ahead, which imports fewer, would draw otherwise than the run. So every draw of bytes here is longer than that
+# process that draws ahead, which imports fewer, would draw otherwise than the run. So every draw of bytes
+# here is longer than that
 # (tests/test_strategies.py::test_what_is_drawn_does_not_depend_on_the_literals_of_the_processs_modules).
 UNMATCHED_BYTES = 51
 
