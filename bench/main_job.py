@@ -115,13 +115,21 @@ def compare(rev: str, runs: int, extra: list[str], env: dict[str, str]) -> int:
             ours.append(one_run(extra, env, here)[:2])
             print(f"pair {number}: {rev} {theirs[-1][0]:.2f} s, {theirs[-1][1]:.2f} CPU-s | this checkout "
                   f"{ours[-1][0]:.2f} s, {ours[-1][1]:.2f} CPU-s", flush=True)
+    report_pairs(rev, theirs, ours)
+    return 0
+
+
+def report_pairs(rev: str, theirs: list[tuple[float, float]], ours: list[tuple[float, float]],
+                 digits: int = 2) -> None:
+    """The medians of interleaved (wall, CPU) pairs of ``rev`` and this checkout, their change, and in how many
+    pairs this checkout was the faster."""
     wall_then, wall_now = statistics.median(w for w, _ in theirs), statistics.median(w for w, _ in ours)
     cpu_then, cpu_now = statistics.median(c for _, c in theirs), statistics.median(c for _, c in ours)
     faster = sum(now[0] < then[0] for then, now in zip(theirs, ours, strict=True))
-    print(f"medians of {runs} interleaved pairs: {rev} {wall_then:.2f} s wall, {cpu_then:.2f} CPU-s; this checkout "
-          f"{wall_now:.2f} s wall ({wall_now / wall_then - 1:+.0%}), {cpu_now:.2f} CPU-s "
-          f"({cpu_now / cpu_then - 1:+.0%}); this checkout was faster in {faster} of {runs} pairs")
-    return 0
+    print(f"medians of {len(ours)} interleaved pairs: {rev} {wall_then:.{digits}f} s wall, {cpu_then:.{digits}f} "
+          f"CPU-s; this checkout {wall_now:.{digits}f} s wall ({wall_now / wall_then - 1:+.0%}), "
+          f"{cpu_now:.{digits}f} CPU-s ({cpu_now / cpu_then - 1:+.0%}); this checkout was faster in {faster} of "
+          f"{len(ours)} pairs")
 
 
 def main() -> int:

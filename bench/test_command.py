@@ -25,7 +25,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from main_job import ROOT, calibrate, worktree_of  # bench/main_job.py: this folder is on sys.path
+from main_job import ROOT, calibrate, report_pairs, worktree_of  # bench/main_job.py: this folder is on sys.path
 
 GOAL = 60.0
 MARKER = "<!-- test-command -->"
@@ -86,12 +86,7 @@ def compare(rev: str, runs: int) -> int:
             ours.append(one_run(here, ROOT))
             print(f"pair {number}: {rev} {theirs[-1][0]:.1f} s, {theirs[-1][1]:.1f} CPU-s ({theirs[-1][2]}) | "
                   f"this checkout {ours[-1][0]:.1f} s, {ours[-1][1]:.1f} CPU-s ({ours[-1][2]})", flush=True)
-    wall_then, wall_now = statistics.median(r[0] for r in theirs), statistics.median(r[0] for r in ours)
-    cpu_then, cpu_now = statistics.median(r[1] for r in theirs), statistics.median(r[1] for r in ours)
-    faster = sum(now[0] < then[0] for then, now in zip(theirs, ours, strict=True))
-    print(f"medians of {runs} interleaved pairs: {rev} {wall_then:.1f} s wall, {cpu_then:.1f} CPU-s; this checkout "
-          f"{wall_now:.1f} s wall ({wall_now / wall_then - 1:+.0%}), {cpu_now:.1f} CPU-s "
-          f"({cpu_now / cpu_then - 1:+.0%}); this checkout was faster in {faster} of {runs} pairs")
+    report_pairs(rev, [r[:2] for r in theirs], [r[:2] for r in ours], digits=1)
     return 0
 
 
