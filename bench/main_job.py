@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -148,21 +148,28 @@ def main() -> int:
         return compare(args.against, args.runs, extra, env)
     print(f"{os.cpu_count()} CPUs; load average before {os.getloadavg()[0]:.2f}; "
           f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', 'unset')}")
+    timed_runs(lambda: one_run(extra, env), args.runs, GOAL)
+    return 0
+
+
+def timed_runs(run: Callable[[], tuple[float, float, str]], runs: int, goal: float, digits: int = 2) -> None:
+    """``runs`` runs of ``run`` (wall s, CPU s, its last line), each after :func:`calibrate`: each run's figures
+    and speed, the run at the session's best speed, and the medians against ``goal`` on two cores."""
     walls, cpus, loops = [], [], []
-    for number in range(1, args.runs + 1):
+    for number in range(1, runs + 1):
         loops.append(calibrate())
-        wall, cpu, last = one_run(extra, env)
+        wall, cpu, last = run()
         walls.append(wall)
         cpus.append(cpu)
-        print(f"run {number}: {wall:.2f} s wall, {cpu:.2f} CPU-s ({last}); load {os.getloadavg()[0]:.2f}; "
-              f"speed {min(loops) / loops[-1]:.2f} of the session's best so far", flush=True)
+        print(f"run {number}: {wall:.{digits}f} s wall, {cpu:.{digits}f} CPU-s ({last}); load "
+              f"{os.getloadavg()[0]:.2f}; speed {min(loops) / loops[-1]:.2f} of the session's best so far", flush=True)
     speeds = [min(loops) / loop for loop in loops]
     fastest = max(range(len(walls)), key=lambda i: speeds[i])
-    print(f"at the session's best speed (run {fastest + 1}): {walls[fastest]:.2f} s wall, {cpus[fastest]:.2f} CPU-s")
+    print(f"at the session's best speed (run {fastest + 1}): {walls[fastest]:.{digits}f} s wall, "
+          f"{cpus[fastest]:.{digits}f} CPU-s")
     wall, cpu = statistics.median(walls), statistics.median(cpus)
-    print(f"median of {args.runs}: {wall:.2f} s wall ({wall / GOAL:.2f}x the {GOAL:g} s goal), {cpu:.2f} CPU-s "
-          f"({cpu / (2 * GOAL):.2f}x the CPU two cores have in {GOAL:g} s)")
-    return 0
+    print(f"median of {runs}: {wall:.{digits}f} s wall ({wall / goal:.2f}x the {goal:g} s goal), "
+          f"{cpu:.{digits}f} CPU-s ({cpu / (2 * goal):.2f}x the CPU two cores have in {goal:g} s)")
 
 
 if __name__ == "__main__":

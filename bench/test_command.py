@@ -20,12 +20,11 @@ import argparse
 import os
 import re
 import resource
-import statistics
 import subprocess
 import time
 from pathlib import Path
 
-from main_job import ROOT, calibrate, report_pairs, worktree_of  # bench/main_job.py: this folder is on sys.path
+from main_job import ROOT, report_pairs, timed_runs, worktree_of  # bench/main_job.py: this folder is on sys.path
 
 GOAL = 60.0
 MARKER = "<!-- test-command -->"
@@ -103,17 +102,7 @@ def main() -> int:
     if args.against:
         return compare(args.against, args.runs)
     timed = set_up(ROOT)
-    walls, cpus, loops = [], [], []
-    for number in range(1, args.runs + 1):
-        loops.append(calibrate())
-        wall, cpu, last = one_run(timed, ROOT)
-        walls.append(wall)
-        cpus.append(cpu)
-        print(f"run {number}: {wall:.1f} s wall, {cpu:.1f} CPU-s ({last}); load {os.getloadavg()[0]:.2f}; "
-              f"speed {min(loops) / loops[-1]:.2f} of the session's best so far", flush=True)
-    wall, cpu = statistics.median(walls), statistics.median(cpus)
-    print(f"median of {args.runs}: {wall:.1f} s wall ({wall / GOAL:.2f}x the {GOAL:g} s goal), {cpu:.1f} CPU-s "
-          f"({cpu / (2 * GOAL):.2f}x the CPU two cores have in {GOAL:g} s)")
+    timed_runs(lambda: one_run(timed, ROOT), args.runs, GOAL, digits=1)
     return 0
 
 
