@@ -118,11 +118,15 @@ CASES = [
                          ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
 def test_broken_sender_fails_its_check(harness_for, mode: str, platform: str, name: str,
                                        scenario: str | None) -> None:
-    failure = judge(harness_for(broken_command(mode)), name, platform, scenario)
-    assert failure is not None, f"{mode} passed check {name}"
+    broken = harness_for(broken_command(mode))
+    failure = judge(broken, name, platform, scenario)
+    # What was seen goes into the message: a verdict that timing flips shows its intervals there.
+    seen = "\n".join(broken.observe(platform, scenario or FIRST_SCENARIO[name], SECRET).describe())
+    assert failure is not None, f"{mode} passed check {name}:\n{seen}"
     assert failure.check == name
     assert SECRET not in str(failure)
-    assert judge(harness_for(reference_command()), name, platform, scenario) is None
+    kept = judge(harness_for(reference_command()), name, platform, scenario)
+    assert kept is None, f"the reference sender failed check {name}:\n{kept}"
 
 
 def test_every_check_is_judged_by_its_judge() -> None:
