@@ -65,7 +65,11 @@ class BackoffRule:
     - no interval shorter than the one before, give or take ``shrink`` of it plus ``noise``;
     - the last two intervals (the last one, with only three tries) each at least ``ratio`` times the first
       and ``growth`` seconds longer: a single stall cannot make a constant schedule look like growth, and
-      a schedule capped early (50, 100, 100, 100 ms) still passes.
+      a schedule capped early (50, 100, 100, 100 ms) still passes;
+    - with four intervals or more, not both of the first two under ``immediate``: retries at once, then
+      two stalls on the last two intervals (2, 2, 45, 50 ms on a loaded machine), would otherwise pass. A
+      sender that really retries at once twice and then backs off is judged over several deliveries
+      (:class:`EnvelopeRule`), where a stall is one vote.
     """
 
     noise: float = 0.02
@@ -90,6 +94,9 @@ class BackoffRule:
             else:
                 problems.append(f"the intervals did not grow (intervals {shown}): the last two must each be at "
                                 f"least {self.ratio:g} times the first and {self.growth * 1000:.0f} ms longer")
+        elif len(intervals) > 3 and max(intervals[:2]) < self.immediate:
+            problems.append(f"the first two retries came at once (intervals {shown}): growth in the last two "
+                            "alone may be two scheduling stalls, not a backoff")
         return problems
 
 

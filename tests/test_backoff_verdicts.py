@@ -69,6 +69,21 @@ def test_a_stalled_first_wait_does_not_hide_growth() -> None:
     assert not ENVELOPE.problems(growing)
 
 
+def test_retries_at_once_then_two_stalls_are_judged_over_the_envelope_and_fail() -> None:
+    """Two stalls on exactly the last two intervals look like growth in one delivery (BackoffRule then asks
+    for more); over the envelope they are a vote or two, and the median wait says the retries came at once."""
+    stalled = [0.002, 0.002, 0.045, 0.05]
+    assert BACKOFF.problems(stalled)
+    series = [[0.001, 0.002, 0.001, 0.002] for _ in range(ENVELOPE_DELIVERIES)]
+    series[0] = stalled
+    assert "the retries came at once" in ENVELOPE.problems(series)[0]
+
+
+def test_retries_at_once_twice_then_a_backoff_pass_over_the_envelope() -> None:
+    assert BACKOFF.problems([0.0, 0.001, 1.0, 2.0])  # one delivery cannot tell it from stalls...
+    assert not ENVELOPE.problems([[0.0, 0.001, 1.0, 2.0] for _ in range(ENVELOPE_DELIVERIES)])  # ...thirty can
+
+
 def test_envelope_messages_say_what_was_measured() -> None:
     flat = [[0.05] * 4 for _ in range(3)]
     assert "over 3 deliveries the wait did not grow: only 0 ended" in ENVELOPE.problems(flat)[0]

@@ -224,6 +224,9 @@ RULE = BackoffRule()
     ([0.05, 0.1, 0.3, 0.4], True),  # exponential, with a stall on the third
     ([0.05, 0.1], True),  # three tries are enough when they grow
     ([0.043, 0.058, 0.082, 0.172], False),  # a 21 ms base, 100% jitter: 39 ms of growth (the envelope judges it)
+    ([0.002, 0.002, 0.045, 0.05], False),  # at once, then two stalls on the last two intervals
+    ([0.0, 0.001, 1.0, 2.0], False),  # at once twice, then a backoff: one delivery cannot tell (the envelope can)
+    ([0.002, 0.05, 0.1, 0.2], True),  # one retry at once, then a backoff
 ])
 def test_backoff_rule(intervals: list[float], passes: bool) -> None:
     assert (RULE.problems(intervals) == []) is passes, RULE.problems(intervals)
