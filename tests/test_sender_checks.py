@@ -91,6 +91,16 @@ def judge(harness: SenderHarness, name: str, platform: str, scenario: str | None
     return None
 
 
+def check_verdict(harness: SenderHarness, name: str, platform: str) -> CheckFailure | None:
+    """The verdict of the registered check ``name``, as a run gives it (every case it judges, and for the
+    backoff the deliveries it measures more when one does not show growth)."""
+    try:
+        CHECKS[name](SenderContext(harness, SECRET), platform)
+    except CheckFailure as failure:
+        return failure
+    return None
+
+
 # mode, platform, the check it must fail, the scenario that shows it (default: the check's first)
 CASES = [
     ("wrong-method", "doselect", "method_and_headers", None),
@@ -125,7 +135,12 @@ def test_broken_sender_fails_its_check(harness_for, mode: str, platform: str, na
     assert failure is not None, f"{mode} passed check {name}:\n{seen}"
     assert failure.check == name
     assert SECRET not in str(failure)
-    kept = judge(harness_for(reference_command()), name, platform, scenario)
+    reference = harness_for(reference_command())
+    kept = judge(reference, name, platform, scenario)
+    if kept is not None and name == "backoff_as_documented":
+        # One delivery that does not show growth is what a stall of 40-80 ms on a loaded machine makes of the
+        # reference's 50, 100, 200, 400 ms; the check then measures 30 deliveries, and that is its verdict.
+        kept = check_verdict(reference, name, platform)
     assert kept is None, f"the reference sender failed check {name}:\n{kept}"
 
 
