@@ -67,7 +67,7 @@ class BackoffRule:
       and ``growth`` seconds longer: a single stall cannot make a constant schedule look like growth, and
       a schedule capped early (50, 100, 100, 100 ms) still passes;
     - with four intervals or more, not both of the first two under ``immediate``: retries at once, then
-      two stalls on the last two intervals (2, 2, 45, 50 ms on a loaded machine), would otherwise pass. A
+      two stalls on the last two intervals (2, 2, 45, 50 ms, say), would otherwise pass. A
       sender that really retries at once twice and then backs off is judged over several deliveries
       (:class:`EnvelopeRule`), where a stall is one vote.
     """
