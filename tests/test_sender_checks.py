@@ -698,11 +698,7 @@ BODY_SCALE = BASE / 10
 
 
 def body_check(harness: SenderHarness, platform: str) -> CheckFailure | None:
-    try:
-        CHECKS["body_is_the_payload"](SenderContext(harness, SECRET), platform)
-    except CheckFailure as failure:
-        return failure
-    return None
+    return check_verdict(harness, "body_is_the_payload", platform)
 
 
 @pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)

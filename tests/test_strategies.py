@@ -4,8 +4,12 @@ survives JSON, reaches the values that break receivers, and comes fast enough fo
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -380,15 +384,12 @@ def _literals_module() -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_what_is_drawn_does_not_depend_on_the_literals_of_the_processs_modules(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
+def test_what_is_drawn_does_not_depend_on_the_literals_of_the_processs_modules(tmp_path: Path) -> None:
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "literals.py").write_text(_literals_module(), encoding="utf-8")
     (folder / "probe.py").write_text(DRAW_PROBE, encoding="utf-8")
-    env = {**__import__("os").environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis")}
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis")}
     digests = []
     for mode in ("without", "with"):
         done = subprocess.run([sys.executable, str(folder / "probe.py"), str(folder), mode], capture_output=True,
