@@ -5,7 +5,9 @@ The hookproof plugin itself is loaded from the installed package's ``pytest11`` 
 
 ``pytester``'s in-process runs drop every module first imported during a run. Hypothesis imports parts of
 itself lazily, so a run would leave half of it behind and the next run would mix two copies of its classes
-(a strategy of one is no strategy to the other). Importing the checks here, up front, loads all of it once.
+(a strategy of one is no strategy to the other). Importing the checks at the session's start, before the first
+test, loads all of it once (not when this file is imported: ``hookproof run`` in the clone's root reads it
+too, and starts its children at the session's start, ``head_start``, which that import would delay).
 
 Bytecode is written for the project's own runs even where ``PYTHONDONTWRITEBYTECODE`` is set (as in many CI
 images): the tests start several hundred Python processes (sender commands, pytest in a subprocess), and each
@@ -21,8 +23,10 @@ if os.environ.get("PYTHONDONTWRITEBYTECODE"):
     sys.dont_write_bytecode = False
     os.environ["PYTHONDONTWRITEBYTECODE"] = ""  # an empty value is unset, for the processes the tests start
 
-from hookproof.conformance.registry import load_all  # after the bytecode setting, on purpose
-
-load_all()
-
 pytest_plugins = ["pytester"]
+
+
+def pytest_sessionstart() -> None:
+    from hookproof.conformance.registry import load_all  # after the bytecode setting, on purpose
+
+    load_all()

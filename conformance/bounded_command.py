@@ -226,6 +226,20 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
     return outcome
 
 
+def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a command runs in: ours, with ``$HOOKPROOF_SCHEMAS`` naming the schema folders of the
+    active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
+    knows the platforms the run checks it against, and ``$HOOKPROOF_CHECKED_PROFILES`` saying which of their
+    profiles this run has checked already (their digests), so that such a sender reads them without checking
+    them again; then ``extra``, where an empty value removes a variable."""
+    from hookproof import catalog, profiles
+    from hookproof.schema_store import ENV as SCHEMAS_ENV
+
+    env = {**environ_now(), SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra),
+           profiles.CHECKED_ENV: profiles.checked_profiles(), **(extra or {})}
+    return {name: value for name, value in env.items() if value or name not in (extra or {})}
+
+
 @contextmanager
 def tracked_child(argv: Sequence[str], env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """Start a long-running process of the run's own (a reference server) in a session of its own, with a

@@ -28,12 +28,15 @@ import select
 import struct
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from types import MappingProxyType
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from hookproof.wire import Delivery
+
+if TYPE_CHECKING:
+    import subprocess
 
 # (what, platform, contract, event, how many): "pairs" (valid and with extras, generated_valid's pool),
 # "broken" (broken_bodies'), "one" (an event's representative where it documents no example)
@@ -89,14 +92,24 @@ def _rebuilt(items: list[Any]) -> list[Any]:
             for item in items]
 
 
+@contextmanager
+def spawn() -> Iterator[subprocess.Popen[bytes]]:
+    """The drawing process, started: it imports what drawing needs, then waits for its draws (:class:`DrawAhead`
+    gives them); it is stopped and reaped when the block ends."""
+    from hookproof.conformance.bounded_command import environ_now, tracked_child
+
+    with tracked_child([sys.executable, "-m", "hookproof.conformance.draw_ahead"], environ_now()) as proc:
+        yield proc
+
+
 class DrawAhead:
     """The drawing process and the draws handed to it; :meth:`take` gives a draw, from it or made here
-    (``here``, the same draw in this process)."""
+    (``here``, the same draw in this process). ``started`` is a process :func:`spawn` started earlier, with
+    what stops it (:mod:`hookproof.conformance.head_start`); else one is started here."""
 
     def __init__(self, keys: Iterable[Key], seed: int | None, folders: Sequence[str],
-                 here: Callable[[Key], list[Any]]) -> None:
-        from hookproof.conformance.bounded_command import environ_now, tracked_child
-
+                 here: Callable[[Key], list[Any]],
+                 started: tuple[subprocess.Popen[bytes], ExitStack] | None = None) -> None:
         self._here = here
         self._keys = list(dict.fromkeys(keys))
         self._order = {key: index for index, key in enumerate(self._keys)}
@@ -108,9 +121,11 @@ class DrawAhead:
         self._next = 0  # the index the process draws now (it draws in order, skipping what it was told to)
         self._skipped: set[int] = set()
         self._changed = threading.Condition()
-        self._stack = ExitStack()
-        self._proc = self._stack.enter_context(
-            tracked_child([sys.executable, "-m", "hookproof.conformance.draw_ahead"], environ_now()))
+        if started is None:
+            self._stack = ExitStack()
+            self._proc = self._stack.enter_context(spawn())
+        else:
+            self._proc, self._stack = started
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin: IO[bytes] = self._proc.stdin
         try:
@@ -208,8 +223,10 @@ def _exactly(fd: int, size: int) -> bytes:
 
 def _serve(fd: int, sink: BinaryIO) -> None:
     """The drawing process: read the draws, make them in order, skip what the parent drew itself. Its input
-    is read unbuffered, so that ``select`` sees every index the parent wrote."""
+    is read unbuffered, so that ``select`` sees every index the parent wrote. What drawing imports is imported
+    first: a process started before the run has collected its checks does that while it waits for them."""
     from hookproof import catalog
+    from hookproof.conformance import run_settings, strategies  # noqa: F401 - imported ahead of the draws
 
     (size,) = _INDEX.unpack(_exactly(fd, _INDEX.size))
     keys, seed, folders = pickle.loads(_exactly(fd, size))  # written by the run that started it

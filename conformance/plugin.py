@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from hookproof.conformance.options import SECRET_ENV, RunConfig, add_options, build_config, unreachable, usage_error
+from hookproof.conformance.options import RunConfig, add_options, build_config, unreachable, usage_error
 from hookproof.conformance.summary import SummaryReporter
 
 if TYPE_CHECKING:
     from hookproof.conformance.draw_ahead import DrawAhead
+    from hookproof.conformance.head_start import HeadStart
     from hookproof.conformance.registry import Check
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 CONFIG_KEY = pytest.StashKey[RunConfig]()
 SUMMARY_KEY = pytest.StashKey[SummaryReporter]()
+HEAD_START_KEY = pytest.StashKey["HeadStart"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,12 +64,19 @@ def pytest_configure(config: pytest.Config) -> None:
     html_report.configure(config)
 
 
+@pytest.hookimpl(tryfirst=True)  # before the conftests' session start, which may import what the children do
 def pytest_sessionstart(session: pytest.Session) -> None:
     run = session.config.stash[CONFIG_KEY]
     if run.target_url and not session.config.option.collectonly:
         problem = unreachable(run.target_url, run.response_timeout)
         if problem:
             raise usage_error(problem)
+    from hookproof.conformance import head_start
+
+    if head_start.wanted(session.config, run):  # the run's children import while pytest collects
+        started = head_start.HeadStart(run.secret)
+        session.config.stash[HEAD_START_KEY] = started
+        session.config.add_cleanup(started.close)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -203,7 +212,8 @@ def hookproof_receiver_context(hookproof_run: RunConfig, request: pytest.Fixture
 
     run = hookproof_run
     session = HttpSession(run.response_timeout)
-    ahead = _draw_ahead(run, request.session)
+    head = request.config.stash.get(HEAD_START_KEY, None)
+    ahead = _draw_ahead(run, request.session, head)
     common: dict[str, Any] = {"examples": run.examples, "seed": run.seed, "shrink": run.shrink,
                               "contract": run.contract, "events": run.events, "captures": run.captures,
                               "ahead": ahead}
@@ -212,13 +222,13 @@ def hookproof_receiver_context(hookproof_run: RunConfig, request: pytest.Fixture
             target = run.target_url
             yield Contexts(ReceiverContext(lambda _platform: target, session, run.secret, **common))
             return
-        from hookproof.conformance.child_server import ChildServerError, started_child
-        from hookproof.conformance.sender_harness import command_env
+        from hookproof.conformance.child_server import ChildServerError
+        from hookproof.conformance.head_start import reference_receiver
 
-        secret = run.secret or secrets.token_urlsafe(16)
         # In a process of its own: it decides deliveries on one core while the checks draw on the other. Not
-        # waited for here: it imports and binds while the first check draws (Contexts.ready waits).
-        with started_child("hookproof.reference_impl.receiver", command_env({SECRET_ENV: secret})) as child:
+        # waited for here: it imports and binds while the first check draws (Contexts.ready waits), or it was
+        # started at the session's start (head_start).
+        with reference_receiver(head, run.secret) as (child, secret):
 
             def wait() -> None:
                 try:
@@ -235,7 +245,7 @@ def hookproof_receiver_context(hookproof_run: RunConfig, request: pytest.Fixture
 
 
 
-def _draw_ahead(run: RunConfig, session: pytest.Session) -> DrawAhead | None:
+def _draw_ahead(run: RunConfig, session: pytest.Session, head: HeadStart | None = None) -> DrawAhead | None:
     """The process that draws the receiver checks' payloads ahead of them (docs/decisions.md#draw-ahead), where
     they draw enough for it to pay: not under pytest-xdist (the workers are side by side already), nor with
     ``--hookproof-shrink`` (Hypothesis draws each case itself, to shrink it)."""
@@ -247,10 +257,13 @@ def _draw_ahead(run: RunConfig, session: pytest.Session) -> DrawAhead | None:
     checks = [(item.callspec.params["platform"], check.name) for item in session.items  # type: ignore[attr-defined]
               if (check := _check_of(item)) is not None and getattr(check, "role", None) == "receiver"]
     keys = run.planning_context().planned_draws(checks)
+    started = head.drawing() if head is not None else None
     if sum(count * (2 if kind == "pairs" else 1) for kind, *_, count in keys) < WORTH_IT:
+        if started is not None:
+            started[1].close()
         return None
     return DrawAhead(keys, run.seed, [str(d) for d in catalog.active().folders.extra],
-                     lambda key: draw(key, run.seed))
+                     lambda key: draw(key, run.seed), started)
 
 
 @pytest.fixture(scope="session")

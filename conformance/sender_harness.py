@@ -26,13 +26,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hookproof import catalog, profiles, redact
-from hookproof.conformance.bounded_command import Outcome, environ_now, run_bounded, tail
+from hookproof import catalog, redact
+from hookproof.conformance.bounded_command import Outcome, command_env, run_bounded, tail
 from hookproof.conformance.report import excerpt, masked_headers
 from hookproof.conformance.scripted_server import Answer, Received, ScriptedServer
 from hookproof.conformance.sender_payloads import case_payload
 from hookproof.contract import Contract, RetryPolicy
-from hookproof.schema_store import ENV as SCHEMAS_ENV
 
 PLACEHOLDERS = ("url", "event_file", "platform", "contract", "event", "secret", "time_scale")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -655,17 +654,6 @@ class SenderHarness:
                            outcome.elapsed, self.timeout, outcome.exit_code, outcome.timed_out, outcome.spawn_error,
                            tail(redact.text(outcome.stdout, case.secret)),
                            tail(redact.text(outcome.stderr, case.secret)), outcome.killed_leftovers)
-
-
-def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a command runs in: ours, with ``$HOOKPROOF_SCHEMAS`` naming the schema folders of the
-    active catalog (``--hookproof-schemas``), so that a sender built on hookproof, the reference sender first,
-    knows the platforms the run checks it against, and ``$HOOKPROOF_CHECKED_PROFILES`` saying which of their
-    profiles this run has checked already (their digests), so that such a sender reads them without checking
-    them again; then ``extra``, where an empty value removes a variable."""
-    env = {**environ_now(), SCHEMAS_ENV: os.pathsep.join(os.path.abspath(d) for d in catalog.active().folders.extra),
-           profiles.CHECKED_ENV: profiles.checked_profiles(), **(extra or {})}
-    return {name: value for name, value in env.items() if value or name not in (extra or {})}
 
 
 def _settle(wire: _Wire, quiet: float) -> None:

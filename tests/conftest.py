@@ -22,11 +22,17 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import settings
 
-settings.register_profile("hookproof-tests", derandomize=True, database=None, deadline=None)
-settings.register_profile("explore", derandomize=False, database=None, deadline=None, max_examples=1000)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "hookproof-tests"))
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The profiles are loaded at the session's start, before collection makes any ``settings``: not when this
+    file is imported, which happens for ``hookproof run`` in the clone's root too (above), where importing
+    Hypothesis then would delay the children the run starts at its session's start (``head_start``)."""
+    from hypothesis import settings
+
+    settings.register_profile("hookproof-tests", derandomize=True, database=None, deadline=None)
+    settings.register_profile("explore", derandomize=False, database=None, deadline=None, max_examples=1000)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "hookproof-tests"))
 
 WORKERS_PER_CPU = 2
 MAX_WORKERS = 32  # each worker is a pytest process of its own; past this, memory rather than CPU runs out

@@ -1,0 +1,98 @@
+"""The run's own child processes, started while pytest still imports and collects.
+
+A run without a target starts two children for its receiver checks: the reference receiver
+(:mod:`hookproof.conformance.child_server`) and the process that draws their payloads ahead of them
+(:mod:`hookproof.conformance.draw_ahead`). Each spends about half a CPU-second importing before it is of
+use. Started by the fixtures, at the first receiver check, that import came after pytest's own start-up and
+collection, which use one core of two, and the first checks drew their payloads themselves and waited for the
+receiver meanwhile. Started at the session's start they import on the idle core (docs/performance.md).
+
+Only where the run will want them: no target, the receiver checks among the run's roles and a webhook platform
+to run them on, one process (not an xdist controller or worker), no ``--hookproof-shrink`` (whose checks draw for
+themselves), and nothing that narrows which checks run (``-k``, ``-m``, ``--deselect``, a node
+id): a run that selects a few checks, or none of the receiver's, would pay for children it does not use.
+What the fixtures do not take is stopped and reaped when the session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
+
+    import pytest
+
+    from hookproof.conformance.child_server import ChildServer
+    from hookproof.conformance.options import RunConfig
+
+RECEIVER = "hookproof.reference_impl.receiver"
+
+
+def wanted(config: pytest.Config, run: RunConfig) -> bool:
+    """Whether the run will use both children for sure enough to start them before it has collected."""
+    option = config.option
+    narrowed = (getattr(option, "keyword", "") or getattr(option, "markexpr", "") or getattr(option, "deselect", None)
+                or any("::" in str(arg) for arg in config.args))
+    return not (run.target_url or run.shrink or "receiver" not in run.active_roles or narrowed
+                or getattr(option, "collectonly", False) or getattr(option, "numprocesses", None)
+                or hasattr(config, "workerinput") or not run.platforms_for("receiver"))
+
+
+class HeadStart:
+    """The children started early, each handed once to the fixture that wants it (:meth:`receiver`,
+    :meth:`drawing`); :meth:`close` stops what was not taken."""
+
+    def __init__(self, secret: str | None) -> None:
+        from hookproof.conformance.draw_ahead import spawn
+
+        self.secret = secret or secrets.token_urlsafe(16)
+        self._receiver: tuple[ChildServer, ExitStack] | None = None
+        self._drawing: tuple[subprocess.Popen[bytes], ExitStack] | None = None
+        with ExitStack() as receiver_stack:
+            child = receiver_stack.enter_context(_receiver_child(self.secret))
+            with ExitStack() as drawing_stack:
+                proc = drawing_stack.enter_context(spawn())
+                self._drawing = (proc, drawing_stack.pop_all())
+            self._receiver = (child, receiver_stack.pop_all())
+
+    def receiver(self) -> tuple[ChildServer, ExitStack] | None:
+        """The reference receiver child (listening on the run's secret) and what stops it, or None once taken."""
+        taken, self._receiver = self._receiver, None
+        return taken
+
+    def drawing(self) -> tuple[subprocess.Popen[bytes], ExitStack] | None:
+        """The drawing process, not yet given its draws, and what stops it, or None once taken."""
+        taken, self._drawing = self._drawing, None
+        return taken
+
+    def close(self) -> None:
+        for taken in (self.drawing(), self.receiver()):
+            if taken is not None:
+                taken[1].close()
+
+
+@contextmanager
+def reference_receiver(head: HeadStart | None, secret: str | None) -> Iterator[tuple[ChildServer, str]]:
+    """The reference receiver's child and the secret it requires: the child started at the session's start
+    where there is one, else one started now (with ``secret``, or one of its own); stopped when the block ends."""
+    early = head.receiver() if head is not None else None
+    if head is not None and early is not None:
+        with early[1]:
+            yield early[0], head.secret
+        return
+    secret = secret or secrets.token_urlsafe(16)
+    with _receiver_child(secret) as child:
+        yield child, secret
+
+
+def _receiver_child(secret: str) -> contextlib.AbstractContextManager[ChildServer]:
+    from hookproof.conformance.bounded_command import command_env
+    from hookproof.conformance.child_server import started_child
+    from hookproof.conformance.options import SECRET_ENV
+
+    return started_child(RECEIVER, command_env({SECRET_ENV: secret}))
