@@ -5,10 +5,13 @@ Every request has a timeout, a cap on the bytes read and an overall deadline ove
 redirects are never followed and proxies from the environment are ignored. A breaker stops a run from
 stalling on a target that keeps timing out.
 
-The requests go over the standard library's ``http.client`` on kept-alive connections, one per origin: a
-conformance run sends thousands of small deliveries, and httpx's client cost about 1.4 ms of CPU more per
-request than ``http.client`` on the same loopback server, more than the reference receiver spends deciding
-one (docs/performance.md). One request at a time per connection, as a sender delivers.
+The requests go over kept-alive sockets, one per origin, written and read by
+:mod:`hookproof.reference_impl.plain_http` (the reference sender command's own HTTP/1.1 exchange): a
+conformance run sends thousands of small deliveries, and each cost the run's thread more than the reference
+receiver spends deciding one, first in httpx's client (about 1.4 ms of CPU more per request than
+``http.client``), then in ``http.client``'s two writes per request and its header parsing by the ``email``
+package (0.26 ms against 0.10 ms here, docs/performance.md). One request at a time per connection, as a
+sender delivers; the request's head and body in one write.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from hookproof import plain_http
 from hookproof.deadline import Deadline, Sockets
 
 ANSWER_CAP = 64 * 1024
@@ -31,7 +35,7 @@ CHUNK = 16 * 1024
 WITH_BODY = ("POST", "PUT", "PATCH")  # methods that always state a Content-Length, even of 0
 # Failures of a kept-alive connection before any answer: the peer closed it while it was idle. Sent again
 # once on a fresh connection, as a browser or httpcore does for a connection that went stale.
-STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+STALE = (plain_http.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 @dataclass
 class Exchange:
@@ -65,9 +69,9 @@ def describe_transport_error(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, ConnectionRefusedError | socket.gaierror):
         return f"refused the connection ({name}: {exc})"
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, http.client.RemoteDisconnected | plain_http.RemoteDisconnected):
         return f"closed the connection without answering ({name}; did the handler crash?)"
-    if isinstance(exc, http.client.IncompleteRead):
+    if isinstance(exc, http.client.IncompleteRead | plain_http.CutShort):
         return f"closed the connection before its answer was complete ({name}; did the handler crash?)"
     if isinstance(exc, ConnectionError):
         return f"broke the connection ({name}: {exc})"
@@ -75,7 +79,7 @@ def describe_transport_error(exc: BaseException) -> str:
         return f"failed the TLS handshake ({name}: {exc})"
     if isinstance(exc, ValueError):  # http.client refuses a header it cannot send (a CR or LF in a value)
         return f"was not sent the request: it is not valid HTTP ({name}: {exc})"
-    if isinstance(exc, http.client.HTTPException):  # a bad status line, an endless header, too many headers
+    if isinstance(exc, http.client.HTTPException | plain_http.AnswerError):  # a bad status line, an endless header
         return f"sent what is not an HTTP answer ({name}: {str(exc)[:80]}), so hookproof closed the connection"
     return f"failed at the HTTP level ({name}: {exc})"
 
@@ -102,7 +106,7 @@ class HttpSession:
     timeout: float
     breaker: Breaker = field(default_factory=Breaker)
     sockets: Sockets = field(default_factory=Sockets)
-    _idle: dict[tuple[str, str, int], http.client.HTTPConnection] = field(default_factory=dict, repr=False)
+    _idle: dict[tuple[str, str, int], socket.socket] = field(default_factory=dict, repr=False)
 
     def close(self) -> None:
         while self._idle:
@@ -122,7 +126,7 @@ class HttpSession:
         try:
             with deadline:
                 self._exchange(exchange, deadline)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (OSError, http.client.HTTPException, plain_http.AnswerError, ValueError) as exc:
             if deadline.expired or isinstance(exc, TimeoutError):
                 self._timed_out(exchange, deadline.phase)
             else:
@@ -140,89 +144,81 @@ class HttpSession:
     def _exchange(self, exchange: Exchange, deadline: Deadline) -> None:
         parts = urlsplit(exchange.url)
         secure = parts.scheme == "https"
-        origin = (parts.scheme, parts.hostname or "", parts.port or (443 if secure else 80))
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host, port = parts.hostname or "", parts.port or (443 if secure else 80)
+        origin = (parts.scheme, host, port)
+        request = _request(exchange, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                           plain_http.host_header(host, port, 443 if secure else 80))
         kept = self._idle.pop(origin, None)
         if kept is not None and _went_stale(kept):
             kept.close()
             kept = None
-        conn = kept or self._connect(origin, deadline)
+        sock = kept or self._connect(origin, deadline)
         try:
             try:
-                response = self._request(conn, exchange, target, deadline)
+                reusable = self._round_trip(sock, request, exchange, deadline)
             except STALE:
-                if kept is None or deadline.expired:
+                if kept is None or deadline.expired or exchange.status is not None:
                     raise
-                conn.close()  # the kept connection was closed by the peer while idle: once more, on a new one
-                conn = self._connect(origin, deadline)
-                response = self._request(conn, exchange, target, deadline)
-            self._read(response, exchange, deadline)
+                sock.close()  # the kept connection was closed by the peer while idle: once more, on a new one
+                sock = self._connect(origin, deadline)
+                reusable = self._round_trip(sock, request, exchange, deadline)
         except BaseException:
-            conn.close()
+            sock.close()
             raise
-        whole = response.isclosed() or response.length == 0
-        if whole:
-            response.close()  # read1 leaves a finished sized answer open, and the connection then refuses another
-        if whole and not response.will_close and not deadline.expired:
-            self._idle[origin] = conn  # read to its end: the connection can carry the next request
+        if reusable and not deadline.expired:
+            self._idle[origin] = sock  # read to its end: the connection can carry the next request
         else:
-            conn.close()  # past the cap, or the server closes it: never read the rest of an answer
+            sock.close()  # past the cap, or the server closes it: never read the rest of an answer
 
-    def _connect(self, origin: tuple[str, str, int], deadline: Deadline) -> http.client.HTTPConnection:
+    def _connect(self, origin: tuple[str, str, int], deadline: Deadline) -> socket.socket:
         deadline.phase = "while connecting"
         scheme, host, port = origin
         wait = max(min(self.timeout, self.timeout - deadline.elapsed), 0.001)
-        conn: http.client.HTTPConnection
-        if scheme == "https":
-            import certifi  # the CA bundle httpx verifies with: the same servers are trusted as before
+        sock = socket.create_connection((host, port), timeout=wait)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one write per request: send it now
+            if scheme == "https":
+                import certifi  # the CA bundle httpx verifies with: the same servers are trusted as before
 
-            context = ssl.create_default_context(cafile=certifi.where())
-            conn = http.client.HTTPSConnection(host, port, timeout=wait, context=context)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=wait)
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.settimeout(self.timeout)
-        self.sockets.add(conn.sock)
+                context = ssl.create_default_context(cafile=certifi.where())
+                sock = context.wrap_socket(sock, server_hostname=host)
+            sock.settimeout(self.timeout)
+        except BaseException:
+            sock.close()
+            raise
+        self.sockets.add(sock)
         if deadline.expired:  # its shutdown came before this socket was known
-            conn.close()
+            sock.close()
             raise TimeoutError("the deadline passed while connecting")
-        return conn
-
-    def _request(self, conn: http.client.HTTPConnection, exchange: Exchange, target: str,
-                 deadline: Deadline) -> http.client.HTTPResponse:
-        deadline.phase = "while the request's headers were sent"
-        given = {name.lower() for name in exchange.headers}
-        conn.putrequest(exchange.method, target, skip_host="host" in given, skip_accept_encoding=True)
-        for name, value in exchange.headers.items():
-            conn.putheader(name.encode("ascii", "replace"), value.encode("utf-8"))
-        body = exchange.body
-        framed = "content-length" in given or "transfer-encoding" in given
-        if not framed and (body or exchange.method in WITH_BODY):
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders()
-        if body:
-            deadline.phase = "while the request's body was sent"
-            conn.send(body)
-        deadline.phase = "before its answer's headers were complete"
-        response = conn.getresponse()
-        if deadline.expired:  # the shutdown ended the headers early: http.client reads that as their end
-            raise TimeoutError("the deadline passed before the answer's headers were complete")
-        return response
+        return sock
 
     @staticmethod
-    def _read(response: http.client.HTTPResponse, exchange: Exchange, deadline: Deadline) -> None:
-        exchange.status = response.status
-        exchange.location = response.getheader("location")
-        deadline.phase = "while its answer's body came in"
-        chunks, size = [], 0
-        while size < ANSWER_CAP and not deadline.expired and not response.isclosed():
-            chunk = response.read1(min(CHUNK, ANSWER_CAP - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
+    def _round_trip(sock: socket.socket, request: bytes, exchange: Exchange, deadline: Deadline) -> bool:
+        """Send the request, read its answer into ``exchange``; whether the connection can carry another."""
+        deadline.phase = "while the request was sent"
+        sock.sendall(request)
+        deadline.phase = "before its answer's headers were complete"
+        chunks: list[bytes] = []
+        size = 0
+
+        def on_status(status: int) -> None:
+            exchange.status = status
+            deadline.phase = "while its answer's body came in"
+
+        def on_fields(fields: dict[bytes, bytes]) -> None:
+            location = fields.get(b"location")
+            exchange.location = location.decode("latin-1") if location is not None else None
+
+        def on_body(chunk: bytes) -> bool:
+            nonlocal size
+            chunks.append(chunk[:ANSWER_CAP - size])
             size += len(chunk)
-        exchange.answer = b"".join(chunks)
+            return size >= ANSWER_CAP
+
+        answered = plain_http.read_answer(sock, on_status, on_body, lambda: deadline.expired, on_fields=on_fields,
+                                          kept=True, bodiless=exchange.method == "HEAD")
+        exchange.answer = b"".join(chunks)  # cut short by the deadline, send() says so
+        return answered.reusable
 
     def _timed_out(self, exchange: Exchange, phase: str) -> None:
         self.breaker.timeouts += 1
@@ -230,10 +226,20 @@ class HttpSession:
         exchange.error = f"gave no answer within {self.timeout:g} s (--response-timeout): it stalled {phase}"
 
 
-def _went_stale(conn: http.client.HTTPConnection) -> bool:
+def _request(exchange: Exchange, target: str, host: str) -> bytes:
+    """The request's bytes: its line, the Host field unless the check gives one, the check's header fields (values
+    as UTF-8), a Content-Length unless the check frames the body itself, then the body."""
+    given = {name.lower() for name in exchange.headers}
+    fields = [(name.encode("ascii", "replace"), value.encode("utf-8")) for name, value in exchange.headers.items()]
+    body = exchange.body
+    if "content-length" not in given and "transfer-encoding" not in given and (body or exchange.method in WITH_BODY):
+        fields.append((b"Content-Length", str(len(body)).encode("ascii")))
+    return plain_http.request_head(exchange.method, target, None if "host" in given else host, fields) + body
+
+
+def _went_stale(sock: socket.socket) -> bool:
     """Whether the peer closed (or wrote to) a kept connection while it was idle: then it is readable."""
-    sock = conn.sock
-    if sock is None:
+    if sock.fileno() < 0:
         return True
     with contextlib.suppress(OSError, ValueError):
         return bool(select.select([sock], [], [], 0)[0])

@@ -24,8 +24,8 @@ from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from hookproof.deadline import Deadline
+from hookproof.plain_http import AnswerError, host_header, read_answer, request_head
 from hookproof.reference_impl.backoff import Uniform
-from hookproof.reference_impl.plain_http import AnswerError, host_header, read_answer, request_head
 from hookproof.reference_impl.sender_core import (
     USER_AGENT,
     Attempt,

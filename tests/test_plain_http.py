@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from hookproof.reference_impl.plain_http import AnswerError, host_header, read_answer, request_head
+from hookproof.plain_http import AnswerError, host_header, read_answer, request_head
 from hookproof.reference_impl.sender_core import SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 from tests.raw_servers import raw_server

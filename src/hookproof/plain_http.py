@@ -1,13 +1,15 @@
-"""One HTTP/1.1 request and its answer over a connected socket: what the reference sender command needs, and
-nothing it does not.
+"""One HTTP/1.1 request and its answer over a connected socket: what the reference sender command and the
+suite's requests to a target (``hookproof.conformance.http_exchange``) need, and nothing they do not.
 
 The sender checks start the reference sender command once per delivery, so what it imports is paid once per
 case (several hundred times in the project's tests). ``http.client`` brings ``email`` and ``ssl`` with it,
 a fifth of the command's start-up (docs/performance.md), for one request on a connection that closes
-after it. This module writes the request and reads the answer the way ``http.client`` does for that case
-(RFC 9112): the status line, the header fields, then a body framed by ``Transfer-Encoding: chunked``, by
-``Content-Length``, or by the close; interim 1XX answers are skipped; 204, 304 and 1XX have no body. Its
-errors are ``http.client``'s own exception classes where one fits, so a delivery record reads as before.
+after it; and a run's requests to a receiver, thousands on kept connections, paid for its two writes per
+request and its ``email`` parsing of every answer's header fields. This module writes the request and reads
+the answer the way ``http.client`` does (RFC 9112): the status line, the header fields, then a body framed by
+``Transfer-Encoding: chunked``, by ``Content-Length``, or by the close; interim 1XX answers are skipped; 204,
+304 and 1XX have no body; it says whether the connection may carry another request. Its errors are
+``http.client``'s own exception classes where one fits, so a delivery record reads as before.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 MAX_HEAD = 64 * 1024  # the status line and header fields of one answer, as http.client's line limit
 MAX_HEADERS = 100  # http.client's limit too
@@ -34,12 +37,28 @@ class RemoteDisconnected(ConnectionResetError):
     """The peer closed the connection before any answer; named as ``http.client`` names it."""
 
 
-def request_head(method: str, target: str, host: str, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+class CutShort(AnswerError):
+    """The connection closed before the answer's body was complete (``http.client``'s ``IncompleteRead``)."""
+
+
+class Answered(NamedTuple):
+    """How an answer ended. ``reusable``: the connection may carry the next request (RFC 9112 section 9.3): an
+    HTTP/1.1 answer without ``Connection: close``, read to the end its framing gives, and nothing after it."""
+
+    status: int
+    fields: dict[bytes, bytes]
+    reusable: bool
+
+
+def request_head(method: str, target: str, host: str | None, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     """The request line and header fields, validated (ValueError): a name must be a token, and a CR or LF in a
-    value, which would let a header smuggle another, is refused as ``http.client`` refuses it."""
+    value, which would let a header smuggle another, is refused as ``http.client`` refuses it. ``host`` None:
+    the caller's headers carry the Host field."""
     if _BAD_TARGET(target):
         raise ValueError(f"URL can't contain control characters. {target!r}")
-    lines = [f"{method} {target} HTTP/1.1".encode("ascii"), b"Host: " + host.encode("idna")]
+    lines = [f"{method} {target} HTTP/1.1".encode("ascii")]
+    if host is not None:
+        lines.append(b"Host: " + host.encode("idna"))
     for name, value in headers:
         if not _LEGAL_NAME(name):
             raise ValueError(f"Invalid header name {name!r}")
@@ -69,31 +88,42 @@ class _Reader:
 
 
 def read_answer(sock: socket.socket, on_status: Callable[[int], None], on_body: Callable[[bytes], bool],
-                stop: Callable[[], bool]) -> None:
+                stop: Callable[[], bool], *, on_fields: Callable[[dict[bytes, bytes]], None] | None = None,
+                kept: bool = False, bodiless: bool = False) -> Answered:
     """Read one answer. ``on_status`` gets its status once the header fields are in (a deadline passing in the
-    body then still leaves the status known); ``on_body`` gets the body's bytes (de-chunked) as they come and
-    returns True to stop reading (a cap reached); ``stop`` is asked before each read (a deadline passed)."""
+    body then still leaves the status known), and ``on_fields`` its header fields (names in lower case);
+    ``on_body`` gets the body's bytes (de-chunked) as they come and returns True to stop reading (a cap
+    reached); ``stop`` is asked before each read (a deadline passed). ``kept``: the connection is to carry
+    the next request, so a chunked body's trailer fields are read too (a sender that closes after one answer
+    need not wait for them). ``bodiless``: the answer to a HEAD request, which has no body whatever its fields
+    say (RFC 9110 section 9.3.2)."""
     reader = _Reader(sock)
     while True:
-        status, fields = _head(reader)
+        status, fields, version = _head(reader)
         if status >= 200 or status == 101:
             break  # 100 Continue and the other interim answers precede the real one
     on_status(status)
-    if status in (204, 304) or 100 <= status < 200:
-        return
+    if on_fields is not None:
+        on_fields(fields)
+    tokens = {token.strip() for token in fields.get(b"connection", b"").lower().split(b",")}
+    keeps = version == b"HTTP/1.1" and b"close" not in tokens and status != 101
+    if bodiless or status in (204, 304) or 100 <= status < 200:
+        return Answered(status, fields, keeps and not reader.buffer)
     encoding = fields.get(b"transfer-encoding", b"").lower()
     if encoding and encoding.split(b",")[-1].strip() == b"chunked":
-        _chunked(reader, on_body, stop)
+        whole = _chunked(reader, on_body, stop, trailers=kept)
     elif b"content-length" in fields and not encoding:
         length = fields[b"content-length"].strip()
         if not length.isdigit():
             raise AnswerError(f"Content-Length {length[:40]!r} is not a number of bytes")
-        _sized(reader, int(length), on_body, stop)
+        whole = _sized(reader, int(length), on_body, stop)
     else:
         _until_close(reader, on_body, stop)
+        whole = keeps = False  # framed by the close: the connection ends with it
+    return Answered(status, fields, keeps and whole and not reader.buffer)
 
 
-def _head(reader: _Reader) -> tuple[int, dict[bytes, bytes]]:
+def _head(reader: _Reader) -> tuple[int, dict[bytes, bytes], bytes]:
     while not (end := _HEAD_END.search(reader.buffer)):
         if len(reader.buffer) > MAX_HEAD:
             raise AnswerError(f"got more than {MAX_HEAD} bytes of status line and header fields")
@@ -116,17 +146,19 @@ def _head(reader: _Reader) -> tuple[int, dict[bytes, bytes]]:
         if colon:
             key = name.strip().lower()
             fields[key] = (fields[key] + b", " if key in fields else b"") + value.strip()
-    return int(parts[1]), fields
+    return int(parts[1]), fields, parts[0]
 
 
-def _sized(reader: _Reader, length: int, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> None:
+def _sized(reader: _Reader, length: int, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> bool:
+    """Read ``length`` bytes of body; whether all of them were read (not cut by the cap or the deadline)."""
     while length > 0 and not stop():
         if not reader.buffer and not reader.more():
-            raise AnswerError(f"the connection closed with {length} bytes of the answer's body unsent")
+            raise CutShort(f"the connection closed with {length} bytes of the answer's body unsent")
         chunk = reader.take(min(length, READ))
         length -= len(chunk)
         if on_body(chunk):
-            return
+            return length == 0
+    return length == 0
 
 
 def _until_close(reader: _Reader, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> None:
@@ -137,22 +169,30 @@ def _until_close(reader: _Reader, on_body: Callable[[bytes], bool], stop: Callab
             return
 
 
-def _chunked(reader: _Reader, on_body: Callable[[bytes], bool], stop: Callable[[], bool]) -> None:
+def _line(reader: _Reader) -> bytes:
+    while b"\n" not in reader.buffer:
+        if len(reader.buffer) > MAX_HEAD:
+            raise AnswerError("a chunk size line of more than 64 KiB")
+        if not reader.more():
+            raise CutShort("the connection closed before the last chunk of the answer")
+    return reader.take(reader.buffer.index(b"\n") + 1)
+
+
+def _chunked(reader: _Reader, on_body: Callable[[bytes], bool], stop: Callable[[], bool], *, trailers: bool) -> bool:
+    """Read a chunked body; whether it was read to its last chunk (and, with ``trailers``, the fields after)."""
     while not stop():
-        while b"\n" not in reader.buffer:
-            if len(reader.buffer) > MAX_HEAD:
-                raise AnswerError("a chunk size line of more than 64 KiB")
-            if not reader.more():
-                raise AnswerError("the connection closed before the last chunk of the answer")
-        line = reader.take(reader.buffer.index(b"\n") + 1)
-        size_text = line.split(b";", 1)[0].strip()
+        size_text = _line(reader).split(b";", 1)[0].strip()
         try:
             size = int(size_text, 16)
         except ValueError:
             raise AnswerError(f"a chunk size that is not hexadecimal: {size_text[:20]!r}") from None
         if size == 0:
-            return  # the trailer fields, if any, are of no interest to a sender
-        _sized(reader, size, on_body, stop)
+            while trailers and _line(reader).strip():  # the trailer fields, of no interest but for their end
+                pass
+            return trailers
+        if not _sized(reader, size, on_body, stop):
+            return False
         while len(reader.buffer) < 2 and reader.more():  # the CRLF after the chunk's data
             pass
         reader.take(2)
+    return False
