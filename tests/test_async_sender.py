@@ -25,7 +25,7 @@ from hookproof import auth, catalog
 from hookproof.reference_impl.backoff import Backoff
 from hookproof.reference_impl.sender import AsyncSender, DeliveryRecord, Job, SendOptions
 from hookproof.reference_impl.sender_async import serialize
-from tests.raw_servers import raw_server
+from tests.raw_servers import raw_server, read_request
 from tests.sample_bodies import CODEWARS, DOSELECT, NOW, VIASTO
 
 QUICK = SendOptions(max_tries=1, connect_timeout=2.0, read_timeout=2.0, attempt_deadline=3.0)
@@ -91,27 +91,6 @@ HANDLERS: dict[str, Callable[[socket.socket, threading.Event], bool]] = {
 }
 
 
-def _read_request(conn: socket.socket, buffer: bytearray) -> bytes | None:
-    while b"\r\n\r\n" not in buffer:
-        data = conn.recv(65536)
-        if not data:
-            return None
-        buffer += data
-    end = buffer.index(b"\r\n\r\n") + 4
-    length = 0
-    for line in bytes(buffer[:end]).split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    while len(buffer) < end + length:
-        data = conn.recv(65536)
-        if not data:
-            return None
-        buffer += data
-    request = bytes(buffer[:end + length])
-    del buffer[:end + length]
-    return request
-
-
 @pytest.fixture
 def server() -> Iterator[tuple[str, Seen]]:
     """A keep-alive loopback server that answers each request by its path (HANDLERS)."""
@@ -124,7 +103,7 @@ def server() -> Iterator[tuple[str, Seen]]:
         conn.settimeout(5)
         buffer = bytearray()
         while not stop.is_set():
-            request = _read_request(conn, buffer)
+            request = read_request(conn, buffer)
             if request is None:
                 return
             path = request.split(b" ", 2)[1].decode().split("?")[0]

@@ -11,27 +11,9 @@ from contextlib import contextmanager
 import pytest
 
 from hookproof.conformance.http_exchange import ANSWER_CAP, HttpSession
-from tests.raw_servers import raw_server
+from tests.raw_servers import raw_server, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-def _request(conn: socket.socket, buffer: bytearray) -> bytes | None:
-    """One whole request off ``conn`` (its head and a Content-Length body); None once the client closed."""
-    while b"\r\n\r\n" not in buffer:
-        data = conn.recv(65536)
-        if not data:
-            return None
-        buffer += data
-    end = buffer.index(b"\r\n\r\n") + 4
-    head = bytes(buffer[:end])
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(buffer) < end + length:
-        buffer += conn.recv(65536)
-    whole = bytes(buffer[:end + length])
-    del buffer[:end + length]
-    return whole
 
 
 @contextmanager
@@ -50,7 +32,7 @@ def answering(answers: Callable[[int], bytes | None], *, close_after: int | None
             per_connection.append(0)
             mine = len(per_connection) - 1
         buffer = bytearray()
-        while (request := _request(conn, buffer)) is not None:
+        while (request := read_request(conn, buffer)) is not None:
             with lock:
                 requests.append(request)
                 per_connection[mine] += 1
