@@ -53,12 +53,14 @@ class HeadStart:
         self.secret = secret or secrets.token_urlsafe(16)
         self._receiver: tuple[ChildServer, ExitStack] | None = None
         self._drawing: tuple[subprocess.Popen[bytes], ExitStack] | None = None
-        with ExitStack() as receiver_stack:
-            child = receiver_stack.enter_context(_receiver_child(self.secret))
-            with ExitStack() as drawing_stack:
-                proc = drawing_stack.enter_context(spawn())
-                self._drawing = (proc, drawing_stack.pop_all())
-            self._receiver = (child, receiver_stack.pop_all())
+        receiver, drawing = ExitStack(), ExitStack()
+        child = receiver.enter_context(_receiver_child(self.secret))
+        try:
+            proc = drawing.enter_context(spawn())
+        except BaseException:
+            receiver.close()  # the receiver started; it must not outlive the failure
+            raise
+        self._receiver, self._drawing = (child, receiver), (proc, drawing)
 
     def receiver(self) -> tuple[ChildServer, ExitStack] | None:
         """The reference receiver child (listening on the run's secret) and what stops it, or None once taken."""
