@@ -6,7 +6,7 @@ redirects are never followed and proxies from the environment are ignored. A bre
 stalling on a target that keeps timing out.
 
 The requests go over kept-alive sockets, one per origin, written and read by
-:mod:`hookproof.reference_impl.plain_http` (the reference sender command's own HTTP/1.1 exchange): a
+:mod:`hookproof.plain_http` (the reference sender command's own HTTP/1.1 exchange): a
 conformance run sends thousands of small deliveries, and each cost the run's thread more than the reference
 receiver spends deciding one, first in httpx's client (about 1.4 ms of CPU more per request than
 ``http.client``), then in ``http.client``'s two writes per request and its header parsing by the ``email``
@@ -17,7 +17,6 @@ sender delivers; the request's head and body in one write.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import select
 import socket
@@ -31,7 +30,6 @@ from hookproof.deadline import Deadline, Sockets
 
 ANSWER_CAP = 64 * 1024
 STALL_LIMIT = 3
-CHUNK = 16 * 1024
 WITH_BODY = ("POST", "PUT", "PATCH")  # methods that always state a Content-Length, even of 0
 # Failures of a kept-alive connection before any answer: the peer closed it while it was idle. Sent again
 # once on a fresh connection, as a browser or httpcore does for a connection that went stale.
@@ -69,17 +67,17 @@ def describe_transport_error(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, ConnectionRefusedError | socket.gaierror):
         return f"refused the connection ({name}: {exc})"
-    if isinstance(exc, http.client.RemoteDisconnected | plain_http.RemoteDisconnected):
+    if isinstance(exc, plain_http.RemoteDisconnected):
         return f"closed the connection without answering ({name}; did the handler crash?)"
-    if isinstance(exc, http.client.IncompleteRead | plain_http.CutShort):
+    if isinstance(exc, plain_http.CutShort):
         return f"closed the connection before its answer was complete ({name}; did the handler crash?)"
     if isinstance(exc, ConnectionError):
         return f"broke the connection ({name}: {exc})"
     if isinstance(exc, ssl.SSLError):
         return f"failed the TLS handshake ({name}: {exc})"
-    if isinstance(exc, ValueError):  # http.client refuses a header it cannot send (a CR or LF in a value)
+    if isinstance(exc, ValueError):  # a header plain_http refuses to send (a CR or LF in a value)
         return f"was not sent the request: it is not valid HTTP ({name}: {exc})"
-    if isinstance(exc, http.client.HTTPException | plain_http.AnswerError):  # a bad status line, an endless header
+    if isinstance(exc, plain_http.AnswerError):  # a bad status line, an endless header, too many headers
         return f"sent what is not an HTTP answer ({name}: {str(exc)[:80]}), so hookproof closed the connection"
     return f"failed at the HTTP level ({name}: {exc})"
 
@@ -126,7 +124,7 @@ class HttpSession:
         try:
             with deadline:
                 self._exchange(exchange, deadline)
-        except (OSError, http.client.HTTPException, plain_http.AnswerError, ValueError) as exc:
+        except (OSError, plain_http.AnswerError, ValueError) as exc:
             if deadline.expired or isinstance(exc, TimeoutError):
                 self._timed_out(exchange, deadline.phase)
             else:
@@ -215,10 +213,10 @@ class HttpSession:
             size += len(chunk)
             return size >= ANSWER_CAP
 
-        answered = plain_http.read_answer(sock, on_status, on_body, lambda: deadline.expired, on_fields=on_fields,
+        reusable = plain_http.read_answer(sock, on_status, on_body, lambda: deadline.expired, on_fields=on_fields,
                                           kept=True, bodiless=exchange.method == "HEAD")
         exchange.answer = b"".join(chunks)  # cut short by the deadline, send() says so
-        return answered.reusable
+        return reusable
 
     def _timed_out(self, exchange: Exchange, phase: str) -> None:
         self.breaker.timeouts += 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
 MAX_HEAD = 64 * 1024  # the status line and header fields of one answer, as http.client's line limit
 MAX_HEADERS = 100  # http.client's limit too
@@ -39,15 +38,6 @@ class RemoteDisconnected(ConnectionResetError):
 
 class CutShort(AnswerError):
     """The connection closed before the answer's body was complete (``http.client``'s ``IncompleteRead``)."""
-
-
-class Answered(NamedTuple):
-    """How an answer ended. ``reusable``: the connection may carry the next request (RFC 9112 section 9.3): an
-    HTTP/1.1 answer without ``Connection: close``, read to the end its framing gives, and nothing after it."""
-
-    status: int
-    fields: dict[bytes, bytes]
-    reusable: bool
 
 
 def request_head(method: str, target: str, host: str | None, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
@@ -89,14 +79,15 @@ class _Reader:
 
 def read_answer(sock: socket.socket, on_status: Callable[[int], None], on_body: Callable[[bytes], bool],
                 stop: Callable[[], bool], *, on_fields: Callable[[dict[bytes, bytes]], None] | None = None,
-                kept: bool = False, bodiless: bool = False) -> Answered:
+                kept: bool = False, bodiless: bool = False) -> bool:
     """Read one answer. ``on_status`` gets its status once the header fields are in (a deadline passing in the
     body then still leaves the status known), and ``on_fields`` its header fields (names in lower case);
     ``on_body`` gets the body's bytes (de-chunked) as they come and returns True to stop reading (a cap
     reached); ``stop`` is asked before each read (a deadline passed). ``kept``: the connection is to carry
     the next request, so a chunked body's trailer fields are read too (a sender that closes after one answer
     need not wait for them). ``bodiless``: the answer to a HEAD request, which has no body whatever its fields
-    say (RFC 9110 section 9.3.2)."""
+    say (RFC 9110 section 9.3.2). Returns whether the connection may carry the next request (RFC 9112 section
+    9.3): an HTTP/1.1 answer without ``Connection: close``, read to the end its framing gives, nothing after it."""
     reader = _Reader(sock)
     while True:
         status, fields, version = _head(reader)
@@ -108,7 +99,7 @@ def read_answer(sock: socket.socket, on_status: Callable[[int], None], on_body: 
     tokens = {token.strip() for token in fields.get(b"connection", b"").lower().split(b",")}
     keeps = version == b"HTTP/1.1" and b"close" not in tokens and status != 101
     if bodiless or status in (204, 304) or 100 <= status < 200:
-        return Answered(status, fields, keeps and not reader.buffer)
+        return keeps and not reader.buffer
     encoding = fields.get(b"transfer-encoding", b"").lower()
     if encoding and encoding.split(b",")[-1].strip() == b"chunked":
         whole = _chunked(reader, on_body, stop, trailers=kept)
@@ -120,7 +111,7 @@ def read_answer(sock: socket.socket, on_status: Callable[[int], None], on_body: 
     else:
         _until_close(reader, on_body, stop)
         whole = keeps = False  # framed by the close: the connection ends with it
-    return Answered(status, fields, keeps and whole and not reader.buffer)
+    return keeps and whole and not reader.buffer
 
 
 def _head(reader: _Reader) -> tuple[int, dict[bytes, bytes], bytes]:
