@@ -147,15 +147,29 @@ SHAPES = {"none": "retries at once", "constant": "a constant backoff", "increasi
 EARLY = 0.9  # a wait may come this much of its documented length early (clock granularity), no more
 EARLY_NOISE = 0.003
 LATE_FACTOR, LATE_NOISE = 2.0, 0.1  # a "constant" wait may be late by this much before it counts as growing
+LATE_DELIVERIES = 5  # deliveries measured when a constant backoff's first delivery has a wait too late
 
 
 def _ms(intervals: Sequence[float]) -> str:
     return ", ".join(f"{i * 1000:.0f} ms" for i in intervals)
 
 
-def backoff_problems(policy: RetryPolicy, intervals: Sequence[float], scale: float) -> list[str]:
+def late_waits(policy: RetryPolicy, intervals: Sequence[float], scale: float) -> list[str]:
+    """The intervals of a constant backoff far longer than its delay, scaled by ``scale``: a backoff that is not
+    constant, or one scheduler stall (docs/decisions.md#late-constant-waits). Noise only ever lengthens an
+    interval measured at the receiver, so a wait found too *short* needs no second look."""
+    if policy.backoff != "constant":
+        return []
+    expected = (policy.delay or 0.0) * scale
+    return [f"interval {n} ({interval * 1000:.0f} ms) is far longer than the documented constant {policy.delay:g} s "
+            f"x {scale:g} = {expected * 1000:.0f} ms"
+            for n, interval in enumerate(intervals, 1) if interval > expected * LATE_FACTOR + LATE_NOISE]
+
+
+def backoff_problems(policy: RetryPolicy, intervals: Sequence[float], scale: float, late: bool = True) -> list[str]:
     """Whether the intervals keep the policy's backoff (its shape, and waits no shorter than it documents),
-    with every documented wait multiplied by ``scale``."""
+    with every documented wait multiplied by ``scale``; without ``late``, a constant backoff's waits are not
+    judged too long (:func:`late_waits`)."""
     problems = []
     if policy.min_delay:
         floor = policy.min_delay * scale
@@ -167,13 +181,11 @@ def backoff_problems(policy: RetryPolicy, intervals: Sequence[float], scale: flo
         problems += BACKOFF.problems(intervals)
     elif policy.backoff == "constant":
         expected = (policy.delay or 0.0) * scale
-        for n, interval in enumerate(intervals, 1):
-            if interval < expected * EARLY - EARLY_NOISE:
-                problems.append(f"interval {n} ({interval * 1000:.0f} ms) is shorter than the documented constant "
-                                f"{policy.delay:g} s x {scale:g} = {expected * 1000:.0f} ms")
-            elif interval > expected * LATE_FACTOR + LATE_NOISE:
-                problems.append(f"interval {n} ({interval * 1000:.0f} ms) is far longer than the documented constant "
-                                f"{policy.delay:g} s x {scale:g} = {expected * 1000:.0f} ms")
+        problems += [f"interval {n} ({interval * 1000:.0f} ms) is shorter than the documented constant "
+                     f"{policy.delay:g} s x {scale:g} = {expected * 1000:.0f} ms"
+                     for n, interval in enumerate(intervals, 1) if interval < expected * EARLY - EARLY_NOISE]
+        if late:
+            problems += late_waits(policy, intervals, scale)
     return problems
 
 
@@ -581,10 +593,13 @@ def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
         _over(name, ctx, platform, ["refuse-all"], judge_backoff)
         return
     except CheckFailure as failure:
-        if policy.backoff != "increasing" or failure.cause_key[1:2] == ("sender",):
+        if failure.cause_key[1:2] == ("sender",):
             raise
-        if len(obs.tries) < 3:  # jitter changes the waits, not how many tries come: more deliveries cannot help
-            raise
+        if policy.backoff == "constant":
+            _late_over_deliveries(ctx, platform, obs, policy, failure)
+            return
+        if policy.backoff != "increasing" or len(obs.tries) < 3:  # jitter changes the waits, not how many tries
+            raise  # come: more deliveries cannot help
         first_failure = failure
     # One delivery did not show growth: a jittered backoff may draw a shrinking series by chance. Judge the
     # envelope of several deliveries instead, which jitter cannot flatten (EnvelopeRule).
@@ -616,3 +631,24 @@ JUDGES: dict[str, Callable[[Observation, str], None]] = {
     "gives_up_after_the_last_try": judge_max_tries, "backoff_as_documented": judge_backoff,
     "retries_repeat_the_delivery": judge_same_delivery, "command_delivers": judge_delivers,
 }
+
+
+def _late_over_deliveries(ctx: SenderContext, platform: str, obs: Observation, policy: RetryPolicy,
+                          failure: CheckFailure) -> None:
+    """A constant backoff whose first delivery had a wait too late, judged over ``LATE_DELIVERIES``: a stall
+    lengthens a wait of one delivery now and then, a backoff that is not constant lengthens one in every
+    delivery (docs/decisions.md#late-constant-waits). A wait too short fails at once, in any delivery."""
+    def intervals(run: Observation) -> list[float]:
+        return [b.at - a.at for a, b in pairwise(run.tries[:policy.max_tries])]
+
+    if backoff_problems(policy, intervals(obs), obs.case.time_scale, late=False):
+        raise failure
+    runs = [obs, *ctx.harness.repeats(platform, "refuse-all", ctx.secret, LATE_DELIVERIES - 1)]
+    short = [p for run in runs for p in backoff_problems(policy, intervals(run), run.case.time_scale, late=False)]
+    late = [run for run in runs if late_waits(policy, intervals(run), run.case.time_scale)]
+    if short:
+        raise failure.noted(f"over {len(runs)} deliveries: {short[0]}")
+    if 2 * len(late) > len(runs):
+        raise failure.noted(f"over {len(runs)} deliveries: a wait far longer than the documented constant in "
+                            f"{len(late)} of them (a scheduler stall lengthens one delivery's wait now and then, "
+                            "a backoff that is not constant one in most)")

@@ -10,11 +10,16 @@ on it fails for that one reason: the command's own sender (:mod:`hookproof.refer
 which starts without httpx's imports), or the httpx :class:`~hookproof.reference_impl.sender.Sender` where a
 mode changes the client (its default User-Agent, following redirects). Run as a file, it imports
 ``hookproof`` from the installed package.
+
+One mode breaks no rule: ``stalls-once`` is the reference sender stalled 300 ms before one retry, in the first
+delivery that finds no file at ``$HOOKPROOF_TEST_STALL_MARKER`` (it creates the file), as a busy machine stalls
+a process now and then; a check must not fail it for that.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -141,6 +146,21 @@ BODY: Any = None
 SECRET: str | None = None
 
 
+STALL = 0.3  # seconds: longer than 2 x a constant wait + 100 ms at the tests' time scale
+
+
+def _stalls_once(sender: Broken, prepared: Prepared, number: int) -> Outgoing:
+    """The reference request, after a stall before the last try of the first delivery of a test."""
+    if number == 3:
+        try:
+            os.close(os.open(os.environ["HOOKPROOF_TEST_STALL_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass
+        else:
+            time.sleep(STALL)
+    return sender.signed(prepared, number)
+
+
 class Mode(NamedTuple):
     change: Change | None = None  # what changes per try
     max_tries: int | None = None  # tries in total, instead of the policy's
@@ -167,6 +187,8 @@ MODES: dict[str, Mode] = {
     "six-tries": Mode(max_tries=6),
     "constant-interval": Mode(waits={"factor": 1.0}),  # the first wait, every time
     "immediate-retries": Mode(waits={"base": 0.0}),
+    "growing-interval": Mode(waits={"factor": 5.0, "cap": 60.0}),  # a constant wait, five times longer each retry
+    "stalls-once": Mode(_stalls_once),
     "follows-redirects": Mode(follow_redirects=True, client=True),
     # encoders gone wrong: non-ASCII as "?", Python's repr for JSON, numbers written as strings
     "mangles-non-ascii": Mode(lambda s, p, n: _with_bytes(

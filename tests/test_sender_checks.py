@@ -658,6 +658,91 @@ def test_immediate_retries_fail_a_constant_backoff(harness_for, steady: RetryPol
     assert judge(harness_for(reference_command()), "backoff_as_documented", STEADY) is None
 
 
+def test_one_stall_does_not_fail_a_constant_backoff(server: HTTPServer, tmp_path: Path,
+                                                     steady: RetryPolicy) -> None:
+    """docs/decisions.md#late-constant-waits: the first delivery stalls 300 ms before its last try, which one
+    delivery alone cannot tell from a backoff that grows; the deliveries measured next do not stall."""
+    marker = tmp_path / "stalled"
+    harness = SenderHarness(server, broken_command("stalls-once"), tmp_path, timeout=TIMEOUT, seed=7,
+                            time_scale=BASE, settle=SETTLE, env={"HOOKPROOF_TEST_STALL_MARKER": str(marker)})
+    first = judge(harness, "backoff_as_documented", STEADY)
+    assert first is not None and "interval 2 (" in str(first) and "is far longer than the documented" in str(first)
+    assert check_verdict(harness, "backoff_as_documented", STEADY) is None
+    assert marker.exists() and len(harness.observations(STEADY)) == sender_checks.LATE_DELIVERIES
+
+
+def test_a_growing_backoff_fails_a_constant_policy_in_every_delivery(harness_for, steady: RetryPolicy) -> None:
+    failure = check_verdict(harness_for(broken_command("growing-interval")), "backoff_as_documented", STEADY)
+    assert failure is not None and failure.check == "backoff_as_documented"
+    report = str(failure)
+    assert "interval 2 (" in report and "is far longer than the documented constant 1 s x 0.05 = 50 ms" in report
+    assert (f"over {sender_checks.LATE_DELIVERIES} deliveries: a wait far longer than the documented constant in "
+            f"{sender_checks.LATE_DELIVERIES} of them") in report
+
+
+class Repeating:
+    """A harness double for the backoff check: the first delivery, then the ones measured after it."""
+
+    def __init__(self, policy: RetryPolicy, *series: list[float]) -> None:
+        self._policy = policy
+        self.runs = [self._run(intervals) for intervals in series]
+        self.repeated = 0
+
+    @staticmethod
+    def _run(intervals: list[float]) -> Observation:
+        body = {"type": "order.paid", "amount": 3}
+        times = [1.0]
+        for interval in intervals:
+            times.append(times[-1] + interval)
+        obs = observed(STEADY, "order.paid", body, *(arrival(body, {}, at=t) for t in times), scenario="refuse-all",
+                       statuses=(500,))
+        return replace(obs, case=replace(obs.case, time_scale=BASE))
+
+    def observe_many(self, platform: str, scenarios: list[str], secret: str | None) -> None:
+        pass
+
+    def observe(self, platform: str, scenario: str, secret: str | None) -> Observation:
+        return self.runs[0]
+
+    def policy(self, platform: str) -> RetryPolicy:
+        return self._policy
+
+    def repeats(self, platform: str, scenario: str, secret: str | None, count: int) -> list[Observation]:
+        self.repeated += count
+        return self.runs[1:1 + count]
+
+
+ON_TIME, LATE, SHORT = [0.05, 0.05], [0.05, 0.3], [0.05, 0.01]
+
+
+@pytest.mark.parametrize(("series", "passes"), [
+    ([ON_TIME] * 5, True),
+    ([LATE] + [ON_TIME] * 4, True),  # one stall
+    ([LATE, LATE, ON_TIME, ON_TIME, ON_TIME], True),  # two: still a minority
+    ([LATE, LATE, LATE, ON_TIME, ON_TIME], False),  # three of five: the backoff is not constant
+    ([LATE, ON_TIME, ON_TIME, SHORT, ON_TIME], False),  # a wait too short fails, whichever delivery shows it
+])
+def test_late_constant_waits_are_judged_by_a_majority_of_deliveries(
+        steady: RetryPolicy, series: list[list[float]], passes: bool) -> None:
+    harness = Repeating(steady, *series)
+    try:
+        CHECKS["backoff_as_documented"](SenderContext(harness, SECRET), STEADY)  # type: ignore[arg-type]
+    except CheckFailure as failure:
+        assert not passes, str(failure)
+        assert f"over {len(series)} deliveries" in str(failure)
+    else:
+        assert passes
+    assert harness.repeated == (0 if series[0] == ON_TIME else sender_checks.LATE_DELIVERIES - 1)
+
+
+def test_a_constant_wait_too_short_is_not_measured_again(steady: RetryPolicy) -> None:
+    """Noise only lengthens a wait measured at the receiver: a short one fails on the first delivery."""
+    harness = Repeating(steady, SHORT, *[ON_TIME] * 4)
+    with pytest.raises(CheckFailure, match="interval 2 \\(10 ms\\) is shorter than the documented constant"):
+        CHECKS["backoff_as_documented"](SenderContext(harness, SECRET), STEADY)  # type: ignore[arg-type]
+    assert harness.repeated == 0
+
+
 CONSTANT = RetryPolicy(documented=True, max_tries=5, backoff="constant", source=NO_SOURCE, delay=1.0)
 
 
