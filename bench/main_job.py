@@ -1,12 +1,15 @@
 """The main job's time: ``hookproof run`` (README's main-job command, against the built-in reference
 implementations) run ``--runs`` times, median wall time and CPU time against the 5 s goal.
 
-    python bench/main_job.py [--runs 5] [-k EXPR] [--write-bytecode] [--against REV]
+    python bench/main_job.py [--runs 5] [-k EXPR] [--write-bytecode] [--cold] [--against REV]
 
 CPU time is the run's and its children's (the reference sender processes): ``resource.getrusage`` of waited
 children, so the figure says what the run costs a machine, not only how long it took on this one. The load
 average is printed before and after, since the machine may be shared. ``--write-bytecode`` runs without
 ``PYTHONDONTWRITEBYTECODE`` (a second figure for an environment that sets it, as many CI images do).
+``--cold`` gives each run an empty Hypothesis storage directory (``$HYPOTHESIS_STORAGE_DIRECTORY``), as a run
+on a fresh CI checkout has: without it, every run after the first reads the tables and caches that Hypothesis
+keeps in ``.hypothesis/`` under the working directory.
 
 A shared virtual machine's cores change speed from one second to the next (the same pure-Python loop took
 1.3 to 2.3 s here within a minute, with nothing else running), so before each run the bench times a fixed
@@ -51,13 +54,19 @@ def calibrate() -> float:
     return time.process_time() - began
 
 
+COLD = "hookproof-bench-cold"  # the value of $HYPOTHESIS_STORAGE_DIRECTORY that asks for an empty one per run
+
+
 def one_run(extra: list[str], env: dict[str, str], python: str = sys.executable,
             cwd: Path = ROOT) -> tuple[float, float, str]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.monotonic()
-    done = subprocess.run([python, "-m", "hookproof.cli", "run", "-q", "-p", "no:randomly", "-rfs", *extra],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
-    wall = time.monotonic() - began
+    with tempfile.TemporaryDirectory(prefix="hookproof-bench-hypothesis-") as empty:
+        if env.get("HYPOTHESIS_STORAGE_DIRECTORY") == COLD:
+            env = {**env, "HYPOTHESIS_STORAGE_DIRECTORY": empty}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.monotonic()
+        done = subprocess.run([python, "-m", "hookproof.cli", "run", "-q", "-p", "no:randomly", "-rfs", *extra],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        wall = time.monotonic() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-200:]
@@ -137,17 +146,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs; the median counts (5)")
     parser.add_argument("-k", dest="select", default=None, help="only these checks (pytest -k)")
     parser.add_argument("--write-bytecode", action="store_true", help="unset PYTHONDONTWRITEBYTECODE for the runs")
+    parser.add_argument("--cold", action="store_true",
+                        help="an empty Hypothesis storage directory for each run, as on a fresh CI checkout")
     parser.add_argument("--against", metavar="REV", default=None,
                         help="interleave runs of this checkout with runs of commit REV (a worktree, a venv)")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.write_bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if args.cold:
+        env["HYPOTHESIS_STORAGE_DIRECTORY"] = COLD
     extra = ["-k", args.select] if args.select else []
     if args.against:
         return compare(args.against, args.runs, extra, env)
     print(f"{os.cpu_count()} CPUs; load average before {os.getloadavg()[0]:.2f}; "
-          f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', 'unset')}")
+          f"PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE', 'unset')}; Hypothesis' storage "
+          f"{'empty for each run' if args.cold else 'kept between runs'}")
     timed_runs(lambda: one_run(extra, env), args.runs, GOAL)
     return 0
 
