@@ -656,14 +656,19 @@ class _Break:
         return f"{self.rule}: {pointers.from_path(self.path) or '/'}"
 
 
+# Wrong-type strings come from values.TEXT, not Hypothesis' text(): that draws from every character UTF-8
+# encodes, and builds the table of them on first use by encoding all 1.1 million code points (1.5 CPU-s, once
+# per storage directory, .hypothesis/ in the working directory: every run on a fresh CI checkout;
+# docs/performance.md), and it answers some draws with a string literal of the process's modules
+# (values.UNMATCHED_BYTES says why the draws must not).
 _WRONG_TYPE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "null": st.none(),
     "boolean": st.booleans(),
     "integer": st.integers(-5, 5),
     "number": st.sampled_from((0.5, -1.5, 3.25)),
-    "string": st.text(max_size=5),
+    "string": values.TEXT,
     "array": st.lists(st.integers(0, 3), max_size=2),
-    "object": st.dictionaries(st.text(max_size=3), st.integers(0, 3), max_size=2),
+    "object": st.dictionaries(values.TEXT, st.integers(0, 3), max_size=2),
 }
 
 
