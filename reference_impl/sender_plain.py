@@ -15,7 +15,6 @@ would bring ``email`` and ``ssl`` into every command's start-up.
 
 from __future__ import annotations
 
-import base64
 import socket
 import time
 from collections.abc import Callable
@@ -85,6 +84,8 @@ class PlainSender(_SyncSender):
             if b"user-agent" not in names:
                 fields.append((b"User-Agent", USER_AGENT.encode("ascii")))
             if url.username is not None and b"authorization" not in names:  # as httpx does with URL credentials
+                import base64  # only for a URL with credentials: not at each start of the command
+
                 pair = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
                 fields.append((b"Authorization", b"Basic " + base64.b64encode(pair)))
             fields += headers.items()

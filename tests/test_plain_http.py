@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -122,12 +123,26 @@ def test_the_sender_records_the_request_it_wrote_and_the_status_it_read() -> Non
     assert "\r\nConnection: close\r\n" in head and "\r\nContent-Length: " in head
 
 
-def test_the_command_imports_neither_http_client_nor_ssl_nor_email_nor_dataclasses() -> None:
+NOT_AT_START = ("http.client", "ssl", "email", "dataclasses", "inspect", "httpx", "jsonschema", "hmac", "hashlib",
+                "random", "base64")
+
+
+def test_a_delivery_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
     """What the reference sender command would import for nothing, at each of a run's dozens of starts: an HTTP
-    client it does not use, ``dataclasses`` (with ``inspect``), which the contract model no longer needs, and
-    ``hmac`` (OpenSSL's hashlib) and ``random``, which only a signing contract and a jittered backoff need."""
-    code = ("import sys, hookproof.reference_impl.sender_cli; "
-            "print(sorted(m for m in ('http.client', 'ssl', 'email', 'dataclasses', 'inspect', 'httpx', 'jsonschema',"
-            " 'hmac', 'random') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True).stdout
-    assert out.strip() == "[]"
+    client it does not use, ``dataclasses`` (with ``inspect``), which the contract model no longer needs,
+    ``hmac``, ``hashlib`` (OpenSSL's) and ``base64``, which only a signing contract needs, and ``random``, which
+    only a jittered backoff needs. Judged after a whole delivery (Codewars: a shared secret, no signature), not
+    only the imports."""
+    event = tmp_path / "event.json"
+    event.write_text('{"action": "created", "code_challenge": {"id": "1", "created_by_id": "2"}}', encoding="utf-8")
+    with answering(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") as (url, seen):
+        code = ("import runpy, sys\n"
+                f"sys.argv = ['sender_cli', '--url', {url!r}, '--event-file', {str(event)!r}, '--platform', "
+                "'codewars', '--event', 'code_challenge.created', '--secret', 'hush']\n"
+                "try:\n    runpy.run_module('hookproof.reference_impl.sender_cli', run_name='__main__')\n"
+                "except SystemExit as end:\n    assert end.code in (0, None), end.code\n"
+                f"print(sorted(m for m in {NOT_AT_START!r} if m in sys.modules), file=sys.stderr)")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert len(seen) == 1 and '"delivered": true' in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+

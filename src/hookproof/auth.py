@@ -8,14 +8,13 @@ and the bytes are the ones sent: a WSGI server hands headers over decoded as Lat
 :func:`header_bytes` undoes (docs/decisions.md#header-bytes).
 
 ``hmac`` and ``hashlib`` (OpenSSL's, about 3 ms to import) are imported where a digest is made or compared
-(:func:`same_bytes`, ``_hmac``): the
+(:func:`same_bytes`, ``_hmac``), and ``base64`` where a digest or key is encoded or decoded: the
 reference sender command imports this module at each of a run's dozens of starts, and a shared secret or no
 authentication at all (every platform's first contract) needs neither.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import time
@@ -68,6 +67,8 @@ def _signed_bytes(scheme: HmacSignature, content: bytes, body: Any) -> bytes | N
 
 
 def _encode(digest: bytes, encoding: str) -> str:
+    import base64  # here, in standard_key and standard_signature: only a signing contract needs it
+
     return base64.b64encode(digest).decode("ascii") if encoding == "base64" else digest.hex()
 
 
@@ -96,6 +97,8 @@ def hmac_value(scheme: HmacSignature, secret: str, content: bytes, body: Any) ->
 
 def standard_key(secret: str) -> bytes:
     """The HMAC key of a Standard Webhooks secret: base64 after ``whsec_``; any other secret as its bytes."""
+    import base64
+
     if secret.startswith(STANDARD_PREFIX):
         try:
             return base64.b64decode(secret[len(STANDARD_PREFIX):], validate=True)
@@ -105,6 +108,8 @@ def standard_key(secret: str) -> bytes:
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: str, content: bytes) -> str:
+    import base64
+
     signed = msg_id.encode("utf-8") + b"." + timestamp.encode("ascii", errors="replace") + b"." + content
     return "v1," + base64.b64encode(_hmac(standard_key(secret), signed, "sha256")).decode("ascii")
 

@@ -11,8 +11,6 @@ the name (the derived schema gets an ``$id`` of its own and its relative ``$ref`
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -73,6 +71,8 @@ def _profile_validator() -> Draft202012Validator:
 def _digest(profile: str) -> str:
     """What names a profile as checked: its text and the schema it was checked against (another version of
     hookproof may check it otherwise)."""
+    import hashlib  # only for a user's profile: OpenSSL's hashlib is 3-4 ms of each sender command's start
+
     return hashlib.sha256(_profile_schema() + b"\0" + profile.encode("utf-8")).hexdigest()
 
 
@@ -351,6 +351,8 @@ class _Reader:
         original = self.schemas.get(event.schema_id)
         if not isinstance(original, dict):
             raise ProfileError(f"{self.where}: {at}: the schema {event.schema_id} cannot be renamed")
+        import copy  # only for a renamed event: not on the sender command's way
+
         schema = _absolute_refs(copy.deepcopy(original), event.schema_id)
         schema["$id"] = uri
         schema["title"] = f"{original.get('title', event.name)} (as {new})"

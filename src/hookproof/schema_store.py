@@ -10,7 +10,6 @@ knows where the files are.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -163,6 +162,8 @@ def strictify(schema: Any) -> Any:
     Offered as an opt-in because the documents list fields, not guarantees, and real deliveries carry
     more (docs/decisions.md#strict-variant).
     """
+    import copy  # here: the sender command reads schema folders and never makes a strict variant
+
     schema = copy.deepcopy(schema)
 
     def walk(node: Any) -> None:
