@@ -60,7 +60,7 @@ def draw(key: Key, seed: int | None) -> list[Any]:
     for the same key and seed, in whichever process it is drawn."""
     from hypothesis import strategies as st
 
-    from hookproof.conformance import strategies
+    from hookproof.conformance import broken_bodies, strategies
     from hookproof.conformance.run_settings import draws
 
     kind, platform, contract, event, count = key
@@ -68,7 +68,7 @@ def draw(key: Key, seed: int | None) -> list[Any]:
         return draws(st.tuples(strategies.events(platform, event, contract=contract),
                                strategies.events(platform, event, contract=contract, extras=True)), count, seed)
     if kind == "broken":
-        return draws(strategies.invalid_events(platform, event, contract=contract), count, seed)
+        return draws(broken_bodies.invalid_events(platform, event, contract=contract), count, seed)
     if kind == "one":
         return draws(strategies.events(platform, event, contract=contract), count)  # derandomized: every run
     raise ValueError(f"no draw of kind {kind!r}")
@@ -226,7 +226,7 @@ def _serve(fd: int, sink: BinaryIO) -> None:
     is read unbuffered, so that ``select`` sees every index the parent wrote. What drawing imports is imported
     first: a process started before the run has collected its checks does that while it waits for them."""
     from hookproof import catalog
-    from hookproof.conformance import run_settings, strategies  # noqa: F401 - imported ahead of the draws
+    from hookproof.conformance import broken_bodies, run_settings, strategies  # noqa: F401 - imported ahead of the draws
 
     (size,) = _INDEX.unpack(_exactly(fd, _INDEX.size))
     keys, seed, folders = pickle.loads(_exactly(fd, size))  # written by the run that started it

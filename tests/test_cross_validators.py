@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from hookproof import catalog, validation
-from hookproof.conformance import strategies
+from hookproof.conformance import broken_bodies, strategies
 from hookproof.conformance.run_settings import runner
 from hookproof.export import export
 from hookproof.formats import FORMAT_CHECKER
@@ -98,7 +98,7 @@ def _generated() -> tuple[list[Case], list[Case]]:
             for number, body in enumerate(_drawn(strategies.body_strategy(schema_id, extras=True), each)):
                 valid += _both(schema_id, body) if number % 2 else [(schema_id, body)]
             if platform in catalog.webhook_platforms():
-                broken += [(schema_id, body) for body, _ in _drawn(strategies._invalid_bodies(schema_id),
+                broken += [(schema_id, body) for body, _ in _drawn(broken_bodies.invalid_bodies(schema_id),
                                                                    BROKEN_PER_EVENT)]
     return valid, broken
 

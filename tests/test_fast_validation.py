@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hookproof import catalog
-from hookproof.conformance import strategies
+from hookproof.conformance import broken_bodies, strategies
 from hookproof.wire import Delivery
 
 SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None,
@@ -41,7 +41,7 @@ CONTRACTS = [(p, c.name) for p in catalog.platforms() for c in catalog.platform(
 def test_they_agree_on_generated_valid_and_one_rule_broken_deliveries(platform: str, contract: str) -> None:
     @SETTINGS
     @given(st.one_of(strategies.events(platform, contract=contract, extras=True),
-                     strategies.invalid_events(platform, contract=contract)))
+                     broken_bodies.invalid_events(platform, contract=contract)))
     def agree(delivery: Delivery) -> None:
         assert_agree(_schema_id(delivery), delivery.body)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hookproof import catalog
-from hookproof.conformance import strategies
+from hookproof.conformance import schema_graph, strategies
 from tests.drawing import collect
 
 EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.contract(p).events]
@@ -33,7 +33,7 @@ class Coverage:
 
 
 def _kind(value: Any) -> str:
-    return strategies._json_type(value)
+    return schema_graph.json_type(value)
 
 
 def _walk(node: Any, value: Any, cov: Coverage) -> None:
@@ -48,7 +48,7 @@ def _walk(node: Any, value: Any, cov: Coverage) -> None:
     if node.format is not None and isinstance(value, str):
         cov.formats[node.format] += 1
     for branch in node.any_of:
-        if strategies._could_match(branch, value):
+        if schema_graph.could_match(branch, value):
             _walk(branch, value, cov)
             break
     if isinstance(value, dict) and node.is_object:
@@ -68,7 +68,7 @@ def coverage() -> Coverage:
     cov = Coverage()
     for platform, event in EVENTS:
         schema_id = catalog.event(platform, event).schema_id
-        node = strategies._schema_node(schema_id)
+        node = schema_graph.schema_node(schema_id)
         for body in collect(strategies.body_strategy(schema_id), SAMPLES):
             _walk(node, body, cov)
     return cov

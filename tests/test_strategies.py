@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 
 from hookproof import catalog, pointers, validation
 from hookproof.catalog import FORMAT_CHECKER
-from hookproof.conformance import strategies, values
+from hookproof.conformance import broken_bodies, schema_graph, strategies, values
 from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
 from hookproof.wire import Delivery
 from tests.drawing import collect
@@ -193,12 +193,12 @@ def test_invalid_deliveries_break_exactly_the_named_rule(platform: str, event: s
     labels = re.compile(r"^(required|type|const|enum|pattern|format\((uuid|date-time|uri|email)\)): (/.*)$")
 
     @PER_EVENT
-    @given(strategies.invalid_events(platform, event))
+    @given(broken_bodies.invalid_events(platform, event))
     def check(delivery: Delivery) -> None:
         assert delivery.breaks is not None
         match = labels.match(delivery.breaks)
         assert match, delivery.breaks
-        rule, fmt, pointer = strategies.parse_label(delivery.breaks)
+        rule, fmt, pointer = broken_bodies.parse_label(delivery.breaks)
         assert not validation.validate(platform, delivery.body, delivery.headers, event=event,
                                        contract=delivery.contract).ok
         top = list(catalog.active().validator(schema_id).iter_errors(delivery.body))
@@ -210,15 +210,15 @@ def test_invalid_deliveries_break_exactly_the_named_rule(platform: str, event: s
 
 
 def test_invalid_deliveries_cover_every_kind_of_rule() -> None:
-    kinds = {strategies.parse_label(d.breaks)[:2]
+    kinds = {broken_bodies.parse_label(d.breaks)[:2]
              for platform in ("doselect", "viasto")
-             for d in collect(strategies.invalid_events(platform), 300)}
+             for d in collect(broken_bodies.invalid_events(platform), 300)}
     assert {("required", None), ("type", None), ("const", None), ("enum", None), ("format", "uuid"),
             ("format", "date-time"), ("format", "uri"), ("format", "email"), ("pattern", None)} <= kinds
 
 
 def test_invalid_deliveries_name_the_event_they_were_made_for() -> None:
-    for delivery in collect(strategies.invalid_events("codewars", "user.honor_changed"), 50):
+    for delivery in collect(broken_bodies.invalid_events("codewars", "user.honor_changed"), 50):
         assert delivery.event == "user.honor_changed"
         assert delivery.headers["X-Webhook-Event"] == "user"
 
@@ -281,7 +281,7 @@ def test_a_pattern_generates_matching_strings_and_breaks_with_others() -> None:
     for schema in ({"type": "string", "pattern": values.ISO_8601}, {"type": "string", "pattern": "^ab[0-9]{2}$"}):
         for text in collect(strategies.strategy_for(schema), 100):
             assert re.search(schema["pattern"], text), text
-    viasto = {d.breaks for d in collect(strategies.invalid_events("viasto", "project_changed"), 200)}
+    viasto = {d.breaks for d in collect(broken_bodies.invalid_events("viasto", "project_changed"), 200)}
     assert "pattern: /time" in viasto
 
 
@@ -290,7 +290,7 @@ def test_unsupported_schema_parts_are_not_remembered_half_parsed() -> None:
     schema = {"$defs": {"bad": {"type": "string", "minLength": 2}},
               "type": "object", "required": ["a"], "properties": {"a": {"$ref": "#/$defs/bad"}},
               "additionalProperties": True}
-    parser = strategies._Parser(catalog.active().registry().with_resource(
+    parser = schema_graph.Parser(catalog.active().registry().with_resource(
         strategies.ADHOC_URI, Resource.from_contents(schema, default_specification=DRAFT202012)))
     for _ in range(2):
         with pytest.raises(strategies.UnsupportedSchema):
@@ -362,13 +362,13 @@ sys.path.insert(0, sys.argv[1])
 if sys.argv[2] == "with":
     import literals  # noqa: F401  # a module of the user's, full of literals
 from hookproof import catalog
-from hookproof.conformance import strategies
+from hookproof.conformance import broken_bodies, strategies
 from hookproof.conformance.run_settings import draws
 drawn = []
 for platform in catalog.platforms():
     drawn += [d.body for d in draws(strategies.events(platform), 30)]
     drawn += [d.body for d in draws(strategies.events(platform, extras=True), 30)]
-    drawn += [(d.body, d.breaks) for d in draws(strategies.invalid_events(platform), 30)]
+    drawn += [(d.body, d.breaks) for d in draws(broken_bodies.invalid_events(platform), 30)]
 print(hashlib.sha256(json.dumps(drawn, sort_keys=True, default=repr).encode()).hexdigest())
 '''
 
