@@ -465,13 +465,17 @@ def judge_max_tries(obs: Observation, name: str = "gives_up_after_the_last_try")
                     f"policy allows exactly {policy.max_tries} tries in total: the sender {how}", source=policy.source)
 
 
+def _intervals(obs: Observation, policy: RetryPolicy) -> list[float]:
+    """The waits between the tries the policy allows, as the receiver measured them."""
+    return [b.at - a.at for a, b in pairwise(obs.tries[:policy.max_tries])]
+
+
 def judge_backoff(obs: Observation, name: str = "backoff_as_documented") -> None:
     """The waits between tries have the policy's shape (none, constant, increasing) and are never shorter
     than it documents, scaled by ``{time_scale}``."""
-    tries = _arrived(name, obs)
+    _arrived(name, obs)
     policy = _policy(obs)
-    intervals = [b.at - a.at for a, b in pairwise(tries[:policy.max_tries])]
-    problems = backoff_problems(policy, intervals, obs.case.time_scale)
+    problems = backoff_problems(policy, _intervals(obs, policy), obs.case.time_scale)
     if problems:
         raise _fail(name, obs, f"the tries are not spaced as the policy says ({SHAPES[policy.backoff]})", problems,
                     policy.source)
@@ -604,7 +608,7 @@ def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
     # One delivery did not show growth: a jittered backoff may draw a shrinking series by chance. Judge the
     # envelope of several deliveries instead, which jitter cannot flatten (EnvelopeRule).
     runs = [obs, *ctx.harness.repeats(platform, "refuse-all", ctx.secret, ENVELOPE_DELIVERIES - 1)]
-    series = [[b.at - a.at for a, b in pairwise(run.tries[:policy.max_tries])] for run in runs]
+    series = [_intervals(run, policy) for run in runs]
     problems = ENVELOPE.problems(series)
     floor = [p for s, run in zip(series, runs, strict=True)
              for p in backoff_problems(policy._replace(backoff="none"), s, run.case.time_scale)]
@@ -638,14 +642,12 @@ def _late_over_deliveries(ctx: SenderContext, platform: str, obs: Observation, p
     """A constant backoff whose first delivery had a wait too late, judged over ``LATE_DELIVERIES``: a stall
     lengthens a wait of one delivery now and then, a backoff that is not constant lengthens one in every
     delivery (docs/decisions.md#late-constant-waits). A wait too short fails at once, in any delivery."""
-    def intervals(run: Observation) -> list[float]:
-        return [b.at - a.at for a, b in pairwise(run.tries[:policy.max_tries])]
-
-    if backoff_problems(policy, intervals(obs), obs.case.time_scale, late=False):
+    if backoff_problems(policy, _intervals(obs, policy), obs.case.time_scale, late=False):
         raise failure
     runs = [obs, *ctx.harness.repeats(platform, "refuse-all", ctx.secret, LATE_DELIVERIES - 1)]
-    short = [p for run in runs for p in backoff_problems(policy, intervals(run), run.case.time_scale, late=False)]
-    late = [run for run in runs if late_waits(policy, intervals(run), run.case.time_scale)]
+    short = [p for run in runs for p in backoff_problems(policy, _intervals(run, policy), run.case.time_scale,
+                                                         late=False)]
+    late = [run for run in runs if late_waits(policy, _intervals(run, policy), run.case.time_scale)]
     if short:
         raise failure.noted(f"over {len(runs)} deliveries: {short[0]}")
     if 2 * len(late) > len(runs):
