@@ -9,7 +9,8 @@ request and its ``email`` parsing of every answer's header fields. This module w
 the answer the way ``http.client`` does (RFC 9112): the status line, the header fields, then a body framed by
 ``Transfer-Encoding: chunked``, by ``Content-Length``, or by the close; interim 1XX answers are skipped; 204,
 304 and 1XX have no body; it says whether the connection may carry another request. Its errors are
-``http.client``'s own exception classes where one fits, so a delivery record reads as before.
+classes of its own, named as ``http.client`` names its (``RemoteDisconnected``; ``CutShort`` for its
+``IncompleteRead``), so a delivery record reads as before without importing ``http.client``.
 """
 
 from __future__ import annotations
