@@ -145,4 +145,3 @@ def test_a_delivery_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert len(seen) == 1 and '"delivered": true' in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
-
