@@ -55,7 +55,7 @@ def _rewrite(body: Any, schema_id: str, fixed: set[pointers.Path],
             continue
         for candidate in change(value):
             attempt = pointers.set_at(body, path, candidate)
-            if not validation.check_instance(schema_id, attempt):
+            if validation.conforms(schema_id, attempt):
                 body, changed = attempt, changed + 1
                 break
     return body, changed
@@ -89,7 +89,7 @@ def _with_extra(body: Any, schema_id: str, extra: Any) -> Any:
     if not isinstance(body, dict) or EXTRA in body:
         return body
     attempt = {**body, EXTRA: extra}
-    return body if validation.check_instance(schema_id, attempt) else attempt
+    return attempt if validation.conforms(schema_id, attempt) else body
 
 
 def text_corner(spec: Contract, event: str, body: Any) -> Any:

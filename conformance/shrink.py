@@ -52,7 +52,7 @@ def shrink(delivery: Delivery, failure: CheckFailure, schema_id: str, send: Call
             if spent >= budget:
                 break
             shown = repr(body)
-            if shown in tried or validation.check_instance(schema_id, body):
+            if shown in tried or not validation.conforms(schema_id, body):
                 continue  # a candidate that broke its schema would prove nothing about a valid delivery
             tried.add(shown)
             candidate = fresh(delivery._replace(body=body))

@@ -94,6 +94,13 @@ def problem_of(error: ValidationError, fallback_source: str) -> Problem:
     return Problem(where, _short(reason.message), _expected(reason), str(source))
 
 
+def conforms(schema_id: str, instance: Any, strict: bool = False) -> bool:
+    """Whether ``instance`` is valid against one schema, without the problems: for the searches that try many
+    candidates and keep the valid ones (a shrink, a rewritten payload), where an invalid one's error messages
+    would be built by jsonschema only to be thrown away."""
+    return catalog.active().is_valid(schema_id, instance, strict)
+
+
 def check_instance(schema_id: str, instance: Any, strict: bool = False) -> list[Problem]:
     """Every problem of ``instance`` against one schema, in document order."""
     cat = catalog.active()
