@@ -107,7 +107,7 @@ class Receiver:
         spec = catalog.contract(platform, verdict.contract)
         hidden = {h.lower() for c in contracts for h in c.secret_headers}
         kept = {k: v for k, v in headers.items() if k.lower() not in hidden}
-        fresh = self.store.add(idempotency_key(spec, verdict.event, body, raw), platform, verdict.event, kept, body)
+        fresh = self.store.add(idempotency_key(spec, verdict.event, body, raw), platform, verdict.event, kept, raw)
         return _answer(200, status="accepted" if fresh else "duplicate", event=verdict.event, contract=spec.name)
 
     def _authenticate(self, platform: str, headers: dict[str, str], raw: bytes, body: Any) -> Response | None:

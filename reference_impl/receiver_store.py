@@ -1,4 +1,8 @@
-"""The reference receiver's SQLite log: every delivery it accepted, once.
+"""The reference receiver's SQLite log: every delivery it accepted, once, with its body as the bytes received.
+
+The body is kept as the sender wrote it (UTF-8 text: the receiver accepts no other), not re-encoded from the
+parsed value: a re-encoding would lose what a user debugging their sender needs to see (key order, escapes,
+spacing, numbers such as ``1.0`` or ``1e2``), and it cost a ``json.dumps`` per delivery.
 
 The primary key is the delivery's idempotency key, so a retried delivery is recognised by the database
 itself (``INSERT OR IGNORE``), with no read-then-write race between threads.
@@ -73,9 +77,10 @@ class DeliveryStore:
             self._local.conn = conn
         return conn
 
-    def add(self, key: str, platform: str, event: str, headers: dict[str, str], body: Any) -> bool:
-        """Record a delivery; False when one with the same key was already recorded."""
-        row = (key, platform, event, time.time(), json.dumps(headers), json.dumps(body, ensure_ascii=False))
+    def add(self, key: str, platform: str, event: str, headers: dict[str, str], raw: bytes) -> bool:
+        """Record a delivery whose body is ``raw`` (valid UTF-8 JSON, as the receiver parsed it); False when one
+        with the same key was already recorded."""
+        row = (key, platform, event, time.time(), json.dumps(headers), raw.decode("utf-8"))
         with self._lock:
             cursor = self._connection().execute("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?)", row)
         return cursor.rowcount == 1

@@ -138,6 +138,20 @@ def test_receiver_keeps_deliveries_in_sqlite(tmp_path) -> None:  # type: ignore[
     assert reopened.recent()[0]["event"] == "user.honor_changed"
 
 
+def test_the_receiver_keeps_the_body_as_the_sender_wrote_it() -> None:
+    """Key order, spacing, escapes and number forms are what a user debugging their sender looks for: the
+    stored body is the bytes received, not a re-encoding of what they parsed to."""
+    from hookproof.reference_impl.receiver_store import DeliveryStore
+
+    store = DeliveryStore()
+    body = '{ "user": {"honor_delta": -1.0, "honor": 3e0, "id": "caf\\u00e9 ✓"},\n  "action":"honor_changed" }'
+    with serving(Receiver(store)) as base:
+        answer = httpx.post(f"{base}/codewars", content=body.encode("utf-8"), timeout=5,
+                            headers={"Content-Type": "application/json", "X-Webhook-Event": "user"})
+    assert answer.status_code == 200, answer.text
+    assert store.recent()[0]["body"] == body
+
+
 def test_a_non_ascii_secret_is_accepted_when_right_and_refused_when_wrong() -> None:
     """Header bytes reach WSGI decoded as Latin-1; the secret must be compared as the bytes sent (UTF-8)."""
     secret = "clé-secrète-✓"
