@@ -84,6 +84,34 @@ def test_our_format_checks_take_the_place_of_jsonschema_rs_own(fmt: str, value: 
 
     from hookproof.catalog import FORMAT_CHECKER, _format_callbacks
 
-    fast = jsonschema_rs.validator_for({"type": "string", "format": fmt}, formats=_format_callbacks(),
+    fast = jsonschema_rs.validator_for({"type": "string", "format": fmt}, formats=_format_callbacks({fmt}),
                                        validate_formats=True)
     assert fast.is_valid(value) == FORMAT_CHECKER.conforms(value, fmt)
+
+
+_VALIDATE = ("import runpy, sys\n"
+             "sys.argv = ['hookproof', 'validate', '--platform', 'doselect', {path!r}]\n"
+             "try:\n    runpy.run_module('hookproof', run_name='__main__')\n"
+             "except SystemExit as end:\n    print('exit', end.code)\n"
+             "print(sorted(m for m in ('jsonschema', 'referencing') if m in sys.modules), file=sys.stderr)")
+
+
+@pytest.mark.parametrize(("body", "exit_code", "imported"), [
+    ("valid", 0, "[]"),  # judged by jsonschema-rs with the RFCs' format checks: neither library is needed
+    ("invalid", 1, "['jsonschema', 'referencing']"),  # its problems are jsonschema's, in words
+])
+def test_hookproof_validate_imports_jsonschema_only_to_report_problems(tmp_path: Path, body: str, exit_code: int,
+                                                                       imported: str) -> None:
+    import subprocess
+    import sys
+
+    spec = catalog.contract("doselect")
+    example = spec.event("solution.submit").examples[0].body
+    if body == "invalid":
+        example = {**example, "meta": {**example["meta"], "timestamp": "yesterday"}}
+    path = tmp_path / "delivery.json"
+    path.write_text(json.dumps(example), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", _VALIDATE.format(path=str(path))], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert f"exit {exit_code}" in done.stdout, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == imported

@@ -4,8 +4,9 @@ registry of their schemas.
 One :class:`Catalog` is active at a time (:func:`active`); :func:`configure` replaces it when a run names
 schema folders of its own (``--hookproof-schemas``, ``$HOOKPROOF_SCHEMAS``). Platforms are read on first use
 and kept, so that a run that checks one platform does not pay for the others. jsonschema and referencing are
-imported on first use of a schema, not with the module: a command that needs only the contracts (the reference
-sender, started once per delivery) does not pay for them (docs/performance.md).
+imported where they are needed (error messages, generation), not with the module: a command that needs only
+the contracts (the reference sender, started once per delivery) does not pay for them, nor one that judges
+valid deliveries with jsonschema-rs (docs/decisions.md#fast-validation, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -38,12 +39,37 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _format_callbacks() -> dict[str, Callable[[str], bool]]:
-    """The format checks jsonschema uses, for jsonschema-rs to call: both engines judge formats alike."""
-    from hookproof.formats import FORMAT_CHECKER
+def _formats_named(documents: Any) -> set[str]:
+    """Every ``format`` a schema names (a property called ``format`` or a ``format`` inside an example may add a
+    name that no keyword uses: a callback too many, which nothing calls)."""
+    found: set[str] = set()
+    stack = [documents]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
-    return {name: partial(lambda value, name: FORMAT_CHECKER.conforms(value, name), name=name)
-            for name in FORMAT_CHECKER.checkers}
+
+def _format_callbacks(named: set[str]) -> dict[str, Callable[[str], bool]]:
+    """The format checks jsonschema uses, for jsonschema-rs to call, for the formats the schemas name: both
+    engines judge formats alike. The RFCs' four (:data:`hookproof.formats.CHECKS`) are called directly, so that
+    a valid delivery is judged without importing jsonschema (0.1 s of ``hookproof validate``'s start); a format of
+    a user's own schema that jsonschema knows keeps jsonschema's check, as the error messages do."""
+    from hookproof.formats import CHECKS
+
+    callbacks: dict[str, Callable[[str], bool]] = {
+        name: partial(lambda value, check: not isinstance(value, str) or check(value), check=CHECKS[name])
+        for name in named & set(CHECKS)}
+    if named - set(CHECKS):
+        checker = __getattr__("FORMAT_CHECKER")
+        callbacks.update({name: partial(lambda value, name: checker.conforms(value, name), name=name)
+                          for name in (named - set(CHECKS)) & set(checker.checkers)})
+    return callbacks
 
 
 class Catalog:
@@ -58,6 +84,8 @@ class Catalog:
         self._registries: dict[bool, Registry] = {}
         self._fast: dict[tuple[str, bool], Callable[[Any], bool]] = {}
         self._fast_registries: dict[bool, Any] = {}
+        self._fast_docs: dict[bool, dict[str, Any]] = {}
+        self._fast_formats: dict[str, Callable[[str], bool]] | None = None
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -127,6 +155,15 @@ class Catalog:
             self._registries[strict] = Registry().with_resources(resources).crawl()
         return self._registries[strict]
 
+    def _fast_documents(self, strict: bool) -> dict[str, Any]:
+        """The documents by ``$id`` (``strict``: the strict variants of the schemas), as :meth:`registry` holds
+        them, without building that registry: jsonschema-rs finds the subresources itself, and a valid delivery
+        is then judged without importing referencing."""
+        if strict not in self._fast_docs:
+            self._fast_docs[strict] = {uri: (strictify(doc) if strict and is_schema(doc) else doc)
+                                       for uri, doc in self._documents.items()}
+        return self._fast_docs[strict]
+
     def schema(self, uri: str, strict: bool = False) -> Any:
         return self.registry(strict).contents(uri)
 
@@ -149,10 +186,13 @@ class Catalog:
             import jsonschema_rs
 
             if strict not in self._fast_registries:
-                self._fast_registries[strict] = jsonschema_rs.Registry(
-                    [(uri, self.schema(uri, strict)) for uri in self.registry(strict)])
-            check = jsonschema_rs.validator_for(self.schema(schema_id, strict), registry=self._fast_registries[strict],
-                                                formats=_format_callbacks(), validate_formats=True).is_valid
+                self._fast_registries[strict] = jsonschema_rs.Registry(list(self._fast_documents(strict).items()))
+            documents = self._fast_documents(strict)
+            root = documents[schema_id] if schema_id in documents else self.schema(schema_id, strict)
+            if self._fast_formats is None:
+                self._fast_formats = _format_callbacks(_formats_named(self._documents))
+            check = jsonschema_rs.validator_for(root, registry=self._fast_registries[strict],
+                                                formats=self._fast_formats, validate_formats=True).is_valid
             self._fast[key] = check
         return check(instance)
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
 from rfc3986_validator import validate_rfc3986
 
 # -- email: RFC 5321 section 4.1.2 (Mailbox, Local-part, Dot-string, Quoted-string) and 4.1.3 (address literals)
@@ -115,9 +115,17 @@ CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+
+    FORMAT_CHECKER: FormatChecker
+
+
 def _checker() -> FormatChecker:
     """jsonschema's 2020-12 checker, with the four formats above as the RFCs define them; a format named in a
     schema of your own keeps jsonschema's check. Like every format assertion, a non-string passes."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
     checker = FormatChecker(formats=())
     checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
     for name, func in CHECKS.items():
@@ -125,4 +133,10 @@ def _checker() -> FormatChecker:
     return checker
 
 
-FORMAT_CHECKER: FormatChecker = _checker()
+def __getattr__(name: str) -> Any:
+    """:data:`FORMAT_CHECKER`, made on first use: it imports jsonschema, which judging a valid delivery by
+    :data:`CHECKS` (jsonschema-rs calls them) does not need."""
+    if name == "FORMAT_CHECKER":
+        globals()[name] = checker = _checker()
+        return checker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from hookproof import auth, catalog, pointers
 from hookproof.contract import CatalogError, Citation, Contract, Platform, header_value
+
+if TYPE_CHECKING:  # jsonschema is imported where a delivery has problems to report, not for a valid one
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def _short(message: str, limit: int = 300) -> str:
 
 
 def problem_of(error: ValidationError, fallback_source: str) -> Problem:
+    from jsonschema.exceptions import best_match
+
     reason = error
     if error.validator in ("anyOf", "oneOf") and error.context:
         # A branch whose type does not fit the value says nothing useful ("is not of type 'null'") when
