@@ -167,3 +167,22 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
                                 capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_listener_that_forwards_nothing_starts_without_an_http_client() -> None:
+    """httpx is the forwarder's (65 ms of imports): ``hookproof listen`` without ``--forward-to`` does not load it,
+    and a forwarder loads it when it sends."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: the forward fails at once, and says so
+    code = ("import sys\n"
+            "from hookproof.live.listen import Forwarder, Listener, Output\n"
+            "from hookproof.live.store import CaptureStore\n"
+            "Listener('codewars', CaptureStore(':memory:'), Output(as_json=True))\n"
+            "print('httpx' in sys.modules)\n"
+            f"answer, _, _ = Forwarder('http://127.0.0.1:{port}/', 2.0).send('POST', [], b'{{}}')\n"
+            "print('httpx' in sys.modules, answer.status, bool(answer.error))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["False", "True None True"], done.stdout

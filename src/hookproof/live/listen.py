@@ -17,9 +17,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import httpx
 from werkzeug.wrappers import Request, Response
 
 from hookproof import auth, catalog, pointers, redact, validation
@@ -28,6 +27,9 @@ from hookproof.deadline import Deadline
 from hookproof.live.recording import HOP_BY_HOP, Answer, AuthMode, Recording, masked
 from hookproof.live.store import CaptureStore, Stored
 from hookproof.reference_impl.http_input import parse_json, read_body
+
+if TYPE_CHECKING:  # imported by a Forwarder only: a listener that forwards nothing starts without httpx (65 ms)
+    import httpx
 
 MAX_BODY_BYTES = 1024 * 1024
 ANSWER_CAP = 64 * 1024
@@ -146,6 +148,8 @@ class Forwarder:
         self._local = threading.local()
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
             client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False)
@@ -154,6 +158,8 @@ class Forwarder:
 
     def send(self, method: str, headers: list[tuple[str, str]], body: bytes) -> tuple[Answer, bytes, str]:
         """Forward with the header bytes as received (``headers`` in WSGI's Latin-1 reading)."""
+        import httpx
+
         wire = [(k.encode("ascii", "replace"), v.encode("latin-1", "replace")) for k, v in headers
                 if k.lower() not in HOP_BY_HOP]
         deadline = Deadline(self.timeout)
