@@ -16,9 +16,10 @@ class _Enough(Exception):
 
 
 def collect(strategy: st.SearchStrategy[Any], n: int, until: Callable[[list[Any]], bool] | None = None) -> list[Any]:
-    """``n`` draws (fewer if Hypothesis runs out of distinct ones), deterministically; with ``until``, the draws
-    up to the first after which ``until(drawn)`` holds. A test asking whether something is reached *within*
-    ``n`` draws asks the same question either way, and stops drawing once it is answered."""
+    """``n`` draws (fewer if Hypothesis runs out of distinct ones), deterministically; with ``until`` (called once
+    after each draw, with the draws so far), the draws up to the first after which ``until(drawn)`` holds. A
+    test asking whether something is reached *within* ``n`` draws asks the same question either way, and stops
+    drawing once it is answered."""
     drawn: list[Any] = []
     enough = False
 

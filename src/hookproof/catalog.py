@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
-from hookproof import profiles
+from hookproof import pointers, profiles
 from hookproof.contract import CatalogError, Contract, Event, Platform, ProfileError, RetryPolicy
 from hookproof.schema_store import SchemaFolders, env_dirs, is_schema, strictify
 
@@ -42,17 +42,8 @@ def __getattr__(name: str) -> Any:
 def _formats_named(documents: Any) -> set[str]:
     """Every ``format`` a schema names (a property called ``format`` or a ``format`` inside an example may add a
     name that no keyword uses: a callback too many, which nothing calls)."""
-    found: set[str] = set()
-    stack = [documents]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("format"), str):
-                found.add(node["format"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+    return {value["format"] for _, value in pointers.walk(documents)
+            if isinstance(value, dict) and isinstance(value.get("format"), str)}
 
 
 def _format_callbacks(named: set[str]) -> dict[str, Callable[[str], bool]]:
@@ -64,11 +55,11 @@ def _format_callbacks(named: set[str]) -> dict[str, Callable[[str], bool]]:
 
     callbacks: dict[str, Callable[[str], bool]] = {
         name: partial(lambda value, check: not isinstance(value, str) or check(value), check=CHECKS[name])
-        for name in named & set(CHECKS)}
-    if named - set(CHECKS):
+        for name in named & CHECKS.keys()}
+    if others := named - CHECKS.keys():
         checker = __getattr__("FORMAT_CHECKER")
         callbacks.update({name: partial(lambda value, name: checker.conforms(value, name), name=name)
-                          for name in (named - set(CHECKS)) & set(checker.checkers)})
+                          for name in others & checker.checkers.keys()})
     return callbacks
 
 
@@ -185,9 +176,9 @@ class Catalog:
         if check is None:
             import jsonschema_rs
 
-            if strict not in self._fast_registries:
-                self._fast_registries[strict] = jsonschema_rs.Registry(list(self._fast_documents(strict).items()))
             documents = self._fast_documents(strict)
+            if strict not in self._fast_registries:
+                self._fast_registries[strict] = jsonschema_rs.Registry(list(documents.items()))
             root = documents[schema_id] if schema_id in documents else self.schema(schema_id, strict)
             if self._fast_formats is None:
                 self._fast_formats = _format_callbacks(_formats_named(self._documents))
