@@ -75,7 +75,7 @@ class Catalog:
         self._registries: dict[bool, Registry] = {}
         self._fast: dict[tuple[str, bool], Callable[[Any], bool]] = {}
         self._fast_registries: dict[bool, Any] = {}
-        self._fast_docs: dict[bool, dict[str, Any]] = {}
+        self._variant_docs: dict[bool, dict[str, Any]] = {}
         self._fast_formats: dict[str, Callable[[str], bool]] | None = None
 
     @property
@@ -139,21 +139,19 @@ class Catalog:
             from referencing import Registry, Resource
             from referencing.jsonschema import DRAFT202012
 
-            chosen = {uri: (strictify(doc) if strict and is_schema(doc) else doc)
-                      for uri, doc in self._documents.items()}
             resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012))
-                         for uri, doc in chosen.items()]
+                         for uri, doc in self._variants(strict).items()]
             self._registries[strict] = Registry().with_resources(resources).crawl()
         return self._registries[strict]
 
-    def _fast_documents(self, strict: bool) -> dict[str, Any]:
-        """The documents by ``$id`` (``strict``: the strict variants of the schemas), as :meth:`registry` holds
-        them, without building that registry: jsonschema-rs finds the subresources itself, and a valid delivery
-        is then judged without importing referencing."""
-        if strict not in self._fast_docs:
-            self._fast_docs[strict] = {uri: (strictify(doc) if strict and is_schema(doc) else doc)
-                                       for uri, doc in self._documents.items()}
-        return self._fast_docs[strict]
+    def _variants(self, strict: bool) -> dict[str, Any]:
+        """The documents by ``$id`` (``strict``: the strict variants of the schemas), made once for both engines:
+        :meth:`registry` wraps them for jsonschema, and jsonschema-rs takes them as they are (it finds the
+        subresources itself), so that a valid delivery is judged without importing referencing."""
+        if strict not in self._variant_docs:
+            self._variant_docs[strict] = {uri: (strictify(doc) if strict and is_schema(doc) else doc)
+                                          for uri, doc in self._documents.items()}
+        return self._variant_docs[strict]
 
     def schema(self, uri: str, strict: bool = False) -> Any:
         return self.registry(strict).contents(uri)
@@ -176,7 +174,7 @@ class Catalog:
         if check is None:
             import jsonschema_rs
 
-            documents = self._fast_documents(strict)
+            documents = self._variants(strict)
             if strict not in self._fast_registries:
                 self._fast_registries[strict] = jsonschema_rs.Registry(list(documents.items()))
             root = documents[schema_id] if schema_id in documents else self.schema(schema_id, strict)
