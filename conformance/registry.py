@@ -17,7 +17,6 @@ Role = Literal["receiver", "sender", "registration"]
 Marker = Literal["documented", "robustness"]
 # What a check needs: documented examples to send, an authentication scheme (and a secret to use it with).
 Need = Literal["examples", "auth"]
-ROLES: tuple[Role, ...] = ("receiver", "sender", "registration")
 
 F = TypeVar("F", bound=Callable[..., None])
 

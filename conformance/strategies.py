@@ -75,7 +75,6 @@ def _extra_properties(d: values.Digits) -> dict[str, Any]:
 
 
 EXTRA_LEAF: values.Composed[dict[str, Any]] = values.Composed(40, _extra_properties)
-EXTRA_PROPERTIES: st.SearchStrategy[dict[str, Any]] = EXTRA_LEAF.strategy
 
 Build = Callable[[values.Reader], Any]
 

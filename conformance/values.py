@@ -222,10 +222,6 @@ class Composed(Generic[T]):
         return self._expected
 
 
-def composed(nbytes: int, build: Callable[[Digits], T]) -> st.SearchStrategy[T]:
-    return Composed(nbytes, build).strategy
-
-
 # -- text (a property typed `string` without format or pattern): a third each of mostly-ASCII text, text of
 # the tricky characters, and the edge strings; the simplest is "".
 def _text(d: Digits) -> str:
@@ -332,8 +328,6 @@ INTEGER_LEAF: Composed[int] = Composed(10, _integer)
 NUMBER_LEAF: Composed[float | int] = Composed(12, _number)
 ANY_JSON: st.SearchStrategy[Any] = ANY_JSON_LEAF.strategy
 TEXT: st.SearchStrategy[str] = TEXT_LEAF.strategy
-INTEGERS: st.SearchStrategy[int] = INTEGER_LEAF.strategy
-NUMBERS: st.SearchStrategy[float | int] = NUMBER_LEAF.strategy
 
 
 # -- uuid: RFC 4122's string form (hookproof.formats): any 128 bits as 8-4-4-4-12 hex digits, either case.
@@ -494,7 +488,6 @@ def _iso_8601(d: Digits) -> str:
 
 
 PATTERN_LEAVES: dict[str, Composed[str]] = {ISO_8601: Composed(13, _iso_8601)}
-PATTERNS: dict[str, st.SearchStrategy[str]] = {p: leaf.strategy for p, leaf in PATTERN_LEAVES.items()}
 # Strings no pattern of ours matches: the replacements for "pattern" breaks.
 BAD_PATTERN_VALUES: tuple[str, ...] = ("", "yesterday", "16/03/2015 15:32", "2015-3-16", "1426520354", "T15:32:34Z")
 

@@ -121,7 +121,6 @@ class AsyncSender(_SenderBase):
                  rng: Uniform | None = None, max_connections: int = 100) -> None:
         super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
         self._sleep = sleep
-        self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._pool: Pool | None = None
         if transport is None:
