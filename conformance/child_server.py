@@ -2,7 +2,7 @@
 
 The receiver checks send thousands of deliveries to the reference receiver. Served from a thread of the run's
 own process, it shared the interpreter lock with the checks: every delivery handed the lock from the checks
-to waitress' event loop, to a worker thread and back, and the run used one core of two. In a child process
+to the server's event loop, to a worker thread and back, and the run used one core of two. In a child process
 the receiver decides a delivery on the other core while the checks draw the next one
 (docs/performance.md).
 
