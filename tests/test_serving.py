@@ -98,6 +98,38 @@ def test_pipelined_requests_are_answered_in_order() -> None:
     assert data.index(b"/first? 1") < data.index(b"/second? 2") < data.index(b"/third? 3")
 
 
+class Slow(Echo):
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        time.sleep(0.02)
+        return super().__call__(environ, start_response)
+
+
+def test_more_pipelined_requests_than_one_read_holds_are_all_answered_in_order() -> None:
+    # More than the loop reads at once (64 KiB), and a slow app: it reads no more of the connection while a
+    # worker answers, and reads on once the worker is done.
+    count, body = 48, b"x" * 2000
+    with connected(Slow()) as (sock, _):
+        sock.sendall(b"".join(post(f"/p{n}", body) for n in range(count)))
+        data = b""
+        deadline = time.monotonic() + TIMEOUT
+        while data.count(b"HTTP/1.1 200") < count or not data.endswith(b"/p%d? 2000" % (count - 1)):
+            assert time.monotonic() < deadline, data[-200:]
+            data += sock.recv(65536)
+        sock.sendall(post("/after", b"{}"))  # and the connection is read again once they are
+        assert read_answer(sock)[1] == b"/after? 2"
+    places = [data.index(b"/p%d? 2000" % n) for n in range(count)]
+    assert places == sorted(places)
+
+
+def test_a_client_that_ends_its_side_after_a_request_still_gets_the_answer() -> None:
+    with connected(Slow()) as (sock, _):
+        sock.sendall(post("/a", b"{}"))
+        sock.shutdown(socket.SHUT_WR)  # while the app is still at it
+        head, body = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 200") and body == b"/a? 2"
+        assert closed_by_server(sock)
+
+
 @pytest.mark.parametrize("request_bytes", [
     b"POST /a HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}",
     post("/a", b"{}", b"Connection: close\r\n"),
