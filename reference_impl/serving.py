@@ -9,7 +9,9 @@ default. Around it, what the suite needs of a server:
   connection.
 - **Bounded threads.** One event loop reads every connection and hands only complete requests to at most
   ``WORKERS`` threads, so thousands of stalled bodies cost no thread at all; past ``CONNECTIONS`` open
-  connections it stops accepting until some close (the kernel's backlog holds the rest).
+  connections it stops accepting until some close (the kernel's backlog holds the rest). A worker that has
+  answered keeps reading its connection for ``LINGER`` seconds, so that the next request of a kept-alive
+  connection is answered without going through the loop again.
 - **Stalled clients dropped.** A connection with no complete request for ``READ_TIMEOUT`` seconds is closed;
   an answer the client does not read within ``WRITE_TIMEOUT`` ends the connection.
 - **Bounded input.** A request head over ``MAX_HEAD_BYTES`` gets 431; a body over the server's cap gets 413
@@ -21,9 +23,9 @@ which RFC 9112 section 6.3 says "ought to be handled as an error" (the root of r
 that ends its side of the connection mid-request (a truncated chunked body) gets a 400 before the close.
 
 Until 2026-12-07 this was waitress's server, with the same bounds. Its event loop hands every request to a
-worker thread and every answer back through a pipe, 0.23-0.35 ms of CPU a request on a 2-CPU host, half of
-what the reference receiver spent on a delivery and on the critical path of every receiver check
-(docs/performance.md, docs/decisions.md#reference-server-input).
+worker thread and every answer back through a pipe, 0.24-0.33 ms of CPU a request on a 2-CPU host, half of
+what the reference receiver spent on a delivery and on the critical path of every receiver check; here a
+request costs 0.10-0.14 ms (docs/performance.md, docs/decisions.md#reference-server-input).
 """
 
 from __future__ import annotations
@@ -52,13 +54,11 @@ READ_TIMEOUT = 10.0
 WRITE_TIMEOUT = 10.0
 MAX_HEAD_BYTES = 256 * 1024  # the request line and header fields
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # an app that states no cap (``max_body``) still gets one
+LINGER = 0.05  # seconds a worker keeps reading a connection it answered, for the next request
 LOOP_WAKE = 0.2  # seconds between the event loop's checks for a stop and for stalled connections
 SWEEP_EVERY = 1.0
 
 IDENT = "hookproof"
-
-CUT_SHORT = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 50\r\n"
-             b"Connection: close\r\n\r\nthe connection closed before the request was whole\n")
 
 _NO_BODY = frozenset({204, 304})
 
@@ -80,6 +80,10 @@ def _refusal(status: str, reason: str) -> bytes:
     text = (reason + "\n").encode("utf-8", "replace")
     return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(text)}\r\n"
             f"Server: {IDENT}\r\nConnection: close\r\n\r\n").encode("latin-1") + text
+
+
+# (Until 2026-12-07 this answer was written out by hand, and its Content-Length said 50 for 51 bytes.)
+CUT_SHORT = _refusal("400 Bad Request", "the connection closed before the request was whole")
 
 
 class _Connection:
@@ -369,23 +373,48 @@ class LoopbackServer:
                         self._wake_write.send(b".")
 
     def _answer_all(self, conn: _Connection) -> bool:
-        """Answer the connection's complete requests in order; whether it stays open for more."""
-        conn.sock.settimeout(WRITE_TIMEOUT)
+        """Answer the connection's complete requests in order, then keep reading it for up to ``LINGER`` seconds
+        (not at all while requests of other connections wait for a worker); whether it stays open for more.
+
+        A client on a kept-alive connection usually sends its next request within a millisecond: reading it
+        here answers it without the hand-back to the event loop and the hand-over to a worker again, which
+        cost as much CPU as the parsing and the answer together (docs/performance.md). A connection that
+        sends nothing whole within ``LINGER`` goes back to the loop, so a slow client holds a worker no longer
+        than that, and one that never completes a request never holds one."""
+        sock = conn.sock
         try:
-            while conn.requests:
-                request = conn.requests.popleft()
-                answer, keep = self._answer(request, conn.peer)
-                conn.sock.sendall(answer)
-                if not keep or self._stopping.is_set():
+            deadline = 0.0
+            while True:
+                if conn.requests:
+                    sock.settimeout(WRITE_TIMEOUT)
+                    while conn.requests:
+                        answer, keep = self._answer(conn.requests.popleft(), conn.peer)
+                        sock.sendall(answer)
+                        if not keep or self._stopping.is_set():
+                            return False
+                    deadline = time.monotonic() + LINGER
+                if conn.refusal is not None:
+                    if conn.refusal:
+                        sock.settimeout(WRITE_TIMEOUT)
+                        sock.sendall(conn.refusal)
                     return False
-            if conn.refusal is not None:
-                if conn.refusal:
-                    conn.sock.sendall(conn.refusal)
-                return False
-            return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._jobs.empty() or self._stopping.is_set():
+                    return True
+                sock.settimeout(remaining)
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    return True
+                if not data:  # the client's side ended
+                    if conn.in_message:
+                        conn.refusal = CUT_SHORT
+                        continue
+                    return False
+                conn.feed(data)
         finally:
             with contextlib.suppress(OSError):
-                conn.sock.setblocking(False)
+                sock.setblocking(False)
 
     def _answer(self, request: _Request, peer: tuple[Any, ...]) -> tuple[bytes, bool]:
         """The bytes of the app's answer to one request, and whether the connection stays open after it."""

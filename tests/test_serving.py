@@ -87,6 +87,34 @@ def test_a_connection_is_kept_for_the_next_request() -> None:
     assert len(app.calls) == 3
 
 
+def test_a_connection_idle_past_the_linger_is_served_by_the_loop_again() -> None:
+    with connected(Echo()) as (sock, _):
+        for n in range(3):
+            sock.sendall(post(f"/n{n}", b"{}"))
+            assert read_answer(sock)[1] == f"/n{n}? 2".encode()
+            time.sleep(serving.LINGER * 3)  # the worker has handed it back by now
+
+
+def test_a_lingering_worker_gives_way_to_a_waiting_connection() -> None:
+    server = serving.LoopbackServer(Echo(), workers=1)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as first, \
+                socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as second:
+            first.sendall(post("/first", b"{}"))
+            read_answer(first)  # its one worker now reads it for the next request
+            began = time.monotonic()
+            second.sendall(post("/second", b"{}"))
+            assert read_answer(second)[1] == b"/second? 2"
+            assert time.monotonic() - began < serving.LINGER + 0.5
+            first.sendall(post("/again", b"{}"))  # and the first is still served
+            assert read_answer(first)[1] == b"/again? 2"
+    finally:
+        server.stop()
+        thread.join(timeout=5)
+
+
 def test_pipelined_requests_are_answered_in_order() -> None:
     with connected(Echo()) as (sock, _):
         sock.sendall(post("/first", b"a") + post("/second", b"bb") + post("/third", b"ccc"))
@@ -119,6 +147,16 @@ def test_more_pipelined_requests_than_one_read_holds_are_all_answered_in_order()
         assert read_answer(sock)[1] == b"/after? 2"
     places = [data.index(b"/p%d? 2000" % n) for n in range(count)]
     assert places == sorted(places)
+
+
+def test_a_request_cut_short_after_an_answer_gets_a_400() -> None:
+    with connected(Echo()) as (sock, _):
+        sock.sendall(post("/a", b"{}"))
+        read_answer(sock)
+        sock.sendall(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{")  # read by the lingering worker
+        sock.shutdown(socket.SHUT_WR)
+        assert read_answer(sock)[0].startswith(b"HTTP/1.1 400")
+        assert closed_by_server(sock)
 
 
 def test_a_client_that_ends_its_side_after_a_request_still_gets_the_answer() -> None:
