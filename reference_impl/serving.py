@@ -89,8 +89,9 @@ CUT_SHORT = _refusal("400 Bad Request", "the connection closed before the reques
 class _Connection:
     """One client connection: its parser and what the parser has made of the bytes so far.
 
-    The event loop feeds it while no worker holds it; a worker holds it from a complete request until the
-    answer is written, so the two never touch it at once."""
+    The event loop reads and feeds it while no worker holds it; a worker holds it from a complete request
+    until it hands it back (after its answers, and the reads of its linger), out of the loop's selector
+    meanwhile, so the two never touch it at once."""
 
     def __init__(self, sock: socket.socket, peer: tuple[Any, ...], max_body: int) -> None:
         self.sock = sock
