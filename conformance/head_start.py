@@ -7,19 +7,23 @@ use. Started by the fixtures, at the first receiver check, that import came afte
 collection, which use one core of two, and the first checks drew their payloads themselves and waited for the
 receiver meanwhile. Started at the session's start they import on the idle core (docs/performance.md).
 
-Only where the run will want them: no target, the receiver checks among the run's roles and a webhook platform
-to run them on, one process (not an xdist controller or worker), no ``--hookproof-shrink`` (whose checks draw for
-themselves), and nothing that narrows which checks run (``-k``, ``-m``, ``--deselect``, a node
-id): a run that selects a few checks, or none of the receiver's, would pay for children it does not use.
+Only where the run will want them: a run that collects the conformance suite (hookproof is a pytest plugin
+in every project it is installed in, and a project's own test runs start no child of ours), no target, the
+receiver checks among the run's roles and a webhook platform to run them on, one process (not an xdist
+controller or worker), no ``--hookproof-shrink`` (whose checks draw for themselves), and nothing that narrows
+which checks run (``-k``, ``-m``, ``--deselect``, a node id): a run that selects a few checks, or none of the
+receiver's, would pay for children it does not use.
 What the fixtures do not take is stopped and reaped when the session ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,9 +42,39 @@ def wanted(config: pytest.Config, run: RunConfig) -> bool:
     option = config.option
     narrowed = (getattr(option, "keyword", "") or getattr(option, "markexpr", "") or getattr(option, "deselect", None)
                 or any("::" in str(arg) for arg in config.args))
+    if not collects_the_suite(config):
+        return False
     return not (run.target_url or run.shrink or "receiver" not in run.active_roles or narrowed
                 or getattr(option, "collectonly", False) or getattr(option, "numprocesses", None)
                 or hasattr(config, "workerinput") or not run.platforms_for("receiver"))
+
+
+SUITE_FILE = (Path(__file__).parent / "test_conformance.py").resolve()
+
+
+def collects_the_suite(config: pytest.Config) -> bool:
+    """Whether one of the run's arguments (``--pyargs hookproof.conformance``, the suite's folder or file, or a
+    folder above it) is where pytest will find the conformance suite, as pytest resolves them: a module name
+    under ``--pyargs``, else a path from the directory pytest was started in."""
+    for arg in config.args:
+        name = str(arg).split("::", 1)[0]
+        where = _module_path(name) if config.option.pyargs else None
+        path = where or (config.invocation_params.dir / name).resolve()
+        if path == SUITE_FILE or path in SUITE_FILE.parents:
+            return True
+    return False
+
+
+def _module_path(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # not a module name: pytest takes it as a path
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    return Path(spec.origin).resolve() if spec.origin else None
 
 
 class HeadStart:

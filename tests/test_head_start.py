@@ -12,7 +12,7 @@ import pytest
 
 from hookproof.conformance import bounded_command, draw_ahead
 from hookproof.conformance.draw_ahead import DrawAhead, draw
-from hookproof.conformance.head_start import wanted
+from hookproof.conformance.head_start import SUITE_FILE, wanted
 from hookproof.conformance.plugin import CONFIG_KEY
 from tests.test_draw_ahead import KEYS, _comparable, _nowhere, _settled
 
@@ -35,6 +35,22 @@ SUITE = ("--pyargs", "hookproof.conformance")
 def test_the_children_start_early_only_where_the_run_will_use_them(pytester: pytest.Pytester, args: list[str],
                                                                    expected: bool) -> None:
     config = pytester.parseconfigure(*SUITE, *args)
+    assert wanted(config, config.stash[CONFIG_KEY]) is expected
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ((), False),  # a project of the user's own, in which the plugin is installed: its tests, not ours
+    (("tests",), False),
+    ((str(SUITE_FILE.parent),), True),
+    ((str(SUITE_FILE),), True),
+    ((str(SUITE_FILE.parent.parent),), True),  # a folder above the suite's collects it too
+    (("--pyargs", "hookproof.conformance.test_conformance"), True),
+    (("--pyargs", "json"), False),
+])
+def test_the_children_start_only_for_a_run_that_collects_the_suite(pytester: pytest.Pytester,
+                                                                   args: tuple[str, ...], expected: bool) -> None:
+    pytester.mkdir("tests")
+    config = pytester.parseconfigure(*args)
     assert wanted(config, config.stash[CONFIG_KEY]) is expected
 
 

@@ -1,5 +1,6 @@
 """Installed, hookproof changes nothing about a project that does not use it: no option that collides, no
-header, no summary, and no top-level package that shadows the project's own (``conformance``, ``tests``)."""
+header, no summary, no child process, and no top-level package that shadows the project's own
+(``conformance``, ``tests``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,28 @@ def pytest_addoption(parser):
 '''
 
 PROJECT_TEST = '''
+import os
+
 from conformance.rules import allowed
 
 
 def test_own_package(pytestconfig):
     assert allowed("x") and pytestconfig.getoption("--platform") == "linux"
+
+
+def test_no_child_process_of_ours():
+    children = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                line = cmdline.read().replace(b"\\0", b" ").decode()
+        except (OSError, IndexError):  # it ended meanwhile
+            continue
+        if parent == os.getpid():
+            children.append(line)
+    assert not children, children
 '''
 
 
@@ -36,7 +54,7 @@ def test_an_unrelated_project_runs_unchanged(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--platform", "linux"],
                             cwd=project, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
     assert "hookproof" not in (result.stdout + result.stderr).lower()
 
 
