@@ -11,6 +11,7 @@ import math
 import os
 import shlex
 import socket
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -181,6 +182,44 @@ def add_options(parser: pytest.Parser) -> None:
 
 def usage_error(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"hookproof: {message}")
+
+
+class OneLineUsage:
+    """``hookproof run``'s plugin for an option pytest cannot parse (a missing value, a choice it does not
+    know): pytest answers with four lines about a program the user did not run (its usage, ``pytest.main():
+    error: ...``, the ini file and the root folder); this says what is wrong in one. Its errors and the
+    plugin's own spell an option as the user spelled it (``--platform``, not the ``--hookproof-platform`` it
+    became). pytest calls ``pytest_cmdline_parse`` for the plugins handed to ``pytest.main`` (its hook
+    reference)."""
+
+    def __init__(self, typed: Sequence[str]) -> None:
+        self._names = {name for name in (arg.partition("=")[0] for arg in typed)
+                       if name[2:] in (*SHORT_OPTIONS, *SHORT_FLAGS) and name.startswith("--")}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_cmdline_parse(self) -> Generator[None, pytest.Config, pytest.Config]:
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            raise usage_error(self.spelled(self.one_line(str(exc)))) from None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_cmdline_main(self) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            raise pytest.UsageError(*(self.spelled(str(arg)) for arg in exc.args)) from None
+
+    @staticmethod
+    def one_line(message: str) -> str:
+        """The ``error:`` line of pytest's message, or the message whole where it has none."""
+        return next((line.partition(": error: ")[2] for line in message.splitlines() if ": error: " in line),
+                    message)
+
+    def spelled(self, message: str) -> str:
+        for name in self._names:
+            message = message.replace(f"--hookproof-{name[2:]}", name)
+        return message
 
 
 def _number(opt: str, text: str | None, *, low: float, high: float, integer: bool = False) -> float | None:

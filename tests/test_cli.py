@@ -173,3 +173,18 @@ def test_a_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixtur
         main(argv)
     err = capsys.readouterr().err
     assert exited.value.code == 2 and err.count("\n") == 1 and "(see --help)" in err, err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["run", "--platform"], "argument --platform: expected one argument"),
+    (["run", "--examples=abc"], "--examples 'abc' is not a whole number"),
+    (["run", "--hookproof-platform"], "argument --hookproof-platform: expected one argument"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """pytest's own answer names ``pytest.main()`` and adds its usage, ini file and root folder."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in err.splitlines() if line.strip()] == [f"ERROR: hookproof: {says}"], err

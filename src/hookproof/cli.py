@@ -190,6 +190,8 @@ def pytest_arguments(extra: Sequence[str]) -> list[str]:
 def cmd_run(extra: list[str]) -> int:
     import pytest
 
+    from hookproof.conformance.options import OneLineUsage
+
     arguments = pytest_arguments(extra)
     # The checks judge with CheckFailure, not with assert statements, so pytest's assertion rewriting buys the
     # run nothing; it costs one: pytest rewrites every module of every distribution that registers a pytest
@@ -198,7 +200,7 @@ def cmd_run(extra: list[str]) -> int:
     # anyio (installed with httpx) registers a pytest plugin that imports asyncio and anyio at every start, 65 ms
     # of the run's single-threaded start-up (docs/performance.md); no conformance check uses it.
     return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", "-p", "no:anyio", *plain,
-                            *_grouped(arguments)]))
+                            *_grouped(arguments)], plugins=[OneLineUsage(extra)]))
 
 
 def _grouped(arguments: list[str]) -> list[str]:
