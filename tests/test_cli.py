@@ -111,7 +111,7 @@ def test_run_is_the_conformance_suite_from_any_directory(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout[-2000:]
     assert "viasto     receiver       3 passed    0 failed    0 not checked   CONFORMS" in result.stdout
     bad = run("run", "--platform", "nope", cwd=tmp_path)
-    assert bad.returncode == 4 and "unknown --hookproof-platform 'nope'" in bad.stderr
+    assert bad.returncode == 4 and "unknown --platform 'nope'" in bad.stderr
     long = run("run", "--hookproof-platform=viasto", "--examples=1", "-q", "-k", "receiver-viasto-no_redirect",
                cwd=tmp_path)
     assert long.returncode == 0 and "viasto     receiver       1 passed" in long.stdout
