@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -55,3 +57,35 @@ def test_a_conformance_run_in_process_gives_the_settings_back(pytester: pytest.P
     result.assert_outcomes(passed=1)
     assert seen == [collector.THRESHOLDS]
     assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
+
+
+_ENDS_WITH_THE_RUN = """
+import gc
+from hookproof.conformance import collector
+
+collector.until_the_process_ends()
+assert not gc.isenabled()  # nothing is collected while the run imports and collects
+with collector.for_the_run():
+    assert gc.isenabled() and gc.get_threshold() == collector.THRESHOLDS
+    assert gc.get_freeze_count() > 1000
+assert gc.get_threshold() == collector.THRESHOLDS and gc.get_freeze_count() > 1000  # kept to the end
+print("ok")
+"""
+
+
+def test_a_process_that_ends_with_its_run_keeps_the_collector_tuned_to_its_end() -> None:
+    done = subprocess.run([sys.executable, "-c", _ENDS_WITH_THE_RUN], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_hookproof_run_as_a_program_ends_with_its_run_and_in_process_does_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hookproof import cli
+
+    asked: list[bool] = []
+    monkeypatch.setattr(collector, "until_the_process_ends", lambda: asked.append(True))
+    monkeypatch.setattr(sys, "argv", ["hookproof", "run", "--collect-only", "-q", "-k", "no-such-check"])
+    cli.main(["run", "--collect-only", "-q", "-k", "no-such-check"])
+    assert asked == []
+    cli.main()
+    assert asked == [True]

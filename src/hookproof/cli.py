@@ -187,11 +187,16 @@ def pytest_arguments(extra: Sequence[str]) -> list[str]:
     return out
 
 
-def cmd_run(extra: list[str]) -> int:
+def cmd_run(extra: list[str], ends_the_process: bool = False) -> int:
+    """``ends_the_process``: the process ends with the run, so the collector stays tuned to its end
+    (``hookproof.conformance.collector``)."""
     import pytest
 
+    from hookproof.conformance import collector
     from hookproof.conformance.options import OneLineUsage
 
+    if ends_the_process:
+        collector.until_the_process_ends()
     arguments = pytest_arguments(extra)
     # The checks judge with CheckFailure, not with assert statements, so pytest's assertion rewriting buys the
     # run nothing; it costs one: pytest rewrites every module of every distribution that registers a pytest
@@ -264,9 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+    program = argv is None  # the process is the command (not main() called in process, as the tests do)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:
-        return cmd_run(argv[1:])
+        return cmd_run(argv[1:], ends_the_process=program)
     args = build_parser().parse_args(argv)
     try:
         commands = {"validate": cmd_validate, "list": cmd_list, "export": cmd_export, **live_commands}
