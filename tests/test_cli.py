@@ -188,3 +188,13 @@ def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says:
     err = capsys.readouterr().err
     assert code == pytest.ExitCode.USAGE_ERROR
     assert [line for line in err.splitlines() if line.strip()] == [f"ERROR: hookproof: {says}"], err
+
+
+@pytest.mark.parametrize("options", [[], ["--bundle"], ["--format", "openapi"]])
+def test_export_into_a_file_is_one_line(tmp_path: Path, options: list[str],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "schemas.txt"
+    target.write_text("mine\n")
+    assert main(["export", *options, str(target)]) == 2
+    assert capsys.readouterr().err == f"hookproof: {target} is a file, not a folder; choose an empty folder\n"
+    assert target.read_text() == "mine\n"

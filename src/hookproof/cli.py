@@ -145,6 +145,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from hookproof.export import export
 
     _configure(args)
+    if Path(args.dir).exists() and not Path(args.dir).is_dir():
+        raise InputError(f"{args.dir} is a file, not a folder; choose an empty folder")
     try:
         if args.format != "jsonschema" or args.bundle:
             return cmd_export_described(args)
