@@ -11,13 +11,13 @@ young generation is made larger, for the span of the run only (:func:`for_the_ru
 in `docs/performance.md`: about 8% of the CPU of drawing-heavy work, the same payloads (the collector decides
 nothing that Hypothesis draws).
 
-A process that ends with its run (``hookproof run``, :func:`until_the_process_ends`) does not collect
-before the run at all: nothing is collected while it imports and collects (two full passes there, one before
-the freeze, about 60 ms), and what it froze stays frozen to its end. Restoring would give pytest's own full
-collections as it ends (its unraisable-exception plugin collects at the session's end and again at
-unconfigure) and the interpreter's at exit everything the run imported to walk again, about 75 ms more. The
-run's start-up and end are on its critical path: one core of two works there. What was garbage before the
-run stays in memory until the process ends, a few megabytes at most.
+A process that ends with its run keeps what it froze frozen to its end (:func:`until_the_process_ends`).
+Restoring would give pytest's own full collections as it ends (its unraisable-exception plugin collects at
+the session's end and again at unconfigure) and the interpreter's at exit everything the run imported to
+walk again, about 75 ms. ``hookproof run`` also collects nothing before its run: nothing while it imports and
+collects (a full pass there and one before the freeze, about 60 ms). Its start-up and end are on its
+critical path, with one core of two at work. Its xdist workers keep the freeze to their end too. What was
+garbage before the run stays in memory until the process ends, a few megabytes at most.
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ THRESHOLDS = (10_000, 20, 20)  # CPython's default is (700, 10, 10)
 _kept = False  # whether the process ends with its run: what the run tuned stays tuned (until_the_process_ends)
 
 
-def until_the_process_ends() -> None:
-    """The process ends when its run does: nothing is collected until the run tunes the collector
-    (:func:`tune`), and :func:`restore` leaves it as the run tuned it."""
+def until_the_process_ends(*, starting: bool = True) -> None:
+    """The process ends when its run does: :func:`restore` leaves the collector as the run tuned it, and
+    where the process is ``starting`` (it has not imported pytest yet), nothing is collected until the run
+    tunes it (:func:`tune`). An xdist worker is not starting: it learns that it runs checks once it has
+    collected them."""
     global _kept
     _kept = True
-    gc.disable()
+    if starting:
+        gc.disable()
 
 
 def tune() -> tuple[int, int, int] | None:

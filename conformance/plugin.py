@@ -139,6 +139,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
         return (yield)
     from hookproof.conformance import collector
 
+    if hasattr(session.config, "workerinput"):  # an xdist worker ends with its session
+        collector.until_the_process_ends(starting=False)
     with collector.for_the_run():
         return (yield)
 

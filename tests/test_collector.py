@@ -89,3 +89,27 @@ def test_hookproof_run_as_a_program_ends_with_its_run_and_in_process_does_not(
     assert asked == []
     cli.main()
     assert asked == [True]
+
+
+def test_the_workers_of_a_parallel_run_keep_the_collector_tuned_to_their_end(pytester: pytest.Pytester) -> None:
+    """A worker learns it runs checks once it has collected them: it keeps the freeze, and collects as usual
+    until then."""
+    pytester.makeconftest("""
+import gc
+from pathlib import Path
+
+import pytest
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session):
+    enabled = gc.isenabled()
+    try:
+        return (yield)
+    finally:
+        Path(f"worker-{session.config.workerinput['workerid']}.txt").write_text(
+            f"{enabled} {gc.isenabled()} {gc.get_threshold()} {gc.get_freeze_count() > 1000}")
+""")
+    result = pytester.runpytest_subprocess("--pyargs", "hookproof.conformance", "-n", "1", "-k",
+                                           "receiver-codewars-documented_examples", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "worker-gw0.txt").read_text() == f"True True {collector.THRESHOLDS} True"
