@@ -14,8 +14,10 @@ from hookproof.conformance.draw_ahead import draw
 
 
 @pytest.fixture
-def default_collector() -> Iterator[None]:
-    """Each test starts from CPython's own settings (the project's conftest tunes them for the whole session)."""
+def default_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts from CPython's own settings (the project's conftest tunes them for the whole session,
+    and keeps them to the process's end)."""
+    monkeypatch.setattr(collector, "_kept", False)
     before = gc.get_threshold()
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
