@@ -28,6 +28,7 @@ from contextlib import contextmanager
 
 THRESHOLDS = (10_000, 20, 20)  # CPython's default is (700, 10, 10)
 _kept = False  # whether the process ends with its run: what the run tuned stays tuned (until_the_process_ends)
+_held = False  # whether until_the_process_ends disabled the collector, for tune to enable it again
 
 
 def until_the_process_ends(*, starting: bool = True) -> None:
@@ -35,15 +36,17 @@ def until_the_process_ends(*, starting: bool = True) -> None:
     where the process is ``starting`` (it has not imported pytest yet), nothing is collected until the run
     tunes it (:func:`tune`). An xdist worker is not starting: it learns that it runs checks once it has
     collected them."""
-    global _kept
+    global _kept, _held
     _kept = True
-    if starting:
+    if starting and gc.isenabled():
         gc.disable()
+        _held = True
 
 
 def tune() -> tuple[int, int, int] | None:
     """Freeze what is alive now and raise the thresholds; returns the thresholds before, for :func:`restore`
     (None where they are raised already: a run inside a run, as pytest in process is, leaves them be)."""
+    global _held
     before = gc.get_threshold()
     if before == THRESHOLDS:
         return None
@@ -51,8 +54,9 @@ def tune() -> tuple[int, int, int] | None:
         gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
-    if _kept:
-        gc.enable()  # disabled until now by until_the_process_ends
+    if _held:  # disabled until now by until_the_process_ends
+        gc.enable()
+        _held = False
     return before
 
 

@@ -39,11 +39,11 @@ RECEIVER = "hookproof.reference_impl.receiver"
 
 def wanted(config: pytest.Config, run: RunConfig) -> bool:
     """Whether the run will use both children for sure enough to start them before it has collected."""
+    if not collects_the_suite(config):
+        return False
     option = config.option
     narrowed = (getattr(option, "keyword", "") or getattr(option, "markexpr", "") or getattr(option, "deselect", None)
                 or any("::" in str(arg) for arg in config.args))
-    if not collects_the_suite(config):
-        return False
     return not (run.target_url or run.shrink or "receiver" not in run.active_roles or narrowed
                 or getattr(option, "collectonly", False) or getattr(option, "numprocesses", None)
                 or hasattr(config, "workerinput") or not run.platforms_for("receiver"))

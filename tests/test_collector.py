@@ -115,3 +115,11 @@ def pytest_runtestloop(session):
                                            "receiver-codewars-documented_examples", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert (pytester.path / "worker-gw0.txt").read_text() == f"True True {collector.THRESHOLDS} True"
+
+
+def test_a_collector_disabled_before_the_run_stays_disabled() -> None:
+    script = ("import gc\nfrom hookproof.conformance import collector\ngc.disable()\n"
+              "collector.until_the_process_ends()\nwith collector.for_the_run():\n    assert not gc.isenabled()\n"
+              "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
