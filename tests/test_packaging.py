@@ -14,8 +14,28 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _build_requirements() -> list[str]:
+    import tomllib
+
+    return list(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]["requires"])
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel ``pip install .`` builds, by the backend ``[build-system]`` names, from the tracked files. It
+    is built in this environment (``--no-build-isolation``), whose dev extra holds what ``[build-system]``
+    requires (checked here), rather than in the fresh environment pip would make and fill at every run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    for text in _build_requirements():
+        requirement = Requirement(text)
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            pytest.fail(f"{requirement.name} ([build-system] requires it) is not installed: pip install -e '.[dev]'")
+        assert requirement.specifier.contains(installed, prereleases=True), (text, installed)
     out = tmp_path_factory.mktemp("wheel")
     source = tmp_path_factory.mktemp("source") / "hookproof"  # the tracked files only: no stale build/ folder
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
@@ -24,8 +44,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)],
-                           capture_output=True, text=True, timeout=300)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                            str(out), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-2000:]
     (found,) = out.glob("hookproof-*.whl")
     return found
