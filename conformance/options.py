@@ -212,9 +212,16 @@ class OneLineUsage:
 
     @staticmethod
     def one_line(message: str) -> str:
-        """The ``error:`` line of pytest's message, or the message whole where it has none."""
-        return next((line.partition(": error: ")[2] for line in message.splitlines() if ": error: " in line),
+        """The ``error:`` line of pytest's message, or the message whole where it has none. Of arguments it
+        does not know, only the option names are repeated: a mistyped ``--secrt=...`` must not print the
+        secret it carries."""
+        said = next((line.partition(": error: ")[2] for line in message.splitlines() if ": error: " in line),
                     message)
+        head, sep, rest = said.partition("unrecognized arguments: ")
+        if not sep:
+            return said
+        names = [arg.partition("=")[0] for arg in rest.split() if arg.startswith("-")]
+        return f"{head}{sep}{' '.join(names) or '(values without an option)'} (values not shown)"
 
     def spelled(self, message: str) -> str:
         for name in self._names:

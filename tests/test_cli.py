@@ -179,7 +179,8 @@ def test_a_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixtur
     (["run", "--platform"], "argument --platform: expected one argument"),
     (["run", "--examples=abc"], "--examples 'abc' is not a whole number"),
     (["run", "--hookproof-platform"], "argument --hookproof-platform: expected one argument"),
-    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus (values not shown)"),
+    (["run", "--secrt=hunter2", "stray-value"], "unrecognized arguments: --secrt (values not shown)"),
 ])
 def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
