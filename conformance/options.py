@@ -35,6 +35,11 @@ SHORT_OPTIONS = ("platform", "contract", "events", "secret", "api-key", "api-key
 SHORT_FLAGS = ("shrink",)
 
 
+def is_short(name: str) -> bool:
+    """Whether ``--name`` is ``hookproof run``'s short spelling of ``--hookproof-name``."""
+    return name.startswith("--") and name[2:] in (*SHORT_OPTIONS, *SHORT_FLAGS)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     target_url: str | None
@@ -193,8 +198,7 @@ class OneLineUsage:
     reference)."""
 
     def __init__(self, typed: Sequence[str]) -> None:
-        self._names = {name for name in (arg.partition("=")[0] for arg in typed)
-                       if name[2:] in (*SHORT_OPTIONS, *SHORT_FLAGS) and name.startswith("--")}
+        self._names = {name for name in (arg.partition("=")[0] for arg in typed) if is_short(name)}
 
     @pytest.hookimpl(wrapper=True)
     def pytest_cmdline_parse(self) -> Generator[None, pytest.Config, pytest.Config]:

@@ -178,12 +178,12 @@ def cmd_export_described(args: argparse.Namespace) -> int:
 
 def pytest_arguments(extra: Sequence[str]) -> list[str]:
     """``hookproof run``'s short spellings (``--platform P``, ``--secret=S``) as the plugin's options."""
-    from hookproof.conformance.options import SHORT_FLAGS, SHORT_OPTIONS
+    from hookproof.conformance.options import is_short
 
     out = []
     for arg in extra:
         name, eq, value = arg.partition("=")
-        if name.startswith("--") and name[2:] in (*SHORT_OPTIONS, *SHORT_FLAGS):
+        if is_short(name):
             arg = f"--hookproof-{name[2:]}" + (eq + value if eq else "")
         out.append(arg)
     return out
