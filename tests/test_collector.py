@@ -75,9 +75,14 @@ print("ok")
 """
 
 
-def test_a_process_that_ends_with_its_run_keeps_the_collector_tuned_to_its_end() -> None:
-    done = subprocess.run([sys.executable, "-c", _ENDS_WITH_THE_RUN], capture_output=True, text=True, timeout=60)
+def _passes_in_a_process_of_its_own(script: str) -> None:
+    """The collector's state is the process's: a script that asserts on it runs in a fresh one."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_process_that_ends_with_its_run_keeps_the_collector_tuned_to_its_end() -> None:
+    _passes_in_a_process_of_its_own(_ENDS_WITH_THE_RUN)
 
 
 def test_hookproof_run_as_a_program_ends_with_its_run_and_in_process_does_not(
@@ -121,5 +126,4 @@ def test_a_collector_disabled_before_the_run_stays_disabled() -> None:
     script = ("import gc\nfrom hookproof.conformance import collector\ngc.disable()\n"
               "collector.until_the_process_ends()\nwith collector.for_the_run():\n    assert not gc.isenabled()\n"
               "print('ok')\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    _passes_in_a_process_of_its_own(script)
