@@ -23,7 +23,7 @@ from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from hookproof.deadline import Deadline
-from hookproof.plain_http import AnswerError, host_header, read_answer, request_head
+from hookproof.plain_http import AnswerError, host_bytes, host_header, read_answer, request_head
 from hookproof.reference_impl.backoff import Uniform
 from hookproof.reference_impl.sender_core import (
     USER_AGENT,
@@ -64,7 +64,10 @@ class PlainSender(_SyncSender):
         secure = url.scheme == "https"
         host, port = url.hostname or "", url.port or (443 if secure else 80)
         options = self.options
-        sock = socket.create_connection((host, port), timeout=min(options.connect_timeout, options.attempt_deadline))
+        # create_connection hands the host to getaddrinfo, which reads bytes as they are (typeshed's
+        # create_connection allows only str)
+        sock = socket.create_connection((host_bytes(host), port),  # type: ignore[arg-type]
+                                        timeout=min(options.connect_timeout, options.attempt_deadline))
         watchdog.sockets.add(sock)
         if watchdog.expired:  # the deadline passed while connecting: its shutdown missed this socket
             sock.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hookproof.plain_http import AnswerError, host_header, read_answer, request_head
+from hookproof.plain_http import AnswerError, host_bytes, host_header, read_answer, request_head
 from hookproof.reference_impl.sender_core import SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 from tests.raw_servers import raw_server
@@ -123,16 +123,23 @@ def test_the_sender_records_the_request_it_wrote_and_the_status_it_read() -> Non
     assert "\r\nConnection: close\r\n" in head and "\r\nContent-Length: " in head
 
 
+def test_a_host_outside_ascii_goes_on_the_wire_in_idna() -> None:
+    head = request_head("POST", "/hook", "bücher.example:8080", [])
+    assert head.startswith(b"POST /hook HTTP/1.1\r\nHost: xn--bcher-kva.example:8080\r\n")
+    assert host_bytes("127.0.0.1") == b"127.0.0.1" and host_bytes("Hooks.Example") == b"Hooks.Example"
+    assert host_bytes("bücher.example") == "bücher.example".encode("idna")
+
+
 NOT_AT_START = ("http.client", "ssl", "email", "dataclasses", "inspect", "httpx", "jsonschema", "hmac", "hashlib",
-                "random", "base64")
+                "random", "base64", "encodings.idna")
 
 
 def test_a_delivery_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
     """What the reference sender command would import for nothing, at each of a run's dozens of starts: an HTTP
     client it does not use, ``dataclasses`` (with ``inspect``), which the contract model no longer needs,
     ``hmac``, ``hashlib`` (OpenSSL's) and ``base64``, which only a signing contract needs, and ``random``, which
-    only a jittered backoff needs. Judged after a whole delivery (Codewars: a shared secret, no signature), not
-    only the imports."""
+    only a jittered backoff needs; the ``idna`` codec, which only a host name outside ASCII needs. Judged after
+    a whole delivery (Codewars: a shared secret, no signature), not only the imports."""
     event = tmp_path / "event.json"
     event.write_text('{"action": "created", "code_challenge": {"id": "1", "created_by_id": "2"}}', encoding="utf-8")
     with answering(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") as (url, seen):
