@@ -13,9 +13,11 @@ The types are named tuples, not dataclasses: every reference sender process load
 ``dataclasses`` (with the ``inspect`` it imports) and the code it generates for each frozen class were a
 quarter of that process's start-up (docs/performance.md). As tuples they are immutable and compare by value;
 ``x._replace(field=value)`` is a changed copy. A mapping field defaults to a read-only empty mapping.
-"""
 
-from __future__ import annotations
+Unlike the other modules, this one does not import ``annotations`` from ``__future__``: ``typing.NamedTuple``
+compiles every annotation it is given as a string (108 of them here): the module took 3.6 ms to run with them,
+2.5 ms without, in each sender process. A field's type must so be defined above the class that uses it.
+"""
 
 import json
 from collections.abc import Mapping
