@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from hookproof.command_line import without_values
+
 if TYPE_CHECKING:
     from hookproof.conformance.receiver_checks import ReceiverContext
     from hookproof.conformance.registry import Check, Role
@@ -221,11 +223,7 @@ class OneLineUsage:
         secret it carries."""
         said = next((line.partition(": error: ")[2] for line in message.splitlines() if ": error: " in line),
                     message)
-        head, sep, rest = said.partition("unrecognized arguments: ")
-        if not sep:
-            return said
-        names = [arg.partition("=")[0] for arg in rest.split() if arg.startswith("-")]
-        return f"{head}{sep}{' '.join(names) or '(values without an option)'} (values not shown)"
+        return without_values(said)
 
     def spelled(self, message: str) -> str:
         for name in self._names:

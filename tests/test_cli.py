@@ -181,6 +181,7 @@ def test_a_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixtur
     (["run", "--hookproof-platform"], "argument --hookproof-platform: expected one argument"),
     (["run", "--bogus"], "unrecognized arguments: --bogus (values not shown)"),
     (["run", "--secrt=hunter2", "stray-value"], "unrecognized arguments: --secrt (values not shown)"),
+    (["run", "--secrt", "-hunter2"], "argument -h/--help: ignored explicit argument (not shown)"),
 ])
 def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -189,6 +190,33 @@ def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says:
     err = capsys.readouterr().err
     assert code == pytest.ExitCode.USAGE_ERROR
     assert [line for line in err.splitlines() if line.strip()] == [f"ERROR: hookproof: {says}"], err
+
+
+TRIGGER = ["trigger", "codewars", "user.honor_changed", "--to", "http://127.0.0.1:9/"]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    ([*TRIGGER, "--secrt", "hunter2"], "hookproof: error: unrecognized arguments: --secrt (values not shown)"),
+    ([*TRIGGER, "--secrt=hunter2", "--json"], "hookproof: error: unrecognized arguments: --secrt (values not shown)"),
+    # the word after an unknown option may be its value, even where it looks like an option
+    ([*TRIGGER, "--secrt", "--hunter2"], "hookproof: error: unrecognized arguments: --secrt (values not shown)"),
+    ([*TRIGGER, "--secrt", "-hunter2"],
+     "hookproof trigger: error: argument -h/--help: ignored explicit argument (not shown)"),
+    ([*TRIGGER, "--se=hunter2"],
+     "hookproof trigger: error: ambiguous option: --se=... could match --secret, --seed, --set"),
+    (["listen", "--platform", "codewars", "--secrt=hunter2"],
+     "hookproof: error: unrecognized arguments: --secrt (values not shown)"),
+    (["validate", "--platform", "codewars", "delivery.json", "hunter2"],
+     "hookproof: error: unrecognized arguments: 1 word without an option (not shown)"),
+])
+def test_a_mistyped_option_never_repeats_the_value_it_carries(argv: list[str], says: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse repeats what it cannot parse: a mistyped ``--secret`` would put the secret into a CI log."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    captured = capsys.readouterr()
+    assert exited.value.code == 2 and captured.err == f"{says} (see --help)\n", captured.err
+    assert "hunter2" not in captured.out + captured.err and "unter2" not in captured.err
 
 
 @pytest.mark.parametrize("options", [[], ["--bundle"], ["--format", "openapi"]])

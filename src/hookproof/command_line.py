@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 import sys
 from typing import Any, NoReturn
 
@@ -42,4 +43,36 @@ class OneLineParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {without_values(message)} (see --help)\n")
+
+
+_UNRECOGNIZED = "unrecognized arguments: "
+_AMBIGUOUS = re.compile(r"(ambiguous option: -[^=\s]*)=\S*")
+_EXPLICIT = re.compile(r"(ignored explicit argument) .*")  # "-hunter2" read as -h with the argument 'unter2'
+
+
+def without_values(message: str) -> str:
+    """argparse's (and pytest's) message with the values a user typed taken out: a mistyped ``--secrt=VALUE``,
+    ``--secrt VALUE`` or an ambiguous ``--se=VALUE`` must not print the secret it carries into a CI log.
+
+    Of arguments the parser does not know, only the option names are repeated. A word that follows an unknown
+    option written without ``=`` may be that option's value, so it is never repeated, even where it looks like
+    an option (a URL-safe base64 secret may start with ``-``); one argparse took for a cluster of short
+    options (``-hunter2``: ``-h`` with the argument ``unter2``) is not repeated either."""
+    message = _EXPLICIT.sub(r"\1 (not shown)", _AMBIGUOUS.sub(r"\1=...", message))
+    head, sep, rest = message.partition(_UNRECOGNIZED)
+    if not sep:
+        return message
+    names: list[str] = []
+    may_be_a_value = False
+    for word in rest.split():
+        if word.startswith("-") and not may_be_a_value:
+            name, inline, _ = word.partition("=")
+            names.append(name)
+            may_be_a_value = not inline
+        else:
+            may_be_a_value = False
+    if names:
+        return f"{head}{sep}{' '.join(names)} (values not shown)"
+    words = len(rest.split())
+    return f"{head}{sep}{words} {'word' if words == 1 else 'words'} without an option (not shown)"
