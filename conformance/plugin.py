@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from hookproof.command_line import without_values
 from hookproof.conformance.options import RunConfig, add_options, build_config, unreachable, usage_error
 from hookproof.conformance.summary import SummaryReporter
 
@@ -34,6 +35,23 @@ if TYPE_CHECKING:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> Iterator[None]:
+    """Arguments pytest does not know are refused here, named without their values, before pytest's own parse
+    refuses them with the values: a mistyped ``--hookproof-secret=...`` would print the secret into a CI log
+    (:func:`hookproof.command_line.without_values`). This is the first hook an installed plugin gets once every
+    option is known (the initial conftests' too: they are loaded inside it), and the last before that parse.
+    ``--help`` and ``--version`` are left to pytest, which answers them whatever else was typed."""
+    result = yield
+    known = early_config.known_args_namespace
+    if not (known.help or known.version):
+        unknown = parser.parse_known_and_unknown_args(args)[1]
+        if unknown:
+            raise pytest.UsageError(without_values("unrecognized arguments: " + " ".join(unknown)))
+    return result
 
 
 

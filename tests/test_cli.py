@@ -219,6 +219,28 @@ def test_a_mistyped_option_never_repeats_the_value_it_carries(argv: list[str], s
     assert "hunter2" not in captured.out + captured.err and "unter2" not in captured.err
 
 
+@pytest.mark.parametrize(("argv", "names"), [
+    (["--secrt=hunter2"], "--secrt"),
+    (["--secrt", "hunter2"], "--secrt"),  # pytest takes hunter2 for a file: not repeated either
+    (["-x", "--secrt=hunter2", "--also=hunter2"], "--secrt --also"),
+])
+def test_plain_pytest_names_an_unknown_option_without_its_value(pytester: pytest.Pytester, argv: list[str],
+                                                                names: str) -> None:
+    """Without ``hookproof run`` too: the installed plugin refuses what pytest would refuse, values hidden."""
+    result = pytester.runpytest(*argv)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([f"ERROR: unrecognized arguments: {names} (values not shown)"])
+
+
+def test_plain_pytest_still_takes_its_conftests_options_and_answers_help(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("def pytest_addoption(parser):\n    parser.addoption('--mine')\n")
+    pytester.makepyfile("def test_mine(request):\n    assert request.config.getoption('mine') == 'x'\n")
+    pytester.runpytest("--mine=x").assert_outcomes(passed=1)
+    helped = pytester.runpytest("--help", "--bogus=1")
+    assert helped.ret == pytest.ExitCode.OK and "--hookproof-secret" in helped.stdout.str()
+
+
 @pytest.mark.parametrize("options", [[], ["--bundle"], ["--format", "openapi"]])
 def test_export_into_a_file_is_one_line(tmp_path: Path, options: list[str],
                                         capsys: pytest.CaptureFixture[str]) -> None:
