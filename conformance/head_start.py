@@ -127,8 +127,8 @@ def reference_receiver(head: HeadStart | None, secret: str | None) -> Iterator[t
 
 
 def _receiver_child(secret: str) -> contextlib.AbstractContextManager[ChildServer]:
+    from hookproof.command_line import SECRET_ENV
     from hookproof.conformance.bounded_command import command_env
     from hookproof.conformance.child_server import started_child
-    from hookproof.conformance.options import SECRET_ENV
 
     return started_child(RECEIVER, command_env({SECRET_ENV: secret}))

@@ -18,13 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hookproof.command_line import without_values
+from hookproof.command_line import SECRET_ENV, without_values
 
 if TYPE_CHECKING:
     from hookproof.conformance.receiver_checks import ReceiverContext
     from hookproof.conformance.registry import Check, Role
 
-SECRET_ENV = "HOOKPROOF_SECRET"  # a secret given on the command line is visible to every user of the machine
 API_KEY_ENV = "HOOKPROOF_API_KEY"
 # run_settings.DEFAULT_EXAMPLES, written again: run_settings imports Hypothesis, which an idle plugin (pytest in
 # a project that runs no conformance check) must not pay for (tests/test_idle_plugin.py holds the two equal)

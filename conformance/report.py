@@ -11,10 +11,10 @@ import shlex
 from collections.abc import Hashable, Iterable, Mapping
 
 from hookproof import redact
+from hookproof.command_line import SECRET_ENV
 
 EXCERPT_BYTES = 300
 PAYLOAD_CHARS = 2000
-SECRET_ENV = "HOOKPROOF_SECRET"
 
 
 # Characters str.splitlines() and terminals break lines at, which JSON leaves raw: a payload stays one line.

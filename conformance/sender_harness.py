@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hookproof import catalog, redact
+from hookproof.command_line import SECRET_ENV
 from hookproof.conformance.bounded_command import Outcome, command_env, run_bounded, tail
 from hookproof.conformance.report import excerpt, masked_headers
 from hookproof.conformance.scripted_server import Answer, Received, ScriptedServer
@@ -53,10 +54,11 @@ REFERENCE_FIRST_GROWING_WAIT = 0.05
 
 
 def reference_command(python: str = sys.executable) -> str:
-    """The ``--hookproof-sender-cmd`` template of the reference sender (what a run without one checks)."""
+    """The ``--hookproof-sender-cmd`` template of the reference sender (what a run without one checks). It has
+    no ``{secret}``: the reference sender reads the case's secret from ``$HOOKPROOF_SECRET``, which every command
+    gets (:meth:`SenderHarness.run`), so the secret is on no command line for ``ps`` to show."""
     return (f"{shlex.quote(python)} -m hookproof.reference_impl.sender_cli --url {{url}} --event-file {{event_file}} "
-            f"--platform {{platform}} --contract {{contract}} --event {{event}} --secret={{secret}} "
-            f"--time-scale {{time_scale}}")
+            f"--platform {{platform}} --contract {{contract}} --event {{event}} --time-scale {{time_scale}}")
 
 
 def reference_env(workdir: Path) -> dict[str, str]:
@@ -644,7 +646,9 @@ class SenderHarness:
                                spawn_error=outcome.spawn_error)
         self._dispatch.add(wire)
         try:
-            outcome = run_bounded(argv, self.timeout, command_env(self.env))
+            # the case's secret in the command's environment too, where only its owner can read it; no secret:
+            # none inherited either (an empty value removes the variable)
+            outcome = run_bounded(argv, self.timeout, command_env({**self.env, SECRET_ENV: case.secret or ""}))
             _settle(wire, self.settle)
         finally:
             self._dispatch.remove(wire)

@@ -25,7 +25,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from hookproof import auth, catalog, pointers, validation
-from hookproof.command_line import OneLineParser
+from hookproof.command_line import SECRET_ENV, OneLineParser
 from hookproof.contract import Contract
 from hookproof.reference_impl.http_input import parse_json, read_body
 from hookproof.reference_impl.receiver_store import DeliveryStore
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m hookproof.reference_impl.receiver", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on (0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--secret", default=os.environ.get("HOOKPROOF_SECRET"),
+    parser.add_argument("--secret", default=os.environ.get(SECRET_ENV),
                         help="shared secret or signing key required from platforms whose contracts authenticate "
                         "(default: $HOOKPROOF_SECRET, which keeps it out of ps)")
     parser.add_argument("--db", default=":memory:", help="SQLite file to keep deliveries in (default: memory)")

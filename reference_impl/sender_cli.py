@@ -2,9 +2,11 @@
 
 Exit status: 0 delivered (a 2XX answer), 1 every try failed, 2 bad input (a missing or unreadable file,
 invalid JSON, an unknown platform or event, a bad option) - always one line on stderr, never a traceback.
-The secret is never printed: the record holds statuses and timings, not headers.
+The secret is never printed: the record holds statuses and timings, not headers. Without ``--secret`` it is
+read from ``$HOOKPROOF_SECRET``, as the sender checks hand it over: a command line is visible to every user of
+the machine.
 
-It delivers with :class:`~hookproof.reference_impl.sender_plain.PlainSender` (``http.client``) rather than
+It delivers with :class:`~hookproof.reference_impl.sender_plain.PlainSender` (a plain socket) rather than
 httpx: the sender checks start it once per delivery, and start-up was most of what each run cost.
 """
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from hookproof.command_line import OneLineParser
+from hookproof.command_line import SECRET_ENV, OneLineParser
 from hookproof.reference_impl.sender_core import SenderError, SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 
@@ -55,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "document's)")
     p.add_argument("--event", default="", help="the event name, e.g. code_challenge.created (needed where part "
                    "of the name travels in a header, as Codewars'; read from the body otherwise)")
-    p.add_argument("--secret", default="", help="the shared secret or signing key, used as the contract says "
-                   "(Codewars X-Webhook-Secret); empty means none; never printed")
+    p.add_argument("--secret", default=os.environ.get(SECRET_ENV, ""),
+                   help="the shared secret or signing key, used as the contract says (Codewars X-Webhook-Secret); "
+                   f"empty means none; never printed (default: ${SECRET_ENV}, which keeps it out of ps)")
     p.add_argument("--time-scale", type=_positive, default=1.0,
                    help="multiply every wait the retry policy gives by this (1; 0.001 turns 60 s into 60 ms)")
     p.add_argument("--backoff-base", type=_non_negative, default=None,

@@ -191,6 +191,24 @@ def test_a_secret_that_starts_with_a_dash_reaches_the_reference_sender(harness_f
     assert obs.tries[0].header("X-Webhook-Secret") == "-starts-with-a-dash"
 
 
+@pytest.mark.parametrize(("secret", "seen"), [("s3cret-of-the-case", "s3cret-of-the-case"), (None, "unset")])
+def test_every_command_gets_the_cases_secret_in_its_environment(harness_for, monkeypatch: pytest.MonkeyPatch,
+                                                                 secret: str | None, seen: str) -> None:
+    """``$HOOKPROOF_SECRET`` is the case's secret, which keeps it off the command line (``ps`` shows a command
+    line to every user of the machine); a case without one gets none, not the run's own environment's."""
+    monkeypatch.setenv("HOOKPROOF_SECRET", "the-runs-own")
+    harness = harness_for("sh -c 'printf %s \"${HOOKPROOF_SECRET-unset}\" > \"$0.secret\"' {event_file}")
+    obs = harness.observe("codewars", "accept-200", secret)
+    event_file = next(word for word in obs.command if word.endswith(".json"))
+    assert Path(f"{event_file}.secret").read_text() == seen
+
+
+def test_the_reference_command_line_carries_no_secret() -> None:
+    """The reference sender reads the secret from its environment (the test above, and every reference run that
+    signs: ``test_a_secret_that_starts_with_a_dash_reaches_the_reference_sender``)."""
+    assert "{secret}" not in reference_command() and "--secret" not in reference_command()
+
+
 def test_a_crash_after_delivering_is_not_judged(harness_for) -> None:
     """The exit status is not judged: the wire is."""
     template = f"sh -c '{reference_command()} >/dev/null; exit 3'"

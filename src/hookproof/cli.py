@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from hookproof import catalog, redact
-from hookproof.command_line import OneLineParser
+from hookproof.command_line import SECRET_ENV, OneLineParser
 from hookproof.contract import CatalogError
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
-SECRET_ENV = "HOOKPROOF_SECRET"
 
 
 class InputError(Exception):

@@ -9,6 +9,10 @@ import re
 import sys
 from typing import Any, NoReturn
 
+# Where every hookproof command, and every command the sender checks start, finds the secret: a command line is
+# visible to every user of the machine (ps, /proc/PID/cmdline), an environment only to the process's owner.
+SECRET_ENV = "HOOKPROOF_SECRET"
+
 
 class _Formatter(argparse.HelpFormatter):
     """argparse's help layout with the terminal's width looked up once per process. argparse builds a formatter
