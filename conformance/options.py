@@ -217,11 +217,12 @@ class OneLineUsage:
 
     @staticmethod
     def one_line(message: str) -> str:
-        """The ``error:`` line of pytest's message, or the message whole where it has none. Of arguments it
-        does not know, only the option names are repeated: a mistyped ``--secrt=...`` must not print the
-        secret it carries."""
-        said = next((line.partition(": error: ")[2] for line in message.splitlines() if ": error: " in line),
-                    message)
+        """The ``error:`` line of pytest's message, or its first line where it has none (the plugin's own
+        refusal of unknown arguments, followed by the ini file and root folder). Of arguments it does not
+        know, only the option names are repeated: a mistyped ``--secrt=...`` must not print the secret it
+        carries."""
+        lines = message.splitlines() or [""]
+        said = next((line.partition(": error: ")[2] for line in lines if ": error: " in line), lines[0])
         return without_values(said)
 
     def spelled(self, message: str) -> str:

@@ -49,8 +49,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     known = early_config.known_args_namespace
     if not (known.help or known.version):
         unknown = parser.parse_known_and_unknown_args(args)[1]
-        if unknown:
-            raise pytest.UsageError(without_values("unrecognized arguments: " + " ".join(unknown)))
+        if unknown:  # with the lines pytest adds, which say where an ini file's addopts may have come from
+            raise pytest.UsageError("\n".join((without_values("unrecognized arguments: " + " ".join(unknown)),
+                                               f"  inifile: {early_config.inipath}",
+                                               f"  rootdir: {early_config.rootpath}")))
     return result
 
 

@@ -230,7 +230,8 @@ def test_plain_pytest_names_an_unknown_option_without_its_value(pytester: pytest
     result = pytester.runpytest(*argv)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "hunter2" not in result.stdout.str() + result.stderr.str()
-    result.stderr.fnmatch_lines([f"ERROR: unrecognized arguments: {names} (values not shown)"])
+    result.stderr.fnmatch_lines([f"ERROR: unrecognized arguments: {names} (values not shown)", "  inifile: *",
+                                 f"  rootdir: {pytester.path}"])
 
 
 def test_plain_pytest_still_takes_its_conftests_options_and_answers_help(pytester: pytest.Pytester) -> None:
