@@ -207,7 +207,8 @@ TRIGGER = ["trigger", "codewars", "user.honor_changed", "--to", "http://127.0.0.
     (["listen", "--platform", "codewars", "--secrt=hunter2"],
      "hookproof: error: unrecognized arguments: --secrt (values not shown)"),
     (["validate", "--platform", "codewars", "delivery.json", "hunter2"],
-     "hookproof: error: unrecognized arguments: 1 word without an option (not shown)"),
+     "hookproof: error: unrecognized arguments: 1 word no option takes (not shown: a secret typed without its "
+     "option would be one)"),
 ])
 def test_a_mistyped_option_never_repeats_the_value_it_carries(argv: list[str], says: str,
                                                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,6 +71,8 @@ def test_list_show_and_export(captured: tuple[Path, Path], capsys: pytest.Captur
     assert main(["captures", "show", "1", "--db", str(db)]) == 0
     shown = capsys.readouterr().out
     assert "X-Webhook-Secret: ***" in shown and SECRET not in shown
+    assert main(["captures", "show", "--db", str(db), "1"]) == 0  # options anywhere, as with any command
+    assert capsys.readouterr().out == shown
     files = sorted(export.glob("capture-*.json"))
     assert len(files) == examples + 1
     data = json.loads(files[0].read_text())
@@ -111,6 +113,8 @@ def test_replay_sends_captures_again(captured: tuple[Path, Path], capsys: pytest
         assert main(["replay", "1", "2", "--db", str(db), "--to", f"{base}/codewars"]) == 0
         out = capsys.readouterr().out
         assert "replayed 2: 2 OK" in out and SECRET not in out
+        assert main(["replay", "1", "--db", str(db), "--to", f"{base}/codewars", "2"]) == 0
+        assert "replayed 2: 2 OK" in capsys.readouterr().out
     with serving(broken.RejectsRankUpgrades(secrets={"codewars": SECRET})) as base:
         assert main(["replay", str(export), "--to", f"{base}/codewars"]) == 1
         assert "FAILED" in capsys.readouterr().out

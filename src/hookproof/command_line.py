@@ -40,11 +40,28 @@ def _terminal_columns() -> int:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (argparse prints its whole usage block first)."""
+    """An argument parser whose errors are one line (argparse prints its whole usage block first).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``intermixed=True``: options may come between a list's words (``replay a.json --to URL b.json``,
+    ``captures show --db F 3``). argparse's own parse fills a ``nargs="*"`` or ``"+"`` positional once, from the
+    words before the first option, and calls the rest unrecognized; its intermixed parse reads the options first,
+    then the positionals. It is asked of the parser itself, so that it also holds for a sub-command's parser,
+    which ``parse_intermixed_args`` (that refuses sub-parsers) could not be called on."""
+
+    def __init__(self, *args: Any, intermixed: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
+        self._intermixed = intermixed
+        self._mixing = False  # inside parse_known_intermixed_args, which calls parse_known_args itself
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self._intermixed or self._mixing:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {without_values(message)} (see --help)\n")
@@ -79,4 +96,5 @@ def without_values(message: str) -> str:
     if names:
         return f"{head}{sep}{' '.join(names)} (values not shown)"
     words = len(rest.split())
-    return f"{head}{sep}{words} {'word' if words == 1 else 'words'} without an option (not shown)"
+    return f"{head}{sep}{words} {'word' if words == 1 else 'words'} no option takes (not shown: a secret typed " \
+           "without its option would be one)"

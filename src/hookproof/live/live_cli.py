@@ -516,7 +516,7 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     ln.add_argument("--json", action="store_true", help="one JSON line per delivery instead of text (no counter)")
     _add_schemas(ln)
 
-    c = sub.add_parser("captures", help="list, show or export what hookproof listen kept")
+    c = sub.add_parser("captures", help="list, show or export what hookproof listen kept", intermixed=True)
     c.add_argument("action", choices=("list", "show", "export"), help="list; show ID; export DIR")
     c.add_argument("ids", nargs="*", metavar="ID|DIR", help="show: the capture id; export: the folder to write "
                    "(one file per capture, capture-ID.json)")
@@ -528,7 +528,8 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     c.add_argument("--json", action="store_true", help="recordings as JSON (list: one per line)")
 
     r = sub.add_parser("replay", help="send captures or saved failures again and say whether each now gets the "
-                       "answer it should (FIXED / STILL FAILING for failures; exit 0 when every one does)")
+                       "answer it should (FIXED / STILL FAILING for failures; exit 0 when every one does)",
+                       intermixed=True)
     r.add_argument("items", nargs="+", metavar="ID|FILE|DIR",
                    help="capture ids (from --db), recording files, or folders of them (captures export, "
                    "--hookproof-failures)")
