@@ -17,7 +17,7 @@ Which checks run:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -39,7 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
-                                  args: list[str]) -> Iterator[None]:
+                                  args: list[str]) -> Generator[None, object, object]:
     """Arguments pytest does not know are refused here, named without their values, before pytest's own parse
     refuses them with the values: a mistyped ``--hookproof-secret=...`` would print the secret into a CI log
     (:func:`hookproof.command_line.without_values`). This is the first hook an installed plugin gets once every
