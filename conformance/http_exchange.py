@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookproof import plain_http
+from hookproof import plain_http, tls
 from hookproof.deadline import Deadline, Sockets
 
 ANSWER_CAP = 64 * 1024
@@ -73,8 +73,12 @@ def describe_transport_error(exc: BaseException) -> str:
         return f"closed the connection before its answer was complete ({name}; did the handler crash?)"
     if isinstance(exc, ConnectionError):
         return f"broke the connection ({name}: {exc})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"failed the TLS handshake ({name}: {exc}; {tls.UNTRUSTED_HINT})"
     if isinstance(exc, ssl.SSLError):
         return f"failed the TLS handshake ({name}: {exc})"
+    if isinstance(exc, tls.TrustError):
+        return f"was not sent the request: {exc}"
     if isinstance(exc, ValueError):  # a header plain_http refuses to send (a CR or LF in a value)
         return f"was not sent the request: it is not valid HTTP ({name}: {exc})"
     if isinstance(exc, plain_http.AnswerError):  # a bad status line, an endless header, too many headers
@@ -176,10 +180,7 @@ class HttpSession:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one write per request: send it now
             if scheme == "https":
-                import certifi  # the CA bundle httpx verifies with: the same servers are trusted as before
-
-                context = ssl.create_default_context(cafile=certifi.where())
-                sock = context.wrap_socket(sock, server_hostname=host)
+                sock = tls.client_context().wrap_socket(sock, server_hostname=host)
             sock.settimeout(self.timeout)
         except BaseException:
             sock.close()

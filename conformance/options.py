@@ -269,12 +269,31 @@ def unreachable(url: str, timeout: float) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"--target-url {shown!r} is not an http(s) URL"
     try:
-        with socket.create_connection((parts.hostname, port), timeout=min(timeout, 5.0)):
-            return None
+        with socket.create_connection((parts.hostname, port), timeout=min(timeout, 5.0)) as sock:
+            return _untrusted(sock, parts.hostname, shown) if parts.scheme == "https" else None
     except OSError as exc:
         return f"cannot reach --target-url {shown}: {exc.strerror or exc}"
     except UnicodeError:  # the resolver's IDNA codec rejects hosts such as "a..b"
         return f"--target-url {shown!r}: {parts.hostname!r} is not a valid host name"
+
+
+def _untrusted(sock: socket.socket, host: str, shown: str) -> str | None:
+    """Why an https target's certificate cannot be verified, found by one handshake before any check: every
+    request of the run would fail the same way, and a certificate from an internal CA is a setting to change
+    (``$SSL_CERT_FILE``), not a failure of the receiver."""
+    import ssl
+
+    from hookproof import tls
+
+    try:
+        tls.client_context().wrap_socket(sock, server_hostname=host).close()
+    except tls.TrustError as exc:
+        return f"cannot check --target-url {shown}: {exc}"
+    except ssl.SSLCertVerificationError as exc:
+        return f"cannot verify the certificate of --target-url {shown}: {exc.verify_message}; {tls.UNTRUSTED_HINT}"
+    except (ssl.SSLError, OSError) as exc:
+        return f"the TLS handshake with --target-url {shown} failed: {exc.strerror or exc}"
+    return None
 
 
 def _captures(paths: Any, secret: str | None, target_url: str | None) -> tuple[tuple[str, Any], ...]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from hookproof import tls
 from hookproof.deadline import Deadline
 from hookproof.reference_impl.backoff import Uniform
 from hookproof.reference_impl.sender_async import Pool
@@ -72,6 +73,7 @@ class Sender(_SyncSender):
         self._sleep = sleep
         self._client = httpx.Client(
             transport=transport, trust_env=False, follow_redirects=False, timeout=self.options.timeout(),
+            verify=tls.client_context() if transport is None else True,
             headers={"User-Agent": USER_AGENT}, limits=httpx.Limits(max_keepalive_connections=0))
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
@@ -124,7 +126,8 @@ class AsyncSender(_SenderBase):
         self._client: httpx.AsyncClient | None = None
         self._pool: Pool | None = None
         if transport is None:
-            self._tls = httpx.create_ssl_context()  # built once: ~15 ms each; httpx's CA bundle and settings
+            # hookproof.tls builds the context (15-30 ms) at the first https connection, and only once
+            self._tls = tls.client_context
             self._pool = Pool(max_connections, self._tls)
         else:
             self._client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False,

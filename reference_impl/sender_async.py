@@ -36,7 +36,7 @@ import contextlib
 import re
 import socket
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
@@ -238,8 +238,8 @@ class Pool:
     A pool that one worker of :meth:`AsyncSender.deliver_many` owns (``shared=False``) needs no slots: its
     worker makes one request at a time."""
 
-    def __init__(self, limit: int, tls: ssl.SSLContext, *, shared: bool = True) -> None:
-        self._limit, self._tls = limit, tls
+    def __init__(self, limit: int, tls: Callable[[], ssl.SSLContext], *, shared: bool = True) -> None:
+        self._limit, self._tls = limit, tls  # asked for the context at an https connection only
         self._idle: dict[tuple[str, str, int], list[_Wire]] = {}
         self._shared = shared
         self._slots: asyncio.Semaphore | None = None
@@ -311,7 +311,7 @@ class Pool:
         loop = asyncio.get_running_loop()
         try:
             _, wire = await _bounded(loop.create_connection(
-                _Wire, where.host, where.port, ssl=self._tls if secure else None,
+                _Wire, where.host, where.port, ssl=self._tls() if secure else None,
                 server_hostname=where.host if secure else None), timeout, deadline_at, httpx.ConnectTimeout)
         except OSError as exc:  # refused, unreachable, unknown host, a failed TLS handshake
             raise httpx.ConnectError(str(exc)) from None

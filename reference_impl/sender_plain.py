@@ -22,6 +22,7 @@ from datetime import datetime
 from functools import partial
 from urllib.parse import unquote, urlsplit
 
+from hookproof import tls
 from hookproof.deadline import Deadline
 from hookproof.plain_http import AnswerError, host_bytes, host_header, read_answer, request_head
 from hookproof.reference_impl.backoff import Uniform
@@ -74,12 +75,8 @@ class PlainSender(_SyncSender):
             return
         try:
             sock.settimeout(min(options.read_timeout, options.attempt_deadline))
-            if secure:
-                import ssl  # only an https URL pays for it
-
-                import certifi  # the CA bundle httpx verifies with, so both senders trust the same servers
-
-                sock = ssl.create_default_context(cafile=certifi.where()).wrap_socket(sock, server_hostname=host)
+            if secure:  # only an https URL pays for ssl's import (hookproof.tls)
+                sock = tls.client_context().wrap_socket(sock, server_hostname=host)
             path = (url.path or "/") + (f"?{url.query}" if url.query else "")
             headers = out.wire_headers
             names = {name.lower() for name in headers}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from werkzeug.wrappers import Request, Response
 
-from hookproof import auth, catalog, pointers, redact, validation
+from hookproof import auth, catalog, pointers, redact, tls, validation
 from hookproof.contract import CatalogError
 from hookproof.deadline import Deadline
 from hookproof.live.recording import HOP_BY_HOP, Answer, AuthMode, Recording, masked
@@ -152,7 +152,8 @@ class Forwarder:
 
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False)
+            client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False,
+                                  verify=tls.client_context())
             self._local.client = client
         return client
 

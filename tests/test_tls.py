@@ -1,0 +1,138 @@
+"""https targets: every client verifies the server's certificate, against certifi's public CAs or the CA that
+``$SSL_CERT_FILE`` names (hookproof.tls), as httpx does. The server here is the reference receiver behind TLS,
+with a certificate for 127.0.0.1 from a CA made for the test (trustme)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from werkzeug.serving import make_server
+
+from hookproof import catalog, tls
+from hookproof.cli import main
+from hookproof.conformance.http_exchange import HttpSession
+from hookproof.reference_impl.receiver import Receiver
+from hookproof.reference_impl.sender import AsyncSender, Sender, SendOptions
+from hookproof.reference_impl.sender_plain import PlainSender
+from hookproof.wire import encode
+
+pytest_plugins = ["pytester"]
+
+SECRET = "tls-s3cret"
+EVENT = "code_challenge.created"
+BODY = catalog.contract("codewars").event(EVENT).examples[0].body
+HEADERS = {"Content-Type": "application/json", "User-Agent": "Codewars Hookbot", "X-Webhook-Event": "code_challenge",
+           "X-Webhook-Secret": SECRET}
+
+
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.CA, Path]]:
+    ca = trustme.CA()
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    yield ca, path
+
+
+@pytest.fixture(scope="module")
+def https_url(ca_file: tuple[trustme.CA, Path]) -> Iterator[str]:
+    """The reference receiver on https://127.0.0.1:PORT (werkzeug's server, with the test CA's certificate)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca_file[0].issue_cert("127.0.0.1").configure_cert(context)
+    server = make_server("127.0.0.1", 0, Receiver(secrets={"codewars": SECRET}), threaded=True,
+                         ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _exchange(url: str) -> tuple[int | None, str | None]:
+    exchange = HttpSession(timeout=5).send(f"{url}/codewars", HEADERS, encode(BODY))
+    return exchange.status, exchange.error
+
+
+def _delivered(record: object) -> tuple[int | None, str | None]:
+    attempt = record.attempts[-1]  # type: ignore[attr-defined]
+    return attempt.status, attempt.error
+
+
+def _plain(url: str) -> tuple[int | None, str | None]:
+    return _delivered(PlainSender(SendOptions(max_tries=1)).deliver(f"{url}/codewars", "codewars", EVENT, BODY,
+                                                                    secret=SECRET))
+
+
+def _httpx(url: str) -> tuple[int | None, str | None]:
+    with Sender(SendOptions(max_tries=1)) as sender:
+        return _delivered(sender.deliver(f"{url}/codewars", "codewars", EVENT, BODY, secret=SECRET))
+
+
+def _async(url: str) -> tuple[int | None, str | None]:
+    sender = AsyncSender(SendOptions(max_tries=1))
+    return _delivered(asyncio.run(sender.deliver(f"{url}/codewars", "codewars", EVENT, BODY, secret=SECRET)))
+
+
+CLIENTS: dict[str, Callable[[str], tuple[int | None, str | None]]] = {
+    "the checks' requests (http_exchange)": _exchange, "the reference sender command (sender_plain)": _plain,
+    "the httpx sender": _httpx, "the async sender": _async}
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_every_client_trusts_the_ca_ssl_cert_file_names_and_no_other(
+        client: str, https_url: str, ca_file: tuple[trustme.CA, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))
+    assert CLIENTS[client](https_url) == (200, None)
+    monkeypatch.delenv("SSL_CERT_FILE")  # certifi's public CAs only: the test CA signed nothing they trust
+    status, error = CLIENTS[client](https_url)
+    assert status is None and error is not None and "certificate verify failed" in error, error
+
+
+def test_a_ca_file_that_cannot_be_read_is_named(https_url: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(tls.TrustError, match=r"^\$SSL_CERT_FILE names '.*missing\.pem', which holds no CA"):
+        tls.client_context()
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "junk.pem"))
+    with pytest.raises(tls.TrustError, match=r"junk\.pem', which holds no CA certificate"):
+        tls.client_context()
+    status, error = _exchange(https_url)
+    assert status is None and error is not None
+    assert error.startswith(f"was not sent the request: $SSL_CERT_FILE names '{tmp_path / 'junk.pem'}', which "
+                            "holds no CA certificate that can be read ("), error
+
+
+def test_trigger_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path],
+                                      monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))
+    argv = ["trigger", "codewars", EVENT, "--to", f"{https_url}/codewars", "--secret", SECRET]
+    assert main(argv) == 0, capsys.readouterr()
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1].parent / "missing.pem"))
+    assert main(argv) == 1
+    assert "$SSL_CERT_FILE names" in capsys.readouterr().out
+
+
+def test_run_against_an_https_target(pytester: pytest.Pytester, https_url: str, ca_file: tuple[trustme.CA, Path],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A certificate the run cannot verify is one line before any check (every request would fail the same
+    way); with its CA named, the checks run over TLS."""
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    argv = ["--pyargs", "hookproof.conformance", "--target-url", f"{https_url}/codewars", "--hookproof-platform",
+            "codewars", "--hookproof-secret", SECRET, "-k", "documented_examples", "-p", "no:cacheprovider"]
+    refused = pytester.runpytest(*argv)
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*cannot verify the certificate of --target-url https://127.0.0.1:*: "
+                                  "*; a certificate of your own CA is trusted once $SSL_CERT_FILE names*"])
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))
+    pytester.runpytest(*argv).assert_outcomes(passed=1)
