@@ -122,6 +122,17 @@ def test_trigger_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA,
     assert "$SSL_CERT_FILE names" in capsys.readouterr().out
 
 
+def test_listen_refuses_an_https_forward_it_cannot_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    argv = ["listen", "--platform", "codewars", "--port", "0", "--db", str(tmp_path / "c.sqlite3"),
+            "--forward-to", "https://user:pw@127.0.0.1:9/hook"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hookproof: --forward-to https://***@127.0.0.1:9/hook: $SSL_CERT_FILE names ")
+    assert err.count("\n") == 1 and not (tmp_path / "c.sqlite3").exists()
+
+
 def test_run_against_an_https_target(pytester: pytest.Pytester, https_url: str, ca_file: tuple[trustme.CA, Path],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A certificate the run cannot verify is one line before any check (every request would fail the same

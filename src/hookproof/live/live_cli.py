@@ -181,6 +181,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
         raise InputError("--max-body must be at least 1 byte")
     secret = _secret(args)
     forward = Forwarder(_url("--forward-to", args.forward_to), args.timeout) if args.forward_to else None
+    if forward is not None and forward.url.startswith("https:"):
+        from hookproof import redact, tls
+
+        try:  # here, not at the first delivery: each would be a 500 until the listener is restarted
+            tls.client_context()
+        except tls.TrustError as exc:
+            raise InputError(f"--forward-to {redact.url(forward.url)}: {exc}") from None
     store = _store(args.db, create=True)
     output = Output(args.json)
     app = Listener(plat.id, store, output, secret=secret, forward=forward, accept_all=args.accept_all,
