@@ -182,7 +182,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     secret = _secret(args)
     forward = Forwarder(_url("--forward-to", args.forward_to), args.timeout) if args.forward_to else None
     if forward is not None and forward.url.startswith("https:"):
-        from hookproof import redact, tls
+        from hookproof import tls
 
         try:  # here, not at the first delivery: each would be a 500 until the listener is restarted
             tls.client_context()
