@@ -43,6 +43,7 @@ from typing import NamedTuple, TypeVar
 import httpx
 
 from hookproof.reference_impl.sender_core import USER_AGENT, Outgoing, SendOptions, _Outcome
+from hookproof.tls import TrustError
 
 T = TypeVar("T")
 CHUNK = 64 * 1024
@@ -313,7 +314,7 @@ class Pool:
             _, wire = await _bounded(loop.create_connection(
                 _Wire, where.host, where.port, ssl=self._tls() if secure else None,
                 server_hostname=where.host if secure else None), timeout, deadline_at, httpx.ConnectTimeout)
-        except OSError as exc:  # refused, unreachable, unknown host, a failed TLS handshake
+        except (OSError, TrustError) as exc:  # refused, unreachable, unknown host, a failed TLS handshake, no CA
             raise httpx.ConnectError(str(exc)) from None
         return wire
 

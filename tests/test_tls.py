@@ -109,6 +109,11 @@ def test_a_ca_file_that_cannot_be_read_is_named(https_url: str, tmp_path: Path,
     assert status is None and error is not None
     assert error.startswith(f"was not sent the request: $SSL_CERT_FILE names '{tmp_path / 'junk.pem'}', which "
                             "holds no CA certificate that can be read ("), error
+    for send in (_plain, _async):  # a delivery is recorded as failed with the reason, never raised
+        status, error = send(https_url)
+        assert status is None and error is not None and "$SSL_CERT_FILE names" in error, error
+    with pytest.raises(tls.TrustError):  # the httpx sender's client is built with its context
+        _httpx(https_url)
 
 
 def test_trigger_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path],
