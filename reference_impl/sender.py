@@ -63,7 +63,10 @@ __all__ = ["MAX_TIME_SCALE", "USER_AGENT", "AsyncSender", "Attempt", "DeliveryRe
 
 
 class Sender(_SyncSender):
-    """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules."""
+    """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules.
+
+    httpx builds the client's TLS context with the client, so a ``$SSL_CERT_FILE`` that names no CA is a
+    :class:`hookproof.tls.TrustError` here, at construction; the other senders record it as a failed try."""
 
     def __init__(self, options: SendOptions | None = None, *, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
