@@ -93,7 +93,8 @@ _VALIDATE = ("import runpy, sys\n"
              "sys.argv = ['hookproof', 'validate', '--platform', 'doselect', {path!r}]\n"
              "try:\n    runpy.run_module('hookproof', run_name='__main__')\n"
              "except SystemExit as end:\n    print('exit', end.code)\n"
-             "print(sorted(m for m in ('jsonschema', 'referencing') if m in sys.modules), file=sys.stderr)")
+             "print(sorted(m for m in ('jsonschema', 'referencing', 'hookproof.live.recording') if m in sys.modules), "
+             "file=sys.stderr)")
 
 
 @pytest.mark.parametrize(("body", "exit_code", "imported"), [

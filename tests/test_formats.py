@@ -45,3 +45,15 @@ def test_non_strings_pass_as_every_format_assertion_does() -> None:
 
 def test_other_formats_keep_jsonschemas_checks() -> None:
     assert FORMAT_CHECKER.conforms("192.0.2.1", "ipv4") and not FORMAT_CHECKER.conforms("300.0.0.1", "ipv4")
+
+
+def test_the_uri_grammar_is_imported_at_the_first_uri() -> None:
+    """rfc3986-validator compiles its grammar's regexes at import (10 ms): every process that imports the format
+    checks paid it, ``hookproof validate`` of a body without a URI among them."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom hookproof.formats import is_uri\nprint('rfc3986_validator' in sys.modules)\n"
+            "print(is_uri('https://example.test/a?b=c'), not is_uri('no scheme'), 'rfc3986_validator' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "True", "True", "True"], done.stdout + done.stderr

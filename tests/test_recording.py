@@ -13,6 +13,7 @@ from hookproof.live import recording as recordings
 from hookproof.live.listen import Output
 from hookproof.live.recording import Recording, RecordingError, meets
 from hookproof.live.replay import ReplayError, prepare
+from hookproof.live.sniff import looks_like_recording
 from hookproof.live.store import Stored
 from hookproof.wire import encode
 
@@ -37,7 +38,7 @@ def test_a_recording_round_trips_through_its_file(tmp_path: Path) -> None:
     assert path.name == "failure-7.json"
     assert "body_base64" in json.loads(path.read_text())
     assert recordings.load(path) == rec
-    assert recordings.looks_like_recording(path) and recordings.looks_like_recording(tmp_path)
+    assert looks_like_recording(path) and looks_like_recording(tmp_path)
 
 
 def test_the_secret_header_is_masked_and_the_rest_kept() -> None:

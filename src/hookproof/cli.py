@@ -74,13 +74,15 @@ def _configure(args: argparse.Namespace) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from hookproof import validation
-    from hookproof.live import live_cli
+    from hookproof.live.sniff import is_recorded
 
     _configure(args)
     headers = dict(_parse_header(h) for h in args.header)
     secret = os.environ.get(SECRET_ENV) or None if args.secret_env else args.secret
     redact.remember(secret)
-    if live_cli.is_recorded(args.file):  # a capture, a folder of them, or a raw HTTP request: headers included
+    if is_recorded(args.file):  # a capture, a folder of them, or a raw HTTP request: headers included
+        from hookproof.live import live_cli
+
         return live_cli.cmd_validate_recorded(args, secret)
     if not args.platform:
         raise InputError(f"{args.file}: a body names no platform: give --platform")

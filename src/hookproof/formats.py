@@ -20,12 +20,11 @@ docs/decisions.md#format-semantics, and the values the suite generates avoid the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from rfc3986_validator import validate_rfc3986
 
 # -- email: RFC 5321 section 4.1.2 (Mailbox, Local-part, Dot-string, Quoted-string) and 4.1.3 (address literals)
 _ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]"
@@ -96,7 +95,16 @@ def is_date_time(value: str) -> bool:
 def is_uri(value: str) -> bool:
     # The validator's grammar is RFC 3986's; a value that is not ASCII, or ends in a line break its regex
     # tolerates, is not a URI (non-ASCII makes it an IRI, format ``iri``).
-    return value.isascii() and value == value.strip("\r\n") and validate_rfc3986(value, rule="URI") is not None
+    return value.isascii() and value == value.strip("\r\n") and _rfc3986()(value, rule="URI") is not None
+
+
+@functools.cache
+def _rfc3986() -> Callable[..., Any]:
+    """rfc3986-validator's check, imported at the first URI: its grammar's regexes take 10 ms to compile, which
+    every process that imported this module paid (``hookproof validate`` of a body without a URI among them)."""
+    from rfc3986_validator import validate_rfc3986
+
+    return validate_rfc3986
 
 
 # -- uuid: RFC 4122 section 3, the string representation

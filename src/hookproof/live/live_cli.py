@@ -18,19 +18,20 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hookproof import catalog, redact
 from hookproof.cli import SECRET_ENV, InputError, _add_schemas, _configure, _parse_json, _read_bytes
 from hookproof.contract import CatalogError
-from hookproof.live import recording as recordings
-from hookproof.live.recording import Recording, RecordingError
+from hookproof.live.sniff import REQUEST_LINE, looks_like_recording
+
+if TYPE_CHECKING:
+    from hookproof.live.recording import Recording
 
 DEFAULT_DB = "hookproof-captures.sqlite3"
 DEFAULT_PORT = 8787
 SHOWN_BODY = 300
-_REQUEST_LINE = re.compile(rb"^([A-Z]{3,10}) (\S+) HTTP/\d(?:\.\d)?\r?$")
 
 
 # --- shared helpers ------------------------------------------------------------------------------------
@@ -270,6 +271,8 @@ def _line(rec: Recording) -> str:
 
 
 def cmd_captures(args: argparse.Namespace) -> int:
+    from hookproof.live import recording as recordings  # dataclasses: not for the commands that read none
+
     if args.action == "list":
         found = _selected(args)
         for rec in found:
@@ -326,6 +329,8 @@ def cmd_captures(args: argparse.Namespace) -> int:
 
 
 def _replayed(args: argparse.Namespace) -> Iterator[tuple[str, Recording]]:
+    from hookproof.live import recording as recordings
+
     ids = [item for item in args.items if item.isdigit() and not Path(item).exists()]
     paths = [item for item in args.items if item not in ids]
     if ids:
@@ -341,11 +346,12 @@ def _replayed(args: argparse.Namespace) -> Iterator[tuple[str, Recording]]:
     try:
         for path, rec in recordings.load_all(paths):
             yield str(path), rec
-    except RecordingError as exc:
+    except recordings.RecordingError as exc:
         raise InputError(str(exc)) from None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from hookproof.live import recording as recordings
     from hookproof.live import replay
     from hookproof.live.replay import ReplayError
 
@@ -394,27 +400,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # --- validate, for recorded requests --------------------------------------------------------------------
 
 
-def is_recorded(path: str) -> bool:
-    """Whether ``hookproof validate`` was given a recording (file or folder) or a raw HTTP request."""
-    if path == "-":
-        return False
-    file = Path(path)
-    if file.is_dir() or recordings.looks_like_recording(file):
-        return True
-    try:
-        with file.open("rb") as handle:
-            return bool(_REQUEST_LINE.match(handle.readline(400).rstrip(b"\n")))
-    except OSError:
-        return False
-
-
 def parse_raw_http(path: str, data: bytes) -> tuple[str, str, list[tuple[str, str]], bytes]:
     """A raw HTTP/1.1 request as a file (``POST /hooks HTTP/1.1``, headers, a blank line, the body)."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
     lines = head.replace(b"\r\n", b"\n").split(b"\n")
-    match = _REQUEST_LINE.match(lines[0])
+    match = REQUEST_LINE.match(lines[0])
     if match is None:
         raise InputError(f"{path}: not an HTTP request (the first line is not 'METHOD /path HTTP/1.1')")
     headers = []
@@ -433,15 +425,17 @@ def parse_raw_http(path: str, data: bytes) -> tuple[str, str, list[tuple[str, st
 
 
 def _recorded_inputs(path: str, platform: str | None) -> list[tuple[str, Recording]]:
+    from hookproof.live import recording as recordings
+
     try:
-        if Path(path).is_dir() or recordings.looks_like_recording(Path(path)):
+        if Path(path).is_dir() or looks_like_recording(Path(path)):
             return [(str(p), rec) for p, rec in recordings.load_all([path])]
-    except RecordingError as exc:
+    except recordings.RecordingError as exc:
         raise InputError(str(exc)) from None
     if not platform:
         raise InputError(f"{path}: a raw HTTP request names no platform: give --platform")
     method, target, headers, body = parse_raw_http(path, _read_bytes(path))
-    return [(path, Recording(kind="capture", id=path, platform=platform, method=method, path=target,
+    return [(path, recordings.Recording(kind="capture", id=path, platform=platform, method=method, path=target,
                              headers=tuple(headers), body=body))]
 
 
@@ -449,6 +443,7 @@ def cmd_validate_recorded(args: argparse.Namespace, secret: str | None) -> int:
     """``hookproof validate`` on captures or raw requests: each is held to its platform's contracts, headers
     included; exit 0 when every one conforms."""
     from hookproof import validation
+    from hookproof.live import recording as recordings
 
     _configure(args)
     worst = 0

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from hookproof import catalog, redact
 from hookproof.contract import CatalogError
+from hookproof.live.sniff import FORMAT
 
-FORMAT = "hookproof_recording"
 VERSION = 1
 MAX_FILE_BYTES = 12 * 1024 * 1024  # a capped body (1 MiB by default), base64, plus headers: never more
 # How the request was authenticated when it was recorded: with the right secret, none at all, a wrong one
@@ -210,18 +210,6 @@ def from_json(data: Any, where: str) -> Recording:
         forward=_answer(data.get("forward"), f"{where}: forward"),
         url=_field(data, "url", str, where, None), extra=_field(data, "extra", dict, where, {}),
     )
-
-
-def looks_like_recording(path: Path) -> bool:
-    """Whether ``path`` is a recording file (or a folder holding some): the first bytes name the format."""
-    if path.is_dir():
-        return any(looks_like_recording(p) for p in sorted(path.glob("*.json"))[:1])
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(200)
-    except OSError:
-        return False
-    return f'"{FORMAT}"'.encode() in head
 
 
 def load(path: Path) -> Recording:
