@@ -22,8 +22,6 @@ from hookproof.reference_impl.sender import AsyncSender, Sender, SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 from hookproof.wire import encode
 
-pytest_plugins = ["pytester"]
-
 SECRET = "tls-s3cret"
 EVENT = "code_challenge.created"
 BODY = catalog.contract("codewars").event(EVENT).examples[0].body
