@@ -18,7 +18,7 @@ from hookproof import catalog, tls
 from hookproof.cli import main
 from hookproof.conformance.http_exchange import HttpSession
 from hookproof.reference_impl.receiver import Receiver
-from hookproof.reference_impl.sender import AsyncSender, Sender, SendOptions
+from hookproof.reference_impl.sender import AsyncSender, DeliveryRecord, Sender, SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 from hookproof.wire import encode
 
@@ -58,8 +58,8 @@ def _exchange(url: str) -> tuple[int | None, str | None]:
     return exchange.status, exchange.error
 
 
-def _delivered(record: object) -> tuple[int | None, str | None]:
-    attempt = record.attempts[-1]  # type: ignore[attr-defined]
+def _delivered(record: DeliveryRecord) -> tuple[int | None, str | None]:
+    attempt = record.attempts[-1]
     return attempt.status, attempt.error
 
 
