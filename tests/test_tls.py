@@ -17,10 +17,12 @@ from werkzeug.serving import make_server
 from hookproof import catalog, tls
 from hookproof.cli import main
 from hookproof.conformance.http_exchange import HttpSession
+from hookproof.live.store import CaptureStore
 from hookproof.reference_impl.receiver import Receiver
 from hookproof.reference_impl.sender import AsyncSender, DeliveryRecord, Sender, SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
 from hookproof.wire import encode
+from tests.live_helpers import delivery_lines, listening
 
 SECRET = "tls-s3cret"
 EVENT = "code_challenge.created"
@@ -134,6 +136,20 @@ def test_listen_refuses_an_https_forward_it_cannot_verify(tmp_path: Path, monkey
     err = capsys.readouterr().err
     assert err.startswith("hookproof: --forward-to https://***@127.0.0.1:9/hook: $SSL_CERT_FILE names ")
     assert err.count("\n") == 1 and not (tmp_path / "c.sqlite3").exists()
+
+
+def test_listen_forwards_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))  # the listen process inherits it
+    db = tmp_path / "c.sqlite3"
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--forward-to",
+                   f"{https_url}/codewars", secret=SECRET) as (url, out):
+        assert _plain(url.rstrip("/")) == (200, None)
+        lines = delivery_lines(out)
+    assert len(lines) == 1 and lines[0]["conforms"] is True, lines
+    kept = CaptureStore(str(db)).select()
+    assert kept[0].forward is not None and kept[0].forward.status == 200, kept[0].forward
 
 
 def test_run_against_an_https_target(pytester: pytest.Pytester, https_url: str, ca_file: tuple[trustme.CA, Path],
