@@ -239,3 +239,24 @@ def test_threads_that_read_the_catalog_at_once_each_get_every_platform() -> None
         platforms = ["codewars", "doselect", "qualified", "viasto"]
         with ThreadPoolExecutor(max_workers=4) as pool:
             assert list(pool.map(read, platforms)) == platforms
+
+
+def test_the_built_in_catalog_is_kept_and_a_users_folder_read_afresh(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``configure`` with no folder of the user's keeps a built-in catalog and what it loaded; one with a folder
+    of the user's reads it again every time, since its files may have changed in between."""
+    from tests import sixth_platform
+
+    monkeypatch.delenv("HOOKPROOF_SCHEMAS", raising=False)
+    try:
+        builtin = catalog.configure([])
+        builtin.registry()
+        assert catalog.configure([]) is builtin and catalog.configure(None) is builtin
+        sixth_platform.write(tmp_path)
+        mine = catalog.configure([tmp_path])
+        assert mine is not builtin and "acme" in mine.platforms()
+        again = catalog.configure([tmp_path])
+        assert again is not mine
+        assert catalog.configure([]) is not builtin and "acme" not in catalog.platforms()
+    finally:
+        catalog.configure([])

@@ -190,9 +190,18 @@ _active: Catalog | None = None
 
 
 def configure(extra_dirs: Sequence[str | os.PathLike[str]] | None = None) -> Catalog:
-    """Make the catalog of the built-in folder plus ``extra_dirs`` (default: ``$HOOKPROOF_SCHEMAS``) active."""
+    """Make the catalog of the built-in folder plus ``extra_dirs`` (default: ``$HOOKPROOF_SCHEMAS``) active.
+
+    With no folder of the user's, an active catalog of the built-in folder alone is kept, with all it has
+    loaded and compiled: the package's own files do not change while it runs, and a program that configures
+    before each command (``hookproof.cli.main`` called in process, once per command) read every profile and
+    built the referencing registry again each time, about 30 ms. A user's folders are always read afresh:
+    they may have been edited since."""
     global _active
-    _active = Catalog(SchemaFolders(env_dirs() if extra_dirs is None else extra_dirs))
+    folders = SchemaFolders(env_dirs() if extra_dirs is None else extra_dirs)
+    if not folders.extra and _active is not None and not _active.folders.extra:
+        return _active
+    _active = Catalog(folders)
     return _active
 
 
