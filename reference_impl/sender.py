@@ -26,6 +26,7 @@ with :meth:`AsyncSender.deliver_many` for many deliveries at bounded concurrency
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
@@ -65,8 +66,9 @@ __all__ = ["MAX_TIME_SCALE", "USER_AGENT", "AsyncSender", "Attempt", "DeliveryRe
 class Sender(_SyncSender):
     """Delivers events one at a time (``httpx.Client``); see the module docstring for the rules.
 
-    httpx builds the client's TLS context with the client, so a ``$SSL_CERT_FILE`` that names no CA is a
-    :class:`hookproof.tls.TrustError` here, at construction; the other senders record it as a failed try."""
+    httpx builds the client's TLS context with the client. Where ``$SSL_CERT_FILE`` names no CA, that context
+    cannot be built: an http URL is still delivered to, and each try to an https one fails with the reason, as
+    in the other senders (:class:`hookproof.tls.TrustError`)."""
 
     def __init__(self, options: SendOptions | None = None, *, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
@@ -74,14 +76,24 @@ class Sender(_SyncSender):
                  rng: Uniform | None = None) -> None:
         super().__init__(options, clock=clock, now=now, new_id=new_id, rng=rng)
         self._sleep = sleep
+        self._untrusted: tls.TrustError | None = None
+        verify: ssl.SSLContext | bool = True
+        if transport is None:
+            try:
+                verify = tls.client_context()
+            except tls.TrustError as exc:  # certifi's context for the client; no https try is sent with it
+                self._untrusted = exc
         self._client = httpx.Client(
             transport=transport, trust_env=False, follow_redirects=False, timeout=self.options.timeout(),
-            verify=tls.client_context() if transport is None else True,
+            verify=verify,
             headers={"User-Agent": USER_AGENT}, limits=httpx.Limits(max_keepalive_connections=0))
 
     def _try(self, out: Outgoing, number: int, first: float) -> Attempt:
         started_at, began = self._now().isoformat(), self._clock()
         outcome = _Outcome()
+        if self._untrusted is not None and out.url.lower().startswith("https:"):
+            outcome.error = describe(self._untrusted)
+            return self._attempt(number, started_at, first, began, outcome)
         cap = self.options.max_response_bytes
         try:
             with Deadline(self.options.attempt_deadline) as watchdog:

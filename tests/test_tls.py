@@ -109,11 +109,34 @@ def test_a_ca_file_that_cannot_be_read_is_named(https_url: str, tmp_path: Path,
     assert status is None and error is not None
     assert error.startswith(f"was not sent the request: $SSL_CERT_FILE names '{tmp_path / 'junk.pem'}', which "
                             "holds no CA certificate that can be read ("), error
-    for send in (_plain, _async):  # a delivery is recorded as failed with the reason, never raised
+    for send in (_plain, _httpx, _async):  # a delivery is recorded as failed with the reason, never raised
         status, error = send(https_url)
         assert status is None and error is not None and "$SSL_CERT_FILE names" in error, error
-    with pytest.raises(tls.TrustError):  # the httpx sender's client is built with its context
-        _httpx(https_url)
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_an_unreadable_ca_file_leaves_http_alone(client: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only https needs the CA: a stale ``$SSL_CERT_FILE`` in the environment does not stop an http delivery."""
+    from hookproof.reference_impl.serving import serving
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with serving(Receiver(secrets={"codewars": SECRET})) as base:
+        assert CLIENTS[client](base) == (200, None)
+
+
+def test_listen_forwards_over_http_whatever_ssl_cert_file_says(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from hookproof.reference_impl.serving import serving
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    db = tmp_path / "c.sqlite3"
+    with serving(Receiver(secrets={"codewars": SECRET})) as base, \
+            listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--forward-to",
+                      f"{base}/codewars", secret=SECRET) as (url, _):
+        assert _plain(url.rstrip("/")) == (200, None)
+    kept = CaptureStore(str(db)).select()
+    assert kept[0].forward is not None and kept[0].forward.status == 200, kept[0].forward
 
 
 def test_trigger_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path],

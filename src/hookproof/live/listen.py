@@ -152,8 +152,9 @@ class Forwarder:
 
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
+            secure = self.url.lower().startswith("https:")  # only https needs the CA (checked at the start)
             client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False,
-                                  verify=tls.client_context())
+                                  verify=tls.client_context() if secure else True)
             self._local.client = client
         return client
 
