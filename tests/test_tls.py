@@ -5,7 +5,10 @@ with a certificate for 127.0.0.1 from a CA made for the test (trustme)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -150,15 +153,16 @@ def test_trigger_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA,
     assert "$SSL_CERT_FILE names" in capsys.readouterr().out
 
 
-def test_listen_refuses_an_https_forward_it_cannot_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
-    argv = ["listen", "--platform", "codewars", "--port", "0", "--db", str(tmp_path / "c.sqlite3"),
-            "--forward-to", "https://user:pw@127.0.0.1:9/hook"]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("hookproof: --forward-to https://***@127.0.0.1:9/hook: $SSL_CERT_FILE names ")
-    assert err.count("\n") == 1 and not (tmp_path / "c.sqlite3").exists()
+@pytest.mark.parametrize("scheme", ["https", "HTTPS"])  # a URL's scheme is not case-sensitive (RFC 3986, 3.1)
+def test_listen_refuses_an_https_forward_it_cannot_verify(tmp_path: Path, scheme: str) -> None:
+    """In a process of its own, bounded: a listen that does not refuse would serve until stopped."""
+    argv = [sys.executable, "-m", "hookproof", "listen", "--platform", "codewars", "--port", "0", "--db",
+            str(tmp_path / "c.sqlite3"), "--forward-to", f"{scheme}://user:pw@127.0.0.1:9/hook"]
+    env = {**os.environ, "SSL_CERT_FILE": str(tmp_path / "missing.pem")}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("hookproof: --forward-to https://***@127.0.0.1:9/hook: $SSL_CERT_FILE names ")
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "c.sqlite3").exists()
 
 
 def test_listen_forwards_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path], tmp_path: Path,

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
@@ -29,6 +30,8 @@ from hookproof.live.store import CaptureStore, Stored
 from hookproof.reference_impl.http_input import parse_json, read_body
 
 if TYPE_CHECKING:  # imported by a Forwarder only: a listener that forwards nothing starts without httpx (65 ms)
+    import ssl
+
     import httpx
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -145,6 +148,9 @@ class Forwarder:
 
     def __init__(self, url: str, timeout: float) -> None:
         self.url, self.timeout = url, timeout
+        # An https receiver's CA context now, so that a $SSL_CERT_FILE that cannot be read is said when listen
+        # starts (tls.TrustError), not as a 500 at each delivery; http needs none.
+        self._verify: ssl.SSLContext | bool = tls.client_context() if urlsplit(url).scheme == "https" else True
         self._local = threading.local()
 
     def _client(self) -> httpx.Client:
@@ -152,9 +158,8 @@ class Forwarder:
 
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
-            secure = self.url.lower().startswith("https:")  # only https needs the CA (checked at the start)
             client = httpx.Client(timeout=httpx.Timeout(self.timeout), trust_env=False, follow_redirects=False,
-                                  verify=tls.client_context() if secure else True)
+                                  verify=self._verify)
             self._local.client = client
         return client
 

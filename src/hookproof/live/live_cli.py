@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from hookproof import catalog, redact
+from hookproof import catalog, redact, tls
 from hookproof.cli import SECRET_ENV, InputError, _add_schemas, _configure, _parse_json, _read_bytes
 from hookproof.contract import CatalogError
 from hookproof.live.sniff import REQUEST_LINE, looks_like_recording
@@ -181,14 +181,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
     if args.max_body < 1:
         raise InputError("--max-body must be at least 1 byte")
     secret = _secret(args)
-    forward = Forwarder(_url("--forward-to", args.forward_to), args.timeout) if args.forward_to else None
-    if forward is not None and forward.url.startswith("https:"):
-        from hookproof import tls
-
-        try:  # here, not at the first delivery: each would be a 500 until the listener is restarted
-            tls.client_context()
-        except tls.TrustError as exc:
-            raise InputError(f"--forward-to {redact.url(forward.url)}: {exc}") from None
+    try:
+        forward = Forwarder(_url("--forward-to", args.forward_to), args.timeout) if args.forward_to else None
+    except tls.TrustError as exc:  # an https receiver's CA file that cannot be read
+        raise InputError(f"--forward-to {redact.url(args.forward_to)}: {exc}") from None
     store = _store(args.db, create=True)
     output = Output(args.json)
     app = Listener(plat.id, store, output, secret=secret, forward=forward, accept_all=args.accept_all,
