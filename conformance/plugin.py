@@ -56,7 +56,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     return result
 
 
-
 CONFIG_KEY = pytest.StashKey[RunConfig]()
 SUMMARY_KEY = pytest.StashKey[SummaryReporter]()
 HEAD_START_KEY = pytest.StashKey["HeadStart"]()

@@ -84,9 +84,10 @@ def without_values(message: str) -> str:
     head, sep, rest = message.partition(_UNRECOGNIZED)
     if not sep:
         return message
+    words = rest.split()
     names: list[str] = []
     may_be_a_value = False
-    for word in rest.split():
+    for word in words:
         if word.startswith("-") and not may_be_a_value:
             name, inline, _ = word.partition("=")
             names.append(name)
@@ -95,6 +96,5 @@ def without_values(message: str) -> str:
             may_be_a_value = False
     if names:
         return f"{head}{sep}{' '.join(names)} (values not shown)"
-    words = len(rest.split())
-    return f"{head}{sep}{words} {'word' if words == 1 else 'words'} no option takes (not shown: a secret typed " \
-           "without its option would be one)"
+    return f"{head}{sep}{len(words)} {'word' if len(words) == 1 else 'words'} no option takes (not shown: a " \
+           "secret typed without its option would be one)"

@@ -35,8 +35,8 @@ def client_context() -> ssl.SSLContext:
 
     A variable naming what cannot be read is a :class:`TrustError` that names the variable: the request fails
     with that sentence, not with an OpenSSL error about a file the user did not know was read."""
-    return _context(os.environ.get(CA_FILE_ENV) or None,
-                    None if os.environ.get(CA_FILE_ENV) else os.environ.get(CA_DIR_ENV) or None)
+    cafile = os.environ.get(CA_FILE_ENV) or None
+    return _context(cafile, None if cafile else os.environ.get(CA_DIR_ENV) or None)
 
 
 @functools.cache
