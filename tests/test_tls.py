@@ -24,6 +24,7 @@ from hookproof.live.store import CaptureStore
 from hookproof.reference_impl.receiver import Receiver
 from hookproof.reference_impl.sender import AsyncSender, DeliveryRecord, Sender, SendOptions
 from hookproof.reference_impl.sender_plain import PlainSender
+from hookproof.reference_impl.serving import serving
 from hookproof.wire import encode
 from tests.live_helpers import delivery_lines, listening
 
@@ -56,6 +57,12 @@ def https_url(ca_file: tuple[trustme.CA, Path]) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def _trust(monkeypatch: pytest.MonkeyPatch, ca_file: Path) -> None:
+    """The clients trust the CA in ``ca_file``, as a user's ``SSL_CERT_FILE=ca.pem`` makes them."""
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
 
 
 def _exchange(url: str) -> tuple[int | None, str | None]:
@@ -91,8 +98,7 @@ CLIENTS: dict[str, Callable[[str], tuple[int | None, str | None]]] = {
 @pytest.mark.parametrize("client", list(CLIENTS))
 def test_every_client_trusts_the_ca_ssl_cert_file_names_and_no_other(
         client: str, https_url: str, ca_file: tuple[trustme.CA, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))
+    _trust(monkeypatch, ca_file[1])
     assert CLIENTS[client](https_url) == (200, None)
     monkeypatch.delenv("SSL_CERT_FILE")  # certifi's public CAs only: the test CA signed nothing they trust
     status, error = CLIENTS[client](https_url)
@@ -121,8 +127,6 @@ def test_a_ca_file_that_cannot_be_read_is_named(https_url: str, tmp_path: Path,
 def test_an_unreadable_ca_file_leaves_http_alone(client: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Only https needs the CA: a stale ``$SSL_CERT_FILE`` in the environment does not stop an http delivery."""
-    from hookproof.reference_impl.serving import serving
-
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with serving(Receiver(secrets={"codewars": SECRET})) as base:
         assert CLIENTS[client](base) == (200, None)
@@ -130,8 +134,6 @@ def test_an_unreadable_ca_file_leaves_http_alone(client: str, tmp_path: Path,
 
 def test_listen_forwards_over_http_whatever_ssl_cert_file_says(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from hookproof.reference_impl.serving import serving
-
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     db = tmp_path / "c.sqlite3"
     with serving(Receiver(secrets={"codewars": SECRET})) as base, \
@@ -144,8 +146,7 @@ def test_listen_forwards_over_http_whatever_ssl_cert_file_says(tmp_path: Path,
 
 def test_trigger_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path],
                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))
+    _trust(monkeypatch, ca_file[1])
     argv = ["trigger", "codewars", EVENT, "--to", f"{https_url}/codewars", "--secret", SECRET]
     assert main(argv) == 0, capsys.readouterr()
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1].parent / "missing.pem"))
@@ -167,8 +168,7 @@ def test_listen_refuses_an_https_forward_it_cannot_verify(tmp_path: Path, scheme
 
 def test_listen_forwards_to_an_https_receiver(https_url: str, ca_file: tuple[trustme.CA, Path], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))  # the listen process inherits it
+    _trust(monkeypatch, ca_file[1])  # the listen process inherits it
     db = tmp_path / "c.sqlite3"
     with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--forward-to",
                    f"{https_url}/codewars", secret=SECRET) as (url, out):
@@ -191,5 +191,5 @@ def test_run_against_an_https_target(pytester: pytest.Pytester, https_url: str, 
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(["*cannot verify the certificate of --target-url https://127.0.0.1:*: "
                                   "*; a certificate of your own CA is trusted once $SSL_CERT_FILE names*"])
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file[1]))
+    _trust(monkeypatch, ca_file[1])
     pytester.runpytest(*argv).assert_outcomes(passed=1)
