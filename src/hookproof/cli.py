@@ -190,6 +190,14 @@ def pytest_arguments(extra: Sequence[str]) -> list[str]:
     return out
 
 
+# pytest plugins that other packages register, which serve a project's own tests (fixtures, markers, options)
+# and which no conformance check uses; each is imported at every start of a run where it is installed. anyio
+# comes with httpx and imports asyncio (65 ms); respx imports httpx and unittest.mock, pytest-httpserver
+# werkzeug, typeguard itself: 130-200 ms of a run's start-up together where a project has them
+# (docs/performance.md). Left out by name, so that every other plugin a user has still loads.
+UNUSED_PLUGINS = ("anyio", "respx", "pytest_httpserver", "typeguard")
+
+
 def cmd_run(extra: list[str], ends_the_process: bool = False) -> int:
     """``ends_the_process``: the process ends with the run, so the collector stays tuned to its end
     (``hookproof.conformance.collector``)."""
@@ -205,9 +213,8 @@ def cmd_run(extra: list[str], ends_the_process: bool = False) -> int:
     # run nothing; it costs one: pytest rewrites every module of every distribution that registers a pytest
     # plugin (Hypothesis' hundred and more) and, where PYTHONDONTWRITEBYTECODE is set, at every start (2.5 s).
     plain = [] if any(a == "--assert" or a.startswith("--assert=") for a in arguments) else ["--assert=plain"]
-    # anyio (installed with httpx) registers a pytest plugin that imports asyncio and anyio at every start, 65 ms
-    # of the run's single-threaded start-up (docs/performance.md); no conformance check uses it.
-    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", "-p", "no:anyio", *plain,
+    unused = [word for name in UNUSED_PLUGINS for word in ("-p", f"no:{name}")]
+    return int(pytest.main(["--pyargs", "hookproof.conformance", "-p", "no:cacheprovider", *unused, *plain,
                             *_grouped(arguments)], plugins=[OneLineUsage(extra)]))
 
 
