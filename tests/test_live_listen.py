@@ -148,6 +148,50 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_delivery(tmp_path: Path) -
     assert acknowledged <= kept, f"{len(acknowledged - kept)} acknowledged deliveries lost"
 
 
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stopped_listen_says_what_it_received_and_kept(tmp_path: Path, how: signal.Signals) -> None:
+    """Stopped by a signal, ``listen`` ends with exit 0 and a closing line: this session's counts and what the
+    database holds, earlier sessions' captures included."""
+    db = tmp_path / "c.sqlite3"
+    spec = catalog.contract("codewars")
+    body = spec.event("user.rank_upgraded").examples[0].body
+    headers = spec.delivery_headers("user.rank_upgraded")
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db)) as (url, _):
+        assert httpx.post(url, content=encode(body), headers=headers, timeout=10).status_code == 200
+    proc, url, out = start_listen(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), log="2.log")
+    try:
+        statuses = [httpx.post(url, content=content, headers=headers, timeout=10).status_code
+                    for content in (encode(body), encode({**body, "user": {"id": 7}}), b"{")]
+        proc.send_signal(how)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        stop(proc)
+    assert statuses == [200, 422, 400]
+    last = json.loads(out.read_text(encoding="utf-8").splitlines()[-1])
+    assert last == {"stopped": True, "received": 3, "conforming": 0, "not_conforming": 2, "repeats": 1,
+                    "forward_failures": 0, "kept": 3, "db": str(db)}, last
+    assert len(delivery_lines(out)) == 3
+
+
+def test_the_closing_line_in_words_replaces_the_live_counter() -> None:
+    import io
+
+    from hookproof.live.listen import Output
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out, err = io.StringIO(), Terminal()
+    output = Output(False, out=out, err=err)
+    output.counter.received, output.counter.conforming, output.counter.not_conforming = 2, 1, 1
+    output.stopped(5, "captures.sqlite3")
+    output.close()
+    assert out.getvalue() == ("hookproof listen: stopped; received 2 (conforming 1, not conforming 1, repeats 0, "
+                              "forward failures 0); 5 kept in captures.sqlite3\n")
+    assert err.getvalue() == "\r\x1b[K"  # the counter's line cleared, and no blank line after it
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--platform", "xobin"], "xobin is a registration_api: it sends no deliveries to listen for"),
     (["--platform", "codewars", "--db", "{not_a_db}"], "as a capture database: file is not a database"),

@@ -127,6 +127,27 @@ class Output:
         return (f"{when}  #{stored.id:<5} {rec.event or '(unknown event)'}  {contract}  {verdict}{first}{repeat}  "
                 f"answered {status}{forward}")
 
+    def stopped(self, kept: int, db: str) -> None:
+        """The closing line: what this session received, and what the database now holds, so that a user who
+        stops ``listen`` (Ctrl-C, SIGTERM) sees nothing was lost without opening it."""
+        c = self.counter
+        with c.lock:
+            counts = {"received": c.received, "conforming": c.conforming, "not_conforming": c.not_conforming,
+                      "repeats": c.repeats, "forward_failures": c.forward_failures}
+        if self.as_json:
+            line = json.dumps({"stopped": True, **counts, "kept": kept, "db": db}, ensure_ascii=False)
+        else:
+            line = (f"hookproof listen: stopped; received {c.received} (conforming {c.conforming}, not conforming "
+                    f"{c.not_conforming}, repeats {c.repeats}, forward failures {c.forward_failures}); "
+                    f"{kept} kept in {db}")
+        with self._lock:
+            if self.live:
+                self.err.write("\r\x1b[K")  # the live counter's line, which the closing line replaces
+                self.err.flush()
+                self.live = False
+            self.out.write(line + "\n")
+            self.out.flush()
+
     def close(self) -> None:
         if self.live:
             self.err.write("\n")

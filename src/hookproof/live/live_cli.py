@@ -204,7 +204,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     try:
         server.serve()
     except KeyboardInterrupt:
-        pass
+        output.stopped(store.count(), args.db)
     finally:
         output.close()
         store.close()
