@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -121,6 +122,35 @@ def test_a_ca_file_that_cannot_be_read_is_named(https_url: str, tmp_path: Path,
     for send in (_plain, _httpx, _async):  # a delivery is recorded as failed with the reason, never raised
         status, error = send(https_url)
         assert status is None and error is not None and "$SSL_CERT_FILE names" in error, error
+
+
+def _hashed_folder(ca_file: Path, folder: Path) -> Path:
+    """A folder as ``$SSL_CERT_DIR`` wants it: each CA in a file named by OpenSSL's hash of its subject
+    (``openssl rehash`` makes them; .ci/run sees that the openssl command is installed)."""
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "the openssl command is needed to name a CA file by its subject hash"
+    digest = subprocess.run([openssl, "x509", "-hash", "-noout", "-in", str(ca_file)], capture_output=True,
+                            text=True, check=True, timeout=30).stdout.strip()
+    folder.mkdir()
+    shutil.copy(ca_file, folder / f"{digest}.0")
+    return folder
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_every_client_trusts_the_cas_of_the_folder_ssl_cert_dir_names(
+        client: str, https_url: str, ca_file: tuple[trustme.CA, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(_hashed_folder(ca_file[1], tmp_path / "hashed")))
+    assert CLIENTS[client](https_url) == (200, None)
+    (tmp_path / "empty").mkdir()  # a folder without the test CA: nothing it signed is trusted
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "empty"))
+    status, error = CLIENTS[client](https_url)
+    assert status is None and error is not None and "certificate verify failed" in error, error
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "missing"))  # named, where OpenSSL would say nothing
+    status, error = CLIENTS[client](https_url)
+    assert status is None and error is not None, error
+    assert f"$SSL_CERT_DIR names '{tmp_path / 'missing'}', which is not a folder of CA certificates" in error, error
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))

@@ -48,6 +48,8 @@ def _context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
 
         return ssl.create_default_context(cafile=certifi.where())
     name, value = (CA_FILE_ENV, cafile) if cafile is not None else (CA_DIR_ENV, capath)
+    if capath is not None and not os.path.isdir(capath):  # OpenSSL reads the folder at each handshake, silently
+        raise TrustError(f"${name} names {value!r}, which is not a folder of CA certificates")
     try:
         return ssl.create_default_context(cafile=cafile, capath=capath)
     except (OSError, ssl.SSLError) as exc:
