@@ -101,6 +101,9 @@ def test_a_header_that_would_smuggle_another_is_refused(headers: list[tuple[byte
         request_head("POST", "/hook", "h", headers)
     with pytest.raises(ValueError, match="control characters"):
         request_head("POST", "/a b", "h", [])
+    for method in ("GET /evil HTTP/1.1\r\nX:", "POST ", "", "PO\x00ST"):  # a request line of the method's making
+        with pytest.raises(ValueError, match="Invalid method"):
+            request_head(method, "/hook", "h", [])
 
 
 def test_the_host_header_names_a_non_default_port_and_brackets_ipv6() -> None:

@@ -55,6 +55,8 @@ def test_the_secret_header_is_masked_and_the_rest_kept() -> None:
     ({"repeat": 0}, "'repeat' must be 1 to 10"),
     ({"body_base64": "***", "body_text": None}, "is not base64"),
     ({"method": 5}, "'method' is int"),
+    ({"method": "GET /evil HTTP/1.1\r\nX:"}, "not an HTTP method"),
+    ({"method": ""}, "'method' is '', not an HTTP method"),
 ])
 def test_a_broken_file_names_its_field(tmp_path: Path, change: dict[str, object], message: str) -> None:
     data = {**_recording().to_json(), **change}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ MAX_FILE_BYTES = 12 * 1024 * 1024  # a capped body (1 MiB by default), base64, p
 AuthMode = Literal["valid", "none", "wrong", "unchecked"]
 AUTH_MODES = ("valid", "none", "wrong", "unchecked")
 # What a good receiver answers (receiver_checks' rules): checked by :func:`meets`.
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}").fullmatch
 EXPECTATIONS = ("2XX", "4XX", "401/403", "2XX or 4XX", "not 5XX", "not 3XX", "in time")
 HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "te", "trailer",
               "upgrade", "proxy-connection", "expect"}
@@ -192,12 +194,15 @@ def from_json(data: Any, where: str) -> Recording:
         raise RecordingError(f"{where}: 'auth' is {auth_mode!r}, not one of {', '.join(AUTH_MODES)}")
     if expected not in EXPECTATIONS:
         raise RecordingError(f"{where}: 'expected' is {expected!r}, not one of {', '.join(EXPECTATIONS)}")
+    method = _field(data, "method", str, where)
+    if not _METHOD(method):
+        raise RecordingError(f"{where}: 'method' is {method[:40]!r}, not an HTTP method (RFC 9110 section 9.1)")
     repeat = _field(data, "repeat", int, where, 1)
     if not 1 <= repeat <= 10:
         raise RecordingError(f"{where}: 'repeat' must be 1 to 10, not {repeat}")
     return Recording(
         kind=kind, id=str(_field(data, "id", (str, int), where)), platform=_field(data, "platform", str, where),
-        method=_field(data, "method", str, where), path=_field(data, "path", str, where),
+        method=method, path=_field(data, "path", str, where),
         headers=tuple((h[0], h[1]) for h in raw_headers), body=body,
         contract=_field(data, "contract", str, where, None), event=_field(data, "event", str, where, None),
         auth=auth_mode, expected=expected, repeat=repeat,
