@@ -174,6 +174,19 @@ def test_a_secret_cut_by_the_output_tail_is_masked_whole(tmp_path: Path) -> None
         assert SECRET[:size] not in obs.stdout and SECRET[-size:] not in obs.stdout
 
 
+@pytest.mark.parametrize(("given", "kept"), [
+    ("/hook?token={s}&x=1", "/hook?token=***&x=1"),
+    ("/hook?token={e}", "/hook?token=***"),  # a percent-encoding of its own: the value masked whole
+    ("/hooks/{e}/in", "/hooks/***/in"),
+    ("/hook?a=b+c&{e}", "/hook?a=b+c&***"),
+    ("/hook?plain=1", "/hook?plain=1"),
+])
+def test_a_request_target_is_kept_without_the_secret_in_any_encoding(given: str, kept: str) -> None:
+    redact.remember(SECRET)
+    encoded = "".join(f"%{b:02X}" for b in SECRET.encode())  # every byte encoded, as no quote() writes it
+    assert redact.target(given.format(s=SECRET, e=encoded)) == kept
+
+
 def test_an_unreachable_target_never_shows_its_password(pytester: pytest.Pytester) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

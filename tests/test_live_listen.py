@@ -96,6 +96,24 @@ def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None
     assert all(r.header("X-Webhook-Secret") in (None, "***") for r in kept)
 
 
+def test_a_secret_in_the_query_string_is_kept_masked(tmp_path: Path) -> None:
+    """Some senders are told to put a token in the URL: the path is kept, shown and exported with it masked."""
+    db = tmp_path / "q.sqlite3"
+    spec = catalog.contract("codewars")
+    body = spec.event("user.rank_upgraded").examples[0].body
+    headers = {**spec.delivery_headers("user.rank_upgraded"), "X-Webhook-Secret": SECRET}
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), secret=SECRET) as (url, out):
+        answers = [httpx.post(f"{url}hook?token={token}&x=1", content=encode(body), headers=headers, timeout=10)
+                   for token in (SECRET, "listen-secret%2D7")]  # as given, and percent-encoded
+    assert [a.status_code for a in answers] == [200, 200]
+    paths = [r.path for r in CaptureStore(str(db)).select()]
+    assert paths == ["/hook?token=***&x=1"], paths  # the second is the same delivery, counted on the first
+    shown = subprocess.run([sys.executable, "-m", "hookproof", "captures", "show", "1", "--db", str(db)],
+                           capture_output=True, text=True, timeout=60)
+    assert "/hook?token=***&x=1" in shown.stdout, shown.stdout + shown.stderr
+    assert SECRET not in db.read_bytes().decode("latin-1") + out.read_text() + shown.stdout
+
+
 def _count(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=5) as conn:

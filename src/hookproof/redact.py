@@ -76,6 +76,21 @@ def url(value: str) -> str:
     return text(urlunsplit(parts._replace(netloc=netloc)))
 
 
+def target(value: str) -> str:
+    """A request target (path and query) fit to keep: every known secret masked, and any segment, name or value
+    that holds one in a percent-encoding of its own (``%2D`` for ``-``, which :func:`text` cannot foresee)
+    masked whole, since the sender that wrote it decodes it to the secret."""
+    path, mark, query = text(value).partition("?")
+
+    def piece(part: str) -> str:
+        return MASK if unquote(part.replace("+", " ")) != text(unquote(part.replace("+", " "))) else part
+
+    kept = "/".join(piece(segment) for segment in path.split("/"))
+    if mark:
+        kept += "?" + "&".join("=".join(piece(p) for p in field.split("=", 1)) for field in query.split("&"))
+    return kept
+
+
 def headers(items: Iterable[tuple[str, str]], secret_names: Iterable[str]) -> list[tuple[str, str]]:
     """Headers fit to print or keep: those named in ``secret_names`` (any case) as ``***`` whatever they hold,
     since a signature made with a secret is as good as the secret for that body; known secrets masked in the

@@ -282,7 +282,7 @@ class Listener:
                     refuse = 202  # a new vendor event: kept and shown, but not refused (a refusal is retried)
                 problems = auth_problems + problems
         rec = Recording(kind="capture", id="", platform=self.platform, method=request.method,
-                        path=request.full_path.rstrip("?") if request.query_string else request.path,
+                        path=redact.target(request.full_path.rstrip("?") if request.query_string else request.path),
                         headers=masked(self.platform, raw_headers), body=redact.data(content), contract=contract,
                         event=event, auth=mode, body_truncated=truncated, problems=tuple(problems),
                         expected="2XX" if not problems else "not 5XX")
