@@ -257,3 +257,14 @@ def test_export_into_a_file_is_one_line(tmp_path: Path, options: list[str],
     assert main(["export", *options, str(target)]) == 2
     assert capsys.readouterr().err == f"hookproof: {target} is a file, not a folder; choose an empty folder\n"
     assert target.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("folder", ["", "  "])
+def test_export_into_a_blank_folder_name_is_one_line(tmp_path: Path, folder: str,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``Path("")`` is the current folder: ``export "$UNSET"`` wrote the whole set there and said so."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", folder]) == 2
+    assert capsys.readouterr().err == "hookproof: the folder to write to is empty: name a folder (an unset variable?)\n"
+    assert not list(tmp_path.iterdir())

@@ -146,6 +146,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from hookproof.export import export
 
     _configure(args)
+    if not args.dir.strip():  # Path("") is the current folder: an unset variable must not write the set there
+        raise InputError("the folder to write to is empty: name a folder (an unset variable?)")
     if Path(args.dir).exists() and not Path(args.dir).is_dir():
         raise InputError(f"{args.dir} is a file, not a folder; choose an empty folder")
     try:
