@@ -96,6 +96,30 @@ def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None
     assert all(r.header("X-Webhook-Secret") in (None, "***") for r in kept)
 
 
+def test_requests_that_are_not_one_delivery_are_kept_apart(tmp_path: Path) -> None:
+    """Only a true retry is counted on the capture it repeats: not another method, not the same bytes whose
+    headers break the contract, and never two bodies refused unread (they have no bytes to compare)."""
+    db = tmp_path / "apart.sqlite3"
+    spec = catalog.contract("codewars")
+    body = spec.event("user.rank_upgraded").examples[0].body
+    headers = spec.delivery_headers("user.rank_upgraded")
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--max-body", "4096") as (
+            url, _):
+        def post(content: bytes, **changed: str) -> int:
+            return httpx.post(url, content=content, headers={**headers, **changed}, timeout=10).status_code
+
+        answers = [post(encode(body)), post(encode(body)),  # a retry: one capture, received twice
+                   post(encode(body), **{"User-Agent": "curl/8"}),  # the same bytes, a header out of contract
+                   post(b"x" * 5000), post(b"y" * 6000),  # two bodies too large to read
+                   httpx.request("PUT", url, content=encode(body), headers=headers, timeout=10).status_code]
+    kept = CaptureStore(str(db)).select()
+    assert answers[:2] == [200, 200] and answers[3:5] == [413, 413], answers
+    assert [(r.method, r.extra.get("times_received", 1)) for r in kept] == [
+        ("POST", 2), ("POST", 1), ("POST", 1), ("POST", 1), ("PUT", 1)], [(r.method, r.extra) for r in kept]
+    assert kept[0].conforms and not kept[1].conforms and kept[1].header("User-Agent") == "curl/8"
+    assert kept[2].body_truncated and kept[3].body_truncated
+
+
 def test_a_secret_in_the_query_string_is_kept_masked(tmp_path: Path) -> None:
     """Some senders are told to put a token in the URL: the path is kept, shown and exported with it masked."""
     db = tmp_path / "q.sqlite3"

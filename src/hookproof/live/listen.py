@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 import threading
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -248,6 +249,16 @@ class Listener:
         problems = auth.verify_schemes(given, headers, raw, body, self.secret)
         return ("wrong" if problems else "valid"), [f"header {p.header}: {p.message}" for p in problems]
 
+    def _key(self, method: str, rec: Recording, body: Any, mode: AuthMode, *, refused_unread: bool) -> str:
+        """A retry is the same method and delivery (its id, or its bytes) judged the same way: it is counted on
+        the capture it repeats. A forgery is not a repeat of the real one, nor a request whose headers break the
+        contract where the first one kept it (its own headers and answer would be lost), and a body refused
+        unread (too large, badly framed) has no bytes to tell one delivery from another: each is kept."""
+        if refused_unread:
+            return f"{self.platform}:unread:{uuid.uuid4().hex}"
+        verdict = hashlib.sha256("\n".join(rec.problems).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"{delivery_key(self.platform, rec, body)}:{method}:{mode}:{verdict}"
+
     def handle(self, request: Request) -> Response:
         raw_headers = _text_headers(request.headers.items())
         headers = dict(request.headers.items())
@@ -294,7 +305,7 @@ class Listener:
             status = forwarded[0].status or 502
         else:
             status = 200 if not problems or self.accept_all else refuse
-        key = f"{delivery_key(self.platform, rec, body)}:{mode}"  # a forgery is not a repeat of the real one
+        key = self._key(request.method, rec, body, mode, refused_unread=refusal is not None)
         stored = self.store.add(key, rec, status,
                                 forwarded[0] if forwarded else None)  # committed: only now may it be answered
         rec = Recording(**{**rec.__dict__, "id": str(stored.id), "recorded_at": datetime.now().astimezone()
