@@ -243,11 +243,11 @@ def _number(opt: str, text: str | None, *, low: float, high: float, integer: boo
     return value
 
 
-def _blank(opt: str, value: str | None) -> str | None:
-    """A value given but blank is a mistake (an unset CI variable), never a reason to test something else."""
+def _blank(opt: str, value: str | None, leave_out: str = "to check the reference implementations") -> str | None:
+    """A value given but blank is a mistake (an unset CI variable), never a reason to test something else.
+    ``leave_out``: what leaving the option out does instead."""
     if value is not None and not value.strip():
-        raise usage_error(f"{opt} is empty: give a value, or leave the option out to check the reference "
-                          "implementations")
+        raise usage_error(f"{opt} is empty: give a value, or leave the option out {leave_out}")
     return value
 
 
@@ -329,10 +329,14 @@ def build_config(config: pytest.Config) -> RunConfig:
                 raise ValueError("no words")
         except ValueError as exc:
             raise usage_error(f"--hookproof-sender-cmd cannot be split like a shell command: {exc}") from None
-    secret = opt("--hookproof-secret") or os.environ.get(SECRET_ENV) or None
+    given = _blank("--hookproof-secret", opt("--hookproof-secret"), f"(default: ${SECRET_ENV})")
+    secret = given or os.environ.get(SECRET_ENV) or None
     if secret is not None and (secret != secret.strip() or any(ord(c) < 32 or ord(c) == 127 for c in secret)):
         raise usage_error("the secret has leading or trailing spaces or control characters: no header can carry it "
                           "as is")
+    schemas = tuple(opt("--hookproof-schemas") or ())
+    for folder in schemas:
+        _blank("--hookproof-schemas", folder, "(default: $HOOKPROOF_SCHEMAS)")
     api_key_header = opt("--hookproof-api-key-header")
     if api_key_header is not None and not all(c.isalnum() or c in "!#$%&'*+.^_`|~-" for c in api_key_header):
         raise usage_error(f"--hookproof-api-key-header {api_key_header!r} is not a valid HTTP header name")
@@ -356,7 +360,7 @@ def build_config(config: pytest.Config) -> RunConfig:
         examples=int(examples or DEFAULT_EXAMPLES),
         seed=int(seed) if seed is not None else None,
         shrink=bool(opt("--hookproof-shrink")),
-        schemas=tuple(opt("--hookproof-schemas") or ()),
+        schemas=schemas,
         events=_events(_blank("--hookproof-events", opt("--hookproof-events"))),
         failures=_blank("--hookproof-failures", opt("--hookproof-failures")),
         captures=_captures(opt("--hookproof-captures") or (), secret, target_url),

@@ -188,6 +188,13 @@ def test_a_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixtur
     (["run", "--bogus"], "unrecognized arguments: --bogus (values not shown)"),
     (["run", "--secrt=hunter2", "stray-value"], "unrecognized arguments: --secrt (values not shown)"),
     (["run", "--secrt", "-hunter2"], "argument -h/--help: ignored explicit argument (not shown)"),
+    # blank: an unset CI variable, never a run with the secret of $HOOKPROOF_SECRET, or none, or no folder
+    (["run", "--co", "--platform", "codewars", "--secret", ""],
+     "--secret is empty: give a value, or leave the option out (default: $HOOKPROOF_SECRET)"),
+    (["run", "--co", "--hookproof-secret="],
+     "--hookproof-secret is empty: give a value, or leave the option out (default: $HOOKPROOF_SECRET)"),
+    (["run", "--co", "--schemas", " "],
+     "--schemas is empty: give a value, or leave the option out (default: $HOOKPROOF_SCHEMAS)"),
 ])
 def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,3 +275,34 @@ def test_export_into_a_blank_folder_name_is_one_line(tmp_path: Path, folder: str
     assert main(["export", folder]) == 2
     assert capsys.readouterr().err == "hookproof: the folder to write to is empty: name a folder (an unset variable?)\n"
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["list"], ["validate", "--platform", "doselect", "x.json"], ["export", "out"],
+                                  ["trigger", "codewars", "user.honor_changed", "--to", "http://127.0.0.1:9/"]])
+@pytest.mark.parametrize("blank", ["", " "])
+def test_a_blank_schemas_folder_is_one_line_on_every_command(tmp_path: Path, argv: list[str], blank: str,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """``--schemas "$UNSET"`` was read as the current folder (a traceback for list, a pass for validate)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOOKPROOF_SCHEMAS", raising=False)
+    assert main([*argv, "--schemas", blank]) == 2
+    assert capsys.readouterr().err == ("hookproof: --schemas is empty: give a folder of platforms, or leave the "
+                                       "option out (default: $HOOKPROOF_SCHEMAS)\n")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_blank_hookproof_schemas_variable_still_means_the_built_in_platforms(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HOOKPROOF_SCHEMAS", "")
+    assert main(["list", "--platform", "codewars"]) == 0
+    assert capsys.readouterr().out.startswith("codewars  (")
+
+
+def test_a_blank_secret_of_run_is_refused_even_with_hookproof_secret_set(monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``--secret "$UNSET"`` is a mistake to name, not a reason to use another secret silently."""
+    monkeypatch.setenv("HOOKPROOF_SECRET", "from-the-environment")
+    assert main(["run", "--co", "--platform", "codewars", "--secret", ""]) == pytest.ExitCode.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert "ERROR: hookproof: --secret is empty" in err and "from-the-environment" not in err

@@ -66,6 +66,9 @@ def _parse_json(path: str, data: bytes) -> Any:
 
 
 def _configure(args: argparse.Namespace) -> None:
+    if any(not folder.strip() for folder in args.schemas):  # an unset variable, never "no folder of mine"
+        raise InputError("--schemas is empty: give a folder of platforms, or leave the option out (default: "
+                         "$HOOKPROOF_SCHEMAS)")
     try:
         catalog.configure(args.schemas or None)
     except CatalogError as exc:
