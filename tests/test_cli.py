@@ -306,3 +306,40 @@ def test_a_blank_secret_of_run_is_refused_even_with_hookproof_secret_set(monkeyp
     assert main(["run", "--co", "--platform", "codewars", "--secret", ""]) == pytest.ExitCode.USAGE_ERROR
     err = capsys.readouterr().err
     assert "ERROR: hookproof: --secret is empty" in err and "from-the-environment" not in err
+
+
+@pytest.mark.parametrize(("options", "env", "says"), [
+    (["--secret", "abc", "--secret-env"], None,
+     "give the secret with --secret or with --secret-env ($HOOKPROOF_SECRET), not both"),
+    (["--secret", "abc", "--secret-env"], "from-the-environment",
+     "give the secret with --secret or with --secret-env ($HOOKPROOF_SECRET), not both"),
+    (["--secret-env"], None, "--secret-env: $HOOKPROOF_SECRET is not set; set it to the secret, or leave "
+     "--secret-env out to check no authentication"),
+    (["--secret-env"], " ", "--secret-env: $HOOKPROOF_SECRET is empty; set it to the secret, or leave "
+     "--secret-env out to check no authentication"),
+    (["--secret", ""], None, "--secret is empty: give the secret, or leave the option out to check no authentication"),
+])
+def test_a_secret_validate_was_asked_to_check_with_and_cannot_is_one_line(
+        options: list[str], env: str | None, says: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """It was dropped: the delivery conformed, with its authentication "not checked: give the secret with
+    --secret-env", and exit 0, though that is what had been given."""
+    if env is None:
+        monkeypatch.delenv("HOOKPROOF_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("HOOKPROOF_SECRET", env)
+    body = ROOT / "codewars/examples/user.rank_upgraded.json"
+    assert main(["validate", "--platform", "codewars", "--header", "X-Webhook-Event: user", *options, str(body)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"hookproof: {says}\n" and not captured.out
+    assert "abc" not in captured.err and "from-the-environment" not in captured.err
+
+
+def test_secret_env_checks_the_authentication_with_hookproof_secret(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HOOKPROOF_SECRET", "s3cret")
+    body = ROOT / "codewars/examples/user.rank_upgraded.json"
+    code = main(["validate", "--platform", "codewars", "--header", "X-Webhook-Event: user",
+                 "--header", "X-Webhook-Secret: s3cret", "--secret-env", str(body)])
+    out = capsys.readouterr().out
+    assert code == 0 and "conforms to codewars" in out and "not checked" not in out, out

@@ -75,13 +75,29 @@ def _configure(args: argparse.Namespace) -> None:
         raise InputError(str(exc)) from None
 
 
+def _validate_secret(args: argparse.Namespace) -> str | None:
+    """The secret ``validate`` checks authentication with: asked for and not there is bad input, never a
+    verdict that quietly checks no authentication (docs/decisions.md#blank-options)."""
+    if args.secret is not None and args.secret_env:
+        raise InputError(f"give the secret with --secret or with --secret-env (${SECRET_ENV}), not both")
+    if args.secret_env:
+        secret = os.environ.get(SECRET_ENV)
+        if secret is None or not secret.strip():
+            raise InputError(f"--secret-env: ${SECRET_ENV} is {'not set' if secret is None else 'empty'}; set it to "
+                             "the secret, or leave --secret-env out to check no authentication")
+        return secret
+    if args.secret is not None and not args.secret.strip():
+        raise InputError("--secret is empty: give the secret, or leave the option out to check no authentication")
+    return args.secret
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from hookproof import validation
     from hookproof.live.sniff import is_recorded
 
     _configure(args)
     headers = dict(_parse_header(h) for h in args.header)
-    secret = os.environ.get(SECRET_ENV) or None if args.secret_env else args.secret
+    secret = _validate_secret(args)
     redact.remember(secret)
     if is_recorded(args.file):  # a capture, a folder of them, or a raw HTTP request: headers included
         from hookproof.live import live_cli
