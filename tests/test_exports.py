@@ -148,6 +148,16 @@ def test_export_bad_combinations_are_one_line_errors(tmp_path: Path, capsys: pyt
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("fmt", ["openapi", "asyncapi"])
+def test_bundle_with_another_format_is_refused_not_ignored(tmp_path: Path, fmt: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """It wrote the format's documents and said nothing of --bundle, which applies to the JSON Schema set."""
+    assert cli.main(["export", "--bundle", "--format", fmt, str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"hookproof: --bundle applies to --format jsonschema, not to {fmt}: its "
+                                       "documents are one file per contract already\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_platform_of_your_own_is_exported_too(tmp_path: Path) -> None:
     """The exports read the active catalog: a sixth platform (HMAC-signed, event name in a header) comes out as
     valid OpenAPI with its signature as a security scheme, and as a bundle."""

@@ -115,6 +115,9 @@ def export_described(dest: Path, fmt: str, strict: bool = False, bundled: bool =
     (``<platform>/<contract>.<kind>.json``); refuses to write over existing files."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+    if bundled and fmt != "jsonschema":  # never ignored: the user would take the documents for a bundle
+        raise ValueError(f"--bundle applies to --format jsonschema, not to {fmt}: its documents are one file per "
+                         "contract already")
     if fmt == "jsonschema" and not bundled:
         return export(dest, strict)
     return _write_new(dest, _described(fmt, strict, bundled))
