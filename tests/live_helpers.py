@@ -73,3 +73,21 @@ def delivery_lines(out: Path) -> list[dict[str, object]]:
     """The JSON line of each delivery (not the banner, not the closing line of a stopped ``listen``)."""
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()[1:] if line.startswith("{")]
     return [line for line in lines if "stopped" not in line]
+
+
+def damaged_database(path: Path) -> Path:
+    """A capture database whose first page is sound and the rest overwritten: SQLite opens it, and fails at
+    the first read past that page ("database disk image is malformed")."""
+    from hookproof.live.recording import Recording
+    from hookproof.live.store import CaptureStore
+
+    store = CaptureStore(str(path))
+    for n in range(40):
+        rec = Recording(kind="capture", id="", platform="codewars", method="POST", path="/", headers=(),
+                        body=b"x" * 2000, auth="unchecked")
+        store.add(f"key-{n}", rec, 200, None)
+    store.close()
+    with path.open("r+b") as handle:
+        handle.seek(4096)
+        handle.write(b"\xde\xad" * 20000)
+    return path

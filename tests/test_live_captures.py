@@ -18,7 +18,7 @@ from hookproof.reference_impl.sender import Sender, SendOptions
 from hookproof.reference_impl.serving import serving
 from hookproof.wire import encode
 from tests import broken_receivers as broken
-from tests.live_helpers import listening
+from tests.live_helpers import damaged_database, listening
 
 SECRET = "capture-secret-3"
 
@@ -78,6 +78,31 @@ def test_list_show_and_export(captured: tuple[Path, Path], capsys: pytest.Captur
     data = json.loads(files[0].read_text())
     assert data["hookproof_recording"] == 1 and data["kind"] == "capture" and data["expected"] == "2XX"
     assert SECRET not in "".join(f.read_text() for f in files)
+
+
+@pytest.mark.parametrize("command", [
+    ["captures", "list"], ["captures", "show", "3"], ["captures", "export", "{out}"],
+    ["captures", "list", "--since", "99999999d"], ["replay", "3", "--to", "http://127.0.0.1:9/"],
+])
+def test_a_damaged_database_is_one_line(command: list[str], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    db = damaged_database(tmp_path / "damaged.sqlite3")
+    args = [a.format(out=tmp_path / "out") for a in command]
+    assert main([*args, "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    says = "reaches back before the year 1" if "--since" in command else "database disk image is malformed"
+    assert len(err.splitlines()) == 1 and says in err, err
+
+
+@pytest.mark.parametrize("since", ["99999999d", "99999999999999999999m", "0002-01-01T00:00"])
+def test_an_age_or_date_out_of_range_is_one_line(captured: tuple[Path, Path], since: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["captures", "list", "--db", str(captured[0]), "--since", since])
+    out, err = capsys.readouterr()
+    if since.startswith("0002"):  # as early a date as a timestamp holds: every capture is later
+        assert code == 0 and "capture(s) in" in out
+        return
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"--since {since!r}" in err, err
 
 
 def test_validate_reads_capture_files_and_raw_requests(captured: tuple[Path, Path], tmp_path: Path,

@@ -26,7 +26,7 @@ from hookproof.reference_impl.receiver_store import DeliveryStore
 from hookproof.reference_impl.sender import AsyncSender, Job, Sender, SendOptions
 from hookproof.reference_impl.serving import serving
 from hookproof.wire import encode
-from tests.live_helpers import delivery_lines, free_port, listening, start_listen, stop
+from tests.live_helpers import damaged_database, delivery_lines, free_port, listening, start_listen, stop
 
 SECRET = "listen-secret-7"
 BURST = 500
@@ -237,6 +237,8 @@ def test_the_closing_line_in_words_replaces_the_live_counter() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--platform", "xobin"], "xobin is a registration_api: it sends no deliveries to listen for"),
     (["--platform", "codewars", "--db", "{not_a_db}"], "as a capture database: file is not a database"),
+    (["--platform", "codewars", "--db", "{damaged}"], "as a capture database: database disk image is malformed"),
+    (["--platform", "codewars", "--db", ""], "--db is empty: name the SQLite file of the captures"),
     (["--platform", "codewars", "--port", "{busy}"], "Address already in use"),
     (["--platform", "codewars", "--forward-to", "ftp://x"], "--forward-to 'ftp://x' is not an http(s) URL"),
 ])
@@ -246,7 +248,8 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        filled = [a.format(not_a_db=not_a_db, busy=busy.getsockname()[1]) for a in args]
+        damaged = damaged_database(tmp_path / "damaged.sqlite3") if "{damaged}" in args else None
+        filled = [a.format(not_a_db=not_a_db, busy=busy.getsockname()[1], damaged=damaged) for a in args]
         defaults = [*(["--port", "0"] if "--port" not in args else []), *(["--db", "c.db"] if "--db" not in args
                                                                           else [])]
         result = subprocess.run([sys.executable, "-m", "hookproof", "listen", *defaults, *filled],

@@ -157,10 +157,15 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 def _store(path: str, *, create: bool) -> Any:
     from hookproof.live.store import CaptureStore, StoreError
 
+    if not path.strip():
+        raise InputError("--db is empty: name the SQLite file of the captures (an unset variable?)")
     if not create and not Path(path).is_file():
         raise InputError(f"--db {path}: no such capture database (hookproof listen makes it)")
     try:
-        return CaptureStore(path)
+        store = CaptureStore(path)
+        if create:
+            store.check()
+        return store
     except StoreError as exc:
         raise InputError(str(exc)) from None
 
@@ -236,13 +241,16 @@ def parse_since(text: str, now: datetime | None = None) -> float:
     relative = _RELATIVE.match(text.strip())
     if relative:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
-        return (now - timedelta(**{unit: int(relative.group(1))})).timestamp()
+        try:
+            return (now - timedelta(**{unit: int(relative.group(1))})).timestamp()
+        except (OverflowError, ValueError):  # past year 1, or more days than a timedelta holds
+            raise InputError(f"--since {text!r} reaches back before the year 1: give a shorter age") from None
     try:
         when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return (when if when.tzinfo else when.astimezone()).timestamp()
+    except (OverflowError, ValueError):
         raise InputError(f"--since {text!r} is neither a date (2026-12-02, 2026-12-02T05:00) nor an age (30m, 2h, "
                          "1d)") from None
-    return (when if when.tzinfo else when.astimezone()).timestamp()
 
 
 def _selected(args: argparse.Namespace) -> list[Recording]:
@@ -350,6 +358,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from hookproof.live import recording as recordings
     from hookproof.live import replay
     from hookproof.live.replay import ReplayError
+    from hookproof.live.store import StoreError
 
     _configure(args)
     target = args.to or args.target_url
@@ -357,7 +366,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise InputError("replay needs a target: --to URL (or --target-url URL)")
     url = _url("--to", target)
     secret = _secret(args)
-    chosen = list(_replayed(args))
+    try:
+        chosen = list(_replayed(args))
+    except StoreError as exc:  # a database damaged past its first page
+        raise InputError(str(exc)) from None
     try:
         prepared = [(where, rec, replay.prepare(rec, secret, fresh=args.fresh)) for where, rec in chosen]
     except ReplayError as exc:
@@ -544,8 +556,13 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 def _captures_entry(args: argparse.Namespace) -> int:
+    from hookproof.live.store import StoreError
+
     if args.action == "export":
         args.dir = args.ids[0] if args.ids else None
         args.ids = args.ids[1:]
-    return cmd_captures(args)
+    try:
+        return cmd_captures(args)
+    except StoreError as exc:  # a database damaged past its first page
+        raise InputError(str(exc)) from None
 

@@ -149,14 +149,32 @@ class CaptureStore:
         sql = "SELECT * FROM captures" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [self._recording(row) for row in self._rows(sql, tuple(args))]
+        try:
+            return [self._recording(row) for row in self._rows(sql, tuple(args))]
+        except sqlite3.DatabaseError as exc:  # a damaged file: one line naming it, as at its opening
+            raise StoreError(f"cannot read {self.path} as a capture database: {exc}") from None
 
     def get(self, capture_id: int) -> Recording | None:
         found = self.select(ids=[capture_id])
         return found[0] if found else None
 
     def count(self) -> int:
-        return int(self._connection().execute("SELECT COUNT(*) FROM captures").fetchone()[0])
+        try:
+            return int(self._connection().execute("SELECT COUNT(*) FROM captures").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {self.path} as a capture database: {exc}") from None
+
+    def check(self) -> None:
+        """Read the whole file once (``PRAGMA quick_check``): ``listen`` must not start on a damaged database,
+        where every delivery would be answered 500 and none kept. It takes time in proportion to the file."""
+        try:
+            found = [row[0] for row in self._connection().execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use {self.path} as a capture database: {exc}") from None
+        if found != ["ok"]:
+            first = " ".join(found[0].split())[:100]
+            raise StoreError(f"cannot use {self.path} as a capture database: database disk image is malformed "
+                             f"(PRAGMA quick_check: {first})")
 
     @staticmethod
     def _recording(row: sqlite3.Row) -> Recording:
