@@ -215,6 +215,26 @@ def test_a_stopped_listen_says_what_it_received_and_kept(tmp_path: Path, how: si
     assert len(delivery_lines(out)) == 3
 
 
+def test_ctrl_c_pressed_again_during_the_shutdown_is_ignored(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite3"
+    spec = catalog.contract("codewars")
+    body = spec.event("user.rank_upgraded").examples[0].body
+    for gap in (0.0, 0.002, 0.01):
+        proc, url, out = start_listen(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db),
+                                      log=f"{gap}.log")
+        try:
+            assert httpx.post(url, content=encode(body), headers=spec.delivery_headers("user.rank_upgraded"),
+                              timeout=10).status_code == 200
+            for _ in range(3):
+                proc.send_signal(signal.SIGINT)
+                time.sleep(gap)
+            assert proc.wait(timeout=10) == 0, out.read_text()
+        finally:
+            stop(proc)
+        text = out.read_text()
+        assert "Traceback" not in text and json.loads(text.splitlines()[-1])["stopped"] is True, text
+
+
 def test_the_closing_line_in_words_replaces_the_live_counter() -> None:
     import io
 

@@ -200,6 +200,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {getattr(exc, 'strerror', None) or exc}") from None
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     forwarding = f"; forwarding to {redact.url(args.forward_to)}" if args.forward_to else ""
     checked = "authentication checked" if secret else "authentication not checked (no --secret)"
     banner = (f"hookproof listen: {plat.name} deliveries on http://{args.host}:{server.port}/ (any path); "
@@ -225,7 +226,11 @@ def _can_bind(host: str, port: int) -> None:
 
 
 def _stop(*_: object) -> None:
-    """SIGTERM ends ``listen`` as Ctrl-C does: the server closes, every capture is committed already."""
+    """SIGTERM ends ``listen`` as Ctrl-C does: the server closes, every capture is committed already. The first
+    signal stops it; the ones after it (Ctrl-C pressed twice) are ignored, so that they cannot interrupt the
+    bounded shutdown with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
