@@ -80,6 +80,29 @@ def test_list_show_and_export(captured: tuple[Path, Path], capsys: pytest.Captur
     assert SECRET not in "".join(f.read_text() for f in files)
 
 
+def test_replay_to_two_targets_is_one_line(captured: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    db, _ = captured
+    code = main(["replay", "1", "--db", str(db), "--to", "http://127.0.0.1:9/a", "--target-url",
+                 "http://u:pw-s3cret@127.0.0.1:9/b"])
+    err = capsys.readouterr().err
+    assert code == 2 and "name two targets: give one" in err and "pw-s3cret" not in err, err
+
+
+def test_export_never_replaces_a_file(captured: tuple[Path, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    db, _ = captured
+    out = tmp_path / "regressions"
+    out.mkdir()
+    edited = out / "capture-1.json"
+    edited.write_text('{"my": "edits"}')
+    assert main(["captures", "export", str(out), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"{edited} already exist" in err and len(err.strip().splitlines()) == 1, err
+    assert edited.read_text() == '{"my": "edits"}' and sorted(out.iterdir()) == [edited]  # nothing written
+    assert main(["captures", "export", str(edited), "--db", str(db)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", [
     ["captures", "list"], ["captures", "show", "3"], ["captures", "export", "{out}"],
     ["captures", "list", "--since", "99999999d"], ["replay", "3", "--to", "http://127.0.0.1:9/"],

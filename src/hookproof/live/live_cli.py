@@ -324,9 +324,16 @@ def cmd_captures(args: argparse.Namespace) -> int:
     if not args.dir:
         raise InputError("captures export needs a folder: hookproof captures export DIR")
     found = _selected(args)
+    folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{args.dir} is a file, not a folder; choose a folder to export into")
+    taken = [folder / rec.file_name() for rec in found if (folder / rec.file_name()).exists()]
+    if taken:  # a file a user may have edited (a regression case) is never replaced without a word
+        more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
+        raise InputError(f"{taken[0]}{more} already exist: choose an empty folder, or remove them")
     try:
         for rec in found:
-            recordings.write(Path(args.dir), rec)
+            recordings.write(folder, rec)
     except OSError as exc:
         raise InputError(f"cannot write to {args.dir}: {exc.strerror or exc}") from None
     print(f"wrote {len(found)} capture(s) to {args.dir}; replay them with hookproof replay {args.dir} --to URL, or "
@@ -366,6 +373,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from hookproof.live.store import StoreError
 
     _configure(args)
+    if args.to is not None and args.target_url is not None and args.to != args.target_url:
+        raise InputError(f"--to {redact.url(args.to)} and --target-url {redact.url(args.target_url)} name two "
+                         "targets: give one")
     target = args.to or args.target_url
     if not target:
         raise InputError("replay needs a target: --to URL (or --target-url URL)")
