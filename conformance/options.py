@@ -13,6 +13,7 @@ import shlex
 import socket
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
@@ -251,6 +252,31 @@ def _blank(opt: str, value: str | None, leave_out: str = "to check the reference
     return value
 
 
+def _writable(opt: str, value: str | None, *, folder: bool) -> str | None:
+    """A folder (``--hookproof-failures``) or a file (``--hookproof-report``) the run writes into as it goes or
+    at its end, checked before any test: it must be one, or be makeable where the nearest existing folder
+    on its way is a writable folder (missing folders are made). Otherwise every check ran and what it found
+    for that path was lost to a file in the way."""
+    if value is None:
+        return None
+    path = Path(value)
+    try:
+        if folder and path.exists() and not path.is_dir():
+            raise usage_error(f"{opt} {value!r} is a file, not a folder")
+        if not folder and path.is_dir():
+            raise usage_error(f"{opt} {value!r} is a folder, not a file")
+        nearest = path if folder else path.parent
+        while not nearest.exists() and nearest != nearest.parent:
+            nearest = nearest.parent
+        if not nearest.is_dir():
+            raise usage_error(f"{opt} {value!r}: {str(nearest)!r} is a file, not a folder")
+        if not os.access(nearest, os.W_OK | os.X_OK):
+            raise usage_error(f"{opt} {value!r}: cannot write into {str(nearest)!r}")
+    except OSError as exc:
+        raise usage_error(f"{opt} {value!r}: {exc.strerror or exc}") from None
+    return value
+
+
 def _events(text: str | None) -> frozenset[str] | None:
     if text is None:
         return None
@@ -362,9 +388,14 @@ def build_config(config: pytest.Config) -> RunConfig:
         shrink=bool(opt("--hookproof-shrink")),
         schemas=schemas,
         events=_events(_blank("--hookproof-events", opt("--hookproof-events"))),
-        failures=_blank("--hookproof-failures", opt("--hookproof-failures")),
+        failures=_writable("--hookproof-failures", _blank("--hookproof-failures", opt("--hookproof-failures")),
+                           folder=True),
         captures=_captures(opt("--hookproof-captures") or (), secret, target_url),
     )
+    from hookproof.conformance import html_report
+
+    _writable(html_report.OPTION, _blank(html_report.OPTION, opt(html_report.OPTION), "to write no HTML report"),
+              folder=False)
     redact.remember(run.secret, run.api_key)
     if target_url:
         redact.url(target_url)  # remembers a password in it

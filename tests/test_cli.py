@@ -195,6 +195,8 @@ def test_a_usage_error_is_one_line(argv: list[str], capsys: pytest.CaptureFixtur
      "--hookproof-secret is empty: give a value, or leave the option out (default: $HOOKPROOF_SECRET)"),
     (["run", "--co", "--schemas", " "],
      "--schemas is empty: give a value, or leave the option out (default: $HOOKPROOF_SCHEMAS)"),
+    (["run", "--co", "--report", ""], "--report is empty: give a value, or leave the option out to write no HTML "
+     "report"),
 ])
 def test_a_bad_option_of_run_is_one_line_spelled_as_typed(argv: list[str], says: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -343,3 +345,28 @@ def test_secret_env_checks_the_authentication_with_hookproof_secret(monkeypatch:
                  "--header", "X-Webhook-Secret: s3cret", "--secret-env", str(body)])
     out = capsys.readouterr().out
     assert code == 0 and "conforms to codewars" in out and "not checked" not in out, out
+
+
+@pytest.mark.parametrize(("option", "path", "says"), [
+    ("--failures", "binf.json", "--failures '{tmp}/binf.json' is a file, not a folder"),
+    ("--hookproof-failures", "binf.json/failures", "--hookproof-failures '{tmp}/binf.json/failures': "
+     "'{tmp}/binf.json' is a file, not a folder"),
+    ("--report", "binf.json/report.html", "--report '{tmp}/binf.json/report.html': '{tmp}/binf.json' is a file, "
+     "not a folder"),
+    ("--report", "folder", "--report '{tmp}/folder' is a folder, not a file"),
+])
+def test_a_failures_folder_or_report_that_cannot_be_written_is_refused_before_any_test(
+        tmp_path: Path, option: str, path: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every check ran, and only at the end did the run say it "could not write the failure files to
+    binf.json: File exists" (the report: a traceback after the summary): what the run found there was lost."""
+    (tmp_path / "binf.json").write_text("{}")
+    (tmp_path / "folder").mkdir()
+    code = main(["run", "--co", "--platform", "viasto", f"{option}={tmp_path / path}"])
+    err = capsys.readouterr().err
+    assert code == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in err.splitlines() if line.strip()] == [f"ERROR: hookproof: {says.format(tmp=tmp_path)}"]
+
+
+@pytest.mark.parametrize("option", ["--failures", "--report"])
+def test_a_failures_folder_or_report_in_folders_yet_to_be_made_is_taken(tmp_path: Path, option: str) -> None:
+    assert main(["run", "--co", "--platform", "viasto", option, str(tmp_path / "new" / "deep" / "x")]) == 0
