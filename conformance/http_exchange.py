@@ -107,6 +107,8 @@ class HttpSession:
 
     timeout: float
     breaker: Breaker = field(default_factory=Breaker)
+    # the option that sets ``timeout``, as the command that sends spells it (trigger and replay: --timeout)
+    timeout_option: str = "--response-timeout"
     sockets: Sockets = field(default_factory=Sockets)
     _idle: dict[tuple[str, str, int], socket.socket] = field(default_factory=dict, repr=False)
 
@@ -140,7 +142,8 @@ class HttpSession:
         if exchange.error is not None and exchange.error.startswith("gave no answer"):
             exchange.error += f"; stopped after {exchange.elapsed:.2f} s"
         elif exchange.error is None and exchange.elapsed > self.timeout:
-            exchange.error = f"answered after {exchange.elapsed:.2f} s, more than --response-timeout {self.timeout:g} s"
+            exchange.error = (f"answered after {exchange.elapsed:.2f} s, more than {self.timeout_option} "
+                              f"{self.timeout:g} s")
         return exchange
 
     def _exchange(self, exchange: Exchange, deadline: Deadline) -> None:
@@ -222,7 +225,7 @@ class HttpSession:
     def _timed_out(self, exchange: Exchange, phase: str) -> None:
         self.breaker.timeouts += 1
         exchange.status = None
-        exchange.error = f"gave no answer within {self.timeout:g} s (--response-timeout): it stalled {phase}"
+        exchange.error = f"gave no answer within {self.timeout:g} s ({self.timeout_option}): it stalled {phase}"
 
 
 def _request(exchange: Exchange, target: str, host: str) -> bytes:

@@ -162,3 +162,17 @@ def test_a_broken_answer_is_named_in_one_phrase() -> None:
     session.close()
     assert exchange.error is not None and exchange.error.startswith("sent what is not an HTTP answer")
     assert cut.error is not None and cut.error.startswith("closed the connection before its answer was complete")
+
+
+@pytest.mark.parametrize(("given", "named"), [({}, "--response-timeout"), ({"timeout_option": "--timeout"},
+                                                                               "--timeout")])
+def test_a_stall_names_the_option_that_sets_the_deadline_as_the_caller_spells_it(given: dict[str, str],
+                                                                                 named: str) -> None:
+    """trigger and replay have --timeout, not run's --response-timeout, which their stalls used to name."""
+    with socket.socket() as silent:  # it listens and never answers: the request waits in its backlog
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        session = HttpSession(0.3, **given)
+        error = _send(session, f"http://127.0.0.1:{silent.getsockname()[1]}/hook")[2]
+        session.close()
+    assert error is not None and error.startswith(f"gave no answer within 0.3 s ({named}): it stalled "), error
