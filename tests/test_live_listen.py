@@ -4,6 +4,7 @@ and what it keeps survives a SIGKILL in the middle of a burst."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from hookproof import catalog
-from hookproof.live.store import CaptureStore
+from hookproof.live.store import CaptureStore, Stored
 from hookproof.reference_impl.backoff import Backoff
 from hookproof.reference_impl.receiver import Receiver
 from hookproof.reference_impl.receiver_store import DeliveryStore
@@ -118,6 +119,33 @@ def test_requests_that_are_not_one_delivery_are_kept_apart(tmp_path: Path) -> No
         ("POST", 2), ("POST", 1), ("POST", 1), ("POST", 1), ("PUT", 1)], [(r.method, r.extra) for r in kept]
     assert kept[0].conforms and not kept[1].conforms and kept[1].header("User-Agent") == "curl/8"
     assert kept[2].body_truncated and kept[3].body_truncated
+
+
+def test_escape_sequences_from_the_network_never_reach_the_terminal(tmp_path: Path) -> None:
+    """An event name or a body with ESC and OSC sequences is printed with them escaped, by listen's
+    line, captures list and captures show (the body keeps its line breaks)."""
+    from hookproof.live.listen import Output
+
+    db = tmp_path / "esc.sqlite3"
+    spec = catalog.contract("codewars")
+    body = {**spec.event("user.rank_upgraded").examples[0].body, "action": "rank\x1b[31mRED\x1b]0;pwned\x07"}
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db)) as (url, _):
+        httpx.post(url, content=encode(body), headers=spec.delivery_headers("user.rank_upgraded"),
+                   timeout=10)
+        httpx.post(url, content="not json\x1b[31m\nsecond line\x9b1m".encode(), headers={"Content-Type": "text/plain"},
+                   timeout=10)
+    kept = CaptureStore(str(db)).select()
+    assert len(kept) == 2 and "\x1b" in (kept[0].event or "")  # kept as received; escaped only when shown
+    printed = io.StringIO()
+    output = Output(False, out=printed, err=io.StringIO())
+    output.delivery(kept[0], Stored(1, True, 1), 422)
+    shown = [subprocess.run([sys.executable, "-m", "hookproof", "captures", *args, "--db", str(db)],
+                            capture_output=True, text=True, timeout=60).stdout
+             for args in (["list"], ["show", "1"], ["show", "2"])]
+    for text in (printed.getvalue(), *shown):
+        assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+    assert "rank\\x1b[31mRED\\x1b]0;pwned\\x07" in printed.getvalue() + shown[0]
+    assert "not json\\x1b[31m\nsecond line\\x9b1m" in shown[2]  # the body's line break kept
 
 
 def test_a_secret_in_the_query_string_is_kept_masked(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 from hookproof import auth, catalog, pointers, redact, tls, validation
 from hookproof.contract import CatalogError
 from hookproof.deadline import Deadline
+from hookproof.live import terminal
 from hookproof.live.recording import HOP_BY_HOP, Answer, AuthMode, Recording, masked
 from hookproof.live.store import CaptureStore, Stored
 from hookproof.reference_impl.http_input import parse_json, read_body
@@ -125,8 +126,8 @@ class Output:
         if rec.forward is not None:
             forward = f"  -> forward {rec.forward.status if rec.forward.error is None else rec.forward.error[:80]}"
         contract = f"contract {rec.contract}" if rec.contract else "no contract"
-        return (f"{when}  #{stored.id:<5} {rec.event or '(unknown event)'}  {contract}  {verdict}{first}{repeat}  "
-                f"answered {status}{forward}")
+        return terminal.one_line(f"{when}  #{stored.id:<5} {rec.event or '(unknown event)'}  {contract}  {verdict}"
+                                 f"{first}{repeat}  answered {status}{forward}")
 
     def stopped(self, kept: int, db: str) -> None:
         """The closing line: what this session received, and what the database now holds, so that a user who

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from hookproof import catalog, redact, tls
 from hookproof.cli import SECRET_ENV, InputError, _add_schemas, _configure, _parse_json, _read_bytes
 from hookproof.contract import CatalogError
+from hookproof.live import terminal
 from hookproof.live.sniff import REQUEST_LINE, looks_like_recording
 
 if TYPE_CHECKING:
@@ -274,9 +275,9 @@ def _line(rec: Recording) -> str:
     if rec.forward is not None:
         forward = f"  forward {rec.forward.status if rec.forward.error is None else rec.forward.error[:60]}"
     times = f"  received {rec.extra['times_received']} times" if rec.extra.get("times_received") else ""
-    return (f"#{rec.id:<6} {rec.recorded_at}  {rec.event or '(unknown event)'}  "
-            f"{'contract ' + rec.contract if rec.contract else 'no contract'}  {verdict}  answered {answered}"
-            f"{forward}{times}")
+    return terminal.one_line(f"#{rec.id:<6} {rec.recorded_at}  {rec.event or '(unknown event)'}  "
+                             f"{'contract ' + rec.contract if rec.contract else 'no contract'}  {verdict}  "
+                             f"answered {answered}{forward}{times}")
 
 
 def cmd_captures(args: argparse.Namespace) -> int:
@@ -303,21 +304,21 @@ def cmd_captures(args: argparse.Namespace) -> int:
             print(rec.dumps(), end="")
             return 0
         print(_line(rec))
-        print(f"{rec.method} {rec.path}")
+        print(terminal.one_line(f"{rec.method} {rec.path}"))
         for name, value in rec.headers:
-            print(f"{name}: {value}")
+            print(terminal.one_line(f"{name}: {value}"))
         print()
         body = rec.json_body()
         text = json.dumps(body, ensure_ascii=False, indent=2) if body is not None else rec.body.decode("utf-8",
                                                                                                         "replace")
-        print(text[:20000] + ("\n... (cut)" if len(text) > 20000 else ""))
+        print(terminal.lines(text[:20000]) + ("\n... (cut)" if len(text) > 20000 else ""))
         if rec.body_truncated:
             print("(the body was larger than the cap and was not kept)")
         for problem in rec.problems:
-            print(f"problem: {problem}")
+            print(terminal.one_line(f"problem: {problem}"))
         if rec.forward is not None:
-            print(f"forward: {rec.forward.status if rec.forward.error is None else rec.forward.error} after "
-                  f"{rec.forward.elapsed:.3f} s: {rec.forward.excerpt!r}")
+            print(terminal.one_line(f"forward: {rec.forward.status if rec.forward.error is None else rec.forward.error}"
+                                    f" after {rec.forward.elapsed:.3f} s: {rec.forward.excerpt!r}"))
         return 0
     if args.ids:
         raise InputError("captures export takes a folder, and --event / --since to choose (no ids)")
