@@ -148,6 +148,16 @@ def test_validate_reads_capture_files_and_raw_requests(captured: tuple[Path, Pat
     assert "X-Webhook-Secret differs" in capsys.readouterr().out
     assert main(["validate", str(raw)]) == 2
     assert "give --platform" in capsys.readouterr().err
+    # a request recorded whole is held to the documented method and headers, not only to their values
+    whole = raw.read_bytes()
+    for request, says in ((whole.replace(b"POST ", b"GET ", 1), "method: is 'GET' (expected 'POST')"),
+                         (whole.replace(b"User-Agent: Codewars Hookbot\r\n", b""),
+                          "header User-Agent: is missing (expected 'Codewars Hookbot')"),
+                         (whole.replace(b"Content-Type: application/json\r\n", b""),
+                          "header Content-Type: is missing")):
+        raw.write_bytes(request)
+        assert main(["validate", "--platform", "codewars", "--secret", SECRET, str(raw)]) == 1
+        assert says in capsys.readouterr().out
 
 
 def test_replay_sends_captures_again(captured: tuple[Path, Path], capsys: pytest.CaptureFixture[str],

@@ -132,6 +132,19 @@ def check_headers(spec: Contract, event_name: str, headers: Mapping[str, str]) -
     return problems
 
 
+def check_request(spec: Contract, event_name: str, method: str, headers: Mapping[str, str]) -> list[Problem]:
+    """What a request recorded whole (a capture, a raw request) needs besides its body: the documented method
+    and every documented header. :func:`check_headers` judges only the headers given, since a body validated
+    with a few ``--header`` options is not a whole request."""
+    problems = []
+    if method != spec.method:
+        problems.append(Problem("method", f"is {method!r}", repr(spec.method), str(spec.method_source)))
+    for name, value in spec.delivery_headers(event_name).items():
+        if header_value(headers, name) is None:
+            problems.append(Problem(f"header {name}", "is missing", repr(value), str(spec.headers_source)))
+    return problems
+
+
 def check_auth(spec: Contract, headers: Mapping[str, str], content: bytes, body: Any, secret: str) -> list[Problem]:
     """Whether the request authenticates with ``secret``, recomputed from the bytes received."""
     return [Problem(f"header {p.header}", p.message, "authentication as " + p.scheme.scheme, str(p.scheme.source))

@@ -487,6 +487,8 @@ def cmd_validate_recorded(args: argparse.Namespace, secret: str | None) -> int:
             raise InputError(f"{where}: {exc}") from None
         label = f"{plat.id} {verdict.event}" if verdict.event else plat.id
         contract = plat.contract(verdict.contract) if verdict.contract else plat.base
+        if verdict.event is not None and verdict.event in contract.events:
+            verdict.problems += validation.check_request(contract, verdict.event, rec.method, headers)
         if verdict.ok:
             print(f"{where}: conforms to {label}{' (strict)' if args.strict else ''}, contract {contract.name} "
                   f"({contract.title})")
