@@ -50,11 +50,13 @@ def _url(option: str, value: str) -> str:
     try:
         parts = urlsplit(value)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = parts.port
+        port = parts.port
     except ValueError as exc:
         raise InputError(f"{option} {redact.url(value)!r}: {exc}") from None
     if not ok:
         raise InputError(f"{option} {redact.url(value)!r} is not an http(s) URL")
+    if port == 0:  # no server listens on port 0: every request would be "refused", as if the receiver were down
+        raise InputError(f"{option} {redact.url(value)!r}: port 0 is not a port a receiver can listen on")
     return value
 
 
