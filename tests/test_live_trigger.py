@@ -128,3 +128,14 @@ def test_an_unreachable_target_exits_1(capsys: pytest.CaptureFixture[str]) -> No
 
     assert main(["trigger", "viasto", "project_changed", "--to", f"http://127.0.0.1:{free_port()}/"]) == 1
     assert "< the target refused the connection" in capsys.readouterr().out
+
+
+def test_a_secret_the_contract_does_not_use_is_said_to_be_unsent(capsys: pytest.CaptureFixture[str]) -> None:
+    with serving(Receiver()) as base:
+        main(["trigger", "doselect", "solution.submit", "--to", f"{base}/doselect", "--secret", "s3cret-x"])
+        out = capsys.readouterr().out
+        assert ("note: the secret was not sent: contract document of doselect has no authentication "
+                "(--contract 2019-09 authenticates)") in out, out
+        main(["trigger", "doselect", "solution.submit", "--to", f"{base}/doselect", "--secret", "s3cret-x",
+              "--contract", "2019-09"])
+        assert "not sent" not in capsys.readouterr().out

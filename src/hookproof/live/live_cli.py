@@ -148,10 +148,23 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     print(f"trigger {built.spec.label} {built.event}: {built.origin}")
     _show_request(built.spec.method, url, built.headers, built.content, built.spec.secret_headers)
     _show_answer(exchange)
+    unused = _unused_secret(built.spec, secret)
+    if unused:
+        print(unused)
     if exchange.status in (401, 403):
         hint = "" if secret else " (no secret was given: --secret or $HOOKPROOF_SECRET)"
         print(f"the target refused the delivery's authentication{hint}")
     return 0 if ok else 1
+
+
+def _unused_secret(spec: Any, secret: str | None) -> str:
+    """A secret given for a contract that authenticates nothing is not sent: say so, and name the contracts of
+    the platform that would use it, rather than let a 401 look like a wrong secret."""
+    if not secret or spec.auth:
+        return ""
+    signing = [c.name for c in catalog.platform(spec.platform).contracts if c.auth]
+    where = f" (--contract {' or '.join(signing)} authenticates)" if signing else ""
+    return f"note: the secret was not sent: contract {spec.name} of {spec.platform} has no authentication{where}"
 
 
 # --- listen --------------------------------------------------------------------------------------------
