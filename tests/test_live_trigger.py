@@ -139,3 +139,18 @@ def test_a_secret_the_contract_does_not_use_is_said_to_be_unsent(capsys: pytest.
         main(["trigger", "doselect", "solution.submit", "--to", f"{base}/doselect", "--secret", "s3cret-x",
               "--contract", "2019-09"])
         assert "not sent" not in capsys.readouterr().out
+
+
+def test_a_target_that_never_answers_names_triggers_own_option(capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from tests.raw_servers import raw_server
+
+    def silent(conn: object) -> None:
+        time.sleep(1.5)  # reads nothing, answers nothing, past the 0.5 s given
+
+    with raw_server(silent) as port:
+        assert main(["trigger", "viasto", "project_changed", "--to", f"http://127.0.0.1:{port}/",
+                     "--timeout", "0.5"]) == 1
+    out = capsys.readouterr().out
+    assert "within 0.5 s (--timeout)" in out and "--response-timeout" not in out, out

@@ -78,7 +78,8 @@ def _secret_option(p: argparse.ArgumentParser, what: str) -> None:
 def _session(timeout: float) -> Any:
     from hookproof.conformance.http_exchange import Breaker, HttpSession
 
-    return HttpSession(timeout, breaker=Breaker(limit=10**9))  # a person replaying asks for every request
+    return HttpSession(timeout, breaker=Breaker(limit=10**9),  # a person replaying asks for every request
+                       timeout_option="--timeout")
 
 
 def _show_request(method: str, url: str, headers: dict[str, str], body: bytes, secret_headers: Sequence[str]) -> None:
