@@ -396,6 +396,7 @@ class LoopbackServer:
                     deadline = time.monotonic() + LINGER
                 if conn.refusal is not None:
                     if conn.refusal:
+                        self._tell_refused(conn.refusal, conn.peer)
                         sock.settimeout(WRITE_TIMEOUT)
                         sock.sendall(conn.refusal)
                     return False
@@ -416,6 +417,18 @@ class LoopbackServer:
         finally:
             with contextlib.suppress(OSError):
                 sock.setblocking(False)
+
+    def _tell_refused(self, refusal: bytes, peer: tuple[Any, ...]) -> None:
+        """An app with a ``refused(status, reason)`` method hears of each request the server refused before the
+        app could see it (a head the parser cannot read, a body past the server's cap): ``hookproof listen``
+        shows them, since nothing of them is kept."""
+        tell = getattr(self._app, "refused", None)
+        if tell is None:
+            return
+        head, _, text = refusal.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].partition(b" ")[2].decode("latin-1")
+        with contextlib.suppress(Exception):  # the app's report must not keep the refusal from being sent
+            tell(status, text.decode("utf-8", "replace").strip())
 
     def _answer(self, request: _Request, peer: tuple[Any, ...]) -> tuple[bytes, bool]:
         """The bytes of the app's answer to one request, and whether the connection stays open after it."""

@@ -70,9 +70,9 @@ def listening(tmp: Path, *args: str, secret: str | None = None) -> Iterator[tupl
 
 
 def delivery_lines(out: Path) -> list[dict[str, object]]:
-    """The JSON line of each delivery (not the banner, not the closing line of a stopped ``listen``)."""
+    """The JSON line of each delivery (not the banner, a request refused unread, or the closing line)."""
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()[1:] if line.startswith("{")]
-    return [line for line in lines if "stopped" not in line]
+    return [line for line in lines if "id" in line]
 
 
 def damaged_database(path: Path) -> Path:

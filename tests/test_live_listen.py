@@ -148,6 +148,23 @@ def test_escape_sequences_from_the_network_never_reach_the_terminal(tmp_path: Pa
     assert "not json\\x1b[31m\nsecond line\\x9b1m" in shown[2]  # the body's line break kept
 
 
+def test_a_request_the_parser_refuses_is_shown_though_not_kept(tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite3"
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db)) as (url, out):
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\n{}")
+            answer = conn.recv(65536)
+        deadline = time.monotonic() + 10
+        while "refused" not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    refused = [json.loads(line) for line in out.read_text().splitlines() if '"refused"' in line]
+    assert len(refused) == 1 and refused[0]["refused"] == "400 Bad Request" and refused[0]["kept"] is False, refused
+    assert "malformed request" in refused[0]["reason"] and delivery_lines(out) == []
+    assert CaptureStore(str(db)).select() == []
+
+
 def test_a_secret_in_the_query_string_is_kept_masked(tmp_path: Path) -> None:
     """Some senders are told to put a token in the URL: the path is kept, shown and exported with it masked."""
     db = tmp_path / "q.sqlite3"
@@ -323,3 +340,12 @@ def test_a_listener_that_forwards_nothing_starts_without_an_http_client() -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[:2] == ["False", "True None True"], done.stdout
+
+
+def test_a_refusal_in_words_is_one_escaped_line() -> None:
+    from hookproof.live.listen import Output
+
+    out = io.StringIO()
+    Output(False, out=out, err=io.StringIO()).refused("400 Bad Request", "malformed request: bad char \x1b[2J")
+    line = out.getvalue()
+    assert line.endswith("  refused unread, not kept: 400 Bad Request: malformed request: bad char \\x1b[2J\n"), line

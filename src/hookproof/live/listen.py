@@ -129,6 +129,23 @@ class Output:
         return terminal.one_line(f"{when}  #{stored.id:<5} {rec.event or '(unknown event)'}  {contract}  {verdict}"
                                  f"{first}{repeat}  answered {status}{forward}")
 
+    def refused(self, status: str, reason: str) -> None:
+        """A request refused before it could be read as a delivery (by the HTTP parser): shown, never kept."""
+        if self.as_json:
+            line = json.dumps({"refused": status, "reason": reason, "kept": False}, ensure_ascii=False)
+        else:
+            line = terminal.one_line(f"{datetime.now().strftime('%H:%M:%S')}  refused unread, not kept: {status}: "
+                                     f"{reason[:200]}")
+        with self._lock:
+            if self.live:
+                self.err.write("\r\x1b[K")
+            self.out.write(line + "\n")
+            self.out.flush()
+            if self.live:
+                with self.counter.lock:
+                    self.err.write(self.counter.line())
+                self.err.flush()
+
     def stopped(self, kept: int, db: str) -> None:
         """The closing line: what this session received, and what the database now holds, so that a user who
         stops ``listen`` (Ctrl-C, SIGTERM) sees nothing was lost without opening it."""
@@ -240,6 +257,10 @@ class Listener:
                   file=sys.stderr, flush=True)
             response = _answer(500, status="error", message="internal error")
         return response(environ, start_response)
+
+    def refused(self, status: str, reason: str) -> None:
+        """Called by the server for a request it refused before this app saw it (its head unreadable, say)."""
+        self.output.refused(status, redact.text(reason))
 
     def _auth_mode(self, headers: dict[str, str], raw: bytes, body: Any) -> tuple[AuthMode, list[str]]:
         given = [s for s in self.schemes if auth.present(s, headers)]
