@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hookproof import redact
+from hookproof import catalog, redact
 from hookproof.cli import main
 from hookproof.reference_impl.receiver import Receiver
 from hookproof.reference_impl.serving import serving
@@ -42,11 +42,13 @@ def test_failures_are_written_and_replayed_fixed_or_still_failing(pytester: pyte
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     port, folder = free_port(), tmp_path / "failures"
     result = _run(pytester, broken.TwoIndependentBugs(secrets={"codewars": SECRET}), port, folder)
-    # Not checked: the two checks that send the events the 400 and the 500s were met on (one cause, one
-    # failure). broken_bodies is judged: none of its deliveries of those events has a user id the 500 meets.
-    result.assert_outcomes(failed=2, passed=6, skipped=2)
+    # Not checked: the three checks that send the events the 400 and the 500s were met on (one cause, one
+    # failure); authentication_required tries a forgery of every event, and the 400 answers every delivery of
+    # user.rank_upgraded. broken_bodies is judged: none of its deliveries of those events has a user id the
+    # 500 meets.
+    result.assert_outcomes(failed=2, passed=5, skipped=3)
     out = result.stdout.str()
-    for kept in ("duplicate_delivery", "unknown_properties"):
+    for kept in ("duplicate_delivery", "unknown_properties", "authentication_required"):
         assert (f"not checked: codewars receiver {kept}: because of [documented_examples] codewars "
                 "user.rank_upgraded: answered 400") in out
     assert "[generated_valid] codewars user.honor_changed: answered 500 to a valid delivery" in out
@@ -78,18 +80,23 @@ def test_forgeries_are_replayed_as_forgeries(pytester: pytest.Pytester, tmp_path
                   "-k", "authentication_required")
     result.assert_outcomes(failed=1)
     files = sorted(folder.glob("failure-*.json"))
-    # The forgery with a wrong secret met the same fault (a 200 to a forgery): one failure, one file.
-    data = json.loads(files[0].read_text())
-    assert len(files) == 1 and data["auth"] == "none" and data["expected"] == "401/403"
-    assert not any(name == "X-Webhook-Secret" for name, _ in data["headers"])
-    wrong = {**data, "id": "wrong", "auth": "wrong", "headers": [*data["headers"], ["X-Webhook-Secret", "***"]]}
+    # Every event's route accepts forgeries: one file per event. The other forgeries of an event met the same
+    # fault (a 200 to a forgery of that event): one file for each event, not one for each forgery.
+    data = [json.loads(f.read_text()) for f in files]
+    names = {e for contract in catalog.platform("codewars").contracts for e in contract.events}
+    events = len(names)
+    assert len(files) == events and {d["event"] for d in data} == names, [d["event"] for d in data]
+    assert all(d["auth"] == "none" and d["expected"] == "401/403" for d in data)
+    assert not any(name == "X-Webhook-Secret" for d in data for name, _ in d["headers"])
+    wrong = {**data[0], "id": "wrong", "auth": "wrong",
+             "headers": [*data[0]["headers"], ["X-Webhook-Secret", "***"]]}
     (folder / "failure-wrong.json").write_text(json.dumps(wrong))
     code, still = _replay(folder, broken.IgnoresSecret(secrets={"codewars": SECRET}), port, capsys)
-    assert code == 1 and "replayed 2: 2 STILL FAILING" in still
+    assert code == 1 and f"replayed {events + 1}: {events + 1} STILL FAILING" in still
     assert "> X-Webhook-Secret: ***" in still
     # Signed again with the right secret, the forgery would be accepted and called fixed: it must stay a forgery.
     code, fixed = _replay(folder, Receiver(secrets={"codewars": SECRET}), port, capsys)
-    assert code == 0 and "replayed 2: 2 FIXED" in fixed
+    assert code == 0 and f"replayed {events + 1}: {events + 1} FIXED" in fixed
 
 
 def test_a_new_run_replaces_the_old_failure_files(pytester: pytest.Pytester, tmp_path: Path) -> None:

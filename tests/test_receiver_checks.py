@@ -9,7 +9,7 @@ import httpx
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from hookproof import catalog
+from hookproof import auth, catalog
 from hookproof.conformance import receiver_checks
 from hookproof.conformance.causes import BecauseOf
 from hookproof.conformance.http_exchange import HttpSession
@@ -105,6 +105,58 @@ def test_a_wrong_secret_is_caught_too() -> None:
     with target(app(AcceptsAnySecret)) as ctx, \
             pytest.raises(CheckFailure, match="X-Webhook-Secret made with a wrong secret; the target answered 200"):
         receiver_checks.authentication_required(ctx, "codewars")
+
+
+class ChecksTheSecretOnOneEventOnly(Receiver):
+    """Checks X-Webhook-Secret on the webhook.updated route alone: every other event goes in unauthenticated."""
+
+    def _authenticate(self, platform, headers, raw, body):  # type: ignore[no-untyped-def]
+        if headers.get("X-Webhook-Event") != "webhook":
+            return None
+        return super()._authenticate(platform, headers, raw, body)
+
+
+class ComparesAPrefix(Receiver):
+    """Takes a shared secret that the configured one starts with (``secret.startswith(given)``)."""
+
+    def _authenticate(self, platform, headers, raw, body):  # type: ignore[no-untyped-def]
+        given = headers.get("X-Webhook-Secret")
+        return None if given and SECRET.startswith(given) else super()._authenticate(platform, headers, raw, body)
+
+
+class ComparesCaseBlind(Receiver):
+    def _authenticate(self, platform, headers, raw, body):  # type: ignore[no-untyped-def]
+        given = headers.get("X-Webhook-Secret") or ""
+        return None if given.lower() == SECRET.lower() else super()._authenticate(platform, headers, raw, body)
+
+
+@pytest.mark.parametrize(("cls", "says"), [
+    (ChecksTheSecretOnOneEventOnly, "no X-Webhook-Secret; the target answered 200"),
+    (ComparesAPrefix, "X-Webhook-Secret cut to the first half of the right value; the target answered 200"),
+    (ComparesCaseBlind, "X-Webhook-Secret holding the secret with its letters' case swapped; the target answered"),
+])
+def test_a_receiver_that_checks_the_secret_short_of_everywhere_is_caught(cls: type[Receiver], says: str) -> None:
+    with target(app(cls)) as ctx, pytest.raises(CheckFailure) as failure:
+        receiver_checks.authentication_required(ctx, "codewars")
+    report = str(failure.value)
+    assert says in report, report
+    for part in (SECRET, SECRET[:len(SECRET) // 2], SECRET.swapcase()):  # not even what the receiver echoed
+        assert part not in report
+
+
+def test_a_signature_compared_as_a_prefix_is_caught() -> None:
+    """DoSelect's signature is HMAC hex: a receiver that takes any prefix of the right one takes half of it."""
+    class TakesAPrefixOfTheSignature(Receiver):
+        def _authenticate(self, platform, headers, raw, body):  # type: ignore[no-untyped-def]
+            given = {k.lower(): v for k, v in headers.items()}.get("doselect-webhook-signature", "")
+            right = {k.lower(): v for k, v in auth.sign(catalog.contract("doselect", "2019-09"), raw, body,
+                                                        SECRET).items()}
+            ok = len(given) >= 8 and right.get("doselect-webhook-signature", "").startswith(given)
+            return None if ok else super()._authenticate(platform, headers, raw, body)
+
+    with target(TakesAPrefixOfTheSignature(secrets={"doselect": SECRET})) as ctx, \
+            pytest.raises(CheckFailure, match="cut to the first half of the right value; the target answered 200"):
+        receiver_checks.authentication_required(ctx, "doselect")
 
 
 def test_a_slow_target_does_not_stall_the_run() -> None:
