@@ -614,7 +614,25 @@ def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
              for p in backoff_problems(policy._replace(backoff="none"), s, run.case.time_scale)]
     if not problems and not floor:
         return
-    raise first_failure.noted(f"over {len(runs)} deliveries: " + "; ".join(problems + floor[:1]))
+    judged = first_failure.noted(f"over {len(runs)} deliveries: " + "; ".join(problems + floor[:1]))
+    raise judged.noted(hint) if (hint := _too_short_to_judge(series, obs.case.time_scale)) else judged
+
+
+def _too_short_to_judge(series: Sequence[Sequence[float]], scale: float | None) -> str:
+    """Where every wait grew but all stayed shorter than the noise the rule allows for, the sender may back
+    off as documented at a time scale too small to see it: say so, rather than leave a sender's author to
+    guess (a sender that never grows, or retries at once, gets no such line)."""
+    waits = [w for s in series for w in s]
+
+    def doubling(s: Sequence[float]) -> bool:  # never shorter, and the last at least 4 times the first and 2 ms
+        return len(s) >= 3 and all(b >= a for a, b in pairwise(s)) and s[-1] >= max(4 * s[0], 0.002)
+
+    grows = sum(1 for s in series if doubling(s)) >= ENVELOPE.share * len(series)
+    if not waits or not grows or max(waits) >= BACKOFF.growth or scale is None or scale >= 1:
+        return ""
+    return (f"the waits grew but stayed under {BACKOFF.growth * 1000:.0f} ms, too short to tell a backoff from "
+            f"scheduling noise at --hookproof-time-scale {scale:g}: a first wait of 25 ms or more is needed "
+            "(docs/decisions.md#backoff-verification); give a larger time scale")
 
 
 @check("sender", "documented", retry=True)

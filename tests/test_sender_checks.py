@@ -859,3 +859,29 @@ def test_the_warm_up_runs_once_before_the_cases_and_fills_the_bytecode_cache(
     assert log.read_text().split() == ["warm-up", "case", "case", "case", "case"]
     assert list((tmp_path / "pycache").rglob("sender_cli.*.pyc")), "the warm-up compiled nothing into the cache"
     assert all(harness.observe("viasto", name, SECRET).exit_code == 0 for name in (first, second, third, fourth))
+
+
+def test_a_time_scale_too_small_to_judge_says_so(harness_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At --time-scale 0.001 the reference sender's waits are 1, 2, 4, 8 ms: growth the rule cannot tell
+    from noise. The check still fails (it cannot see the backoff), and says why and what to change; waits
+    that do not double, or that are long enough to judge, get no such line. Whether measured waits double
+    depends on the machine's load, so the run's failure is shown to carry the line the series gets, and the
+    series are judged apart."""
+    hint = sender_checks._too_short_to_judge
+    seen: list[float | None] = []
+
+    def noted(series: list[list[float]], scale: float | None) -> str:
+        seen.append(scale)
+        return "the line for these series"
+
+    monkeypatch.setattr(sender_checks, "_too_short_to_judge", noted)
+    reference = harness_for(reference_command(), time_scale=0.001)
+    with pytest.raises(CheckFailure) as failure:
+        CHECKS["backoff_as_documented"](SenderContext(reference, SECRET), "doselect")
+    assert str(failure.value).endswith("the line for these series") and seen == [0.001], str(failure.value)
+    assert "too short to tell a backoff from scheduling noise at --hookproof-time-scale 0.001" in hint(
+        [[0.001, 0.002, 0.004, 0.008]] * 30, 0.001)
+    assert hint([[0.001, 0.002, 0.004, 0.008]] * 30, 0.001)
+    assert not hint([[0.0004, 0.0009, 0.0003, 0.0011]] * 30, 0.001)  # at once, with noise: no backoff to see
+    assert not hint([[0.001, 0.002, 0.004, 0.008]] * 30, 1.0)  # the sender's own scale: nothing to change
+    assert not hint([[0.01, 0.02, 0.04, 0.08]] * 30, 0.001)  # long enough to judge: the failure is the sender's
