@@ -23,7 +23,8 @@ from hookproof.contract import Contract
 
 # Characters JSON must escape (quote, backslash, controls, NUL), ones it may (solidus, U+2028/2029 that
 # JavaScript source cannot hold), two-, three- and four-byte UTF-8, and a right-to-left run.
-CORNER_TEXT = 'ñ 語 𐍈 💩 תב "quoted" back\\slash /solidus\b\f\n\r\t\u0000\u001f\u2028\u2029 </script>'
+# Surrounded by spaces: a sender that strips its strings changes the data, and must be seen to.
+CORNER_TEXT = ' ñ 語 𐍈 💩 תב "quoted" back\\slash /solidus\b\f\n\r\t\u0000\u001f\u2028\u2029 </script> '
 BIG_INTEGER = -(2**53 - 1)  # the most negative integer I-JSON promises to carry (RFC 7493 section 2.2)
 NUMBER = -1.5e300  # an exponent a fixed-point printer cannot write
 DEPTH = 32  # levels of the nested extra member: deeper than any documented payload, well within parsers' limits

@@ -133,6 +133,15 @@ def _numbers_as_strings(value: Any) -> Any:
     return value
 
 
+def _stripped(value: Any) -> Any:
+    """Every string with its surrounding whitespace removed, as a sender that "cleans" its input does."""
+    if isinstance(value, dict):
+        return {k: _stripped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stripped(v) for v in value]
+    return value.strip() if isinstance(value, str) else value
+
+
 def _keeps_metadata(sender: Broken, p: Prepared, n: int) -> Outgoing:
     return _with_body(sender, p, n, BODY)  # the payload as handed over, metadata untouched
 
@@ -196,6 +205,7 @@ MODES: dict[str, Mode] = {
     "writes-repr": Mode(lambda s, p, n: _with_bytes(s, p, n, repr(json.loads(p.outgoing.content)).encode())),
     "numbers-as-strings": Mode(lambda s, p, n: _with_body(s, p, n, _numbers_as_strings(
         json.loads(p.outgoing.content)))),
+    "strips-whitespace": Mode(lambda s, p, n: _with_body(s, p, n, _stripped(json.loads(p.outgoing.content)))),
     "retries-every-failure": Mode(retry_on=NON_2XX),
     "retries-only-5xx": Mode(retry_on=(StatusRange(500, 599),)),
     "three-tries": Mode(max_tries=3),

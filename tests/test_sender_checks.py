@@ -816,6 +816,7 @@ def test_a_sender_that_mangles_non_ascii_fails_the_body_check_on_every_platform(
 @pytest.mark.parametrize(("mode", "platform", "says"), [
     ("writes-repr", "codewars", "the body is not JSON"),
     ("numbers-as-strings", "qualified", 'expected -9007199254740991, got "-9007199254740991"'),
+    ("strips-whitespace", "qualified", "text corners"),
 ])
 def test_an_encoder_gone_wrong_fails_the_body_check(harness_for, mode: str, platform: str, says: str) -> None:
     failure = body_check(harness_for(broken_command(mode), jobs=SIDE_BY_SIDE, time_scale=BODY_SCALE), platform)
