@@ -23,7 +23,7 @@ from typing import Any
 from hookproof import auth, pointers, redact, validation
 from hookproof.conformance.causes import Findings, Ledger
 from hookproof.conformance.registry import check
-from hookproof.conformance.report import CheckFailure
+from hookproof.conformance.report import CheckFailure, NotChecked
 from hookproof.conformance.sender_harness import ACCEPTING, Arrival, Observation, SenderHarness
 from hookproof.contract import CatalogError, RetryPolicy
 
@@ -587,12 +587,24 @@ def gives_up_after_the_last_try(ctx: SenderContext, platform: str) -> None:
     _over("gives_up_after_the_last_try", ctx, platform, ["refuse-all"], judge_max_tries)
 
 
+def _too_few_tries(obs: Observation, policy: RetryPolicy, needed: int, what: str) -> None:
+    """Where every answer failed, the policy retries, and fewer tries than ``needed`` arrived, there is no
+    ``what`` to judge: the run says so rather than fail a second check for the missing retries, which
+    ``retried_as_documented`` and ``gives_up_after_the_last_try`` report (one fault, one failure)."""
+    arrived = len(obs.tries)
+    if 1 <= arrived < needed <= policy.max_tries and not obs.timed_out:  # a command stopped: that fault's
+        raise NotChecked(f"only {arrived} {'try' if arrived == 1 else 'tries'} arrived where every answer failed "
+                         f"and the policy makes {policy.max_tries} (gives_up_after_the_last_try reports it): no "
+                         f"{what} to judge")
+
+
 @check("sender", "documented", retry=True)
 def backoff_as_documented(ctx: SenderContext, platform: str) -> None:
     """The waits between tries have the policy's shape and are never shorter than it documents."""
     name = "backoff_as_documented"
     obs = ctx.observe(platform, "refuse-all")
     policy = ctx.harness.policy(platform)
+    _too_few_tries(obs, policy, 3, "wait between retries")
     try:
         _over(name, ctx, platform, ["refuse-all"], judge_backoff)
         return
@@ -638,6 +650,7 @@ def _too_short_to_judge(series: Sequence[Sequence[float]], scale: float | None) 
 @check("sender", "documented", retry=True)
 def retries_repeat_the_delivery(ctx: SenderContext, platform: str) -> None:
     """Every retry carries the same body, so the same per-delivery id (DoSelect meta.delivery_id)."""
+    _too_few_tries(ctx.observe(platform, "refuse-all"), ctx.harness.policy(platform), 2, "retry")
     _over("retries_repeat_the_delivery", ctx, platform, ["refuse-all"], judge_same_delivery)
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hookproof import catalog, validation
 from hookproof.conformance import sender_checks, sender_harness
 from hookproof.conformance.registry import CHECKS, checks_of
-from hookproof.conformance.report import CheckFailure
+from hookproof.conformance.report import CheckFailure, NotChecked
 from hookproof.conformance.sender_checks import JUDGES, BackoffRule, SenderContext
 from hookproof.conformance.sender_harness import (
     Case,
@@ -886,3 +886,18 @@ def test_a_time_scale_too_small_to_judge_says_so(harness_for, monkeypatch: pytes
     assert not hint([[0.0004, 0.0009, 0.0003, 0.0011]] * 30, 0.001)  # at once, with noise: no backoff to see
     assert not hint([[0.001, 0.002, 0.004, 0.008]] * 30, 1.0)  # the sender's own scale: nothing to change
     assert not hint([[0.01, 0.02, 0.04, 0.08]] * 30, 0.001)  # long enough to judge: the failure is the sender's
+
+
+def test_a_sender_that_never_retries_is_not_failed_again_for_what_it_never_sent(harness_for) -> None:
+    """One fault, one failure: with one try where five were due, gives_up_after_the_last_try fails, and the
+    backoff and the repeated delivery, which need retries to be judged, are not checked and say why."""
+    broken = harness_for(broken_command("no-retry"))
+    ctx = SenderContext(broken, SECRET)
+    with pytest.raises(CheckFailure, match="gives_up_after_the_last_try"):
+        CHECKS["gives_up_after_the_last_try"](ctx, "doselect")
+    for name, what in (("backoff_as_documented", "no wait between retries to judge"),
+                       ("retries_repeat_the_delivery", "no retry to judge")):
+        with pytest.raises(NotChecked) as skipped:
+            CHECKS[name](ctx, "doselect")
+        assert f"only 1 try arrived where every answer failed and the policy makes 5 " \
+               f"(gives_up_after_the_last_try reports it): {what}" == str(skipped.value)

@@ -35,8 +35,10 @@ def test_a_sender_that_never_retries_does_not_conform(pytester: pytest.Pytester)
         "*test_conformance.py::test_conformance[[]sender-doselect-one_request_when_accepted[]] PASSED*",
         "*test_conformance.py::test_conformance[[]sender-doselect-retried_as_documented[]] FAILED*",
         "*test_conformance.py::test_conformance[[]sender-doselect-gives_up_after_the_last_try[]] FAILED*",
-        "*test_conformance.py::test_conformance[[]sender-doselect-backoff_as_documented[]] FAILED*",
-        "*test_conformance.py::test_conformance[[]sender-doselect-retries_repeat_the_delivery[]] FAILED*",
+        # no retry, so no wait and no repeated delivery to judge: not checked, and not failed a second time
+        "*test_conformance.py::test_conformance[[]sender-doselect-backoff_as_documented[]] SKIPPED*",
+        "*test_conformance.py::test_conformance[[]sender-doselect-retries_repeat_the_delivery[]] SKIPPED*",
+        "*not checked: doselect sender backoff_as_documented: only 1 try arrived where every answer failed*",
         "*test_conformance.py::test_conformance[[]sender-doselect-command_delivers[]] PASSED*",
         # every refused answer is one failing case of the one retry check, the 500 among them
         "*failed in 10 cases: refuse-301, refuse-302, refuse-400, refuse-404, refuse-410, refuse-429, refuse-500, "
@@ -46,7 +48,7 @@ def test_a_sender_that_never_retries_does_not_conform(pytester: pytest.Pytester)
     ])
     out = result.stdout.str()
     assert "[receiver-" not in out and "[registration-" not in out  # a sender run runs sender checks only
-    result.assert_outcomes(passed=4, failed=4)
+    result.assert_outcomes(passed=4, failed=2, skipped=2)
 
 
 def test_inferred_retry_checks_can_be_deselected(pytester: pytest.Pytester) -> None:
