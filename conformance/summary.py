@@ -8,6 +8,7 @@ workers to the controller, so the summary is whole under ``-n auto`` too.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -88,6 +89,24 @@ def skip_reason(report: pytest.TestReport) -> str:
     return str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
 
 
+
+_TITLE = re.compile(r"^\[(?P<check>[^\]]+)\] (?P<platform>\S+) (?P<event>\S+): (?P<what>.+)$")
+SAME_ON = 3  # causes of one platform with the same outcome, from this many events on, are pointed out
+
+
+def same_on_many_events(titles: Iterable[str]) -> list[str]:
+    """A cause is per event (a receiver may fail one event's handler alone), so one fault of a receiver's
+    common path (a 301 to everything, a 500 for any body over a size) is listed once for each event. Where
+    several events of a platform met the very same outcome, say so, so that nine causes read as what they
+    may be: one."""
+    events: dict[tuple[str, str], set[str]] = {}
+    for title in titles:
+        found = _TITLE.match(title)
+        if found:
+            events.setdefault((found["platform"], found["what"]), set()).add(found["event"])
+    return [f"the same on {len(names)} {platform} events ({what}): perhaps one fault, in what every event's "
+            "delivery goes through" for (platform, what), names in sorted(events.items()) if len(names) >= SAME_ON]
+
 class SummaryReporter:
     """Counts outcomes per platform and role, collects the root causes, and prints both at the end of a run that
     ran conformance checks; announces at the start what the run will send.
@@ -161,5 +180,7 @@ class SummaryReporter:
                 write(f"  {title}")
                 if kept:
                     write(f"      kept {len(kept)} more check(s) from judging: {', '.join(sorted(kept))}")
+            for line in same_on_many_events(self.causes):
+                write(f"  {line}")
         for platform, role, name, why in sorted(self.not_checked):
             write(f"  not checked: {platform} {role} {name}: {why}")

@@ -112,3 +112,25 @@ def test_the_scheduler_groups_conformance_checks_by_role_and_platform() -> None:
     assert group_of("x/test_conformance.py::test_conformance[sender-my-platform-retried_as_documented]") == \
         "hookproof-sender-my-platform"
     assert group_of("tests/test_cli.py::test_run[receiver-codewars-x]") is None
+
+
+def test_the_same_outcome_on_many_events_is_pointed_out_as_perhaps_one_fault(pytester: pytest.Pytester) -> None:
+    """A receiver moved to a new path answers 307 to every event's delivery: one cause per event, since a
+    receiver may fail one event's handler alone, and one line that says they may be a single fault."""
+    _, out = run(pytester, broken.Redirects(), "-k", "no_redirect")
+    causes = int(re.search(r"root causes: (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert causes >= 3, out
+    assert re.search(rf"the same on {causes} codewars events \(answered 307 to /v2/codewars: senders do not follow "
+                     r"redirects.*\): perhaps one fault, in what every event's delivery goes through", out), out
+
+
+def test_only_one_outcome_on_several_events_of_a_platform_is_grouped() -> None:
+    from hookproof.conformance.summary import same_on_many_events
+
+    titles = [f"[c] codewars e{n}: answered 500 to a valid delivery" for n in range(3)]
+    assert same_on_many_events(titles) == ["the same on 3 codewars events (answered 500 to a valid delivery): "
+                                           "perhaps one fault, in what every event's delivery goes through"]
+    assert same_on_many_events(titles[:2]) == []  # two events: nothing to point out
+    assert same_on_many_events([*titles[:2], "[c] codewars e1: answered 400 to a valid delivery",
+                                "[d] doselect e2: answered 500 to a valid delivery"]) == []
+    assert same_on_many_events([titles[0]] * 3) == []  # one event met three times is one event
