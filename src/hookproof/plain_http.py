@@ -23,8 +23,9 @@ MAX_HEAD = 64 * 1024  # the status line and header fields of one answer, as http
 MAX_HEADERS = 100  # http.client's limit too
 READ = 64 * 1024
 
-_LEGAL_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch  # a token (RFC 9110 section 5.1)
-_LEGAL_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch  # a method is a token too (section 9.1)
+TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # a header name, and a method (RFC 9110 sections 5.1 and 9.1)
+_LEGAL_NAME = re.compile(TOKEN.encode()).fullmatch
+is_token = re.compile(TOKEN).fullmatch
 _ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
 _BAD_TARGET = re.compile("[\x00-\x20\x7f]").search
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -46,7 +47,7 @@ def request_head(method: str, target: str, host: str | None, headers: Iterable[t
     """The request line and header fields, validated (ValueError): a method and a name must be tokens, a CR or LF in a
     value, which would let a header smuggle another, is refused as ``http.client`` refuses it. ``host`` None:
     the caller's headers carry the Host field."""
-    if not _LEGAL_METHOD(method):  # a space or a CR LF in it would write a request line of the caller's choosing
+    if not is_token(method):  # a space or a CR LF in it would write a request line of the caller's choosing
         raise ValueError(f"Invalid method {method!r}")
     if _BAD_TARGET(target):
         raise ValueError(f"URL can't contain control characters. {target!r}")
