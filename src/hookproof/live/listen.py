@@ -101,12 +101,20 @@ class Output:
             if rec.forward is not None and (rec.forward.error or (rec.forward.status or 0) >= 500):
                 c.forward_failures += 1
             counts = c.line()
+        self._write(self._render(rec, stored, status), counts)
+
+    def _write(self, line: str, counts: str | None) -> None:
+        """One line on stdout; on a terminal, the live counter's line is cleared above it and written again
+        beneath it (``counts`` None: not again, the counter is done)."""
         with self._lock:
             if self.live:
                 self.err.write("\r\x1b[K")
-            self.out.write(self._render(rec, stored, status) + "\n")
+                if counts is None:
+                    self.err.flush()
+                    self.live = False
+            self.out.write(line + "\n")
             self.out.flush()
-            if self.live:
+            if self.live and counts is not None:
                 self.err.write(counts)
                 self.err.flush()
 
@@ -136,15 +144,9 @@ class Output:
         else:
             line = terminal.one_line(f"{datetime.now().strftime('%H:%M:%S')}  refused unread, not kept: {status}: "
                                      f"{reason[:200]}")
-        with self._lock:
-            if self.live:
-                self.err.write("\r\x1b[K")
-            self.out.write(line + "\n")
-            self.out.flush()
-            if self.live:
-                with self.counter.lock:
-                    self.err.write(self.counter.line())
-                self.err.flush()
+        with self.counter.lock:
+            counts = self.counter.line()
+        self._write(line, counts)
 
     def stopped(self, kept: int, db: str) -> None:
         """The closing line: what this session received, and what the database now holds, so that a user who
@@ -159,13 +161,7 @@ class Output:
             line = (f"hookproof listen: stopped; received {c.received} (conforming {c.conforming}, not conforming "
                     f"{c.not_conforming}, repeats {c.repeats}, forward failures {c.forward_failures}); "
                     f"{kept} kept in {db}")
-        with self._lock:
-            if self.live:
-                self.err.write("\r\x1b[K")  # the live counter's line, which the closing line replaces
-                self.err.flush()
-                self.live = False
-            self.out.write(line + "\n")
-            self.out.flush()
+        self._write(line, None)  # the closing line replaces the live counter
 
     def close(self) -> None:
         if self.live:
