@@ -10,6 +10,7 @@ never printed or stored.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -172,19 +173,33 @@ def _unused_secret(spec: Any, secret: str | None) -> str:
 
 
 def _store(path: str, *, create: bool) -> Any:
-    from hookproof.live.store import CaptureStore, StoreError
+    """The capture database; one that cannot be used is a StoreError, which :func:`_one_line_store_errors`
+    turns into one line, whether it is met here or at a read later."""
+    from hookproof.live.store import CaptureStore
 
     if not path.strip():
         raise InputError("--db is empty: name the SQLite file of the captures (an unset variable?)")
     if not create and not Path(path).is_file():
         raise InputError(f"--db {path}: no such capture database (hookproof listen makes it)")
-    try:
-        store = CaptureStore(path)
-        if create:
-            store.check()
-        return store
-    except StoreError as exc:
-        raise InputError(str(exc)) from None
+    store = CaptureStore(path)
+    if create:
+        store.check()
+    return store
+
+
+def _one_line_store_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command that opens the capture database: a file that cannot be used, at its opening or at a read
+    after it (damaged past its first page), is one line of bad input, never a traceback."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from hookproof.live.store import StoreError
+
+        try:
+            return command(args)
+        except StoreError as exc:
+            raise InputError(str(exc)) from None
+
+    return run
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
@@ -387,7 +402,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from hookproof.live import recording as recordings
     from hookproof.live import replay
     from hookproof.live.replay import ReplayError
-    from hookproof.live.store import StoreError
 
     _configure(args)
     if args.to is not None and args.target_url is not None and args.to != args.target_url:
@@ -398,10 +412,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise InputError("replay needs a target: --to URL (or --target-url URL)")
     url = _url("--to", target)
     secret = _secret(args)
-    try:
-        chosen = list(_replayed(args))
-    except StoreError as exc:  # a database damaged past its first page
-        raise InputError(str(exc)) from None
+    chosen = list(_replayed(args))
     try:
         prepared = [(where, rec, replay.prepare(rec, secret, fresh=args.fresh)) for where, rec in chosen]
     except ReplayError as exc:
@@ -586,17 +597,13 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     r.add_argument("--timeout", type=_positive, default=10.0, help="seconds the target may take per request (10)")
     r.add_argument("--json", action="store_true", help="print one JSON object instead")
     _add_schemas(r)
-    return {"trigger": cmd_trigger, "listen": cmd_listen, "captures": _captures_entry, "replay": cmd_replay}
+    return {"trigger": cmd_trigger, **{name: _one_line_store_errors(command) for name, command in (
+        ("listen", cmd_listen), ("captures", _captures_entry), ("replay", cmd_replay))}}
 
 
 def _captures_entry(args: argparse.Namespace) -> int:
-    from hookproof.live.store import StoreError
-
     if args.action == "export":
         args.dir = args.ids[0] if args.ids else None
         args.ids = args.ids[1:]
-    try:
-        return cmd_captures(args)
-    except StoreError as exc:  # a database damaged past its first page
-        raise InputError(str(exc)) from None
+    return cmd_captures(args)
 
