@@ -89,7 +89,6 @@ def skip_reason(report: pytest.TestReport) -> str:
     return str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
 
 
-
 _TITLE = re.compile(r"^\[(?P<check>[^\]]+)\] (?P<platform>\S+) (?P<event>\S+): (?P<what>.+)$")
 SAME_ON = 3  # causes of one platform with the same outcome, from this many events on, are pointed out
 
@@ -106,6 +105,7 @@ def same_on_many_events(titles: Iterable[str]) -> list[str]:
             events.setdefault((found["platform"], found["what"]), set()).add(found["event"])
     return [f"the same on {len(names)} {platform} events ({what}): perhaps one fault, in what every event's "
             "delivery goes through" for (platform, what), names in sorted(events.items()) if len(names) >= SAME_ON]
+
 
 class SummaryReporter:
     """Counts outcomes per platform and role, collects the root causes, and prints both at the end of a run that

@@ -83,7 +83,8 @@ def target(value: str) -> str:
     path, mark, query = text(value).partition("?")
 
     def piece(part: str) -> str:
-        return MASK if unquote(part.replace("+", " ")) != text(unquote(part.replace("+", " "))) else part
+        decoded = unquote(part.replace("+", " "))
+        return MASK if text(decoded) != decoded else part
 
     kept = "/".join(piece(segment) for segment in path.split("/"))
     if mark:
