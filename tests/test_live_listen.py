@@ -30,6 +30,9 @@ from hookproof.wire import encode
 from tests.live_helpers import damaged_database, delivery_lines, free_port, listening, start_listen, stop
 
 SECRET = "listen-secret-7"
+# A Codewars delivery, for the tests that post one by hand: the documented example and its headers.
+RANK_BODY = catalog.contract("codewars").event("user.rank_upgraded").examples[0].body
+RANK_HEADERS = catalog.contract("codewars").delivery_headers("user.rank_upgraded")
 BURST = 500
 
 
@@ -75,9 +78,7 @@ def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None
     db = tmp_path / "c.sqlite3"
     with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--max-body", "4096",
                    secret=SECRET) as (url, _):
-        spec = catalog.contract("codewars")
-        body = spec.event("user.rank_upgraded").examples[0].body
-        headers = spec.delivery_headers("user.rank_upgraded")
+        body, headers = RANK_BODY, RANK_HEADERS
         ok = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         again = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         forged = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": "guess"}, timeout=10)
@@ -101,9 +102,7 @@ def test_requests_that_are_not_one_delivery_are_kept_apart(tmp_path: Path) -> No
     """Only a true retry is counted on the capture it repeats: not another method, not the same bytes whose
     headers break the contract, and never two bodies refused unread (they have no bytes to compare)."""
     db = tmp_path / "apart.sqlite3"
-    spec = catalog.contract("codewars")
-    body = spec.event("user.rank_upgraded").examples[0].body
-    headers = spec.delivery_headers("user.rank_upgraded")
+    body, headers = RANK_BODY, RANK_HEADERS
     with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), "--max-body", "4096") as (
             url, _):
         def post(content: bytes, **changed: str) -> int:
@@ -127,10 +126,9 @@ def test_escape_sequences_from_the_network_never_reach_the_terminal(tmp_path: Pa
     from hookproof.live.listen import Output
 
     db = tmp_path / "esc.sqlite3"
-    spec = catalog.contract("codewars")
-    body = {**spec.event("user.rank_upgraded").examples[0].body, "action": "rank\x1b[31mRED\x1b]0;pwned\x07"}
+    body = {**RANK_BODY, "action": "rank\x1b[31mRED\x1b]0;pwned\x07"}
     with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db)) as (url, _):
-        httpx.post(url, content=encode(body), headers=spec.delivery_headers("user.rank_upgraded"),
+        httpx.post(url, content=encode(body), headers=RANK_HEADERS,
                    timeout=10)
         httpx.post(url, content="not json\x1b[31m\nsecond line\x9b1m".encode(), headers={"Content-Type": "text/plain"},
                    timeout=10)
@@ -168,9 +166,7 @@ def test_a_request_the_parser_refuses_is_shown_though_not_kept(tmp_path: Path) -
 def test_a_secret_in_the_query_string_is_kept_masked(tmp_path: Path) -> None:
     """Some senders are told to put a token in the URL: the path is kept, shown and exported with it masked."""
     db = tmp_path / "q.sqlite3"
-    spec = catalog.contract("codewars")
-    body = spec.event("user.rank_upgraded").examples[0].body
-    headers = {**spec.delivery_headers("user.rank_upgraded"), "X-Webhook-Secret": SECRET}
+    body, headers = RANK_BODY, {**RANK_HEADERS, "X-Webhook-Secret": SECRET}
     with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), secret=SECRET) as (url, out):
         answers = [httpx.post(f"{url}hook?token={token}&x=1", content=encode(body), headers=headers, timeout=10)
                    for token in (SECRET, "listen-secret%2D7")]  # as given, and percent-encoded
@@ -240,9 +236,7 @@ def test_a_stopped_listen_says_what_it_received_and_kept(tmp_path: Path, how: si
     """Stopped by a signal, ``listen`` ends with exit 0 and a closing line: this session's counts and what the
     database holds, earlier sessions' captures included."""
     db = tmp_path / "c.sqlite3"
-    spec = catalog.contract("codewars")
-    body = spec.event("user.rank_upgraded").examples[0].body
-    headers = spec.delivery_headers("user.rank_upgraded")
+    body, headers = RANK_BODY, RANK_HEADERS
     with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db)) as (url, _):
         assert httpx.post(url, content=encode(body), headers=headers, timeout=10).status_code == 200
     proc, url, out = start_listen(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), log="2.log")
@@ -262,13 +256,12 @@ def test_a_stopped_listen_says_what_it_received_and_kept(tmp_path: Path, how: si
 
 def test_ctrl_c_pressed_again_during_the_shutdown_is_ignored(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite3"
-    spec = catalog.contract("codewars")
-    body = spec.event("user.rank_upgraded").examples[0].body
+    body = RANK_BODY
     for gap in (0.0, 0.002, 0.01):
         proc, url, out = start_listen(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db),
                                       log=f"{gap}.log")
         try:
-            assert httpx.post(url, content=encode(body), headers=spec.delivery_headers("user.rank_upgraded"),
+            assert httpx.post(url, content=encode(body), headers=RANK_HEADERS,
                               timeout=10).status_code == 200
             for _ in range(3):
                 proc.send_signal(signal.SIGINT)
