@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from hookproof import plain_http
 from hookproof.command_line import SECRET_ENV, without_values
 
 if TYPE_CHECKING:
@@ -364,7 +365,7 @@ def build_config(config: pytest.Config) -> RunConfig:
     for folder in schemas:
         _blank("--hookproof-schemas", folder, "(default: $HOOKPROOF_SCHEMAS)")
     api_key_header = opt("--hookproof-api-key-header")
-    if api_key_header is not None and not all(c.isalnum() or c in "!#$%&'*+.^_`|~-" for c in api_key_header):
+    if api_key_header is not None and not plain_http.is_token(api_key_header):
         raise usage_error(f"--hookproof-api-key-header {api_key_header!r} is not a valid HTTP header name")
     examples = _number("--hookproof-examples", opt("--hookproof-examples"), low=1, high=MAX_EXAMPLES, integer=True)
     seed = _number("--hookproof-seed", opt("--hookproof-seed"), low=0, high=2**63, integer=True)

@@ -27,7 +27,6 @@ import argparse
 import copy
 import json
 import os
-import re
 import socket
 import sqlite3
 import sys
@@ -36,7 +35,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from hookproof import auth, catalog, pointers, validation
+from hookproof import auth, catalog, plain_http, pointers, validation
 from hookproof.command_line import OneLineParser
 from hookproof.contract import Registration
 from hookproof.reference_impl.http_input import parse_json, read_body
@@ -49,7 +48,6 @@ DEFAULT_DB = "registration.sqlite3"
 READ_METHODS = ("GET", "HEAD")  # beside the contract's update method (Xobin: POST)
 MESSAGE_CHARS = 300  # error messages quote client values; keep them short
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
 
 
 def registration_of(platform: str, contract: str | None = None) -> Registration:
@@ -194,7 +192,7 @@ def api_key_problem(key: str | None) -> str | None:
 
 
 def header_name_problem(name: str) -> str | None:
-    if not _TOKEN.match(name or ""):
+    if not plain_http.is_token(name or ""):
         return f"--api-key-header {name!r} is not a valid HTTP header name"
     return None
 

@@ -42,6 +42,7 @@ from typing import NamedTuple, TypeVar
 
 import httpx
 
+from hookproof import plain_http
 from hookproof.reference_impl.sender_core import USER_AGENT, Outgoing, SendOptions, _Outcome
 from hookproof.tls import TrustError
 
@@ -358,15 +359,14 @@ def serialize(method: str, target: bytes, headers: list[tuple[bytes, bytes]], co
 @lru_cache(maxsize=4096)
 def _header_line(name: bytes, value: bytes) -> bytes:
     """One header line, checked; cached, since all but the signatures repeat from one delivery to the next."""
-    if _TOKEN.fullmatch(name) is None:
+    if plain_http.is_token_bytes(name) is None:
         raise httpx.LocalProtocolError(f"Illegal header name {name!r}")
     if _FIELD_VALUE.fullmatch(value) is None:
         raise httpx.LocalProtocolError(f"Illegal header value {value!r}")
     return b"%s: %s\r\n" % (name, value)
 
 
-# RFC 9110 section 5.6.2 (token) and 5.5 (field-value), as h11 reads them (h11/_abnf.py).
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+# RFC 9110 section 5.5 (field-value), as h11 reads it (h11/_abnf.py); a name is a token (hookproof.plain_http).
 _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) ([0-9]{3})(?: [^\r\n]*)?\r?")
 _HEAD_END = re.compile(rb"\n\r?\n")
@@ -508,7 +508,7 @@ def _fields(lines: list[bytes]) -> dict[bytes, list[bytes]]:
             last[-1] += b" " + line.strip()
             continue
         name, colon, value = line.partition(b":")
-        if not colon or _TOKEN.fullmatch(name) is None:
+        if not colon or plain_http.is_token_bytes(name) is None:
             raise httpx.RemoteProtocolError(f"illegal header line: {line[:100]!r}")
         last = fields.setdefault(name.lower(), [])
         last.append(value.strip(b" \t"))

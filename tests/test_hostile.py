@@ -97,6 +97,7 @@ def test_a_dripping_receiver_costs_a_run_a_few_deadlines_not_minutes() -> None:
     (["--hookproof-sender-cmd", 'python "unclosed'], "cannot be split like a shell command"),
     (["--target-url", "http://[::1", "--hookproof-platform", "viasto"], "Invalid IPv6 URL"),
     (["--hookproof-api-key-header", "bad header"], "is not a valid HTTP header name"),
+    (["--hookproof-api-key-header", "\u00c4pi-Key"], "is not a valid HTTP header name"),  # a letter, not a token
     (["--hookproof-response-timeout", "nan"], "--hookproof-response-timeout must be between"),
     (["--hookproof-response-timeout", "inf"], "--hookproof-response-timeout must be between"),
     (["--hookproof-sender-timeout", "nan"], "--hookproof-sender-timeout must be between"),

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from werkzeug.test import Client
 
+from hookproof.reference_impl import registration
 from hookproof.reference_impl.registration import RegistrationApp, main, make_app, store_for
 from hookproof.reference_impl.registration_store import RegistrationStore, StoreError
 from hookproof.reference_impl.serving import serving
@@ -290,11 +291,16 @@ def test_concurrent_partial_updates_to_different_keys_lose_nothing(store: Regist
 # --- the command line -----------------------------------------------------------------------------------
 
 
+def _must_not_serve(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the command started serving instead of refusing its arguments")
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--port", "8080"], "--api-key (or $HOOKPROOF_API_KEY) is required"),
     (["--port", "8080", "--api-key", ""], "--api-key (or $HOOKPROOF_API_KEY) is required and must not be empty"),
     (["--port", "99999", "--api-key", KEY], "is not a port number"),
     (["--port", "0", "--api-key", KEY, "--api-key-header", "Bad Header"], "not a valid HTTP header name"),
+    (["--port", "0", "--api-key", KEY, "--api-key-header", "apiKey\n"], "not a valid HTTP header name"),
     (["--port", "0", "--api-key", KEY, "--db", "/nonexistent-dir/settings.sqlite3"], "--db: cannot use database"),
     (["--port", "0", "--api-key", KEY, "--platform", "codewars"], "--platform: codewars is a webhook, not a "
                                                                    "registration API"),
@@ -303,6 +309,7 @@ def test_concurrent_partial_updates_to_different_keys_lose_nothing(store: Regist
 def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOOKPROOF_API_KEY", raising=False)
+    monkeypatch.setattr(registration, "serve_forever", _must_not_serve)  # a missed refusal fails, not hangs
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2

@@ -24,8 +24,8 @@ MAX_HEADERS = 100  # http.client's limit too
 READ = 64 * 1024
 
 TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # a header name, and a method (RFC 9110 sections 5.1 and 9.1)
-_LEGAL_NAME = re.compile(TOKEN.encode()).fullmatch
 is_token = re.compile(TOKEN).fullmatch
+is_token_bytes = re.compile(TOKEN.encode()).fullmatch
 _ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
 _BAD_TARGET = re.compile("[\x00-\x20\x7f]").search
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -55,7 +55,7 @@ def request_head(method: str, target: str, host: str | None, headers: Iterable[t
     if host is not None:
         lines.append(b"Host: " + host_bytes(host))
     for name, value in headers:
-        if not _LEGAL_NAME(name):
+        if not is_token_bytes(name):
             raise ValueError(f"Invalid header name {name!r}")
         if _ILLEGAL_VALUE(value):
             raise ValueError(f"Invalid header value {value!r}")
