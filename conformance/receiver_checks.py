@@ -23,7 +23,7 @@ from hookproof.conformance import failure_files
 from hookproof.conformance.causes import Findings, Ledger
 from hookproof.conformance.draw_ahead import Key, draw
 from hookproof.conformance.http_exchange import Exchange, HttpSession
-from hookproof.conformance.registry import check
+from hookproof.conformance.registry import CHECKS, check
 from hookproof.conformance.report import PAYLOAD_CHARS, CheckFailure, curl_command, excerpt, first_check_failure
 from hookproof.conformance.run_settings import DEFAULT_EXAMPLES, runner
 from hookproof.conformance.shrink import shrink
@@ -193,22 +193,28 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
     if exchange.status in (401, 403) and ctx is not None and not ctx.secret and spec.auth:
         details.append("hint: the target refused the delivery; if it requires a secret, pass --hookproof-secret")
     failure = CheckFailure(check, summary, platform=delivery.platform, event=delivery.event, details=details,
-                           payload=exchange.body.decode("utf-8", errors="replace"), cause=cause_of(delivery, exchange),
+                           payload=exchange.body.decode("utf-8", errors="replace"),
+                           cause=cause_of(delivery, exchange, expected or CHECKS[check].expects),
                            source=str(source) if source else None,
                            replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers))
     failure.recordings = (failure_files.recording_of(check, delivery, exchange, ctx, expected),)
     return failure
 
 
-def cause_of(delivery: Delivery, exchange: Exchange) -> tuple[str, str, str]:
+def cause_of(delivery: Delivery, exchange: Exchange, expected: str = "2XX") -> tuple[str, ...]:
     """What went wrong, without the check: a status for an event, a crash on an event, or - for the whole
-    platform - no answer in time (a hung target is one fault, however many requests it leaves unanswered)."""
+    platform - no answer in time (a hung target is one fault, however many requests it leaves unanswered).
+    A 2XX where a refusal was due (``expected``) keeps what was due: a receiver that takes a forgery and one that
+    takes malformed JSON have two faults, however alike the answers (docs/decisions.md#root-causes)."""
     error = exchange.error
     # A delivery of no known event (a renamed one, an empty event header) meets one fault however it got there.
     event = "(an unknown event)" if delivery.event.startswith("(") or "header" in (delivery.breaks or "") \
         else delivery.event
     if error is None:
-        return (delivery.platform, event, f"status {exchange.status}")
+        status = f"status {exchange.status}"
+        if exchange.status is not None and 200 <= exchange.status < 300 and "2XX" not in expected:
+            return (delivery.platform, event, status, f"where {expected} was due")
+        return (delivery.platform, event, status)
     if error.startswith(("gave no answer", "was not sent this request", "answered after")):
         return (delivery.platform, "*", "no answer in time")
     if error.startswith("refused the connection"):

@@ -287,3 +287,22 @@ def test_a_receiver_that_accepts_a_forged_signature_is_caught() -> None:
     with target(Receiver(secrets=secrets)) as ctx:
         receiver_checks.authentication_required(ctx, "doselect")
         assert [c.name for c in ctx.contracts("doselect")] == ["2019-09"], "with a secret: what is signed"
+
+
+class AcceptsEverything(Receiver):
+    """Answers 200 to whatever arrives: it parses nothing and checks no signature - two faults, not one."""
+
+    def handle(self, request: Request) -> Response:
+        request.get_data()
+        return Response("{}", status=200, mimetype="application/json")
+
+
+def test_a_2xx_to_malformed_json_and_a_2xx_to_a_forgery_are_two_causes() -> None:
+    with target(AcceptsEverything()) as ctx:
+        with pytest.raises(CheckFailure) as malformed:
+            receiver_checks.malformed_bodies(ctx, "doselect")
+        with pytest.raises(CheckFailure) as forged:  # not "not checked because of" the malformed JSON's 200
+            receiver_checks.authentication_required(ctx, "doselect")
+    assert "sent malformed JSON; the target answered 200" in malformed.value.summary
+    assert forged.value.event == malformed.value.event, "the forgery's fault is reported on the same event too"
+    assert "DoSelect-Webhook-Signature; the target answered 200" in forged.value.summary
