@@ -176,3 +176,28 @@ def test_a_platform_of_your_own_is_exported_too(tmp_path: Path) -> None:
         assert (tmp_path / "bundle" / "acme" / f"{spec.name}.schema.json").exists()
     finally:
         catalog.configure([])
+
+
+def _readme_export_commands() -> list[list[str]]:
+    """Every ``hookproof export`` command README shows, each ``a|b`` alternative and ``[--opt]`` spelt out."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    commands: list[list[str]] = []
+    for line in readme.splitlines():
+        if not line.startswith("hookproof export "):
+            continue
+        forms: list[list[str]] = [[]]
+        for word in line.split("#", 1)[0].split()[2:]:
+            if word.startswith("[") and word.endswith("]"):
+                forms = [f + extra for f in forms for extra in ([], [word[1:-1]])]
+            else:
+                forms = [[*f, alt] for f in forms for alt in word.split("|")]
+        commands += forms
+    return commands
+
+
+def test_every_export_readme_shows_is_accepted(tmp_path: Path) -> None:
+    """README offered ``--format openapi|asyncapi [--strict]``, and AsyncAPI with --strict is refused."""
+    commands = _readme_export_commands()
+    assert len(commands) >= 6, commands
+    for n, argv in enumerate(commands):
+        assert cli.main(["export", *argv[:-1], str(tmp_path / str(n))]) == 0, argv
