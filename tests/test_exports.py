@@ -201,3 +201,82 @@ def test_every_export_readme_shows_is_accepted(tmp_path: Path) -> None:
     assert len(commands) >= 6, commands
     for n, argv in enumerate(commands):
         assert cli.main(["export", *argv[:-1], str(tmp_path / str(n))]) == 0, argv
+
+
+GLOBEX = "https://schemas.globex.example/hooks/"
+
+
+def _own_domain_platform(root: Path) -> Path:
+    """The sixth platform with every ``$id`` on a domain of its own, ``id`` in a shared file its events ``$ref``
+    (one relatively, one absolutely), and a later contract that renames an event (a derived schema)."""
+    from tests import sixth_platform
+
+    folder = sixth_platform.write(root)
+    acme = folder / "acme"
+    common = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"{GLOBEX}acme/common.json",
+              "title": "Acme shared definitions", "$defs": {"id": {"type": "string", "format": "uuid"}}}
+    (acme / "common.json").write_text(json.dumps(common), encoding="utf-8")
+    for n, name in enumerate(sixth_platform.SCHEMAS):
+        path = acme / "events" / f"{name}.json"
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        schema["$id"] = f"{GLOBEX}acme/events/{name}.json"
+        ref = "../common.json#/$defs/id" if n == 0 else f"{GLOBEX}acme/common.json#/$defs/id"
+        schema["properties"]["id"] = {"$ref": ref}
+        path.write_text(json.dumps(schema), encoding="utf-8")
+    profile = json.loads((acme / "profile.json").read_text(encoding="utf-8"))
+    profile["$id"] = f"{GLOBEX}acme/profile.json"
+    profile["later_contracts"] = [{"name": "v2", "title": "Acme webhooks v2", "based_on": "v1",
+                                   "renames": {"result.scored": "result.graded"}}]
+    (acme / "profile.json").write_text(json.dumps(profile), encoding="utf-8")
+    return folder
+
+
+def _ids(folder: Path) -> dict[str, Any]:
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("*.json"))]
+    return {d["$id"]: d for d in docs if isinstance(d, dict) and "$id" in d}
+
+
+def test_default_and_strict_sets_of_an_own_domain_platform_share_one_registry(tmp_path: Path) -> None:
+    """The strict export kept a user's own-domain ``$id`` s, so each strict file claimed its default twin's ``$id``
+    with other content; now every strict ``$id`` is its own and the two sets load into one registry, each
+    validating the examples as the catalog does, default and strict."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from hookproof.formats import FORMAT_CHECKER
+
+    folder = _own_domain_platform(tmp_path / "globex-schemas")
+    try:
+        assert cli.main(["export", "--schemas", str(folder), str(tmp_path / "default")]) == 0
+        assert cli.main(["export", "--schemas", str(folder), "--strict", str(tmp_path / "strict")]) == 0
+        default, strict = _ids(tmp_path / "default"), _ids(tmp_path / "strict")
+        assert f"{GLOBEX}acme/events/result.scored.json" in default
+        assert not default.keys() & strict.keys(), sorted(default.keys() & strict.keys())[:5]
+        registry = Registry().with_resources(
+            (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+            for uri, doc in {**default, **strict}.items()).crawl()
+        indexes = {variant: json.loads((tmp_path / variant / "catalog.json").read_text(encoding="utf-8"))
+                   for variant in ("default", "strict")}
+        cat = catalog.active()
+        checked = 0
+        for platform_id in cat.ids:
+            for spec in cat.platform(platform_id).contracts:
+                for name, event in spec.events.items():
+                    extra = ({"unlisted": 1} if isinstance(event.examples[0].body, dict) else None) \
+                        if event.examples else None
+                    for variant, is_strict in (("default", False), ("strict", True)):
+                        uri = indexes[variant]["platforms"][platform_id]["contracts"][spec.name]["events"][name]
+                        validator = Draft202012Validator(registry.contents(uri), registry=registry,
+                                                         format_checker=FORMAT_CHECKER)
+                        for ex in event.examples:
+                            bodies = [ex.body] + ([{**ex.body, **extra}] if extra else [])
+                            for body in bodies:
+                                assert validator.is_valid(body) == cat.is_valid(event.schema_id, body, is_strict), (
+                                    variant, spec.label, name, ex.file)
+                                checked += 1
+        assert checked > 100
+        scored = indexes["strict"]["platforms"]["acme"]["contracts"]["v2"]["events"]["result.graded"]
+        assert scored.startswith("https://hookproof.dev/schemas/strict/acme/contracts/v2/")
+    finally:
+        catalog.configure([])

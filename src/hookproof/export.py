@@ -2,8 +2,11 @@
 the profile schema, and an index (``catalog.json``) of platforms, contracts and events.
 
 ``strict=True`` writes the drift-alert variant (:func:`hookproof.schema_store.strictify`) with every ``$id`` moved
-under ``.../schemas/strict/``, so that both sets can live in one registry; relative ``$ref`` s keep resolving
-because the layout is the same. Existing files are never overwritten.
+to ``.../schemas/strict/<its path in the export>``, so that both sets can live in one registry: a platform of
+the user's whose ``$id`` s are on a domain of its own moves there too (docs/decisions.md#strict-variant). Each
+``$ref`` to a document of the set is pointed at that document's strict ``$id``; relative ones stay as written
+where they still resolve there, which is every ``$ref`` of a set whose ``$id`` s mirror its paths. Existing files
+are never overwritten.
 
 ``bundled`` writes one self-contained schema per platform contract instead (:mod:`hookproof.bundle`), and
 ``api_description`` an OpenAPI 3.1 or AsyncAPI 3.0 document per contract (:mod:`hookproof.api_docs`).
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urldefrag, urljoin
 
 from hookproof import catalog
 from hookproof.schema_store import BASE_URI, STRICT_BASE_URI, is_schema, strictify
@@ -52,15 +56,71 @@ def export(dest: Path, strict: bool = False) -> list[Path]:
     """Write the schema set under ``dest``; refuses to write over existing files."""
     files = _files(catalog.active())
     if strict:
-        files = {rel: _strict_text(text) if rel.endswith(".json") else text for rel, text in files.items()}
+        files = _strict_files(files)
     return _write_new(dest, files)
 
 
-def _strict_text(text: str) -> str:
-    doc = json.loads(text)
-    if is_schema(doc):
-        doc = strictify(doc)
-    return json.dumps(doc, indent=2, ensure_ascii=False).replace(BASE_URI, STRICT_BASE_URI) + "\n"
+def _default_uri(rel: str, doc: Any) -> str:
+    """The URI a written file is known by in the default set: its ``$id``, else its path under ``BASE_URI`` (as
+    :meth:`hookproof.schema_store.PlatformFolder.uri` gives it)."""
+    if isinstance(doc, dict) and isinstance(doc.get("$id"), str):
+        return str(doc["$id"])
+    return BASE_URI + rel
+
+
+def _strict_files(files: dict[str, str]) -> dict[str, str]:
+    """The strict variant of every file of the schema set.
+
+    Each JSON file's strict URI is ``STRICT_BASE_URI`` + its path, whatever its ``$id`` was: a text replacement
+    of ``BASE_URI`` (as before) left a user's own-domain ``$id`` s as they were, so that the strict file claimed
+    the default file's ``$id`` with other content, and no prefix of some other scheme (``urn:``, ``tag:``) can be
+    moved the same way. The path is unique within the set and mirrors the layout, so built-in files keep
+    exactly the ``$id`` s and relative ``$ref`` s they had."""
+    docs = {rel: json.loads(text) for rel, text in files.items() if rel.endswith(".json")}
+    moved = {_default_uri(rel, doc): STRICT_BASE_URI + rel for rel, doc in docs.items()}
+    out = dict(files)
+    for rel, doc in docs.items():
+        base, strict_base = _default_uri(rel, doc), STRICT_BASE_URI + rel
+        if is_schema(doc):
+            doc = strictify(doc)
+        doc = _moved_refs(doc, base, strict_base, moved)
+        if isinstance(doc, dict):
+            if isinstance(doc.get("$id"), str):
+                doc["$id"] = strict_base
+            if isinstance(doc.get("$schema"), str) and doc["$schema"] in moved:  # a profile's profile.schema.json
+                doc["$schema"] = moved[doc["$schema"]]
+        if rel == "catalog.json":
+            doc = _moved_ids(doc, moved)
+        out[rel] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+def _moved_refs(node: Any, base: str, strict_base: str, moved: dict[str, str]) -> Any:
+    """``node`` with each ``$ref`` (read against ``base``) pointing where it pointed, in the strict set: a document
+    of the set by its strict URI, anything else where it was; written as before wherever that still resolves
+    from ``strict_base``."""
+    if isinstance(node, list):
+        return [_moved_refs(v, base, strict_base, moved) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "$ref" and isinstance(value, str):
+            uri, fragment = urldefrag(urljoin(base, value))
+            target = moved.get(uri, uri) + (f"#{fragment}" if fragment or value.endswith("#") else "")
+            out[key] = value if urljoin(strict_base, value) == target else target
+        else:
+            out[key] = _moved_refs(value, base, strict_base, moved)
+    return out
+
+
+def _moved_ids(node: Any, moved: dict[str, str]) -> Any:
+    """The catalog index with each schema ``$id`` it names replaced by the strict one."""
+    if isinstance(node, dict):
+        return {k: _moved_ids(v, moved) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_moved_ids(v, moved) for v in node]
+    return moved.get(node, node) if isinstance(node, str) else node
 
 
 def _write_new(dest: Path, files: dict[str, str]) -> list[Path]:
