@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
-from hookproof import catalog, cli
+from hookproof import catalog, cli, validation
 from hookproof.bundle import bundle
 from hookproof.export import export_described
 from tests import node_tools
@@ -280,3 +280,33 @@ def test_default_and_strict_sets_of_an_own_domain_platform_share_one_registry(tm
         assert scored.startswith("https://hookproof.dev/schemas/strict/acme/contracts/v2/")
     finally:
         catalog.configure([])
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_catalog_lists_for_each_contract_event_the_examples_that_validate_against_it(tmp_path: Path,
+                                                                                   strict: bool) -> None:
+    """A renamed event's examples were rewritten in memory only (Codewars' ``user.rank_upgraded`` example says
+    ``rank_earned`` for 2021-04; DoSelect's submission example says ``sender: submission``): the export had no file
+    that validates against those contracts' schemas, and catalog.json named no example at all."""
+    export_described(tmp_path, "jsonschema", strict=strict)
+    listed = json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))["platforms"]
+    cat = catalog.active()
+    count = 0
+    for platform_id in cat.ids:
+        for spec in cat.platform(platform_id).contracts:
+            entry = listed[platform_id]["contracts"][spec.name]
+            for name, event in spec.events.items():
+                paths = entry["examples"].get(name, [])
+                bodies = [json.loads((tmp_path / path).read_text(encoding="utf-8")) for path in paths]
+                for path, body in zip(paths, bodies, strict=True):
+                    assert validation.conforms(event.schema_id, body, strict), (spec.label, name, path)
+                    count += 1
+                wanted = [ex.body for ex in event.examples if not strict or validation.conforms(event.schema_id,
+                                                                                               ex.body, True)]
+                assert bodies == wanted, (spec.label, name)
+    assert count >= 30
+    codewars = listed["codewars"]["contracts"]["2021-04"]["examples"]["user.rank_earned"]
+    assert codewars == ["codewars/contracts/2021-04/examples/user.rank_upgraded.json"]
+    assert json.loads((tmp_path / codewars[0]).read_text(encoding="utf-8"))["action"] == "rank_earned"
+    doselect = listed["doselect"]["contracts"]["2019-09"]["examples"]["submission.submit"][0]
+    assert json.loads((tmp_path / doselect).read_text(encoding="utf-8"))["meta"]["sender"] == "submission"

@@ -23,30 +23,64 @@ from hookproof import catalog
 from hookproof.schema_store import BASE_URI, STRICT_BASE_URI, is_schema, strictify
 
 
-def _files(cat: catalog.Catalog) -> dict[str, str]:
+def _files(cat: catalog.Catalog, strict: bool = False) -> dict[str, str]:
     """Every file to write, by its path under the destination, as text."""
     out: dict[str, str] = {}
     for platform_id, folder in cat.folders.platforms.items():
         for rel in folder.files((".json", ".txt")):
             out[f"{platform_id}/{rel}"] = folder.read_text(rel)
+    listed = examples(cat, strict)
+    for found in listed.values():
+        for path, body in found:
+            if path not in out:  # rewritten for its contract: written beside the contract's derived schemas
+                out[path] = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     for uri, doc in cat.documents().items():
         if uri.startswith(BASE_URI) and "/contracts/" in uri:  # derived for a later contract: not a file of ours
             out[uri[len(BASE_URI):]] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     for uri, doc in cat.folders.shared_documents().items():
         out[uri[len(BASE_URI):]] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    out["catalog.json"] = json.dumps(index(cat), indent=2, ensure_ascii=False) + "\n"
+    out["catalog.json"] = json.dumps(index(cat, strict, listed), indent=2, ensure_ascii=False) + "\n"
     return out
 
 
-def index(cat: catalog.Catalog) -> dict[str, Any]:
-    """Platforms, their contracts and each contract's events with their schema ``$id`` s."""
+def examples(cat: catalog.Catalog, strict: bool = False) -> dict[tuple[str, str, str], list[tuple[str, Any]]]:
+    """Each contract event's documented examples (platform, contract, event -> path in the export, body).
+
+    An example is listed at its own file where the contract takes it as written; where the contract rewrote it
+    (a renamed event whose name travels in the body: Codewars' ``user.rank_upgraded`` example says
+    ``rank_earned`` for contract ``2021-04``), at ``<platform>/contracts/<contract>/<its path>``, beside the
+    contract's derived schemas, so that a vendoring user finds a file that validates against the contract's
+    schema. ``strict`` leaves out the examples the strict variant rejects (docs/decisions.md#strict-variant)."""
+    out: dict[tuple[str, str, str], list[tuple[str, Any]]] = {}
+    for platform_id in cat.ids:
+        folder = cat.folders.platforms[platform_id]
+        for spec in cat.platform(platform_id).contracts:
+            for name, event in spec.events.items():
+                found = []
+                for ex in event.examples:
+                    rel = ex.file.removeprefix(f"{platform_id}/")
+                    path = ex.file if ex.body == folder.read_json(rel) else f"{platform_id}/contracts/{spec.name}/{rel}"
+                    if not strict or cat.is_valid(event.schema_id, ex.body, strict=True):
+                        found.append((path, ex.body))
+                if found:
+                    out[(platform_id, spec.name, name)] = found
+    return out
+
+
+def index(cat: catalog.Catalog, strict: bool = False,
+          listed: dict[tuple[str, str, str], list[tuple[str, Any]]] | None = None) -> dict[str, Any]:
+    """Platforms, their contracts, each contract's events with their schema ``$id`` s and, for the events that
+    have any, the paths of the examples that validate against that schema (:func:`examples`)."""
+    listed = examples(cat, strict) if listed is None else listed
     platforms = {}
     for platform_id in cat.ids:
         plat = cat.platform(platform_id)
         platforms[platform_id] = {
             "name": plat.name, "kind": plat.kind, "profile": f"{platform_id}/profile.json",
             "contracts": {c.name: {"title": c.title, "based_on": c.based_on,
-                                   "events": {name: e.schema_id for name, e in c.events.items()}}
+                                   "events": {name: e.schema_id for name, e in c.events.items()},
+                                   "examples": {name: [path for path, _ in listed[(platform_id, c.name, name)]]
+                                                for name in c.events if (platform_id, c.name, name) in listed}}
                           for c in plat.contracts},
         }
     return {"$id": f"{BASE_URI}catalog.json", "title": "hookproof schema catalog (generated)", "platforms": platforms}
@@ -54,7 +88,7 @@ def index(cat: catalog.Catalog) -> dict[str, Any]:
 
 def export(dest: Path, strict: bool = False) -> list[Path]:
     """Write the schema set under ``dest``; refuses to write over existing files."""
-    files = _files(catalog.active())
+    files = _files(catalog.active(), strict)
     if strict:
         files = _strict_files(files)
     return _write_new(dest, files)
