@@ -16,7 +16,7 @@ from typing import Any
 
 from hookproof import __version__
 from hookproof.bundle import Bundle, bundle
-from hookproof.contract import Contract, HmacSignature, SharedSecret, StandardWebhooks
+from hookproof.contract import Contract, Example, HmacSignature, SharedSecret, StandardWebhooks
 
 OPENAPI_VERSION = "3.1.0"
 ASYNCAPI_VERSION = "3.0.0"
@@ -63,10 +63,31 @@ def _headers(spec: Contract, event: str) -> dict[str, str]:
     return headers
 
 
-def _examples(spec: Contract, event: str) -> dict[str, Any]:
-    return {re.sub(r"[^A-Za-z0-9._-]+", "_", ex.file.rsplit("/", 1)[-1].removesuffix(".json")) or f"example{n}":
-            {"summary": str(ex.source)[:200], "value": ex.body}
-            for n, ex in enumerate(spec.event(event).examples)}
+def _example_name(ex: Example, n: int) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ex.file.rsplit("/", 1)[-1].removesuffix(".json")) or f"example{n}"
+
+
+def _examples(spec: Contract, event: str, strict: bool = False) -> dict[str, Any]:
+    """The event's documented examples, by name; ``strict``: only those its strict schema accepts, since a
+    later contract's examples show properties its schemas, written from the base document, do not list
+    (docs/decisions.md#strict-variant), and an example its own schema rejects misleads every tool that reads it."""
+    return {_example_name(ex, n): {"summary": str(ex.source)[:200], "value": ex.body}
+            for n, ex in enumerate(spec.event(event).examples) if not strict or _strict_accepts(spec, event, ex)}
+
+
+def _strict_accepts(spec: Contract, event: str, ex: Example) -> bool:
+    from hookproof import catalog
+
+    return catalog.active().is_valid(spec.event(event).schema_id, ex.body, strict=True)
+
+
+def _left_out(spec: Contract, event: str, strict: bool) -> str:
+    """What an operation's description says of the examples a strict document leaves out, if any."""
+    names = [_example_name(ex, n) for n, ex in enumerate(spec.event(event).examples)
+             if strict and not _strict_accepts(spec, event, ex)]
+    return (f". Examples left out of this strict document: {', '.join(names)}; the strict schema, which closes the "
+            "base document's objects, rejects properties they show (hookproof decision strict-variant)."
+            if names else "")
 
 
 def openapi(spec: Contract, strict: bool = False) -> dict[str, Any]:
@@ -84,11 +105,12 @@ def openapi(spec: Contract, strict: bool = False) -> dict[str, Any]:
     if spec.registration is not None:
         reg = spec.registration
         operation = {
-            "operationId": "registerWebhooks", "summary": f"{reg.method} {reg.path}", "description": str(reg.source),
+            "operationId": "registerWebhooks", "summary": f"{reg.method} {reg.path}",
+            "description": f"{reg.source}{_left_out(spec, 'request', strict)}",
             "security": [{"apiKey": []}],
             "requestBody": {"required": True, "content": {reg.content_type: {
                 "schema": {"$ref": f"#/components/schemas/{found.events['request']}"},
-                "examples": _examples(spec, "request")}}},
+                "examples": _examples(spec, "request", strict)}}},
             "responses": {"200": {"description": "the stored settings", "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{found.events['response']}"}}}},
                 "401": {"description": "no API key"}, "403": {"description": "a wrong API key"},
@@ -106,13 +128,13 @@ def openapi(spec: Contract, strict: bool = False) -> dict[str, Any]:
         operation = {
             "operationId": re.sub(r"[^A-Za-z0-9_]", "_", event),
             "summary": f"{spec.platform_name} sends {event}",
-            "description": f"Source: {spec.document}",
+            "description": f"Source: {spec.document}{_left_out(spec, event, strict)}",
             "parameters": [{"name": name, "in": "header", "required": True,
                             "schema": {"type": "string", "const": value}}
                            for name, value in _headers(spec, event).items()],
             "requestBody": {"required": True, "content": {spec.content_type: {
                 "schema": {"$ref": f"#/components/schemas/{def_name}"}, **(
-                    {"examples": _examples(spec, event)} if spec.event(event).examples else {})}}},
+                    {"examples": examples} if (examples := _examples(spec, event, strict)) else {})}}},
             "responses": {"2XX": {"description": "accepted (any 2XX ends the delivery)"},
                           "default": {"description": "refused; whether it is retried is the contract's retry policy"}},
         }
