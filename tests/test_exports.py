@@ -339,3 +339,20 @@ def test_catalog_lists_for_each_contract_event_the_examples_that_validate_agains
     assert json.loads((tmp_path / codewars[0]).read_text(encoding="utf-8"))["action"] == "rank_earned"
     doselect = listed["doselect"]["contracts"]["2019-09"]["examples"]["submission.submit"][0]
     assert json.loads((tmp_path / doselect).read_text(encoding="utf-8"))["meta"]["sender"] == "submission"
+
+
+def test_strict_export_copies_a_file_that_is_not_json_as_the_default_one_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``.json`` file no profile names (a draft example) is copied as it is by the default export; the strict
+    one stopped on it with a JSONDecodeError traceback."""
+    from tests import sixth_platform
+
+    folder = sixth_platform.write(tmp_path / "company-schemas")
+    (folder / "acme" / "examples" / "draft.json").write_text("{oops", encoding="utf-8")
+    try:
+        for variant in ([], ["--strict"]):
+            out = tmp_path / f"out{len(variant)}"
+            assert cli.main(["export", "--schemas", str(folder), *variant, str(out)]) == 0, capsys.readouterr().err
+            assert (out / "acme" / "examples" / "draft.json").read_text(encoding="utf-8") == "{oops"
+    finally:
+        catalog.configure([])

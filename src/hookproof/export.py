@@ -110,7 +110,7 @@ def _strict_files(files: dict[str, str]) -> dict[str, str]:
     the default file's ``$id`` with other content, and no prefix of some other scheme (``urn:``, ``tag:``) can be
     moved the same way. The path is unique within the set and mirrors the layout, so built-in files keep
     exactly the ``$id`` s and relative ``$ref`` s they had."""
-    docs = {rel: json.loads(text) for rel, text in files.items() if rel.endswith(".json")}
+    docs = {rel: doc for rel, text in files.items() if rel.endswith(".json") and (doc := _json(text)) is not _NOT_JSON}
     moved = {_default_uri(rel, doc): STRICT_BASE_URI + rel for rel, doc in docs.items()}
     out = dict(files)
     for rel, doc in docs.items():
@@ -127,6 +127,19 @@ def _strict_files(files: dict[str, str]) -> dict[str, str]:
             doc = _moved_ids(doc, moved)
         out[rel] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     return out
+
+
+_NOT_JSON = object()
+
+
+def _json(text: str) -> Any:
+    """``text`` as JSON, or ``_NOT_JSON``: a ``.json`` file of a user's folder that the catalog never reads (an
+    example no profile names) may be anything, and the default export copies it as it is; the strict one then
+    does the same rather than stop with a traceback."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _moved_refs(node: Any, base: str, strict_base: str, moved: dict[str, str]) -> Any:
