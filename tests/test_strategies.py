@@ -277,18 +277,18 @@ def test_with_examples_below_given_and_by_keyword() -> None:
 # --- the compiler ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("schema", [
-    {"type": "string", "minLength": 2},
+    {"type": "string", "not": {"const": ""}},
     {"type": "string", "format": "uri", "pattern": "^https:"},
     {"type": "string", "pattern": "(unclosed"},
     {"type": "string", "format": "ipv4"},
     {"type": "object", "additionalProperties": {"type": "string"}},
     {"$ref": "https://hookproof.dev/schemas/doselect/common.json#/$defs/timestamp", "type": "string"},
-    {"oneOf": [{"type": "string"}]},
+    {"oneOf": [{"type": "string"}], "allOf": [{"type": "string"}]},
     {"properties": {"a": {"type": "string"}}},
     {"$defs": {"n": {"type": "object", "required": ["n"], "properties": {"n": {"$ref": "#/$defs/n"}}}},
      "$ref": "#/$defs/n"},
-], ids=["minLength", "pattern-beside-format", "bad-pattern", "unknown-format", "schema-additionalProperties",
-        "ref-beside-type", "oneOf",
+], ids=["not", "pattern-beside-format", "bad-pattern", "unknown-format", "schema-additionalProperties",
+        "ref-beside-type", "oneOf-beside-allOf",
         "properties-without-type", "required-recursion"])
 def test_unsupported_schemas_fail_at_compile_time(schema: dict[str, Any]) -> None:
     with pytest.raises(strategies.UnsupportedSchema):
@@ -307,7 +307,7 @@ def test_a_pattern_generates_matching_strings_and_breaks_with_others() -> None:
 
 def test_unsupported_schema_parts_are_not_remembered_half_parsed() -> None:
     """A $ref target whose schema is refused stays refused the next time, instead of generating `{}`."""
-    schema = {"$defs": {"bad": {"type": "string", "minLength": 2}},
+    schema = {"$defs": {"bad": {"type": "string", "not": {"const": ""}}},
               "type": "object", "required": ["a"], "properties": {"a": {"$ref": "#/$defs/bad"}},
               "additionalProperties": True}
     parser = schema_graph.Parser(catalog.active().registry().with_resource(
