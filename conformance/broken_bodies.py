@@ -8,6 +8,7 @@ returned, so the label it carries (``"required: /meta/delivery_id"``) is the one
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,8 +21,21 @@ from hypothesis import strategies as st
 from hookproof import catalog, pointers
 from hookproof.catalog import FORMAT_CHECKER, Catalog
 from hookproof.conformance import values
-from hookproof.conformance.schema_graph import MISSING, Node, UnsupportedSchema, could_match, json_type, node_of
-from hookproof.conformance.strategies import body_strategy, event_names
+from hookproof.conformance.schema_graph import (
+    JSON_TYPES,
+    MISSING,
+    Node,
+    NumberRules,
+    UnsupportedSchema,
+    conforms,
+    container_failures,
+    could_match,
+    item_node,
+    json_type,
+    node_of,
+    scalar_failures,
+)
+from hookproof.conformance.strategies import body_strategy, event_names, node_strategy
 from hookproof.wire import Delivery, delivery_for
 
 
@@ -29,7 +43,7 @@ from hookproof.wire import Delivery, delivery_for
 class _Break:
     """One way to make a valid body invalid: replace (or, for `required`, delete) the value at ``path``."""
 
-    rule: str  # required, type, const, enum, format(<name>)
+    rule: str  # required, type, const, enum, format(<name>), or another keyword's name (minimum, oneOf, ...)
     path: tuple[str | int, ...]
     # What to put there, built only for the break that is drawn (a body has a dozen candidates, and building a
     # strategy costs more than drawing from one); None: delete the property.
@@ -120,15 +134,165 @@ def _breaks(node: Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterato
         matching = [b for b in node.any_of if could_match(b, value)]
         if len(matching) == 1:
             yield from _breaks(matching[0], value, path)
+    if node.numbers is not None and json_type(value) in ("integer", "number"):
+        yield from _number_breaks(node, value, path)
+    if isinstance(value, str) and node.has_lengths:
+        yield from _length_breaks(node, value, path)
+    if node.one_of:
+        yield from _one_of_breaks(node, value, path)
+        matching = [b for b in node.one_of if conforms(b, value)]
+        if len(matching) == 1:
+            yield from _breaks(matching[0], value, path)
     if isinstance(value, dict) and node.is_object:
         for name in node.required:
             yield _Break("required", (*path, name), None)
+        if node.has_object_rules:
+            yield from _object_breaks(node, value, path)
         for name, sub in node.properties.items():
             if name in value:
                 yield from _breaks(sub, value[name], (*path, name))
-    if isinstance(value, list) and node.items is not None:
+    if isinstance(value, list) and node.has_array_rules and node.is_array:
+        yield from _array_breaks(node, value, path)
+    if isinstance(value, list) and (node.items is not None or node.prefix):
         for index, item in enumerate(value[:2]):
-            yield from _breaks(node.items, item, (*path, index))
+            yield from _breaks(item_node(node, index), item, (*path, index))
+
+
+# -- the keywords beyond the built-in schemas': each break is a replacement that the node's own keywords
+# judge to fail that keyword alone (schema_graph.scalar_failures / container_failures); the validator then
+# confirms it for the whole body, as for every break.
+
+def _only(failures: Callable[[Node, Any], list[str]], node: Node, rule: str, candidates: list[Any]) -> list[Any]:
+    return [c for c in candidates if failures(node, c) == [rule]]
+
+
+def _as_json_number(value: float) -> int | float:
+    """An integral float as an int (``2`` rather than ``2.0``), so that an `integer` stays one for every
+    validator; within I-JSON's range only."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= values.SAFE_INT:
+        return int(value)
+    return value
+
+
+_RULE_FIELDS = {"minimum": "minimum", "exclusiveMinimum": "exclusive_minimum", "maximum": "maximum",
+                "exclusiveMaximum": "exclusive_maximum"}
+
+
+def _number_candidates(rules: NumberRules, value: float, rule: str) -> list[Any]:
+    """Numbers just past the bound ``rule`` names (Validation §6.2.2-§6.2.5), or half a step off a multiple
+    (§6.2.1: far from any multiple, so that no validator's float rounding calls it one)."""
+    if rule == "multipleOf":
+        step = rules.multiple_of or 1
+        base = round(value / step) * step
+        out = [base + step / 2, value + step / 2, step * 1.5]
+    else:
+        bound = getattr(rules, _RULE_FIELDS[rule])
+        step = rules.multiple_of or 1
+        if rule in ("minimum", "exclusiveMinimum"):
+            out = [bound, bound - 1, bound - 0.5, math.nextafter(bound, -math.inf), math.ceil(bound) - 1,
+                   (math.ceil(bound / step) - 1) * step]
+        else:
+            out = [bound, bound + 1, bound + 0.5, math.nextafter(bound, math.inf), math.floor(bound) + 1,
+                   (math.floor(bound / step) + 1) * step]
+    return [_as_json_number(c) for c in out if math.isfinite(c)]
+
+
+def _number_breaks(node: Node, value: Any, path: tuple[str | int, ...]) -> Iterator[_Break]:
+    rules = node.numbers
+    assert rules is not None
+    for rule, bound in (("minimum", rules.minimum), ("exclusiveMinimum", rules.exclusive_minimum),
+                        ("maximum", rules.maximum), ("exclusiveMaximum", rules.exclusive_maximum),
+                        ("multipleOf", rules.multiple_of)):
+        if bound is not None:
+            ok = _only(scalar_failures, node, rule, _number_candidates(rules, value, rule))
+            if ok:
+                yield _Break(rule, path, partial(st.sampled_from, ok))
+
+
+def _length_breaks(node: Node, value: str, path: tuple[str | int, ...]) -> Iterator[_Break]:
+    """One code point too few or too many (Validation §6.3.1-§6.3.2), astral ones among them: a receiver
+    counting UTF-16 units or bytes misjudges those."""
+    lo, hi = node.min_length, node.max_length
+    if lo > 0:
+        short = _only(scalar_failures, node, "minLength", [value[:lo - 1], "🙂" * (lo - 1), "x" * (lo - 1)])
+        if short:
+            yield _Break("minLength", path, partial(st.sampled_from, short))
+    if hi is not None:
+        more = hi + 1 - len(value)
+        long = _only(scalar_failures, node, "maxLength", [value + "🙂" * more, value + "x" * more, "🙂" * (hi + 1)])
+        if long:
+            yield _Break("maxLength", path, partial(st.sampled_from, long))
+
+
+def _array_breaks(node: Node, value: list[Any], path: tuple[str | int, ...]) -> Iterator[_Break]:
+    """Too few items (the first ``minItems - 1`` kept), too many (valid items added), a duplicate (item 1
+    made a copy of item 0, or a copy appended): Validation §6.4.1-§6.4.3."""
+    if node.min_items > 0:
+        fewer = _only(container_failures, node, "minItems", [value[:node.min_items - 1]])
+        if fewer:
+            yield _Break("minItems", path, partial(st.just, values.json_copy(fewer[0])))
+    if node.max_items is not None and 0 < node.max_items + 1 - len(value) <= 50:
+        more = [node_strategy(item_node(node, i)) for i in range(len(value), node.max_items + 1)]
+        yield _Break("maxItems", path, partial(_extended, value, tuple(more)))
+    if node.unique and value:
+        copies = [[*value[:1], values.json_copy(value[0]), *value[2:]], [*value, values.json_copy(value[0])]]
+        copies = [c for c in copies if conforms(item_node(node, 1), value[0])]
+        dup = _only(container_failures, node, "uniqueItems", copies)
+        if dup:
+            yield _Break("uniqueItems", path, partial(st.just, values.json_copy(dup[0])))
+
+
+def _extended(value: list[Any], more: tuple[st.SearchStrategy[Any], ...]) -> st.SearchStrategy[list[Any]]:
+    return st.tuples(*more).map(lambda extra: values.json_copy(value) + list(extra))
+
+
+def _object_breaks(node: Node, value: dict[str, Any], path: tuple[str | int, ...]) -> Iterator[_Break]:
+    """Too few properties (optional ones dropped), too many (undeclared ones added, where the object is
+    open), a dependent dropped while the property that requires it stays (Validation §6.5.1, §6.5.2, §6.5.4)."""
+    candidates: list[tuple[str, dict[str, Any]]] = []
+    if node.min_properties > 0:
+        optional = [k for k in value if k not in node.required]
+        keep = len(value) - (node.min_properties - 1)
+        if 0 < keep <= len(optional):
+            dropped = set(optional[-keep:])
+            candidates.append(("minProperties", {k: v for k, v in value.items() if k not in dropped}))
+    if node.max_properties is not None and node.additional:
+        fillers = [f"x_extra_{i}" for i in range(node.max_properties + 1) if f"x_extra_{i}" not in node.properties]
+        more = {**value, **dict.fromkeys(fillers[:max(0, node.max_properties + 1 - len(value))])}
+        candidates.append(("maxProperties", more))
+    for trigger, names in node.dependent.items():
+        for name in names if trigger in value else ():
+            if name in value and name not in node.required:
+                candidates.append(("dependentRequired", {k: v for k, v in value.items() if k != name}))
+    for rule, changed in candidates:
+        if container_failures(node, changed) == [rule]:
+            yield _Break(rule, path, partial(st.just, values.json_copy(changed)))
+
+
+def _one_of_breaks(node: Node, value: Any, path: tuple[str | int, ...]) -> Iterator[_Break]:
+    """A value no branch accepts (a type none allows), or one two accept (another branch's value, merged
+    into this one where both are objects): Core 2020-12 §10.2.1.3."""
+    types = [t for b in node.one_of for t in (_settled(b).types or JSON_TYPES)]
+    if set(types) | {"integer"} != set(JSON_TYPES) | {"integer"} and node.types is None:
+        yield _Break("oneOf", path, partial(_wrong_type, tuple(dict.fromkeys(types))))
+    others = [b for b in node.one_of if not conforms(b, value)]
+    if others:
+        yield _Break("oneOf", path, partial(_in_two_branches, value, others[0]))
+
+
+def _settled(node: Node) -> Node:
+    while node.ref is not None:
+        node = node.ref
+    return node
+
+
+def _in_two_branches(value: Any, other: Node) -> st.SearchStrategy[Any]:
+    def both(theirs: Any) -> Any:
+        if isinstance(value, dict) and isinstance(theirs, dict):
+            return {**theirs, **values.json_copy(value)}
+        return theirs
+
+    return node_strategy(other).map(both)
 
 
 def _apply(body: Any, brk: _Break, replacement: Any) -> Any:
@@ -183,7 +347,9 @@ def _names(error: Any, rule: str, fmt: str | None, pointer: str) -> bool:
     return any(_names(sub, rule, fmt, pointer) for sub in error.context or ())
 
 
-_KIND_ORDER = ("required", "format", "pattern", "enum", "const", "type")
+_KIND_ORDER = ("required", "format", "pattern", "enum", "const", "minimum", "exclusiveMinimum", "maximum",
+               "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems",
+               "minProperties", "maxProperties", "dependentRequired", "oneOf", "type")
 
 
 def _in_drawn_order(draw: st.DrawFn, candidates: list[_Break]) -> list[_Break]:
@@ -242,8 +408,11 @@ def invalid_events(platform: str, event: str | None = None, *,
                    contract: str | None = None) -> st.SearchStrategy[Delivery]:
     """Deliveries that break exactly one rule of their event's schema, named in ``Delivery.breaks``.
 
-    Labels read ``"<rule>: <JSON pointer>"``, the rule being ``required``, ``type``, ``const``, ``enum`` or
-    ``format(<name>)`` (e.g. ``"required: /meta/delivery_id"``; the whole body is ``/``). Every delivery is
+    Labels read ``"<rule>: <JSON pointer>"``, the rule being ``required``, ``type``, ``const``, ``enum``,
+    ``format(<name>)``, ``pattern`` or, where a schema uses them, ``minimum``, ``exclusiveMinimum``,
+    ``maximum``, ``exclusiveMaximum``, ``multipleOf``, ``minLength``, ``maxLength``, ``minItems``,
+    ``maxItems``, ``uniqueItems``, ``minProperties``, ``maxProperties``, ``dependentRequired`` or ``oneOf``
+    (e.g. ``"required: /meta/delivery_id"``; the whole body is ``/``). Every delivery is
     checked against the validator before it is returned, so the label is the reason it fails. Breaking a
     ``const`` on an event-name field makes the body name another (or no) event; the headers stay those of
     the event it was generated for.
