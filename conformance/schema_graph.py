@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cache
@@ -245,11 +246,11 @@ class Parser:
         if "oneOf" in schema and set(schema) & ASSERTIONS != {"oneOf"}:
             self._fill_one_of_with_siblings(node, schema, base, branch)
             return
-        self._fill_own(node, schema, base)
+        self._fill_own(node, schema, base, branch)
         if not branch:
             check_typed(node)
 
-    def _fill_own(self, node: Node, schema: dict[str, Any], base: str) -> None:
+    def _fill_own(self, node: Node, schema: dict[str, Any], base: str, branch: bool = False) -> None:
         where = node.where
         node.types = _types(schema, where)
         node.const = schema.get("const", MISSING)
@@ -258,16 +259,18 @@ class Parser:
         node.pattern = _pattern(schema, where, node.format)
         node.numbers = _numbers(schema, where)
         node.min_length, node.max_length = _bounds(schema, "minLength", "maxLength", where)
-        node.any_of = self._branches(schema, "anyOf", base, where)
-        node.one_of = self._branches(schema, "oneOf", base, where)
+        node.any_of = self._branches(schema, "anyOf", base, where, branch)
+        node.one_of = self._branches(schema, "oneOf", base, where, branch)
         self._fill_object(node, schema, base)
         self._fill_array(node, schema, base)
 
-    def _branches(self, schema: dict[str, Any], keyword: str, base: str, where: str) -> tuple[Node, ...]:
+    def _branches(self, schema: dict[str, Any], keyword: str, base: str, where: str,
+                  branch: bool) -> tuple[Node, ...]:
+        """A combinator's branches; those of a node that is itself a branch are typed once merged."""
         subs = schema.get(keyword, [])
         if not isinstance(subs, list) or (keyword in schema and not subs):
             raise UnsupportedSchema(f"{where}: `{keyword}` must be a non-empty list of schemas")
-        return tuple(self._parse(sub, base, f"{where}/{keyword}/{i}") for i, sub in enumerate(subs))
+        return tuple(self._parse(sub, base, f"{where}/{keyword}/{i}", branch=branch) for i, sub in enumerate(subs))
 
     def _fill_all_of(self, node: Node, schema: dict[str, Any], base: str, branch: bool) -> None:
         """``allOf`` (JSON Schema Core 2020-12 §10.2.1.1): the node is its branches and its own other keywords
@@ -278,7 +281,7 @@ class Parser:
         parts = [self._parse(sub, base, f"{node.where}/allOf/{i}", branch=True) for i, sub in enumerate(subs)]
         own = {k: v for k, v in schema.items() if k != "allOf"}
         parts.insert(0, self._parse(own, base, node.where, branch=True))
-        _adopt(node, merge([self._settled(p) for p in parts], node.where))
+        _adopt(node, merge(parts, node.where, self._settled))
         if not branch:
             check_typed(node)
 
@@ -290,12 +293,11 @@ class Parser:
         subs = schema["oneOf"]
         if not isinstance(subs, list) or not subs:
             raise UnsupportedSchema(f"{node.where}: `oneOf` must be a non-empty list of schemas")
-        siblings = merge([node], node.where)  # the node itself, before its branches are added
+        siblings = _copy(node)  # the node itself, before its branches are added
         merged = []
         for i, sub in enumerate(subs):
             where = f"{node.where}/oneOf/{i}"
-            part = self._settled(self._parse(sub, base, where, branch=True))
-            one = merge([siblings, part], where)
+            one = merge([siblings, self._parse(sub, base, where, branch=True)], where, self._settled)
             check_typed(one)
             merged.append(one)
         node.one_of = tuple(merged)
@@ -344,14 +346,23 @@ def check_typed(node: Node) -> None:
     """Object or array keywords need a `type`: without one, a value of another type would meet them
     vacuously, and generating "any value" would never exercise them."""
     structural = (node.properties or node.required or node.items or node.has_array_rules or node.has_object_rules)
-    if node.types is None and structural:
+    if node.ref is None and node.types is None and structural:
         raise UnsupportedSchema(f"{node.where}: object or array keywords without `type`; state the type")
+    for branch in (*node.any_of, *node.one_of):
+        check_typed(branch)
 
 
 def _adopt(node: Node, merged: Node) -> None:
     for slot in Node.__slots__:
         if slot != "where":
             setattr(node, slot, getattr(merged, slot))
+
+
+def _copy(node: Node, where: str | None = None) -> Node:
+    out = Node(node.where if where is None else where)
+    _adopt(out, node)
+    out.properties = dict(node.properties)
+    return out
 
 
 def _check_combinations(schema: dict[str, Any], where: str) -> None:
@@ -462,7 +473,7 @@ def _dependent_required(schema: dict[str, Any], where: str) -> dict[str, tuple[s
 # --------------------------------------------------------------------------------------------------------
 
 
-def merge(parts: list[Node], where: str) -> Node:
+def merge(parts: list[Node], where: str, settle: Callable[[Node], Node]) -> Node:
     """One node that accepts exactly the values every part accepts, or UnsupportedSchema naming ``where``.
 
     Exact merges only: types intersect, bounds take the tightest, ``required`` and ``dependentRequired``
@@ -470,15 +481,20 @@ def merge(parts: list[Node], where: str) -> Node:
     own names), ``uniqueItems`` if any part says so. Everything else (``const``/``enum``, ``format``,
     ``pattern``, ``multipleOf``, ``items``, ``prefixItems``, combinators) may come from one part only, or be
     the same in each: an intersection of two patterns or two branch lists is not something we generate.
+    One part's ``anyOf``/``oneOf`` is distributed over the others: each branch is merged with them.
+    ``settle`` follows a part's ``$ref`` (and refuses one whose target is still being parsed).
     """
-    parts = [p for p in parts if not _is_true(p)]
+    parts = [p for p in (settle(p) for p in parts) if not _is_true(p)]
     if not parts:
         return Node(where)
     if len(parts) == 1:
         return parts[0]
+    combined = [p for p in parts if p.any_of or p.one_of]
+    if combined:
+        return _distributed(parts, combined, where, settle)
     out = Node(where)
     out.types = _merged_types(parts, where)
-    for slot in ("const", "enum", "format", "pattern", "items", "any_of", "one_of", "prefix"):
+    for slot in ("const", "enum", "format", "pattern", "items", "prefix"):
         setattr(out, slot, _one_only(parts, slot, where))
     out.items_closed = any(p.items_closed for p in parts)
     out.numbers = _merged_numbers(parts, where)
@@ -488,13 +504,34 @@ def merge(parts: list[Node], where: str) -> Node:
     out.unique = any(p.unique for p in parts)
     out.required = tuple(dict.fromkeys(name for p in parts for name in p.required))
     out.dependent = _merged_dependent(parts)
-    _merge_properties(out, parts, where)
+    _merge_properties(out, parts, where, settle)
     if out.const is not MISSING or out.enum is not None:
         _check_scalar_only(out, where)
     return out
 
 
 _DEFAULTS = Node("")
+
+
+def _distributed(parts: list[Node], combined: list[Node], where: str, settle: Callable[[Node], Node]) -> Node:
+    """``A and (B1 or B2)`` as ``(A and B1) or (A and B2)``: exact for ``anyOf``, and for ``oneOf`` (a value
+    meeting A meets exactly one ``A and Bi`` when it meets exactly one Bi). One combinator only."""
+    part = combined[0]
+    if len(combined) > 1 or (part.any_of and part.one_of):
+        raise UnsupportedSchema(f"{where}: `anyOf`/`oneOf` in more than one `allOf` part is not supported")
+    bare = _copy(part)
+    bare.any_of = bare.one_of = ()
+    rest = merge([p for p in parts if p is not part] + [bare], where, settle)
+    keyword, branches = ("anyOf", part.any_of) if part.any_of else ("oneOf", part.one_of)
+    merged = tuple(merge([rest, b], f"{where}/{keyword}/{i}", settle) for i, b in enumerate(branches))
+    for branch in merged:
+        check_typed(branch)
+    out = _copy(rest, where)
+    if keyword == "anyOf":
+        out.any_of = merged
+    else:
+        out.one_of = merged
+    return out
 
 
 def _is_true(node: Node) -> bool:
@@ -562,7 +599,7 @@ def _merged_dependent(parts: list[Node]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _merge_properties(out: Node, parts: list[Node], where: str) -> None:
+def _merge_properties(out: Node, parts: list[Node], where: str, settle: Callable[[Node], Node]) -> None:
     closed = [p for p in parts if not p.additional]
     names = list(dict.fromkeys(name for p in parts for name in p.properties))
     if closed:
@@ -574,7 +611,7 @@ def _merge_properties(out: Node, parts: list[Node], where: str) -> None:
     out.additional = not closed
     for name in names:
         subs = [p.properties[name] for p in parts if name in p.properties]
-        out.properties[name] = subs[0] if len(subs) == 1 else merge(subs, f"{where}/properties/{name}")
+        out.properties[name] = subs[0] if len(subs) == 1 else merge(subs, f"{where}/properties/{name}", settle)
 
 
 def _check_scalar_only(node: Node, where: str) -> None:
