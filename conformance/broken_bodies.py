@@ -4,6 +4,12 @@ A broken body starts as a valid one (:mod:`hookproof.conformance.strategies`); o
 its kind first so that rare rules (a bad format, an enum) come about as often as the many ``type`` rules,
 and one replacement or deletion breaks it. The result is checked against the validator before it is
 returned, so the label it carries (``"required: /meta/delivery_id"``) is the one reason it fails.
+
+Besides ``required``, ``type``, ``const``, ``enum``, ``format`` and ``pattern``, every keyword the generator
+knows beyond the built-in schemas' can be broken alone (a number past a bound, a string a code point too
+long, a duplicate item, a value in two ``oneOf`` branches or none, ...: docs/decisions.md#own-schema-compiler).
+Their replacements are chosen so that the node's own keywords (:func:`schema_graph.scalar_failures`,
+:func:`schema_graph.container_failures`) fail that keyword only; the validator then confirms it for the body.
 """
 
 from __future__ import annotations

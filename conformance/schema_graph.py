@@ -20,7 +20,7 @@ invalid (docs/decisions.md#own-schema-compiler):
 for them means generating the complement or an intersection of schemas, which this compiler does not do.
 
 :func:`conforms` judges a value against a node with the same semantics; generation uses it where it must
-filter (``oneOf``, ``uniqueItems`` aside) and the one-rule breaker to find a change that breaks one rule only.
+filter (``oneOf``; the property counts) and the one-rule breaker to find a change that breaks one rule only.
 """
 
 from __future__ import annotations

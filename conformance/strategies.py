@@ -4,9 +4,14 @@ break exactly one named rule are :mod:`hookproof.conformance.broken_bodies`).
 The strategies are compiled from ``schemas/`` by a small compiler of our own rather than by
 hypothesis-jsonschema (docs/decisions.md#own-schema-compiler): that library fails on the Hypothesis we
 ship, re-processes sub-schemas for every example (about 30 payloads/s on a DoSelect event) and knows no
-``uuid`` format. Our schemas use a dozen keywords; the parser and the compiler know exactly those and raise
-:class:`~hookproof.conformance.schema_graph.UnsupportedSchema` for anything else, so a new platform's schema
-that needs more fails loudly instead of producing deliveries that are silently invalid.
+``uuid`` format. The parser and the compiler know exactly the keywords
+:mod:`hookproof.conformance.schema_graph` lists (the built-in schemas' dozen, and the number, length, count,
+``uniqueItems``, ``prefixItems``, ``dependentRequired``, ``oneOf`` and mergeable ``allOf`` keywords a
+company's own schema commonly adds) and raise :class:`~hookproof.conformance.schema_graph.UnsupportedSchema`
+for anything else, or for a combination they cannot generate faithfully, so a new platform's schema that
+needs more fails loudly instead of producing deliveries that are silently invalid. A keyword's builder is
+used only where the keyword is present: the built-in schemas, which use none of the later ones, pay nothing
+for them.
 
 Each schema is parsed once into a graph of nodes (:mod:`hookproof.conformance.schema_graph`) and compiled
 once per ``($id, extras)`` into a builder (:class:`_Compiled`).
