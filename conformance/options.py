@@ -403,6 +403,9 @@ def build_config(config: pytest.Config) -> RunConfig:
     try:
         if run.schemas:
             catalog.configure(run.schemas)
+        from hookproof.folder_checks import check_user_folders
+
+        check_user_folders(catalog.active())
         known = catalog.platforms()
         if run.platform is not None and run.platform not in known:
             raise usage_error(f"unknown --hookproof-platform {run.platform!r}; known platforms: {', '.join(known)}")
@@ -430,4 +433,12 @@ def build_config(config: pytest.Config) -> RunConfig:
                           "--hookproof-api-key")
     if run.sender_cmd and kind == "registration_api":
         raise usage_error(f"--hookproof-sender-cmd checks webhook senders; {run.platform} is a registration API")
+    drawn = [pid for pid, folder in catalog.active().folders.platforms.items()
+             if folder.origin != "built-in" and run.platform in (None, pid) and catalog.platform(pid).kind == "webhook"]
+    if drawn:  # a user's platform: can the run draw its deliveries? (the built-in ones are the tests' to check)
+        from hookproof.conformance.generatable import undrawable
+
+        why = undrawable(drawn)
+        if why:
+            raise usage_error(why)
     return run

@@ -69,8 +69,10 @@ def _configure(args: argparse.Namespace) -> None:
     if any(not folder.strip() for folder in args.schemas):  # an unset variable, never "no folder of mine"
         raise InputError("--schemas is empty: give a folder of platforms, or leave the option out (default: "
                          "$HOOKPROOF_SCHEMAS)")
+    from hookproof.folder_checks import check_user_folders
+
     try:
-        catalog.configure(args.schemas or None)
+        check_user_folders(catalog.configure(args.schemas or None))
     except CatalogError as exc:
         raise InputError(str(exc)) from None
 
@@ -308,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"validate": cmd_validate, "list": cmd_list, "export": cmd_export, **live_commands}
         return commands[args.command](args)
-    except InputError as exc:
+    except (InputError, CatalogError) as exc:  # a catalog fault met past a command's own checks is bad input too
         print(f"hookproof: {redact.text(str(exc))}", file=sys.stderr)
         return 2
 

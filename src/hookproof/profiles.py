@@ -146,6 +146,8 @@ class _Reader:
             doc = self.folder.read_json(rel)
             if isinstance(doc, (dict, bool)):
                 uri = self.folder.uri(rel, doc)
+                if isinstance(doc, dict) and "$id" not in doc:  # given, so that every engine resolves its $ref s
+                    doc = {"$id": uri, **doc}  # against the URI its path mirrors (jsonschema-rs has no other base)
                 self.schemas[uri] = doc
                 self.uri_by_path[rel] = uri
 
@@ -282,6 +284,8 @@ class _Reader:
         base_name = base_raw["name"]
         base_events = {name: self.event(base_name, name, entry, f"/contract/events/{name}")
                        for name, entry in base_raw["events"].items()}
+        if self.kind == "webhook" and not base_events:  # every check sends some event: with none, nothing is checked
+            raise ProfileError(f"{self.where}: /contract/events: a webhook platform names at least one event")
         contracts = [self.contract(base_raw, base_events, "/contract", None, {})]
         raws = {base_name: base_raw}
         for n, later in enumerate(self.raw.get("later_contracts", [])):
