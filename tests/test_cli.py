@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,16 +79,20 @@ def test_standard_input_is_read_with_dash() -> None:
         (["--platform", "doselect", "VERBATIM"], "not JSON: Expecting value at line 3"),
         (["--platform", "doselect", "BINARY"], "not UTF-8 text"),
         (["--platform", "doselect", "DEEP"], "JSON nested too deeply to read"),
+        (["--platform", "doselect", "FIFO"], "fifo: not a regular file (a device or a pipe)"),  # never read: no hang
+        (["--platform", "doselect", "/dev/null"], "/dev/null: not a regular file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe{}")
     (tmp_path / "deep.json").write_bytes(b"[" * 100_000)
+    os.mkfifo(tmp_path / "fifo")
     args = [
         {
             "VERBATIM": str(ROOT / "doselect/examples/verbatim/solution.submit.txt"),
             "BINARY": str(tmp_path / "bin.json"),
             "DEEP": str(tmp_path / "deep.json"),
+            "FIFO": str(tmp_path / "fifo"),
         }.get(a, a)
         for a in args
     ]
@@ -95,6 +100,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_strict_validation_of_a_deeply_nested_body_is_a_verdict() -> None:
+    from hookproof import validation
+
+    body = json.loads((ROOT / "doselect/examples/solution.submit.json").read_text())
+    deep: list[object] = []
+    for _ in range(sys.getrecursionlimit() * 2):  # deeper than jsonschema (and repr) can recurse
+        deep = [deep]
+    problems = validation.check_instance("https://hookproof.dev/schemas/doselect/events/solution.submit.json",
+                                         {**body, "deep": deep}, strict=True)
+    assert [p.message for p in problems] == ["does not conform; it is nested too deeply for the problems to be listed"]
 
 
 def test_list_names_every_platform() -> None:

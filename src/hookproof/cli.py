@@ -39,7 +39,8 @@ def _read_bytes(path: str) -> bytes:
     else:
         file = Path(path)
         if not file.is_file():
-            raise InputError(f"{path}: no such file")
+            kind = "no such file" if not file.exists() else "not a regular file (a device or a pipe)"
+            raise InputError(f"{path}: {kind}; give the body as a file, or '-' for standard input")
         if file.stat().st_size > MAX_FILE_BYTES:
             raise InputError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
         data = file.read_bytes()

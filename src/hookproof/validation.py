@@ -111,8 +111,12 @@ def check_instance(schema_id: str, instance: Any, strict: bool = False) -> list[
         return []
     top = cat.schema(schema_id)
     fallback = top.get("$comment", schema_id) if isinstance(top, dict) else schema_id
-    errors = sorted(cat.validator(schema_id, strict).iter_errors(instance),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    try:
+        errors = sorted(cat.validator(schema_id, strict).iter_errors(instance),
+                        key=lambda e: list(map(str, e.absolute_path)))
+    except RecursionError:  # jsonschema recurses per level where jsonschema-rs, which gave the verdict, did not
+        return [Problem("", "does not conform; it is nested too deeply for the problems to be listed",
+                        "a body nested less deeply", str(fallback))]
     return [problem_of(e, fallback) for e in errors]
 
 

@@ -31,6 +31,8 @@ def is_recorded(path: str) -> bool:
     if path == "-":
         return False
     file = Path(path)
+    if file.exists() and not file.is_dir() and not file.is_file():  # a pipe or a device: reading it to sniff would
+        return False  # wait on it (a FIFO no one writes) or eat what validate then reads; _read_bytes refuses it
     if file.is_dir() or looks_like_recording(file):
         return True
     try:
