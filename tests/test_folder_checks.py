@@ -35,11 +35,12 @@ def _set(*pairs: tuple[str, Any]) -> Callable[[Any], Any]:
             *parents, last = pointer.strip("/").split("/")
             node = doc
             for key in parents:
-                node = node[key]
+                node = node[int(key)] if isinstance(node, list) else node[key]
+            index = int(last) if isinstance(node, list) else last
             if value is None:
-                del node[last]
+                del node[index]
             else:
-                node[last] = value
+                node[index] = value
         return doc
 
     return change
@@ -57,6 +58,14 @@ MISTAKES: dict[str, tuple[Mutation, str]] = {
     "a profile key misspelt": (_edit("profile.json", lambda d: {**d, "contract": {
         **{k: v for k, v in d["contract"].items() if k != "events"}, "evnets": d["contract"]["events"]}}),
         "acme/profile.json: /contract: 'events' is a required property"),
+    # Within the profile schema's choices (retry documented or assumed; auth by scheme), the branch meant is named.
+    "a retry count as text": (_edit("profile.json", _set(("/contract/retry/max_tries", "3"))),
+                              "acme/profile.json: /contract/retry/max_tries: '3' is not of type 'integer'"),
+    "a retry without its source": (_edit("profile.json", _set(("/contract/retry/source", None))),
+                                   "acme/profile.json: /contract/retry: 'source' is a required property"),
+    "an auth key misspelt": (_edit("profile.json", _set(("/contract/auth/0/prefx", "sha256="))),
+                             "acme/profile.json: /contract/auth/0: Additional properties are not allowed ('prefx' was "
+                             "unexpected)"),
     "no events": (_edit("profile.json", _set(("/contract/events", {}))),
                   "acme/profile.json: /contract/events: a webhook platform names at least one event"),
     "an example its schema rejects": (_edit("examples/result.scored.json", _set(("/score", "high"))),

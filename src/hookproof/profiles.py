@@ -91,8 +91,37 @@ def check_profile(raw: Any, where: str) -> None:
     specific = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
     error = best_match(specific)
     if error is not None:
+        error = _pertinent(error)
         at = pointers.from_path(error.absolute_path) or "/"
         raise ProfileError(f"{where}: {at}: {error.message[:300]}")
+
+
+def _pertinent(error: Any) -> Any:
+    """Within a ``oneOf`` or ``anyOf``, the error of the one branch the value meant: each branch of the profile
+    schema's choices is told by a ``const`` (``documented``, ``scheme``) or by a type, so a branch whose own
+    ``const`` or type fails was not meant. ``best_match`` alone named the deepest error of any branch: a
+    ``max_tries`` of ``"2"`` read "/contract/retry/documented: False was expected"."""
+    from jsonschema.exceptions import best_match
+
+    above = None  # the choice already settled: look below it only
+    while True:
+        choice = error if error.validator in ("oneOf", "anyOf") and error.context else None
+        node = error
+        while node.parent is not None and node.parent is not above:
+            node = node.parent
+            if node.validator in ("oneOf", "anyOf"):
+                choice = node  # the outermost one still open
+        if choice is None:
+            return error
+        branches: dict[Any, list[Any]] = {}
+        for sub in choice.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        meant = [errors for errors in branches.values()
+                 if not any((e.validator == "const" and len(e.relative_path) == 1)
+                            or (e.validator == "type" and not e.relative_path) for e in errors)]
+        if len(meant) != 1:
+            return error
+        error, above = best_match(meant[0]), choice
 
 
 class LoadedPlatform(NamedTuple):
