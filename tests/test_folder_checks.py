@@ -66,6 +66,9 @@ MISTAKES: dict[str, tuple[Mutation, str]] = {
     "an auth key misspelt": (_edit("profile.json", _set(("/contract/auth/0/prefx", "sha256="))),
                              "acme/profile.json: /contract/auth/0: Additional properties are not allowed ('prefx' was "
                              "unexpected)"),
+    "a schema outside the platform's folder": (
+        _edit("profile.json", _set(("/contract/events/result.scored/schema", "../other/events/result.scored.json"))),
+        "schema file '../other/events/result.scored.json' is outside the platform's folder"),
     "no events": (_edit("profile.json", _set(("/contract/events", {}))),
                   "acme/profile.json: /contract/events: a webhook platform names at least one event"),
     "an example its schema rejects": (_edit("examples/result.scored.json", _set(("/score", "high"))),

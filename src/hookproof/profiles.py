@@ -182,7 +182,10 @@ class _Reader:
 
     def schema_uri(self, relpath: str, at: str) -> str:
         if relpath not in self.uri_by_path:
-            raise ProfileError(f"{self.where}: {at}: schema file {relpath!r} does not exist")
+            outside = relpath.startswith("/") or ".." in relpath.split("/")
+            raise ProfileError(f"{self.where}: {at}: schema file {relpath!r} "
+                               + ("is outside the platform's folder (a path relative to it, without '..')" if outside
+                                  else "does not exist"))
         return self.uri_by_path[relpath]
 
     # -- pieces -----------------------------------------------------------------------------------------
