@@ -306,3 +306,24 @@ def test_a_2xx_to_malformed_json_and_a_2xx_to_a_forgery_are_two_causes() -> None
     assert "sent malformed JSON; the target answered 200" in malformed.value.summary
     assert forged.value.event == malformed.value.event, "the forgery's fault is reported on the same event too"
     assert "DoSelect-Webhook-Signature; the target answered 200" in forged.value.summary
+
+
+def test_a_failure_file_records_a_non_ascii_secret_as_the_valid_one_it_was() -> None:
+    """The failure file says how the request was authenticated, so that a replay signs it the same way: a
+    secret sent as UTF-8 was read back as the str sent, judged "wrong", and a fixed receiver replayed as failing."""
+    secret = "p@ss/wörd+=Tok3n"
+
+    class Answers500(Receiver):
+        def handle(self, request: Request) -> Response:
+            request.get_data()
+            return Response("{}", status=500, mimetype="application/json")
+
+    session = HttpSession(5.0)
+    with serving(Answers500()) as base:
+        try:
+            ctx = ReceiverContext(lambda platform: f"{base}/{platform}", session, secret, examples=1)
+            with pytest.raises(CheckFailure) as failure:
+                receiver_checks.documented_examples(ctx, "codewars")
+        finally:
+            session.close()
+    assert {r.auth for r in failure.value.recordings} == {"valid"}
