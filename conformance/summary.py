@@ -160,9 +160,10 @@ class SummaryReporter:
             for title in because if isinstance(because, list) else ():
                 self.causes.setdefault(str(title), []).append(f"{role} {name}")
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         if not self.counts:
             return
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED  # what did not run is not a pass
         run, write = self.run, terminalreporter.write_line
         generation = f"seed {run.seed}" if run.seed is not None else "derandomized (the same examples every run)"
         terminalreporter.section("hookproof conformance summary")
@@ -170,10 +171,15 @@ class SummaryReporter:
         write(f"generation: {run.examples} examples per event and check, {generation}")
         for (platform, role), counts in sorted(self.counts.items()):
             verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
-            if counts["skipped"] and not counts["failed"]:
+            if interrupted and not counts["failed"]:
+                verdict = "NOT JUDGED (the run was interrupted)"
+            elif counts["skipped"] and not counts["failed"]:
                 verdict += f" ({counts['skipped']} not checked, listed below)"
             write(f"  {platform:<10} {role:<12} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
                   f"{counts['skipped']:>3} not checked   {verdict}")
+        if interrupted:
+            write("the run was interrupted: the checks that did not run are not counted, and nothing above conforms "
+                  "until a whole run says so")
         if self.causes:
             write(f"root causes: {len(self.causes)}, each reported once, by the first check that met it")
             for title, kept in sorted(self.causes.items()):

@@ -134,3 +134,26 @@ def test_only_one_outcome_on_several_events_of_a_platform_is_grouped() -> None:
     assert same_on_many_events([*titles[:2], "[c] codewars e1: answered 400 to a valid delivery",
                                 "[d] doselect e2: answered 500 to a valid delivery"]) == []
     assert same_on_many_events([titles[0]] * 3) == []  # one event met three times is one event
+
+
+INTERRUPT_AFTER_TWO = """
+import pytest
+seen = []
+def pytest_runtest_setup(item):
+    seen.append(item.nodeid)
+    if len(seen) == 3:
+        raise KeyboardInterrupt  # as Ctrl-C after two checks
+"""
+
+
+def test_an_interrupted_run_conforms_nowhere(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(interrupter=INTERRUPT_AFTER_TWO)
+    with serving(Receiver(secrets={"codewars": SECRET})) as base:  # a process of its own: Ctrl-C ends that run
+        result = pytester.runpytest_subprocess(
+            *SUITE, "--target-url", f"{base}/codewars", "--hookproof-platform", "codewars", "--hookproof-examples", "5",
+            "--hookproof-secret", SECRET, "-k", "receiver", "-p", "no:randomly", "-p", "interrupter", timeout=120)
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, out[-1500:]
+    assert "codewars   receiver       2 passed    0 failed    0 not checked   NOT JUDGED (the run was interrupted)" \
+        in out, out[-1500:]
+    assert "CONFORMS" not in out and "the run was interrupted: the checks that did not run are not counted" in out
