@@ -327,3 +327,21 @@ def test_a_failure_file_records_a_non_ascii_secret_as_the_valid_one_it_was() -> 
         finally:
             session.close()
     assert {r.auth for r in failure.value.recordings} == {"valid"}
+
+
+class RedirectsWhatItRefuses(Receiver):
+    """Answers the reference's 4XX as a 302 to an error page: valid deliveries get their 2XX, so no_redirect,
+    which sends only valid ones, passes; a broken delivery is redirected, which no sender follows."""
+
+    def handle(self, request: Request) -> Response:
+        answer = super().handle(request)
+        if 400 <= answer.status_code < 500:
+            return Response("", status=302, headers={"Location": "/errors"})
+        return answer
+
+
+def test_broken_bodies_fails_a_redirect_of_what_the_receiver_refuses() -> None:
+    with target(app(RedirectsWhatItRefuses)) as ctx:
+        receiver_checks.no_redirect(ctx, "codewars")
+        with pytest.raises(CheckFailure, match="the target answered 302"):
+            receiver_checks.broken_bodies(ctx, "codewars")
