@@ -236,12 +236,13 @@ class OneLineUsage:
 def _number(opt: str, text: str | None, *, low: float, high: float, integer: bool = False) -> float | None:
     if text is None:
         return None
-    try:
-        value = float(int(text)) if integer else float(text)
+    try:  # a whole number stays an int: a seed past 2**53 read as a float was another seed than the one given
+        value: float = int(text) if integer else float(text)
     except ValueError:
         raise usage_error(f"{opt} {text!r} is not {'a whole number' if integer else 'a number'}") from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise usage_error(f"{opt} must be between {low:g} and {high:g}, not {text}")
+    if (not integer and not math.isfinite(value)) or not low <= value <= high:
+        shown = f"{int(low)} and {int(high)}" if integer else f"{low:g} and {high:g}"
+        raise usage_error(f"{opt} must be between {shown}, not {text}")
     return value
 
 

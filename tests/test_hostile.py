@@ -103,6 +103,8 @@ def test_a_dripping_receiver_costs_a_run_a_few_deadlines_not_minutes() -> None:
     (["--hookproof-sender-timeout", "nan"], "--hookproof-sender-timeout must be between"),
     (["--hookproof-examples", "100000000000"], "--hookproof-examples must be between 1 and 100000"),
     (["--hookproof-examples", "ten"], "--hookproof-examples 'ten' is not a whole number"),
+    (["--hookproof-seed", "-1"], "--hookproof-seed must be between 0 and 9223372036854775808, not -1"),
+    (["--hookproof-seed", "9" * 400], "--hookproof-seed must be between 0 and"),  # an int too large for a float
     (["--hookproof-secret", " padded "], "leading or trailing spaces"),
     (["--hookproof-platform", "xobin", "--target-url", "", "--hookproof-api-key", ""], "--target-url is empty"),
 ])
@@ -400,3 +402,10 @@ def _ppid_state(proc: Path) -> tuple[int, str]:
         return (0, "")
     fields = stat[stat.rfind(")") + 2:].split()
     return int(fields[1]), fields[0]
+
+
+def test_a_seed_past_a_doubles_precision_is_the_seed_given() -> None:
+    from hookproof.conformance.options import _number
+
+    given = 2**63 - 1  # a float would have made it 2**63: another seed, and a failure that does not reproduce
+    assert _number("--hookproof-seed", str(given), low=0, high=2**63, integer=True) == given
