@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 def _auth_mode(delivery: Delivery, exchange: Exchange, secret: str | None) -> AuthMode:
     """How the request was authenticated: a replay signs it again the same way (right, wrong, or not at all)."""
     schemes = delivery.spec.auth
-    # Read as a receiver reads them (PEP 3333: the bytes sent, as Latin-1), which verify_schemes expects: the
-    # values went out as UTF-8, so a non-ASCII secret read as the str sent was "wrong" and a replay failed.
-    sent = {name: value.encode("utf-8").decode("latin-1") for name, value in exchange.headers.items()}
+    sent = auth.as_received(exchange.headers)  # the text sent, read as the receiver read it
     present = [s for s in schemes if auth.present(s, sent)]
     if not present:
         return "none"

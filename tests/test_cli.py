@@ -387,3 +387,11 @@ def test_a_failures_folder_or_report_that_cannot_be_written_is_refused_before_an
 @pytest.mark.parametrize("option", ["--failures", "--report"])
 def test_a_failures_folder_or_report_in_folders_yet_to_be_made_is_taken(tmp_path: Path, option: str) -> None:
     assert main(["run", "--co", "--platform", "viasto", option, str(tmp_path / "new" / "deep" / "x")]) == 0
+
+
+@pytest.mark.parametrize(("given", "code"), [("wörd-secret", 0), ("wörd-secreT", 1)])
+def test_a_non_ascii_secret_typed_in_a_header_is_judged_as_sent(given: str, code: int,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    example = str(ROOT / "codewars/examples/user.rank_upgraded.json")
+    assert main(["validate", "--platform", "codewars", "--header", "X-Webhook-Event: user", "--header",
+                 f"X-Webhook-Secret: {given}", "--secret", "wörd-secret", example]) == code, capsys.readouterr().out

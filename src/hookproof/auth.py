@@ -32,6 +32,12 @@ def header_bytes(value: str) -> bytes:
     return value.encode("latin-1", errors="replace")
 
 
+def as_received(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as a sender writes them (text, sent as UTF-8) read as a receiver reads them (PEP 3333's Latin-1),
+    the form :func:`verify` takes: a non-ASCII secret, read back from the text it was sent as, was "wrong"."""
+    return {name: value.encode("utf-8").decode("latin-1") for name, value in headers.items()}
+
+
 def secret_bytes(secret: str) -> bytes:
     return secret.encode("utf-8")
 

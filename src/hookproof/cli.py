@@ -96,10 +96,12 @@ def _validate_secret(args: argparse.Namespace) -> str | None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from hookproof import validation
+    from hookproof.auth import as_received
     from hookproof.live.sniff import is_recorded
 
     _configure(args)
-    headers = dict(_parse_header(h) for h in args.header)
+    # Typed as text, sent as UTF-8: read as a receiver reads them, as a recorded request's headers are.
+    headers = as_received(dict(_parse_header(h) for h in args.header))
     secret = _validate_secret(args)
     redact.remember(secret)
     if is_recorded(args.file):  # a capture, a folder of them, or a raw HTTP request: headers included
