@@ -21,13 +21,17 @@ platform's schema rejects.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin
 
+from hookproof import pointers
 from hookproof.contract import ProfileError
 from hookproof.schema_store import DRAFT_2020_12
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
     from hookproof.catalog import Catalog
 
 # Keywords whose values are data, not schemas: a "$ref" inside an example or a const is not a reference.
@@ -77,16 +81,21 @@ def _files_by_id(cat: Catalog, user: list[str]) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def _check_schema(described: str, doc: Any) -> None:
+@cache
+def _meta_validator() -> Draft202012Validator:
+    """2020-12's meta-schema, compiled once for every file checked."""
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
-    from hookproof import pointers
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+def _check_schema(described: str, doc: Any) -> None:
+    from jsonschema.exceptions import best_match
 
     if isinstance(doc, dict) and "$schema" in doc and doc["$schema"] != DRAFT_2020_12:
         raise ProfileError(f"{described}: /$schema: {doc['$schema']!r} is not {DRAFT_2020_12}: hookproof's schemas "
                            "are JSON Schema 2020-12")
-    error = best_match(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(doc))
+    error = best_match(_meta_validator().iter_errors(doc))
     if error is not None:
         at = pointers.from_path(error.absolute_path) or "/"
         raise ProfileError(f"{described}: {at}: not a JSON Schema 2020-12 schema: {error.message[:200]}")
@@ -95,8 +104,6 @@ def _check_schema(described: str, doc: Any) -> None:
 def _refs(node: Any, base: str, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, str, str]]:
     """(pointer, $ref, the base URI it is resolved against) of every reference in a schema; a nested ``$id``
     moves the base, as JSON Schema 2020-12 section 8.2.1 says."""
-    from hookproof import pointers
-
     if isinstance(node, dict):
         if isinstance(node.get("$id"), str):
             base = urljoin(base, node["$id"])
@@ -130,8 +137,6 @@ def _examples_conform(cat: Catalog, pid: str) -> None:
                     continue
                 from jsonschema.exceptions import best_match
 
-                from hookproof import pointers
-
                 error = best_match(cat.validator(event.schema_id).iter_errors(example.body))
                 why = f"{pointers.from_path(error.absolute_path) or '/'}: {error.message[:200]}" if error else ""
                 shown = example.file if folder.origin == "built-in" else f"{folder.origin}/{example.file}"
@@ -161,8 +166,6 @@ def _names_agree(cat: Catalog, pid: str, files: dict[str, tuple[str, Any]]) -> N
 def _allowed_at(cat: Catalog, schema_id: str, pointer: str) -> list[Any] | None:
     """The values the schema allows at ``pointer`` (its ``const`` or ``enum``), following ``properties`` and
     ``$ref``; None where it names none there, or the way there is not a plain path of properties."""
-    from hookproof import pointers
-
     resolved = cat.registry().resolver().lookup(schema_id)
     node, resolver = resolved.contents, resolved.resolver
     for key in [*pointers.keys(pointer), None]:
