@@ -181,6 +181,7 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
     """A failure that shows what was sent, what came back, how to replay it, and the rule (``source``); it carries
     the request as a recording (with what a good receiver answers, ``expected``) for ``--hookproof-failures``."""
     spec = delivery.spec
+    due = expected or CHECKS[check].expects  # what a good receiver answers
     answered = f"status {exchange.status}" if exchange.status is not None else "no status"
     details = [
         f"sent: {exchange.method} {exchange.url}  ({len(exchange.body)} bytes"
@@ -194,10 +195,10 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
         details.append("hint: the target refused the delivery; if it requires a secret, pass --hookproof-secret")
     failure = CheckFailure(check, summary, platform=delivery.platform, event=delivery.event, details=details,
                            payload=exchange.body.decode("utf-8", errors="replace"),
-                           cause=cause_of(delivery, exchange, expected or CHECKS[check].expects),
+                           cause=cause_of(delivery, exchange, due),
                            source=str(source) if source else None,
                            replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers))
-    failure.recordings = (failure_files.recording_of(check, delivery, exchange, ctx, expected),)
+    failure.recordings = (failure_files.recording_of(check, delivery, exchange, ctx, due),)
     return failure
 
 
