@@ -22,8 +22,8 @@ import pytest
 
 OPTION = "--hookproof-report"
 SVG_WIDTH = 640
-STATUS_CLASS = {"passed": "pass", "failed": "fail", "skipped": "skip"}
-STATUS_TEXT = {"passed": "passed", "failed": "FAILED", "skipped": "not checked"}
+STATUS_CLASS = {"passed": "pass", "failed": "fail", "skipped": "skip", "unrun": "unrun"}
+STATUS_TEXT = {"passed": "passed", "failed": "FAILED", "skipped": "not checked", "unrun": "DID NOT RUN"}
 
 
 def add_option(group: Any) -> None:
@@ -82,23 +82,23 @@ class HtmlReport:
         self.outcomes.append(Outcome(*judged, report.outcome, str(props.get("hookproof_marker", "")), text,
                                      str(props.get("hookproof_rule", "")), str(props.get("hookproof_citation", ""))))
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if hasattr(session.config, "workerinput") or not self.outcomes:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from hookproof.conformance.plugin import CONFIG_KEY, SUMMARY_KEY
+
+        summary = session.config.stash.get(SUMMARY_KEY, None)
+        unrun = summary.did_not_run() if summary is not None else []
+        if hasattr(session.config, "workerinput") or not (self.outcomes or unrun):
             return
-        run = session.config.stash.get(_config_key(), None)
+        run = session.config.stash.get(CONFIG_KEY, None)
         target = run.shown_target if run is not None else ""
+        ended = "the run was interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "the run ended before them"
+        outcomes = self.outcomes + [Outcome(p, r, c, "unrun", text=ended) for p, r, c in unrun]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(render(self.outcomes, self.timelines, target), encoding="utf-8")
+        self.path.write_text(render(outcomes, self.timelines, target), encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.outcomes:
             terminalreporter.write_line(f"hookproof: report written to {self.path}")
-
-
-def _config_key() -> Any:
-    from hookproof.conformance.plugin import CONFIG_KEY
-
-    return CONFIG_KEY
 
 
 def _timeline(item: pytest.Item, platform: str) -> list[dict[str, Any]]:
@@ -121,7 +121,8 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 table.matrix th{font-size:12px;max-width:9em;overflow-wrap:anywhere;vertical-align:bottom}
 td.pass{background:#e3f6e3}td.fail{background:#f9d6d6;font-weight:bold}td.skip{background:#f3f0d9}
-td.none{background:#f6f6f6;color:#999}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:8px;max-height:24em;overflow:auto}
+td.none{background:#f6f6f6;color:#999}td.unrun{background:#fbe3c4;font-weight:bold}
+p.incomplete{background:#fbe3c4;padding:8px;font-weight:bold}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:8px;max-height:24em;overflow:auto}
 .case{margin:.6em 0}svg text{font:11px sans-serif}h2{margin-top:1.6em}
 """
 
@@ -153,7 +154,7 @@ def _matrix(outcomes: list[Outcome]) -> list[str]:
                     row.append("<td class='none'>-</td>")
                     continue
                 label = STATUS_TEXT.get(o.outcome, o.outcome)
-                if o.outcome != "passed":
+                if o.outcome in ("failed", "skipped"):  # listed below the matrix, with why
                     label = f"<a href='#{_e(_anchor(o))}'>{label}</a>"
                 row.append(f"<td class='{STATUS_CLASS.get(o.outcome, '')}' data-check='{_e(check)}' "
                            f"data-platform='{_e(platform)}' title='{_e(o.marker)}'>{label}</td>")
@@ -215,10 +216,15 @@ def render(outcomes: list[Outcome], timelines: dict[tuple[str, str], dict[str, A
     """The page, as text."""
     failed = [o for o in outcomes if o.outcome == "failed"]
     skipped = [o for o in outcomes if o.outcome == "skipped"]
+    unrun = [o for o in outcomes if o.outcome == "unrun"]
     counts = {k: sum(o.outcome == k for o in outcomes) for k in STATUS_TEXT}
     body = [f"<h1>hookproof conformance report</h1><p>target: {_e(target)}</p>",
             f"<p class='totals'>{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} not "
-            "checked</p>", *_matrix(outcomes)]
+            f"checked{f', {len(unrun)} did not run' if unrun else ''}</p>"]
+    if unrun:  # a run cut short conforms nowhere: what did not run has no verdict
+        body.append(f"<p class='incomplete'>This run is incomplete: {len(unrun)} check(s) did not run "
+                    f"({_e(unrun[0].text)}). Nothing here conforms until a whole run says so.</p>")
+    body += _matrix(outcomes)
     body += _timelines(timelines)  # before the failures: a glance at the tries often says what went wrong
     if failed:
         body.append("<h2>Failures</h2>")

@@ -78,9 +78,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if not hasattr(config, "workerinput"):  # the controller clears the folder once, before any worker writes
             clear(Path(run.failures))
         config.pluginmanager.register(FailureFiles(run.failures, run.target_url), "hookproof-failure-files")
-    from hookproof.conformance import html_report
+    from hookproof.conformance import html_report, junit_verdict
 
     html_report.configure(config)
+    junit_verdict.configure(config, reporter)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the conftests' session start, which may import what the children do

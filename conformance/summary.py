@@ -121,11 +121,21 @@ class SummaryReporter:
         self.not_checked: list[tuple[str, str, str, str]] = []  # platform, role, check, why
         self.causes: dict[str, list[str]] = {}  # a root cause's title -> the checks it kept from judging
         self.announced = False
+        self.planned: set[tuple[str, str, str]] = set()  # platform, role, check of every item the run collected
+        self.judged: set[tuple[str, str, str]] = set()
+
+    def did_not_run(self) -> list[tuple[str, str, str]]:
+        """(platform, role, check) of each check the run collected and never judged: Ctrl-C, ``-x`` or
+        ``--maxfail`` ended the run first. Not one of them may read as a pass (summary, JUnit, report)."""
+        return sorted(self.planned - self.judged)
 
     def _announce(self, config: pytest.Config, ids: list[str]) -> None:
         items = planned_items(ids)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if self.announced or not items or reporter is None:
+        if self.announced or not items:
+            return
+        self.planned = {(platform, role, check) for role, platform, check in items}
+        if reporter is None:
             return
         self.announced = True
         for line in plan_lines(self.run, items):
@@ -149,6 +159,7 @@ class SummaryReporter:
             return
         props = dict(report.user_properties)
         platform, role, name = judged
+        self.judged.add(judged)
         counts = self.counts.setdefault((platform, str(role)), {"passed": 0, "failed": 0, "skipped": 0})
         counts[report.outcome] = counts.get(report.outcome, 0) + 1
         found = props.get("hookproof_causes")
@@ -161,18 +172,25 @@ class SummaryReporter:
                 self.causes.setdefault(str(title), []).append(f"{role} {name}")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
-        if not self.counts:
+        if (not self.counts and not self.planned) or terminalreporter.config.option.collectonly:
             return
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED  # what did not run is not a pass
+        unrun: dict[tuple[str, str], list[str]] = {}
+        for platform, role, name in self.did_not_run():
+            unrun.setdefault((platform, role), []).append(name)
         run, write = self.run, terminalreporter.write_line
         generation = f"seed {run.seed}" if run.seed is not None else "derandomized (the same examples every run)"
         terminalreporter.section("hookproof conformance summary")
         write(f"target: {run.shown_target}")
         write(f"generation: {run.examples} examples per event and check, {generation}")
-        for (platform, role), counts in sorted(self.counts.items()):
+        empty = {"passed": 0, "failed": 0, "skipped": 0}
+        for platform, role in sorted(set(self.counts) | set(unrun)):
+            counts, missing = self.counts.get((platform, role), empty), len(unrun.get((platform, role), ()))
             verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
             if interrupted and not counts["failed"]:
                 verdict = "NOT JUDGED (the run was interrupted)"
+            elif missing and not counts["failed"]:
+                verdict = f"NOT JUDGED ({missing} check(s) did not run, listed below)"
             elif counts["skipped"] and not counts["failed"]:
                 verdict += f" ({counts['skipped']} not checked, listed below)"
             write(f"  {platform:<10} {role:<12} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
@@ -180,6 +198,9 @@ class SummaryReporter:
         if interrupted:
             write("the run was interrupted: the checks that did not run are not counted, and nothing above conforms "
                   "until a whole run says so")
+        ended = "the run was interrupted" if interrupted else "the run ended before them"
+        for (platform, role), names in sorted(unrun.items()):
+            write(f"  did not run: {platform} {role} {', '.join(names)} ({ended})")
         if self.causes:
             write(f"root causes: {len(self.causes)}, each reported once, by the first check that met it")
             for title, kept in sorted(self.causes.items()):

@@ -1,0 +1,92 @@
+"""A run that ended before every check it collected was judged (``-x``, ``--maxfail``, Ctrl-C) conforms nowhere,
+in each place a user or a CI dashboard reads a verdict: the terminal summary, the JUnit XML file and the HTML
+report. A deselected check (``-k``) was never planned, so it does not make a run incomplete.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from hookproof.reference_impl.receiver import Receiver
+from hookproof.reference_impl.serving import serving
+from tests import broken_receivers as broken
+from tests.test_html_report import Page
+
+SUITE = ("--pyargs", "hookproof.conformance")
+SECRET = "incomplete-run-secret"
+
+
+def _run(pytester: pytest.Pytester, receiver: Receiver, tmp_path: Path, *args: str) -> tuple[str, ET.Element, Page]:
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.html"
+    with serving(receiver) as base:
+        result = pytester.runpytest(*SUITE, "--target-url", f"{base}/codewars", "--hookproof-platform", "codewars",
+                                    "--hookproof-examples", "2", "--hookproof-secret", SECRET, "--junitxml",
+                                    str(junit), "--hookproof-report", str(report), *args)
+    return result.stdout.str(), ET.parse(junit).getroot(), Page(report.read_text(encoding="utf-8"))
+
+
+def _incomplete(root: ET.Element) -> list[ET.Element]:
+    return root.findall(".//testcase[@classname='hookproof'][@name='run_incomplete']")
+
+
+def test_a_run_stopped_by_x_lists_what_did_not_run_and_files_it_as_an_error(pytester: pytest.Pytester,
+                                                                            tmp_path: Path) -> None:
+    out, root, page = _run(pytester, broken.RejectsRankUpgrades(secrets={"codewars": SECRET}), tmp_path, "-x")
+    assert "codewars   receiver       0 passed    1 failed    0 not checked   DOES NOT CONFORM" in out, out
+    unrun = re.search(r"did not run: codewars receiver (.+) \(the run ended before them\)", out)
+    assert unrun and "duplicate_delivery" in unrun.group(1) and "documented_examples" not in unrun.group(1), out
+    missing = len(unrun.group(1).split(", "))
+    assert missing >= 8, out
+
+    cases = _incomplete(root)
+    assert len(cases) == 1, ET.tostring(root)
+    error = cases[0].find("error")
+    assert error is not None and error.get("message", "").startswith(f"{missing} conformance check(s) did not run")
+    assert "codewars receiver: " in (error.text or "") and "duplicate_delivery" in (error.text or "")
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("errors") == "1" and suite.get("failures") == "1"
+    assert suite.get("tests") == str(len(suite.findall("testcase")))
+
+    assert page.find("td", data_check="duplicate_delivery", data_platform="codewars")[0]["class"] == "unrun"
+    assert page.find("td", data_check="documented_examples", data_platform="codewars")[0]["class"] == "fail"
+    assert f"{missing} check(s) did not run" in page.text_of("incomplete")
+    assert f"{missing} did not run" in page.text_of("totals")
+
+
+def test_a_whole_run_and_a_deselected_check_are_not_incomplete(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    out, root, page = _run(pytester, Receiver(secrets={"codewars": SECRET}), tmp_path, "-x", "-k",
+                           "documented_examples or unknown_event")
+    assert "codewars   receiver       2 passed    0 failed    0 not checked   CONFORMS" in out, out
+    assert "did not run" not in out and not _incomplete(root) and not page.find("p", **{"class": "incomplete"})
+    assert not page.find("td", **{"class": "unrun"})
+
+
+INTERRUPT_AFTER_ONE = """
+import pytest
+seen = []
+def pytest_runtest_setup(item):
+    seen.append(item.nodeid)
+    if len(seen) == 2:
+        raise KeyboardInterrupt  # as Ctrl-C after one check, which was Codewars' (each check runs for each platform)
+"""
+
+
+def test_an_interrupted_run_names_the_platform_it_never_reached(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(interrupter=INTERRUPT_AFTER_ONE)
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest_subprocess(  # a process of its own: Ctrl-C ends that run
+        *SUITE, "--hookproof-examples", "2", "-k", "receiver-codewars or receiver-doselect", "-p", "interrupter",
+        "--junitxml", str(junit), timeout=120)
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, out[-1500:]
+    assert "codewars   receiver       1 passed    0 failed    0 not checked   NOT JUDGED (the run was interrupted)" \
+        in out, out[-1500:]
+    assert re.search(r"doselect   receiver       0 passed    0 failed    0 not checked   NOT JUDGED", out), out[-1500:]
+    assert re.search(r"did not run: doselect receiver answers_in_time, .*documented_examples, .* \(the run was "
+                     r"interrupted\)", out), out[-1500:]
+    cases = _incomplete(ET.parse(junit).getroot())
+    assert cases and "the run was interrupted" in (cases[0].find("error").get("message", ""))  # type: ignore[union-attr]
