@@ -13,8 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from hookproof.conformance.report import CheckFailure, NotChecked
+from hookproof.conformance.run_budget import RunOutOfTime
 
 CauseKey = tuple[Hashable, ...]
 
@@ -75,12 +77,23 @@ class BecauseOf(NotChecked):
 
 
 class Findings:
-    """What one check found over the events it sends: new causes (its failures) and known ones."""
+    """What one check found over the events it sends: new causes (its failures) and known ones.
+
+    Used as a context manager, it finishes at the end of the block (:meth:`finish`), and a check cut short
+    by the run's time limit (:class:`~hookproof.conformance.run_budget.RunOutOfTime`, raised by its next
+    request) still fails with what it had found before; only where it found nothing is it not judged."""
 
     def __init__(self, check: str, ledger: Ledger) -> None:
         self.check, self.ledger = check, ledger
         self.new: list[CheckFailure] = []
         self.known: list[Cause] = []
+
+    def __enter__(self) -> Findings:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is None or (isinstance(exc, RunOutOfTime) and self.new):
+            self.finish()
 
     def record(self, failure: CheckFailure) -> None:
         known = self.ledger.note(failure)

@@ -76,7 +76,7 @@ class HtmlReport:
         from hookproof.conformance.summary import judged_check, skip_reason
 
         judged = judged_check(report)
-        if judged is None:
+        if judged is None or props.get("hookproof_out_of_time"):  # one the summary counts as not run
             return
         text = str(report.longrepr) if report.failed else skip_reason(report) if report.skipped else ""
         self.outcomes.append(Outcome(*judged, report.outcome, str(props.get("hookproof_marker", "")), text,
@@ -91,7 +91,7 @@ class HtmlReport:
             return
         run = session.config.stash.get(CONFIG_KEY, None)
         target = run.shown_target if run is not None else ""
-        ended = "the run was interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "the run ended before them"
+        ended = summary.why_not_run(exitstatus) if summary is not None else ""
         outcomes = self.outcomes + [Outcome(p, r, c, "unrun", text=ended) for p, r, c in unrun]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(render(outcomes, self.timelines, target), encoding="utf-8")

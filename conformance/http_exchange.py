@@ -22,11 +22,14 @@ import select
 import socket
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hookproof import plain_http, tls
 from hookproof.deadline import Deadline, Sockets
+
+if TYPE_CHECKING:
+    from hookproof.conformance.run_budget import RunBudget
 
 ANSWER_CAP = 64 * 1024
 STALL_LIMIT = 3
@@ -103,13 +106,15 @@ class HttpSession:
     """Bounded requests to one implementation under test: one overall deadline per request (connect, headers
     and body alike: :class:`hookproof.deadline.Deadline`), a byte cap on the answer, no redirects followed, no
     proxy from the environment, header values sent as UTF-8 bytes (a non-ASCII secret travels as the reference
-    implementations compare it), and a breaker that stops sending after repeated timeouts."""
+    implementations compare it), a breaker that stops sending after repeated timeouts, and the run's time limit
+    (``budget``: past it, :meth:`send` raises :class:`~hookproof.conformance.run_budget.RunOutOfTime`)."""
 
     timeout: float
     breaker: Breaker = field(default_factory=Breaker)
     # the option that sets ``timeout``, as the command that sends spells it (trigger and replay: --timeout)
     timeout_option: str = "--response-timeout"
     sockets: Sockets = field(default_factory=Sockets)
+    budget: RunBudget | None = None
     _idle: dict[tuple[str, str, int], socket.socket] = field(default_factory=dict, repr=False)
 
     def close(self) -> None:
@@ -119,6 +124,8 @@ class HttpSession:
     def send(
         self, url: str, headers: dict[str, str], body: bytes, method: str = "POST", replay_body: str | None = None
     ) -> Exchange:
+        if self.budget is not None:
+            self.budget.check()
         exchange = Exchange(url, method, dict(headers), body, replay_body=replay_body)
         if self.breaker.open:
             exchange.error = (

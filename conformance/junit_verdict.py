@@ -29,9 +29,8 @@ def configure(config: pytest.Config, summary: SummaryReporter) -> None:
         config.pluginmanager.register(IncompleteRun(Path(path), summary), "hookproof-junit-verdict")
 
 
-def message(unrun: list[tuple[str, str, str]], interrupted: bool) -> tuple[str, str]:
-    """The error's one-line message and its text: what did not run, per platform and role."""
-    why = "the run was interrupted" if interrupted else "the run ended before them"
+def message(unrun: list[tuple[str, str, str]], why: str) -> tuple[str, str]:
+    """The error's one-line message and its text: what did not run (and ``why``), per platform and role."""
     head = f"{len(unrun)} conformance check(s) did not run ({why}): no verdict on them, and none is a pass"
     per: dict[tuple[str, str], list[str]] = {}
     for platform, role, check in unrun:
@@ -63,4 +62,4 @@ class IncompleteRun:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         unrun = self.summary.did_not_run()
         if unrun and self.path.is_file():
-            add_error(self.path, *message(unrun, exitstatus == pytest.ExitCode.INTERRUPTED))
+            add_error(self.path, *message(unrun, self.summary.why_not_run(exitstatus)))

@@ -25,6 +25,7 @@ from hookproof.command_line import SECRET_ENV, without_values
 if TYPE_CHECKING:
     from hookproof.conformance.receiver_checks import ReceiverContext
     from hookproof.conformance.registry import Check, Role
+    from hookproof.conformance.run_budget import RunBudget
 
 API_KEY_ENV = "HOOKPROOF_API_KEY"
 # run_settings.DEFAULT_EXAMPLES, written again: run_settings imports Hypothesis, which an idle plugin (pytest in
@@ -34,7 +35,7 @@ MAX_EXAMPLES = 100_000
 # Options with a value, as `hookproof run` spells them short (``--platform``) and pytest long.
 SHORT_OPTIONS = ("platform", "contract", "events", "secret", "api-key", "api-key-header", "sender-cmd",
                  "sender-timeout", "sender-jobs", "time-scale", "response-timeout", "examples", "seed", "schemas",
-                 "failures", "captures", "report")
+                 "failures", "captures", "report", "max-time")
 SHORT_FLAGS = ("shrink",)
 
 
@@ -63,6 +64,8 @@ class RunConfig:
     events: frozenset[str] | None = None
     failures: str | None = None  # --hookproof-failures: the folder failing receiver requests are written to
     captures: tuple[tuple[str, Any], ...] = ()  # --hookproof-captures: (file, recording) sent as examples
+    # --hookproof-max-time: the whole run's deadline, counted from its configuration (run_budget.py)
+    budget: RunBudget | None = field(default=None, repr=False, compare=False)
 
     @property
     def reference(self) -> bool:
@@ -170,6 +173,10 @@ def add_options(parser: pytest.Parser) -> None:
         "waits; the backoff check expects them scaled by it (default 1; the reference sender's run picks its own)")
     add("--hookproof-response-timeout", metavar="S", default="10", help="seconds the target may take to answer one "
         "request (10)")
+    from hookproof.conformance import run_budget
+
+    add(run_budget.OPTION, metavar="S", default=f"{run_budget.DEFAULT:g}", help="seconds the whole run may take: past "
+        f"them nothing more is sent, and what did not finish is not judged ({run_budget.DEFAULT:g})")
     add("--hookproof-examples", metavar="N", default=str(DEFAULT_EXAMPLES),
         help=f"generated examples per event and check ({DEFAULT_EXAMPLES})")
     add("--hookproof-seed", metavar="N", help="seed generation (default: derandomized, the same every run)")
@@ -346,6 +353,8 @@ def _captures(paths: Any, secret: str | None, target_url: str | None) -> tuple[t
 
 def build_config(config: pytest.Config) -> RunConfig:
     from hookproof import catalog, redact
+    from hookproof.conformance import run_budget
+    from hookproof.conformance.run_budget import RunBudget
     from hookproof.contract import CatalogError
 
     opt = config.getoption
@@ -393,6 +402,8 @@ def build_config(config: pytest.Config) -> RunConfig:
         failures=_writable("--hookproof-failures", _blank("--hookproof-failures", opt("--hookproof-failures")),
                            folder=True),
         captures=_captures(opt("--hookproof-captures") or (), secret, target_url),
+        budget=RunBudget(float(_number(run_budget.OPTION, opt(run_budget.OPTION), low=1, high=7 * 86400)
+                               or run_budget.DEFAULT)),
     )
     from hookproof.conformance import html_report
 

@@ -233,7 +233,7 @@ def hookproof_receiver_context(hookproof_run: RunConfig, request: pytest.Fixture
     from hookproof.conformance.receiver_checks import ReceiverContext
 
     run = hookproof_run
-    session = HttpSession(run.response_timeout)
+    session = HttpSession(run.response_timeout, budget=run.budget)
     head = request.config.stash.get(HEAD_START_KEY, None)
     ahead = _draw_ahead(run, request.session, head)
     common: dict[str, Any] = {"examples": run.examples, "seed": run.seed, "shrink": run.shrink,
@@ -315,7 +315,8 @@ def hookproof_sender_context(hookproof_run: RunConfig, tmp_path_factory: pytest.
         env = None if run.sender_cmd else reference_env(workdir)
         harness = SenderHarness(server, template, workdir, timeout=run.sender_timeout, seed=run.seed, settle=settle,
                                 jobs=jobs, contract=run.contract, time_scale=time_scale, env=env,
-                                warm_up=reference_warm_up() if env else None, chains_beside=not run.sender_cmd)
+                                warm_up=reference_warm_up() if env else None, chains_beside=not run.sender_cmd,
+                                budget=run.budget)
         # For the reference sender, a secret of our own, so that authentication is checked too.
         secret = run.secret if run.sender_cmd else (run.secret or secrets.token_urlsafe(16))
         yield Contexts(SenderContext(harness, secret))
@@ -331,7 +332,7 @@ def hookproof_registration_context(hookproof_run: RunConfig,
     if run.target_url:
         assert run.platform is not None and run.api_key is not None
         target = Target(run.target_url, run.api_key, run.api_key_header, run.response_timeout, run.platform,
-                        run.contract)
+                        run.contract, run.budget)
         yield Contexts(by_platform={run.platform: RegistrationContext(target, run.hypothesis())})
         return
     from contextlib import ExitStack
@@ -346,7 +347,7 @@ def hookproof_registration_context(hookproof_run: RunConfig,
             store = store_for(tmp_path_factory.mktemp(f"{platform}-registration") / "settings.sqlite3", platform)
             app = make_app(store, key, run.api_key_header, platform=platform)
             url = stack.enter_context(serving(app))
-            target = Target(url, key, app.api_key_header, run.response_timeout, platform, run.contract)
+            target = Target(url, key, app.api_key_header, run.response_timeout, platform, run.contract, run.budget)
             contexts[platform] = RegistrationContext(target, run.hypothesis())
         yield Contexts(by_platform=contexts)
 

@@ -334,26 +334,25 @@ def _each_generated(check: str, ctx: ReceiverContext, platform: str, *, extras: 
     report every event that fails, each with its smallest failing case within the shrink budget."""
     from hookproof.conformance import strategies
 
-    findings = Findings(check, ctx.ledger)
-    for spec in ctx.contracts(platform):
-        for event in ctx.subscribed(spec):
-            if ctx.shrink:  # Hypothesis shrinks: it must draw the cases itself
-                _each_drawn_by_hypothesis(check, ctx, platform, spec, event, findings, extras=extras,
-                                          examples=examples, send=send)
-                continue
-            cases = _Cases(findings)
-            pool = _pool(ctx, platform, spec, event)
-            generated = (pool.extras if extras else pool.valid)[:examples]
-            for delivery in [*strategies.documented_deliveries(platform, event, contract=spec.name), *generated]:
-                try:
-                    cases.run(ctx.fresh(delivery, check), send)
-                except CheckFailure:
-                    assert cases.first is not None
-                    findings.record(_shrunk(ctx, check, spec.event(event).schema_id, cases.first, send))
-                    break
-                if cases.known:
-                    break
-    findings.finish()
+    with Findings(check, ctx.ledger) as findings:
+        for spec in ctx.contracts(platform):
+            for event in ctx.subscribed(spec):
+                if ctx.shrink:  # Hypothesis shrinks: it must draw the cases itself
+                    _each_drawn_by_hypothesis(check, ctx, platform, spec, event, findings, extras=extras,
+                                              examples=examples, send=send)
+                    continue
+                cases = _Cases(findings)
+                pool = _pool(ctx, platform, spec, event)
+                generated = (pool.extras if extras else pool.valid)[:examples]
+                for delivery in [*strategies.documented_deliveries(platform, event, contract=spec.name), *generated]:
+                    try:
+                        cases.run(ctx.fresh(delivery, check), send)
+                    except CheckFailure:
+                        assert cases.first is not None
+                        findings.record(_shrunk(ctx, check, spec.event(event).schema_id, cases.first, send))
+                        break
+                    if cases.known:
+                        break
 
 
 def _each_drawn_by_hypothesis(check: str, ctx: ReceiverContext, platform: str, spec: Contract, event: str,
@@ -427,15 +426,14 @@ def documented_examples(ctx: ReceiverContext, platform: str) -> None:
     """Every example payload in the platform's documents (and every capture given) is accepted with a 2XX."""
     from hookproof.conformance import strategies
 
-    findings = Findings("documented_examples", ctx.ledger)
-    for spec in ctx.contracts(platform):
-        for event in ctx.subscribed(spec):
-            for delivery in strategies.documented_deliveries(platform, event, contract=spec.name):
-                findings.attempt(partial(expect_2xx, "documented_examples", ctx, delivery))
-    for where, rec in ctx.captures:
-        if rec.platform == platform:
-            findings.attempt(partial(_send_capture, ctx, where, rec))
-    findings.finish()
+    with Findings("documented_examples", ctx.ledger) as findings:
+        for spec in ctx.contracts(platform):
+            for event in ctx.subscribed(spec):
+                for delivery in strategies.documented_deliveries(platform, event, contract=spec.name):
+                    findings.attempt(partial(expect_2xx, "documented_examples", ctx, delivery))
+        for where, rec in ctx.captures:
+            if rec.platform == platform:
+                findings.attempt(partial(_send_capture, ctx, where, rec))
 
 
 @check("receiver", "documented", sends=_per_event(lambda ctx: ctx.examples))
@@ -491,20 +489,19 @@ def malformed_bodies(ctx: ReceiverContext, platform: str) -> None:
     delivery = next(_representatives(ctx, platform))
     naming = delivery.spec.event_naming
     named_by_header = bool(naming and naming.header_names)
-    findings = Findings("malformed_bodies", ctx.ledger)
-    for what, headers, body in _malformed(ctx, delivery):
-        exchange = ctx.send(delivery, headers=headers, body=body)
-        status = exchange.status or 0
-        if exchange.error is None and 200 <= status < 300 and named_by_header:
-            warnings.warn(MalformedAcceptedWarning(
-                f"{platform}: the target answered {status} to {what}. Its event name travels in a header, so it may "
-                "acknowledge events it ignores without parsing them; if it processes them, a malformed body should "
-                "get a 4XX"), stacklevel=1)
-            continue
-        if exchange.error or not 400 <= status < 500:
-            findings.record(fail("malformed_bodies", f"sent {what}; the target {exchange.outcome()}; expected 4XX, "
-                                 "never 5XX", delivery._replace(breaks=what), exchange, ctx))
-    findings.finish()
+    with Findings("malformed_bodies", ctx.ledger) as findings:
+        for what, headers, body in _malformed(ctx, delivery):
+            exchange = ctx.send(delivery, headers=headers, body=body)
+            status = exchange.status or 0
+            if exchange.error is None and 200 <= status < 300 and named_by_header:
+                warnings.warn(MalformedAcceptedWarning(
+                    f"{platform}: the target answered {status} to {what}. Its event name travels in a header, so it "
+                    "may acknowledge events it ignores without parsing them; if it processes them, a malformed body "
+                    "should get a 4XX"), stacklevel=1)
+                continue
+            if exchange.error or not 400 <= status < 500:
+                findings.record(fail("malformed_bodies", f"sent {what}; the target {exchange.outcome()}; expected 4XX, "
+                                     "never 5XX", delivery._replace(breaks=what), exchange, ctx))
 
 
 def _broken_deliveries(ctx: ReceiverContext, platform: str) -> Iterator[Delivery]:
@@ -559,58 +556,55 @@ def _forgeries(ctx: ReceiverContext, delivery: Delivery) -> list[tuple[str, dict
 def authentication_required(ctx: ReceiverContext, platform: str) -> None:
     """With a secret configured, a delivery of any event without valid authentication gets 401 or 403; a valid
     one 2XX. Every event is tried: a receiver may check the secret on one route and not on another."""
-    findings = Findings("authentication_required", ctx.ledger)
-    accepted = False  # that a valid delivery gets its 2XX is asked once: another event's refusal is other checks'
-    for delivery in _representatives(ctx, platform):
-        spec = delivery.spec
-        if not spec.auth or not ctx.secret:
-            continue
-        for what, headers in _forgeries(ctx, delivery):
-            exchange = ctx.send(delivery, headers=headers)
-            if exchange.error or exchange.status not in (401, 403):
-                kind = "shared secret" if isinstance(spec.auth[0], SharedSecret) else "signature"
-                findings.record(fail("authentication_required", f"sent a delivery with {what}; the target "
-                                     f"{exchange.outcome()}; expected 401 or 403 (a receiver that checks no {kind} "
-                                     "accepts forgeries)", delivery._replace(breaks=what), exchange, ctx,
-                                     (f"rule: {spec.auth[0].source}",), expected="401/403"))
-        if not accepted:
-            findings.attempt(partial(expect_2xx, "authentication_required", ctx, delivery))
-            accepted = True
-    findings.finish()
+    with Findings("authentication_required", ctx.ledger) as findings:
+        accepted = False  # that a valid delivery gets its 2XX is asked once: another event's refusal is other checks'
+        for delivery in _representatives(ctx, platform):
+            spec = delivery.spec
+            if not spec.auth or not ctx.secret:
+                continue
+            for what, headers in _forgeries(ctx, delivery):
+                exchange = ctx.send(delivery, headers=headers)
+                if exchange.error or exchange.status not in (401, 403):
+                    kind = "shared secret" if isinstance(spec.auth[0], SharedSecret) else "signature"
+                    findings.record(fail("authentication_required", f"sent a delivery with {what}; the target "
+                                         f"{exchange.outcome()}; expected 401 or 403 (a receiver that checks no {kind} "
+                                         "accepts forgeries)", delivery._replace(breaks=what), exchange, ctx,
+                                         (f"rule: {spec.auth[0].source}",), expected="401/403"))
+            if not accepted:
+                findings.attempt(partial(expect_2xx, "authentication_required", ctx, delivery))
+                accepted = True
 
 
 @check("receiver", "robustness", sends=_per_event(lambda ctx: 1), expects="in time")
 def answers_in_time(ctx: ReceiverContext, platform: str) -> None:
     """Every event's delivery is answered within the response timeout (senders give up after a few seconds)."""
-    findings = Findings("answers_in_time", ctx.ledger)
-    for delivery in _representatives(ctx, platform):
+    with Findings("answers_in_time", ctx.ledger) as findings:
+        for delivery in _representatives(ctx, platform):
 
-        def timely(delivery: Delivery = delivery) -> None:
-            exchange = ctx.send(delivery)
-            if exchange.error is not None:  # what the answer said is other checks' business: only its time here
-                raise fail("answers_in_time", f"the target {exchange.outcome()}", delivery, exchange, ctx)
+            def timely(delivery: Delivery = delivery) -> None:
+                exchange = ctx.send(delivery)
+                if exchange.error is not None:  # what the answer said is other checks' business: only its time here
+                    raise fail("answers_in_time", f"the target {exchange.outcome()}", delivery, exchange, ctx)
 
-        findings.attempt(timely)
-    findings.finish()
+            findings.attempt(timely)
 
 
 @check("receiver", "robustness", sends=_per_event(lambda ctx: 1), expects="not 3XX")
 def no_redirect(ctx: ReceiverContext, platform: str) -> None:
     """No delivery is answered with a 3XX: senders do not follow redirects, so the delivery would be lost."""
-    findings = Findings("no_redirect", ctx.ledger)
-    for delivery in _representatives(ctx, platform):
+    with Findings("no_redirect", ctx.ledger) as findings:
+        for delivery in _representatives(ctx, platform):
 
-        def direct(delivery: Delivery = delivery) -> None:
-            exchange = ctx.send(delivery)
-            if exchange.error:
-                raise fail("no_redirect", f"the target {exchange.outcome()}", delivery, exchange, ctx)
-            if exchange.status is not None and 300 <= exchange.status < 400:
-                location = f" to {redact.url(exchange.location)}" if exchange.location else ""
-                raise fail("no_redirect", f"answered {exchange.status}{location}: senders do not follow redirects, "
-                           "so the delivery is lost", delivery, exchange, ctx)
+            def direct(delivery: Delivery = delivery) -> None:
+                exchange = ctx.send(delivery)
+                if exchange.error:
+                    raise fail("no_redirect", f"the target {exchange.outcome()}", delivery, exchange, ctx)
+                if exchange.status is not None and 300 <= exchange.status < 400:
+                    location = f" to {redact.url(exchange.location)}" if exchange.location else ""
+                    raise fail("no_redirect", f"answered {exchange.status}{location}: senders do not follow redirects, "
+                               "so the delivery is lost", delivery, exchange, ctx)
 
-        findings.attempt(direct)
-    findings.finish()
+            findings.attempt(direct)
 
 
 def _part_name(part: NamePart) -> str:
@@ -639,30 +633,29 @@ def unknown_event(ctx: ReceiverContext, platform: str) -> None:
     delivery = next(_representatives(ctx, platform))
     naming = delivery.spec.event_naming
     assert naming is not None
-    findings = Findings("unknown_event", ctx.ledger)
-    for index, part in enumerate(naming.parts):
-        renamed = _rename(delivery, index, f"{UNKNOWN}_{index}")
-        exchange = ctx.send(renamed)
-        if exchange.error or (exchange.status or 0) >= 500:
-            findings.record(fail("unknown_event", f"sent an unknown {_part_name(part)}; the target "
-                                 f"{exchange.outcome()}; expected anything but 5XX (vendors add events and actions; "
-                                 "a 5XX makes them retry)", renamed, exchange, ctx))
-    findings.finish()
+    with Findings("unknown_event", ctx.ledger) as findings:
+        for index, part in enumerate(naming.parts):
+            renamed = _rename(delivery, index, f"{UNKNOWN}_{index}")
+            exchange = ctx.send(renamed)
+            if exchange.error or (exchange.status or 0) >= 500:
+                findings.record(fail("unknown_event", f"sent an unknown {_part_name(part)}; the target "
+                                     f"{exchange.outcome()}; expected anything but 5XX (vendors add events and "
+                                     "actions; a 5XX makes them retry)", renamed, exchange, ctx))
 
 
 @check("receiver", "robustness", sends=_broken_sent, expects="2XX or 4XX")
 def broken_bodies(ctx: ReceiverContext, platform: str) -> None:
     """A delivery that breaks one rule of its schema or headers gets a 2XX or a 4XX: no 5XX, no redirect, no dropped
     connection."""
-    findings = Findings("broken_bodies", ctx.ledger)
-    for delivery in _broken_deliveries(ctx, platform):
+    with Findings("broken_bodies", ctx.ledger) as findings:
+        for delivery in _broken_deliveries(ctx, platform):
 
-        def judge(delivery: Delivery = delivery) -> None:
-            exchange = ctx.send(delivery)
-            if exchange.error or (exchange.status or 0) // 100 not in (2, 4):  # a 3XX too: no sender follows it
-                raise fail("broken_bodies", f"sent a delivery that breaks one rule ({delivery.breaks}); the target "
-                           f"{exchange.outcome()}; expected 2XX or 4XX, never 3XX, 5XX or a dropped connection (a "
-                           "sender retries a 5XX, and a crash loses what else was in flight)", delivery, exchange, ctx)
+            def judge(delivery: Delivery = delivery) -> None:
+                exchange = ctx.send(delivery)
+                if exchange.error or (exchange.status or 0) // 100 not in (2, 4):  # a 3XX too: no sender follows it
+                    raise fail("broken_bodies", f"sent a delivery that breaks one rule ({delivery.breaks}); the "
+                               f"target {exchange.outcome()}; expected 2XX or 4XX, never 3XX, 5XX or a dropped "
+                               "connection (a sender retries a 5XX, and a crash loses what else was in flight)",
+                               delivery, exchange, ctx)
 
-        findings.attempt(judge)
-    findings.finish()
+            findings.attempt(judge)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -35,6 +35,9 @@ from hookproof.conformance.registry import check
 from hookproof.conformance.report import CheckFailure, NotChecked, curl_command, excerpt
 from hookproof.conformance.run_settings import runner
 from hookproof.contract import Registration
+
+if TYPE_CHECKING:
+    from hookproof.conformance.run_budget import RunBudget
 
 MARK_HOST = "hookproof.example"  # URLs the checks register; .example never resolves (RFC 2606)
 API_KEY_ENV = "HOOKPROOF_API_KEY"  # where the plugin reads the key from, and a replay too
@@ -64,6 +67,7 @@ class Target:
     timeout: float = 10.0
     platform: str = "xobin"
     contract: str | None = None
+    budget: RunBudget | None = field(default=None, compare=False)  # the run's time limit (run_budget.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_key", Masked(self.api_key))
@@ -104,7 +108,7 @@ class Client:
     def __init__(self, target: Target):
         self.target = target
         self.spec = target.spec
-        self._session = HttpSession(target.timeout)
+        self._session = HttpSession(target.timeout, budget=target.budget)
 
     def close(self) -> None:
         self._session.close()

@@ -21,9 +21,11 @@ from itertools import pairwise
 from typing import Any
 
 from hookproof import auth, pointers, redact, validation
+from hookproof.conformance import run_budget
 from hookproof.conformance.causes import Findings, Ledger
 from hookproof.conformance.registry import check
 from hookproof.conformance.report import CheckFailure, NotChecked
+from hookproof.conformance.run_budget import NOT_RUN, RunOutOfTime
 from hookproof.conformance.sender_harness import ACCEPTING, Arrival, Observation, SenderHarness
 from hookproof.contract import CatalogError, RetryPolicy
 
@@ -207,6 +209,8 @@ def _fail(name: str, obs: Observation, summary: str, problems: Sequence[str] = (
 
 def _arrived(name: str, obs: Observation) -> list[Arrival]:
     """The tries, or a failure that says why there are none (shared by every check; see command_delivers)."""
+    if obs.spawn_error == NOT_RUN:  # not the command's fault: the run's time limit came first
+        raise RunOutOfTime(f"{NOT_RUN.removeprefix('not run: ')} ({run_budget.OPTION})")
     if obs.spawn_error:
         kind = "timed out" if obs.spawn_error.startswith("not run") else "could not be started"
         raise _fail(name, obs, f"the sender command {obs.how_it_ended()}", cause=f"the command {kind}")
@@ -533,15 +537,20 @@ def _over(name: str, ctx: SenderContext, platform: str, scenarios: Sequence[str]
     failures: list[tuple[str, CheckFailure]] = []
     known = Findings(name, ctx.ledger)
     ctx.observe_many(platform, scenarios)
+    out_of_time: RunOutOfTime | None = None
     for scenario in scenarios:
         try:
             judge(ctx.observe(platform, scenario), name)
+        except RunOutOfTime as exc:  # a case the run's time limit kept from running: what the others show counts
+            out_of_time = exc
         except CheckFailure as failure:
             if failure.cause_key[1:2] == ("sender",):  # a fault of the whole command, shared by the checks
                 known.record(failure)
             else:
                 failures.append((scenario, failure))
     if not failures:
+        if out_of_time is not None and not known.new:
+            raise out_of_time
         known.finish()
     else:
         first = failures[0][1]

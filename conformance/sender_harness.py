@@ -30,6 +30,7 @@ from hookproof import catalog, redact
 from hookproof.command_line import SECRET_ENV
 from hookproof.conformance.bounded_command import Outcome, command_env, run_bounded, tail
 from hookproof.conformance.report import excerpt, masked_headers
+from hookproof.conformance.run_budget import NOT_RUN, RunBudget
 from hookproof.conformance.scripted_server import Answer, Received, ScriptedServer
 from hookproof.conformance.sender_payloads import case_payload
 from hookproof.contract import Contract, RetryPolicy
@@ -411,13 +412,14 @@ class SenderHarness:
                  payload: Callable[[str, str, str, int, int | None], tuple[str, Any, str]] = case_payload,
                  jobs: int = 1, contract: str | None = None, time_scale: float | None = None,
                  env: Mapping[str, str] | None = None, warm_up: Sequence[str] | None = None,
-                 chains_beside: bool = False) -> None:
+                 chains_beside: bool = False, budget: RunBudget | None = None) -> None:
         if not template.strip() or not shlex.split(template):
             raise ValueError("the sender command is empty")
         self.server, self.template, self.workdir = server, template, workdir
         self.timeout, self.settle, self.seed, self._payload = timeout, settle, seed, payload
         self.max_timeouts, self.timeouts, self.jobs = max_timeouts, 0, max(1, jobs)
         self.chains_beside = chains_beside  # chains run all at once, beside the ``jobs`` other cases
+        self.budget = budget  # the run's time limit: past it, no case starts
         self.contract, self.time_scale = contract, time_scale
         self.env = dict(env or {})  # added to the command's environment (reference_env)
         self._warm_up = list(warm_up) if warm_up else None  # run once before cases run side by side
@@ -639,6 +641,9 @@ class SenderHarness:
         if getattr(self.server, "stopped", False):  # the run ended (interrupted) before this case's turn
             return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
                                spawn_error="not run: the run ended before this case's turn")
+        if self.budget is not None and self.budget.passed:
+            return Observation(case, url, redirect_url, shown, [], [], started, 0.0, self.timeout,
+                               spawn_error=NOT_RUN)
         if given_up:
             outcome = Outcome(spawn_error=f"not run: the command already ran past {self.timeout:g} s "
                                           f"(--hookproof-sender-timeout) {self.timeouts} times")

@@ -16,6 +16,7 @@ from typing import Any
 
 from hookproof import validation
 from hookproof.conformance.report import CheckFailure
+from hookproof.conformance.run_budget import RunOutOfTime
 from hookproof.pointers import set_at, walk
 from hookproof.wire import Delivery
 
@@ -59,6 +60,8 @@ def shrink(delivery: Delivery, failure: CheckFailure, schema_id: str, send: Call
             spent += 1
             try:
                 send(candidate)
+            except RunOutOfTime:  # the run's time limit: the smallest failing case so far is the one reported
+                return delivery, failure, spent
             except CheckFailure as found:
                 if found.cause_key == failure.cause_key:
                     delivery, failure, improved = candidate, found, True

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hookproof.conformance.options import RunConfig
+from hookproof.conformance.run_budget import OPTION
 
 UNGROUPED = ("pass --dist loadgroup with -n: each worker keeps its own root causes, so one cause may fail a check "
              "on each worker instead of once (hookproof run adds it)")
@@ -123,11 +124,25 @@ class SummaryReporter:
         self.announced = False
         self.planned: set[tuple[str, str, str]] = set()  # platform, role, check of every item the run collected
         self.judged: set[tuple[str, str, str]] = set()
+        self.out_of_time = False  # a check was not judged: the run's time limit passed (run_budget.py)
 
     def did_not_run(self) -> list[tuple[str, str, str]]:
         """(platform, role, check) of each check the run collected and never judged: Ctrl-C, ``-x`` or
         ``--maxfail`` ended the run first. Not one of them may read as a pass (summary, JUnit, report)."""
         return sorted(self.planned - self.judged)
+
+    def why_not_run(self, exitstatus: int) -> str:
+        """Why the checks of :meth:`did_not_run` were not judged, for the summary, the JUnit file and the report."""
+        if self.out_of_time:
+            return f"the run's time limit passed: {OPTION} {self.run.budget.seconds if self.run.budget else 0:g} s"
+        return "the run was interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "the run ended before them"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A run that its time limit cut short did not pass, although nothing in it failed: it exits 2, as an
+        interrupted run does (README, exit codes)."""
+        if self.out_of_time and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def _announce(self, config: pytest.Config, ids: list[str]) -> None:
         items = planned_items(ids)
@@ -159,6 +174,9 @@ class SummaryReporter:
             return
         props = dict(report.user_properties)
         platform, role, name = judged
+        if props.get("hookproof_out_of_time"):  # neither passed nor failed: counted with what did not run
+            self.out_of_time = True
+            return
         self.judged.add(judged)
         counts = self.counts.setdefault((platform, str(role)), {"passed": 0, "failed": 0, "skipped": 0})
         counts[report.outcome] = counts.get(report.outcome, 0) + 1
@@ -198,7 +216,7 @@ class SummaryReporter:
         if interrupted:
             write("the run was interrupted: the checks that did not run are not counted, and nothing above conforms "
                   "until a whole run says so")
-        ended = "the run was interrupted" if interrupted else "the run ended before them"
+        ended = self.why_not_run(exitstatus)
         for (platform, role), names in sorted(unrun.items()):
             write(f"  did not run: {platform} {role} {', '.join(names)} ({ended})")
         if self.causes:

@@ -14,6 +14,7 @@ import pytest
 from hookproof.conformance.causes import BecauseOf
 from hookproof.conformance.registry import Check
 from hookproof.conformance.report import NotChecked
+from hookproof.conformance.run_budget import RunOutOfTime
 
 _STARTED = pytest.StashKey[bool]()
 
@@ -38,12 +39,16 @@ def _start_reference_senders(request: pytest.FixtureRequest) -> None:
 
 def test_conformance(hookproof_check: Check, platform: str, request: pytest.FixtureRequest) -> None:
     """Run one check against one platform's implementation under test."""
-    contexts = request.getfixturevalue(f"hookproof_{hookproof_check.role}_context")  # a child starts, unwaited
-    _start_reference_senders(request)
-    contexts.ready()
+    budget = request.getfixturevalue("hookproof_run").budget
     try:
+        budget.check()  # past the run's time limit, no check starts (nor a child for it)
+        contexts = request.getfixturevalue(f"hookproof_{hookproof_check.role}_context")  # a child starts, unwaited
+        _start_reference_senders(request)
+        contexts.ready()
         hookproof_check(contexts(platform), platform)
     except NotChecked as exc:
+        if isinstance(exc, RunOutOfTime):  # not judged: the summary counts it with what did not run
+            request.node.user_properties.append(("hookproof_out_of_time", True))
         if isinstance(exc, BecauseOf):  # the summary counts, per root cause, the checks it kept from judging
             request.node.user_properties.append(("hookproof_because", [c.title for c in exc.causes]))
         pytest.skip(f"not checked: {exc}")
