@@ -6,6 +6,7 @@ test can show the matching check catches it (and only the reference passes).
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -159,6 +160,18 @@ class EchoesTheSecret(Receiver):
         if response.status_code in (401, 403):
             return response
         return _json(200, {"got": request.headers.get("X-Webhook-Secret", "")})
+
+
+class EchoesTheSecretEncoded(EchoesTheSecret):
+    """The same, answering with what it got as a Basic credential (base64 of ``hookproof:<value>``) and as hex, as
+    a receiver that logs what it was sent may."""
+
+    def handle(self, request: Request) -> Response:
+        response = super().handle(request)
+        if response.status_code in (401, 403):
+            return response
+        got = request.headers.get("X-Webhook-Secret", "").encode("latin-1")
+        return _json(200, {"basic": base64.b64encode(b"hookproof:" + got).decode(), "hex": got.hex()})
 
 
 class FailsTwoWays(Receiver):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -214,6 +215,16 @@ def test_a_secret_echoed_by_the_receiver_is_masked_in_the_report() -> None:
     report = str(failure.value)
     assert "answered 200" in report and '"got": "***' in report
     assert SECRET not in report
+
+
+def test_a_secret_echoed_in_base64_or_hex_is_masked_in_the_report() -> None:
+    with target(app(broken.EchoesTheSecretEncoded)) as ctx, pytest.raises(CheckFailure) as failure:
+        receiver_checks.authentication_required(ctx, "codewars")
+    report = str(failure.value)
+    assert "answered 200" in report and '"hex": "***' in report and '"basic": "aG9va3Byb29mOnMz***' in report, report
+    raw = SECRET.encode()
+    for skip in range(3):
+        assert base64.b64encode(raw[skip:skip + 6]).decode() not in report
 
 
 def test_a_too_deeply_nested_body_is_a_400_not_a_crash() -> None:

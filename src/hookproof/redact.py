@@ -3,26 +3,46 @@
 A run registers every secret it knows (``--hookproof-secret``, the API key, URL passwords, and the wrong
 keys the checks derive from the real one) with :func:`remember`; from then on each occurrence is replaced
 by ``***`` - in text and in bytes, in the UTF-8 form and in the Latin-1 reading of it that a WSGI server
-gives - before anything is cut to length, so that no prefix of a secret survives a truncation.
+gives, percent-encoded, and in base64 and hex (a receiver that echoes a Basic ``Authorization`` or logs a
+value's bytes) - before anything is cut to length, so that no prefix of a secret survives a truncation.
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_LENGTH = 3  # shorter "secrets" would mask ordinary text; they are still never printed on purpose
+MIN_ENCODED = 8  # characters: a shorter base64 piece (two bytes of a short secret) is found in ordinary text
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
 
+def _encoded(raw: bytes) -> set[str]:
+    """The forms of ``raw`` that survive inside a longer encoded value: its hex (either case), and its base64
+    (standard and URL-safe) as it appears wherever the value holds it. Base64 encodes three bytes at a time, so
+    the secret's encoding inside, say, ``user:secret``'s depends on where the secret starts: for each of the three
+    alignments, the groups made of the secret's bytes alone, which no neighbour changes. Only the up to two
+    bytes at each end that share a group with a neighbour stay partly visible (a few bits each)."""
+    forms = {raw.hex(), raw.hex().upper()}
+    for skip in range(3):
+        whole = raw[skip:skip + (len(raw) - skip) // 3 * 3]
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.add(encode(whole).decode("ascii"))
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):  # the value alone, padded and not
+        forms |= {encode(raw).decode("ascii"), encode(raw).decode("ascii").rstrip("=")}
+    return {form for form in forms if len(form) >= MIN_ENCODED}
+
+
 def _forms(secret: str) -> set[str]:
     """The secret, the Latin-1 reading of its UTF-8 bytes (how a WSGI server shows a non-ASCII header value),
-    and each of those percent-encoded (how it appears once a peer puts it into a URL)."""
-    forms = {secret, secret.encode("utf-8").decode("latin-1")}
+    its base64 and hex (:func:`_encoded`), and each of those percent-encoded (how it appears once a peer puts it
+    into a URL)."""
+    forms = {secret, secret.encode("utf-8").decode("latin-1"), *_encoded(secret.encode("utf-8"))}
     for form in list(forms):
         forms |= {quote(form, safe=""), quote(form), quote_plus(form)}
     return forms
