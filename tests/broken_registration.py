@@ -36,6 +36,7 @@ class Flags:
     documented_answer: bool = True  # answer {"status", "message", "webhook"}
     settings_in_answer: bool = True  # the answer's webhook object shows the stored settings
     has_get: bool = True  # GET /webhooks shows the settings
+    success_status: int = 200  # the status of the answer to a valid body (204: with no body at all)
 
 
 def _json(status: int, body: Any) -> Response:
@@ -91,10 +92,13 @@ class MiniRegistration:
             else:
                 self.settings = given
             shown = dict(self.settings)
+        status = self.flags.success_status
+        if status == 204:  # No Content: HTTP allows no body, so not the documented answer either
+            return Response(status=204)
         if not self.flags.documented_answer:
-            return _json(200, {"ok": True, "webhooks": shown})
-        return _json(200, {"status": "success", "message": "Webhook added successfully",
-                           "webhook": shown if self.flags.settings_in_answer else {}})
+            return _json(status, {"ok": True, "webhooks": shown})
+        return _json(status, {"status": "success", "message": "Webhook added successfully",
+                              "webhook": shown if self.flags.settings_in_answer else {}})
 
     def _authorised(self, request: Request) -> Response | None:
         if not self.flags.check_key:
@@ -174,6 +178,17 @@ def wrong_answer_shape() -> MiniRegistration:
     return MiniRegistration(Flags(documented_answer=False))
 
 
+def answers_with(status: int) -> MiniRegistration:
+    """Stores a valid body as the sound one does, and answers it with ``status`` (the documented answer, or
+    no body for 204)."""
+    return MiniRegistration(Flags(success_status=status))
+
+
+def refuses_valid_bodies() -> MiniRegistration:
+    """Answers a valid body 400 (with the documented success answer, so that only the status is wrong)."""
+    return answers_with(400)
+
+
 def unobservable() -> MiniRegistration:
     """Correct, but shows its settings nowhere: no GET, and ``"webhook": {}`` as in the document."""
     return MiniRegistration(Flags(settings_in_answer=False, has_get=False))
@@ -193,4 +208,5 @@ BROKEN: dict[str, tuple[Callable[[], MiniRegistration], tuple[str, ...]]] = {
     "forgets_omitted_keys": (forgets_omitted_keys, ("keeps_omitted_keys",)),
     "forgets_omitted_keys_no_get": (forgets_omitted_keys_no_get, ("keeps_omitted_keys",)),
     "wrong_answer_shape": (wrong_answer_shape, ("accepts_valid_bodies",)),
+    "refuses_valid_bodies": (refuses_valid_bodies, ("accepts_valid_bodies", "keeps_omitted_keys")),
 }

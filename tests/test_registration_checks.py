@@ -122,6 +122,65 @@ def test_settings_shown_only_in_the_answer_are_observed_there() -> None:
         checks.keeps_omitted_keys(ctx(target_at(url)), "xobin")
 
 
+# --- which status accepts a request (docs/decisions.md#xobin-success-status) ------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 201, 202])
+def test_any_2xx_with_the_documented_answer_accepts_a_request(status: int) -> None:
+    """The document's Response shows the success answer's body and no status code: 200 is not the only one."""
+    with serve(broken.answers_with(status)) as url:
+        checks.accepts_valid_bodies(ctx(target_at(url)), "xobin")
+        checks.keeps_omitted_keys(ctx(target_at(url)), "xobin")
+
+
+def test_a_204_is_a_success_status_but_carries_no_documented_answer() -> None:
+    """204 accepts the update (keeps_omitted_keys, which reads the settings from GET, passes), but a 204 has
+    no body, so the answer the document's Response shows is missing: accepts_valid_bodies fails on that, and
+    says the status itself was fine."""
+    with serve(broken.answers_with(204)) as url:
+        checks.keeps_omitted_keys(ctx(target_at(url)), "xobin")
+        with pytest.raises(CheckFailure) as failed:
+            checks.accepts_valid_bodies(ctx(target_at(url)), "xobin")
+    report = str(failed.value)
+    assert "answered 204 to a valid body with an empty body: a 2XX is a success, but the documented answer is " \
+           "missing" in report
+    assert "not accepted" not in report
+    assert "  rule: Xobin API v2.0 documentation, POST Add/Update webhooks, Response <" in report
+
+
+@pytest.mark.parametrize("status", [400, 404, 422, 500, 503])
+def test_a_4xx_or_5xx_to_a_valid_body_is_still_a_failure(status: int) -> None:
+    with serve(broken.answers_with(status)) as url:
+        with pytest.raises(CheckFailure) as failed:
+            checks.accepts_valid_bodies(ctx(target_at(url)), "xobin")
+        assert f"a valid body was not accepted: the target answered {status}; expected 2XX" in str(failed.value)
+        with pytest.raises(CheckFailure) as failed:
+            checks.keeps_omitted_keys(ctx(target_at(url)), "xobin")
+        assert f"setting every webhook failed: the target answered {status}; expected 2XX" in str(failed.value)
+
+
+# --- what the document states and what it does not (docs/decisions.md#xobin-invalid-bodies) -----------------
+
+
+def test_refusing_wrong_types_and_non_urls_is_robustness_not_a_documented_rule() -> None:
+    """The document gives the members' types but no answer to a body that breaks them: the two checks are
+    robustness, and their failures say so instead of citing a passage that does not state the rule."""
+    assert CHECKS["rejects_wrong_types"].marker == CHECKS["rejects_non_url_url"].marker == "robustness"
+    for app, name in ((broken.crashes_on_bad_types, "rejects_wrong_types"),
+                      (broken.accepts_non_url, "rejects_non_url_url")):
+        with serve(app()) as url, pytest.raises(CheckFailure) as failed:
+            run_check(name, target_at(url))
+        rule = next(line for line in str(failed.value).splitlines() if line.startswith("  rule: "))
+        assert rule.startswith("  rule: robustness practice, not stated by the document: "), rule
+        assert "xobin" not in rule.lower() and "any combination" not in rule, rule
+
+
+def test_the_documented_checks_are_those_the_document_states() -> None:
+    documented = {name for name, registered in CHECKS.items() if registered.marker == "documented"}
+    assert documented == {"accepts_valid_bodies", "rejects_missing_api_key", "rejects_wrong_api_key",
+                          "keeps_omitted_keys"}
+
+
 def echo_app(status: int, extra_headers: dict[str, str] | None = None, delay: float = 0.0) -> Callable[..., Any]:
     """Answers every request with ``status`` and the request's headers echoed in the body."""
 
