@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -181,6 +183,47 @@ def test_a_slow_target_does_not_stall_the_run() -> None:
         assert CountedSlow.received == ctx.session.breaker.limit
         with pytest.raises(CheckFailure, match="was not sent this request: it already failed to answer"):
             receiver_checks.documented_examples(ctx, "doselect")
+
+
+@pytest.mark.parametrize(("answer_after", "fails"), [(0.45, True), (0.0, False)])
+def test_an_answer_later_than_the_platforms_documented_timeout_fails(tmp_path, monkeypatch, answer_after: float,
+                                                                     fails: bool) -> None:
+    """Where a document states how long the platform waits (Qualified: 5 s), an answer later than that is a
+    delivery the platform counted failed and sends again, though inside --hookproof-response-timeout. Shown
+    on a platform of files whose document says 0.3 s, so that the test waits well under a second."""
+    import copy
+
+    from tests import sixth_platform
+
+    monkeypatch.delenv("HOOKPROOF_SCHEMAS", raising=False)
+    profile = copy.deepcopy(sixth_platform.PROFILE)
+    profile["contract"]["retry"]["timeout"] = 0.3
+    monkeypatch.setattr(sixth_platform, "PROFILE", profile)
+    sixth_platform.write(tmp_path)
+
+    class LateOnce(Receiver):  # late to the first delivery only: one fault, one event
+        late = True
+
+        def handle(self, request: Request) -> Response:
+            if LateOnce.late:
+                LateOnce.late = False
+                time.sleep(answer_after)
+            return super().handle(request)
+
+    try:
+        catalog.configure([tmp_path])
+        with target(LateOnce(secrets={"acme": SECRET})) as ctx:
+            if not fails:
+                receiver_checks.answers_in_time(ctx, "acme")
+                return
+            with pytest.raises(CheckFailure) as failure:
+                receiver_checks.answers_in_time(ctx, "acme")
+    finally:
+        catalog.configure([])
+    report = str(failure.value)
+    assert re.search(r"answered after 0\.\d\d s, later than the 0\.3 s acme v1 waits for an answer before it counts "
+                     r"the delivery failed \(and retries it\)", report), report
+    assert "3 tries in all, 1 s apart" in report  # the document's words on its policy, as the rule
 
 
 def test_a_refused_delivery_without_secret_hints_at_the_option() -> None:
