@@ -565,6 +565,14 @@ def _cases(ctx: SenderContext, platform: str, prefix: tuple[str, ...]) -> list[s
     return [name for name in ctx.harness.scenarios(platform) if name.startswith(prefix) and name != "refuse-all"]
 
 
+# First of the sender checks (the registry's order is the run's): a command that hangs, crashes or sends nothing
+# fails the check whose rule that is, and every other check is not checked because of it.
+@check("sender", "robustness")
+def command_delivers(ctx: SenderContext, platform: str) -> None:
+    """The command delivers and returns within its bound; one that sends nothing, hangs or crashes says which."""
+    _over("command_delivers", ctx, platform, ["accept-200"], judge_delivers)
+
+
 @check("sender", "documented")
 def method_and_headers(ctx: SenderContext, platform: str) -> None:
     """POST, Content-Type application/json, the documented headers and authentication, on every try."""
@@ -661,12 +669,6 @@ def retries_repeat_the_delivery(ctx: SenderContext, platform: str) -> None:
     """Every retry carries the same body, so the same per-delivery id (DoSelect meta.delivery_id)."""
     _too_few_tries(ctx.observe(platform, "refuse-all"), ctx.harness.policy(platform), 2, "retry")
     _over("retries_repeat_the_delivery", ctx, platform, ["refuse-all"], judge_same_delivery)
-
-
-@check("sender", "robustness")
-def command_delivers(ctx: SenderContext, platform: str) -> None:
-    """The command delivers and returns within its bound; one that sends nothing, hangs or crashes says which."""
-    _over("command_delivers", ctx, platform, ["accept-200"], judge_delivers)
 
 
 JUDGES: dict[str, Callable[[Observation, str], None]] = {

@@ -82,3 +82,17 @@ def test_the_plan_counts_a_chain_of_refusals_as_one_run() -> None:
            "refused answers is run again from there, up to 15 times;" in line(None, None)
     assert "runs the sender command 15 times (doselect 15; a backoff" in line("my-sender {url}", None)
     assert "runs the sender command 8 times (doselect 8;" in line("my-sender {url}", 4)
+
+
+def test_a_hanging_command_fails_command_delivers_and_nothing_else(pytester: pytest.Pytester) -> None:
+    """The fault is the command's, so the check whose rule that is reports it; every other check is not checked
+    because of it, whatever case it would have judged first."""
+    result = pytester.runpytest(
+        "--pyargs", "hookproof.conformance", "--hookproof-sender-cmd", command("hangs"), "--hookproof-platform",
+        "doselect", "--hookproof-sender-timeout", "0.5", "-v", "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert f"{item('doselect', 'command_delivers')} FAILED" in out, out
+    result.assert_outcomes(failed=1, skipped=7)
+    assert "[command_delivers] nothing arrived at" in out and "did not finish within 0.5 s" in out
+    assert "kept 7 more check(s) from judging" in out and "not checked: doselect sender method_and_headers: " \
+        "because of [command_delivers]" in out
