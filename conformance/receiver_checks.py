@@ -197,7 +197,8 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
                            payload=exchange.body.decode("utf-8", errors="replace"),
                            cause=cause_of(delivery, exchange, due),
                            source=str(source) if source else None,
-                           replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers))
+                           replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers,
+                                               max_time=ctx.session.timeout if ctx is not None else None))
     failure.recordings = (failure_files.recording_of(check, delivery, exchange, ctx, due),)
     return failure
 

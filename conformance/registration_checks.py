@@ -158,7 +158,8 @@ def replay(target: Target, exchange: Exchange) -> str:
             if value != target.api_key:
                 headers[name] = WRONG_KEY_SHOWN  # not a known secret: curl_command shows it as ***
     body = b"" if exchange.replay_body is not None else exchange.body
-    command = curl_command(exchange.url, headers, body, hidden, exchange.method, secret_env=API_KEY_ENV)
+    command = curl_command(exchange.url, headers, body, hidden, exchange.method, secret_env=API_KEY_ENV,
+                           max_time=target.timeout)
     if exchange.replay_body is not None:
         return f"{exchange.replay_body} | {command} --data-binary @-"
     return command

@@ -41,12 +41,14 @@ def masked_headers(headers: Mapping[str, str], secret_headers: Iterable[str]) ->
 
 
 def curl_command(url: str, headers: Mapping[str, str], body: bytes, secret_headers: Iterable[str] = (),
-                 method: str = "POST", secret_env: str = SECRET_ENV) -> str:
+                 method: str = "POST", secret_env: str = SECRET_ENV, max_time: float | None = None) -> str:
     """A curl command that replays a request. A header that carries the secret itself reads it from the
     environment variable the suite reads it from (``$HOOKPROOF_SECRET``, or ``secret_env``), so that the command
     works when pasted; one derived from it (a signature) is shown masked, since it is only valid for this
-    exact body."""
-    parts = ["curl", "-sS", "-i", "-X", method, shlex.quote(redact.url(url))]
+    exact body. ``max_time``: the run's timeout, as curl's ``--max-time`` (curl has none of its own: the replay
+    of a request a target never answered would hang the person who pastes it)."""
+    parts = ["curl", "-sS", "-i", *(["--max-time", f"{max_time:g}"] if max_time else []), "-X", method,
+             shlex.quote(redact.url(url))]
     hidden = {h.lower() for h in secret_headers}
     for name, value in headers.items():
         if name.lower() in hidden:

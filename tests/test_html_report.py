@@ -75,7 +75,8 @@ def test_receiver_report_shows_the_failing_cell_and_the_failure(pytester: pytest
     assert page.find("td", data_check="broken_bodies", data_platform="codewars")[0]["class"] == "skip"
     failure = page.text_of("failure")
     assert "[unknown_event]" in failure and "answered 500" in failure
-    assert "answer: status 500" in failure and "payload: {" in failure and "replay: curl -sS -i -X POST" in failure
+    assert "answer: status 500" in failure and "payload: {" in failure
+    assert "replay: curl -sS -i --max-time 10 -X POST" in failure
     rule = page.text_of("rule")
     assert CHECKS["unknown_event"].rule in rule
     assert "Codewars API documentation, Webhooks <https://dev.codewars.com/#webhooks>" in rule

@@ -53,7 +53,7 @@ def test_a_broken_receiver_gets_readable_failures_and_a_summary(pytester: pytest
     out = result.stdout.str()
     result.assert_outcomes(passed=8, failed=1, skipped=1)  # broken_bodies met the same fault: not checked, one failure
     assert "[unknown_event] sent an unknown event name (X-Webhook-Event); the target answered 500" in out
-    assert "replay: curl -sS -i -X POST" in out and '"X-Webhook-Secret: $HOOKPROOF_SECRET"' in out
+    assert "replay: curl -sS -i --max-time 10 -X POST" in out and '"X-Webhook-Secret: $HOOKPROOF_SECRET"' in out
     assert secret not in out
     assert "codewars   receiver       8 passed    1 failed    1 not checked   DOES NOT CONFORM" in out
     assert "not checked: codewars receiver broken_bodies: because of [unknown_event] codewars" in out
