@@ -69,6 +69,16 @@ class ReceiverContext:
         redact.remember(self.secret)
 
 
+    @property
+    def stopped_sending(self) -> str | None:
+        """Why the run sends the target nothing more, once its breaker has opened (for a check's not-checked
+        reason: the cause it names is one stall, and that the run then stopped is as much to know)."""
+        breaker = self.session.breaker
+        if not breaker.open:
+            return None
+        return (f"after {breaker.timeouts} answers that did not come within {self.session.timeout:g} s, the run "
+                "sends the target nothing more")
+
     def contracts(self, platform: str) -> list[Contract]:
         """The contracts whose deliveries the receiver is sent: the one asked for, else every current one
         (a historical contract only when named). With a secret, a contract that authenticates nothing is left

@@ -40,15 +40,21 @@ def _start_reference_senders(request: pytest.FixtureRequest) -> None:
 def test_conformance(hookproof_check: Check, platform: str, request: pytest.FixtureRequest) -> None:
     """Run one check against one platform's implementation under test."""
     budget = request.getfixturevalue("hookproof_run").budget
+    context = None
     try:
-        budget.check()  # past the run's time limit, no check starts (nor a child for it)
+        if budget is not None:
+            budget.check()  # past the run's time limit, no check starts (nor a child for it)
         contexts = request.getfixturevalue(f"hookproof_{hookproof_check.role}_context")  # a child starts, unwaited
         _start_reference_senders(request)
         contexts.ready()
-        hookproof_check(contexts(platform), platform)
+        context = contexts(platform)
+        hookproof_check(context, platform)
     except NotChecked as exc:
+        why = str(exc)
         if isinstance(exc, RunOutOfTime):  # not judged: the summary counts it with what did not run
             request.node.user_properties.append(("hookproof_out_of_time", True))
         if isinstance(exc, BecauseOf):  # the summary counts, per root cause, the checks it kept from judging
             request.node.user_properties.append(("hookproof_because", [c.title for c in exc.causes]))
-        pytest.skip(f"not checked: {exc}")
+            stopped = getattr(context, "stopped_sending", None)
+            why += f" ({stopped})" if stopped else ""
+        pytest.skip(f"not checked: {why}")

@@ -157,3 +157,12 @@ def test_an_interrupted_run_conforms_nowhere(pytester: pytest.Pytester) -> None:
     assert "codewars   receiver       2 passed    0 failed    0 not checked   NOT JUDGED (the run was interrupted)" \
         in out, out[-1500:]
     assert "CONFORMS" not in out and "the run was interrupted: the checks that did not run are not counted" in out
+
+
+def test_checks_after_the_breaker_opened_say_that_the_run_stopped_sending(pytester: pytest.Pytester) -> None:
+    """The cause they name is one stall; that the run then sent the target nothing more is theirs to say."""
+    _, out = run(pytester, broken.Slow(secrets={"codewars": SECRET}), "--hookproof-secret", SECRET,
+                 "--hookproof-response-timeout", "0.3")
+    kept = re.findall(r"not checked: codewars receiver \w+: because of .*gave no answer within 0\.3 s.* \(after 3 "
+                      r"answers that did not come within 0\.3 s, the run sends the target nothing more\)", out)
+    assert len(kept) >= 5, out
