@@ -197,7 +197,10 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
         f"sent: {exchange.method} {exchange.url}  ({len(exchange.body)} bytes"
         + (f"; breaks {delivery.breaks}" if delivery.breaks else "") + ")",
         f"what: {delivery.origin or f'a generated delivery of {delivery.event}'}, as contract {spec.label} sends it"
-        + _spelling(spec, delivery.event),
+        + _spelling(spec, delivery.event)
+        # A seeded run draws other deliveries than the default one: the seed is what draws this one again.
+        + (f" (drawn with --hookproof-seed {ctx.seed})" if ctx is not None and ctx.seed is not None
+           and not delivery.origin else ""),
         f"answer: {answered} after {exchange.elapsed:.3f} s: {exchange.error or _answer_excerpt(exchange, ctx)}",
         *extra,
     ]

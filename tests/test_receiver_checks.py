@@ -246,6 +246,20 @@ def test_failures_are_deterministic() -> None:
     assert cases[0] == cases[1]
 
 
+def test_a_failing_generated_delivery_of_a_seeded_run_names_its_seed() -> None:
+    """A seeded run draws other deliveries than the default one: the seed is what draws the failing one again."""
+    reports = []
+    for seed in (12345, None):
+        session = HttpSession(5.0)
+        with serving(app(broken.CrashesOnNonAscii)) as base, pytest.raises(CheckFailure) as failure:
+            ctx = ReceiverContext(lambda p: f"{base}/{p}", session, SECRET, examples=5, seed=seed)
+            receiver_checks.generated_valid(ctx, "qualified")
+        session.close()
+        reports.append(str(failure.value))
+    assert "a generated delivery of" in reports[0] and "(drawn with --hookproof-seed 12345)" in reports[0]
+    assert "--hookproof-seed" not in reports[1]  # derandomized: the same command draws it again
+
+
 def test_generated_checks_send_the_documented_examples_first() -> None:
     """The document's own example (with its slug/URI mismatch) is the first case a generated check sends."""
     with target(app(broken.ChecksSlugAgainstUri), examples=1) as ctx, pytest.raises(CheckFailure) as failure:
