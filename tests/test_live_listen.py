@@ -82,19 +82,25 @@ def test_without_a_forward_it_answers_as_a_good_receiver(tmp_path: Path) -> None
         ok = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         again = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         forged = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": "guess"}, timeout=10)
+        # the same forgery again is one attempt repeated; another forged value of the same body, another attempt
+        httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": "guess"}, timeout=10)
+        other = httpx.post(url, content=encode(body), headers={**headers, "X-Webhook-Secret": SECRET[:4]},
+                           timeout=10)
         bare = httpx.post(url, content=encode(body), headers=headers, timeout=10)
         junk = httpx.post(url, content=b"{", headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         new = httpx.post(url, content=encode({**body, "action": "new_action"}),
                          headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
         huge = httpx.post(url, content=encode({**body, "padding": "x" * 10_000}),
                           headers={**headers, "X-Webhook-Secret": SECRET}, timeout=10)
-    assert (ok.status_code, again.status_code, forged.status_code, bare.status_code, junk.status_code,
-            new.status_code, huge.status_code) == (200, 200, 403, 401, 400, 202, 413)
+    assert (ok.status_code, again.status_code, forged.status_code, other.status_code, bare.status_code,
+            junk.status_code, new.status_code, huge.status_code) == (200, 200, 403, 403, 401, 400, 202, 413)
     kept = CaptureStore(str(db)).select()
-    assert len(kept) == 6  # the retry is counted on the first capture, the forgery is a capture of its own
+    assert len(kept) == 7  # the retry is counted on the first capture, each forgery is a capture of its own
     assert kept[0].extra == {"times_received": 2}
-    assert kept[4].event == "user.new_action" and not kept[4].conforms
-    assert kept[5].body_truncated and kept[5].body == b"" and "larger than 4096 bytes" in kept[5].problems[0]
+    assert [r.auth for r in kept[1:3]] == ["wrong", "wrong"] and kept[1].extra == {"times_received": 2}
+    assert kept[2].extra.get("times_received", 1) == 1
+    assert kept[5].event == "user.new_action" and not kept[5].conforms
+    assert kept[6].body_truncated and kept[6].body == b"" and "larger than 4096 bytes" in kept[6].problems[0]
     assert all(r.header("X-Webhook-Secret") in (None, "***") for r in kept)
 
 

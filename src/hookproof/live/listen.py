@@ -267,15 +267,23 @@ class Listener:
         problems = auth.verify_schemes(given, headers, raw, body, self.secret)
         return ("wrong" if problems else "valid"), [f"header {p.header}: {p.message}" for p in problems]
 
-    def _key(self, method: str, rec: Recording, body: Any, mode: AuthMode, *, refused_unread: bool) -> str:
+    def _key(self, method: str, rec: Recording, body: Any, mode: AuthMode, headers: dict[str, str], *,
+             refused_unread: bool) -> str:
         """A retry is the same method and delivery (its id, or its bytes) judged the same way: it is counted on
-        the capture it repeats. A forgery is not a repeat of the real one, nor a request whose headers break the
-        contract where the first one kept it (its own headers and answer would be lost), and a body refused
-        unread (too large, badly framed) has no bytes to tell one delivery from another: each is kept."""
+        the capture it repeats. A forgery is not a repeat of the real one, nor of another forgery of the same
+        body (a wrong value and one cut short are two attempts, each with its own headers), nor a request whose
+        headers break the contract where the first one kept it (its own headers and answer would be lost), and
+        a body refused unread (too large, badly framed) has no bytes to tell one delivery from another: each
+        is kept. The forged values enter the key only as a digest: the key is stored."""
         if refused_unread:
             return f"{self.platform}:unread:{uuid.uuid4().hex}"
         verdict = hashlib.sha256("\n".join(rec.problems).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        return f"{delivery_key(self.platform, rec, body)}:{method}:{mode}:{verdict}"
+        key = f"{delivery_key(self.platform, rec, body)}:{method}:{mode}:{verdict}"
+        if mode == "wrong":
+            lowered = {k.lower(): v for k, v in headers.items()}
+            forged = "\n".join(lowered.get(h.lower(), "") for s in self.schemes for h in s.headers)
+            key += ":" + hashlib.sha256(forged.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return key
 
     def handle(self, request: Request) -> Response:
         raw_headers = _text_headers(request.headers.items())
@@ -323,7 +331,7 @@ class Listener:
             status = forwarded[0].status or 502
         else:
             status = 200 if not problems or self.accept_all else refuse
-        key = self._key(request.method, rec, body, mode, refused_unread=refusal is not None)
+        key = self._key(request.method, rec, body, mode, headers, refused_unread=refusal is not None)
         stored = self.store.add(key, rec, status,
                                 forwarded[0] if forwarded else None)  # committed: only now may it be answered
         rec = Recording(**{**rec.__dict__, "id": str(stored.id), "recorded_at": datetime.now().astimezone()
