@@ -84,6 +84,12 @@ def pytest_configure(config: pytest.Config) -> None:
     junit_verdict.configure(config, reporter)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from hookproof.conformance import interrupt
+
+    interrupt.restore()  # Ctrl-C as Python's own again, for whatever runs after pytest in this process
+
+
 @pytest.hookimpl(tryfirst=True)  # before the conftests' session start, which may import what the children do
 def pytest_sessionstart(session: pytest.Session) -> None:
     run = session.config.stash[CONFIG_KEY]

@@ -137,6 +137,13 @@ class SummaryReporter:
             return f"the run's time limit passed: {OPTION} {self.run.budget.seconds if self.run.budget else 0:g} s"
         return "the run was interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "the run ended before them"
 
+    @pytest.hookimpl(tryfirst=True)  # before pytest reports the interrupt, and tears the session's fixtures down
+    def pytest_keyboard_interrupt(self) -> None:
+        if self.planned:  # a conformance run: a second Ctrl-C must not break the shutdown of its children
+            from hookproof.conformance import interrupt
+
+            interrupt.stopping()
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """A run that its time limit cut short did not pass, although nothing in it failed: it exits 2, as an

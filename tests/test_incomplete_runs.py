@@ -90,3 +90,29 @@ def test_an_interrupted_run_names_the_platform_it_never_reached(pytester: pytest
                      r"interrupted\)", out), out[-1500:]
     cases = _incomplete(ET.parse(junit).getroot())
     assert cases and "the run was interrupted" in (cases[0].find("error").get("message", ""))  # type: ignore[union-attr]
+
+
+CTRL_C_TWICE = """
+import os, signal
+import pytest
+seen = []
+def pytest_runtest_setup(item):
+    seen.append(item.nodeid)
+    if len(seen) == 3:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after two checks
+@pytest.hookimpl(trylast=True)
+def pytest_keyboard_interrupt():
+    os.kill(os.getpid(), signal.SIGINT)  # and again, while the run reports it and stops its children
+"""
+
+
+def test_ctrl_c_pressed_twice_stops_the_run_once(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(interrupter=CTRL_C_TWICE)
+    with serving(Receiver(secrets={"codewars": SECRET})) as base:
+        result = pytester.runpytest_subprocess(
+            *SUITE, "--target-url", f"{base}/codewars", "--hookproof-platform", "codewars", "--hookproof-examples",
+            "2", "--hookproof-secret", SECRET, "-p", "interrupter", timeout=120)
+    out, err = result.stdout.str(), result.stderr.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, out[-2000:] + err[-2000:]
+    assert "hookproof: already stopping" in err and "Traceback" not in out + err, out[-2000:] + err[-2000:]
+    assert "NOT JUDGED (the run was interrupted)" in out
