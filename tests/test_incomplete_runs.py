@@ -116,3 +116,32 @@ def test_ctrl_c_pressed_twice_stops_the_run_once(pytester: pytest.Pytester, tmp_
     assert result.ret == pytest.ExitCode.INTERRUPTED, out[-2000:] + err[-2000:]
     assert "hookproof: already stopping" in err and "Traceback" not in out + err, out[-2000:] + err[-2000:]
     assert "NOT JUDGED (the run was interrupted)" in out
+
+
+TERMINATE = """
+import os, signal
+seen = []
+def pytest_runtest_setup(item):
+    seen.append(item.nodeid)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if len(seen) == 3 and worker in (None, "gw0"):  # as a CI system cancelling the job, once
+        os.kill(os.getppid() if worker else os.getpid(), signal.SIGTERM)
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_sigterm_stops_the_run_as_ctrl_c_does(pytester: pytest.Pytester, tmp_path: Path,
+                                              workers: tuple[str, ...]) -> None:
+    """CI systems cancel a job with SIGTERM: the run still writes its summary and its JUnit file, saying it was
+    interrupted, and exits 2; no worker warns about a controller that went away."""
+    pytester.makepyfile(interrupter=TERMINATE)
+    junit = tmp_path / "junit.xml"
+    with serving(Receiver(secrets={"codewars": SECRET})) as base:
+        result = pytester.runpytest_subprocess(
+            *SUITE, "--target-url", f"{base}/codewars", "--hookproof-platform", "codewars", "--hookproof-examples",
+            "2", "--hookproof-secret", SECRET, "-p", "interrupter", "--junitxml", str(junit), *workers, timeout=120)
+    out, err = result.stdout.str(), result.stderr.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, out[-2000:] + err[-2000:]
+    assert "NOT JUDGED (the run was interrupted)" in out and "PluggyTeardownRaisedWarning" not in out + err
+    cases = _incomplete(ET.parse(junit).getroot())
+    assert cases and "the run was interrupted" in (cases[0].find("error").get("message", ""))  # type: ignore[union-attr]
