@@ -123,8 +123,8 @@ import os, signal
 seen = []
 def pytest_runtest_setup(item):
     seen.append(item.nodeid)
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if len(seen) == 3 and worker in (None, "gw0"):  # as a CI system cancelling the job, once
+    worker = getattr(item.config, "workerinput", {}).get("workerid")  # not the environment: this test may
+    if len(seen) == 3 and worker in (None, "gw0"):  # run in a worker itself; as a CI system cancelling the job, once
         os.kill(os.getppid() if worker else os.getpid(), signal.SIGTERM)
 """
 
