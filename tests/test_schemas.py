@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,69 @@ def test_every_format_the_schemas_use_is_actually_checked() -> None:
     bad = {"date-time": "2017-10-07 10:41", "uri": "no scheme", "uuid": "441cd01e", "email": "nobody"}
     for fmt in used:
         assert not FORMAT_CHECKER.conforms(bad[fmt], fmt), fmt
+
+
+_GITHUB = re.compile(r"https://github\.com/[^\s<>()\"']+")
+_PINNED = re.compile(r"https://github\.com/[^/]+/[^/]+/blob/[0-9a-f]{40}/\S+")
+_THREAD = re.compile(r"https://github\.com/[^/]+/[^/]+/(issues|pull)/[0-9]+")
+
+
+def strings(node: Any, key: str = ""):
+    if isinstance(node, dict):
+        for k, value in node.items():
+            yield from strings(value, k)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value, key)
+    elif isinstance(node, str):
+        yield key, node
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SCHEMAS)))
+def test_every_github_url_is_pinned_to_a_commit(path: Path) -> None:
+    """A file of a vendor's repository is cited at the full commit whose text was read
+    (https://github.com/OWNER/REPO/blob/COMMIT/PATH): the file has changed since, and a branch or a short commit
+    can come to name other text. Besides, a profile's document names its repository, and an issue thread is cited
+    as the thread (docs/decisions.md#doselect-signature, #codewars-corrected-names)."""
+    for key, text in strings(DOCUMENTS[path]):
+        for url in _GITHUB.findall(text):
+            if key == "repository":
+                assert re.fullmatch(r"https://github\.com/[^/]+/[^/]+", url), url
+            else:
+                assert _PINNED.fullmatch(url) or _THREAD.fullmatch(url), f"{path.name}: {url} is not commit-pinned"
+
+
+def _versioned_pages(platform: str) -> dict[str, set[tuple[str, str]]]:
+    """Each public page a platform's documents are read from, with the (repository, path) that versions it."""
+    profile = json.loads((SCHEMAS / platform / "profile.json").read_text(encoding="utf-8"))
+    pages: dict[str, set[tuple[str, str]]] = {}
+    for doc in profile["documents"].values():
+        if "commit" in doc:
+            assert "repository" in doc and "path" in doc and re.fullmatch("[0-9a-f]{40}", doc["commit"]), doc
+            pages.setdefault(doc["url"], set()).add((doc["repository"], doc["path"]))
+    return pages
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.parent != SCHEMAS and p.name != "profile.json"],
+                         ids=lambda p: str(p.relative_to(SCHEMAS)))
+def test_a_comment_that_cites_a_versioned_page_names_the_commit_it_quotes(path: Path) -> None:
+    """A ``$comment`` (what validation prints as a problem's source) that names a page whose text is versioned gives
+    the commit-pinned text beside it: "<page> (text as of <https://github.com/.../blob/COMMIT/PATH>)". The pages
+    have changed since (Codewars' no longer says it is "inspired by GitHub's webhooks"; Qualified's model lists
+    are camelCase): the page alone may not hold the words quoted (docs/decisions.md, the table of documents)."""
+    pages = _versioned_pages(path.relative_to(SCHEMAS).parts[0])
+    cited = 0
+    for node in subschemas(DOCUMENTS[path]):
+        comment = node.get("$comment")
+        if not isinstance(comment, str):
+            continue
+        for page in re.findall(r"<(https://[^>]+)>", comment):
+            if _PINNED.fullmatch(page):  # the pinned text itself (Codewars' 2014 page, which the live page lost)
+                cited += 1
+            elif page in pages:
+                versions = [re.escape(f"<{page}> (text as of <{repo}/blob/") + "[0-9a-f]{40}/" + re.escape(f"{file}>)")
+                            for repo, file in pages[page]]
+                assert any(re.search(v, comment) for v in versions), f"{path.name}: unpinned: {comment[:150]}"
+                cited += 1
+    if pages and path.parent.name == "events":
+        assert cited, f"{path.name} cites no versioned text"
