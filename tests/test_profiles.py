@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hookproof import catalog, validation
-from hookproof.contract import ProfileError
+from hookproof.contract import Citation, Contract, ProfileError
 from tests import sixth_platform
 
 
@@ -170,3 +170,107 @@ def test_a_renamed_body_name_gets_a_derived_schema(tmp_path: Path) -> None:
     assert not validation.validate("codewars", earned, {"X-Webhook-Event": "user"}, contract="document").ok
     (example,) = catalog.contract("codewars", "2021-04").events["user.rank_earned"].examples
     assert example.body["action"] == "rank_earned"
+
+
+WEBHOOK_PLATFORMS = [p for p in catalog.platforms() if catalog.platform(p).kind == "webhook"]
+
+
+def _fact_citations(spec: Contract) -> dict[str, Citation]:
+    """Each transport fact's citation, by where the profile states it."""
+    cited = {"method_source": spec.method_source, "headers_source": spec.headers_source}
+    if spec.event_naming is not None:
+        cited["event_name"] = spec.event_naming.source
+    cited |= {f"delivery_metadata {m.pointer}": m.source for m in spec.metadata}
+    cited |= {f"auth {a.scheme} {n}": a.source for n, a in enumerate(spec.auth)}
+    if spec.retry is not None:
+        cited["retry"] = spec.retry.source
+    return cited
+
+
+def _cited_documents(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "document" and isinstance(value, str):
+                yield value
+            else:
+                yield from _cited_documents(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _cited_documents(value)
+
+
+@pytest.mark.parametrize("platform", catalog.platforms())
+def test_every_document_a_profile_lists_is_cited(platform: str) -> None:
+    """A document no fact, example or contract cites is evidence the profile lost track of (Codewars listed
+    codewars/codewars.com issue 1339 and cited it nowhere; it is now the source of the 2021-04 contract's
+    `approved` example, the body the reporter received)."""
+    profile = json.loads((Path(str(catalog.active().folders.platforms[platform].node)) / "profile.json").read_text())
+    cited = set(_cited_documents({k: v for k, v in profile.items() if k != "documents"}))
+    assert set(profile["documents"]) <= cited, f"listed, never cited: {sorted(set(profile['documents']) - cited)}"
+
+
+@pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)
+def test_a_later_contract_cites_its_own_text_for_the_facts_it_keeps(platform: str) -> None:
+    """A later contract is read from a later (or, Codewars 2014-06, an earlier) version of the page: the facts it
+    keeps from its base cite that version, whose words were checked to be there, not the base document's
+    (docs/decisions.md, below the table of documents). A renamed event's examples keep their base citation:
+    they are the base document's bodies with the name replaced."""
+    plat = catalog.platform(platform)
+    base = plat.base.document
+    for spec in plat.contracts[1:]:
+        if spec.document is None or spec.document == base:
+            continue
+        for fact, citation in _fact_citations(spec).items():
+            assert citation.document is None or citation.document != base, (
+                f"{spec.label} {fact} cites the base document {base.id!r}, not {spec.document.id!r}")
+
+
+def test_codewars_2021_04_rests_on_the_corrected_page_and_the_capture_of_approved() -> None:
+    corrected = catalog.contract("codewars", "2021-04")
+    assert corrected.document is not None and corrected.document.commit is not None
+    assert corrected.document.commit.startswith("57e14dc")
+    assert {c.document.id for c in _fact_citations(corrected).values() if c.document} == {"2021-04"}
+    sources = [ex.source for ex in corrected.events["code_challenge.approved"].examples]
+    captured = [s for s in sources if s.document is not None and s.document.id == "issue-1339"]
+    assert captured and "it is actually `approved`" in captured[0].quote
+
+
+@pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS)
+def test_every_contracts_content_type_says_where_it_comes_from(platform: str) -> None:
+    """The Content-Type a contract holds senders to is cited, or said to be inferred and why: Qualified names no
+    header at all (docs/decisions.md#qualified-content-type)."""
+    for spec in catalog.platform(platform).contracts:
+        source = spec.headers_source
+        assert "Content-Type" in source.quote + source.note, (spec.label, str(source))
+        assert source.document is not None, spec.label
+        if platform == "qualified":
+            assert source.decision == "qualified-content-type" and "inferred" in source.note, spec.label
+
+
+def _meta(event: str) -> dict[str, str]:
+    sender, action = event.split(".", 1)
+    return {"sender": sender, "action": action, "timestamp": "2017-10-07T10:41:31.846531+00:00",
+            "delivery_id": "441cd01e-d82d-485c-95d8-c8c498417649"}
+
+
+@pytest.mark.parametrize("contract", catalog.platform("doselect").contract_names)
+def test_a_doselect_event_without_an_example_of_its_own_requires_no_object_field(contract: str) -> None:
+    """docs/decisions.md#doselect-required-fields: a required field must be traceable to an example of that event.
+    `test-session.begin`, `solution.create` (`submission.create`) and the 2019-09 additions `submission.evaluated`,
+    `test-session.report`, `problem.edit` have none: no field of their object is required, and the fields their
+    sender's example shows keep its types. (The 2019-09 additions once took the `end`/`submit`/`create` shapes
+    whole, required fields included.)"""
+    spec = catalog.contract("doselect", contract)
+    unshown = [name for name, event in spec.events.items() if not event.examples]
+    assert len(unshown) >= (5 if contract == "2019-09" else 2)
+    for name in unshown:
+        schema_id = spec.events[name].schema_id
+        body = {"meta": _meta(name), "object": {}}
+        assert validation.check_instance(schema_id, body) == [], name
+        sender = name.split(".")[0]
+        shown = next(ex.body["object"] for other, event in spec.events.items() if other.split(".")[0] == sender
+                     for ex in event.examples)
+        assert validation.check_instance(schema_id, {"meta": _meta(name), "object": shown}) == [], name
+        for field in shown:
+            typed = {"meta": _meta(name), "object": {field: 5}}
+            assert [p.where for p in validation.check_instance(schema_id, typed)] == [f"/object/{field}"], (name, field)
