@@ -127,8 +127,9 @@ class SummaryReporter:
         self.out_of_time = False  # a check was not judged: the run's time limit passed (run_budget.py)
 
     def did_not_run(self) -> list[tuple[str, str, str]]:
-        """(platform, role, check) of each check the run collected and never judged: Ctrl-C, ``-x`` or
-        ``--maxfail`` ended the run first. Not one of them may read as a pass (summary, JUnit, report)."""
+        """(platform, role, check) of each check the run collected and never judged: Ctrl-C, SIGTERM, ``-x`` or
+        ``--maxfail`` ended the run first, or its time limit cut the check short. Not one of them may read as a
+        pass (summary, JUnit, report)."""
         return sorted(self.planned - self.judged)
 
     def why_not_run(self, exitstatus: int) -> str:
