@@ -64,11 +64,16 @@ class Document(NamedTuple):
     commit: str | None = None
     date: str | None = None
 
+    @property
+    def text_as_of(self) -> str:
+        """`` (text as of <the commit-pinned file>)`` where the text is versioned: the live page may have changed
+        since its words were read (empty where it is not)."""
+        if not (self.repository and self.commit):
+            return ""
+        return f" (text as of {self.repository}/blob/{self.commit}/{self.path or ''}".rstrip("/") + ")"
+
     def __str__(self) -> str:
-        text = f"{self.title} <{self.url}>"
-        if self.repository and self.commit:
-            text += f" (text as of {self.repository}/blob/{self.commit}/{self.path or ''}".rstrip("/") + ")"
-        return text
+        return f"{self.title} <{self.url}>{self.text_as_of}"
 
 
 class Citation(NamedTuple):
@@ -85,7 +90,7 @@ class Citation(NamedTuple):
         parts = []
         if self.document is not None:
             where = self.document.title + (f", {self.section}" if self.section else "")
-            parts.append(f"{where} <{self.document.url}>")
+            parts.append(f"{where} <{self.document.url}>{self.document.text_as_of}")
         if self.quote:
             parts.append(json.dumps(self.quote, ensure_ascii=False))
         if self.note:
