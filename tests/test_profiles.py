@@ -274,3 +274,14 @@ def test_a_doselect_event_without_an_example_of_its_own_requires_no_object_field
         for field in shown:
             typed = {"meta": _meta(name), "object": {field: 5}}
             assert [p.where for p in validation.check_instance(schema_id, typed)] == [f"/object/{field}"], (name, field)
+
+
+def test_a_derived_events_schema_says_whose_source_it_cites() -> None:
+    """A failure cites a schema's $comment: for an event a later contract derives from another ("like"), it
+    must not read as the model event's own source alone."""
+    from hookproof import catalog
+
+    spec = catalog.contract("doselect", "2019-09")
+    schema = catalog.active().registry().get_or_retrieve(spec.event("test-session.report").schema_id).value.contents
+    assert schema["$comment"].startswith("test-session.report: the schema of test-session.begin, derived by this "
+                                         "contract. Source: DoSelect API documentation"), schema["$comment"]

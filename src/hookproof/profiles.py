@@ -392,6 +392,8 @@ class _Reader:
         schema = _absolute_refs(copy.deepcopy(original), event.schema_id)
         schema["$id"] = uri
         schema["title"] = f"{original.get('title', event.name)} (as {new})"
+        if isinstance(original.get("$comment"), str):  # a failure cites it: say whose source it is
+            schema["$comment"] = f"{new}: the schema of {event.name}, derived by this contract. {original['$comment']}"
         values = naming.split(new) if naming else [new]
         for part, value in zip(naming.parts if naming else (), values, strict=False):
             if part.body is None:
