@@ -8,8 +8,8 @@ returned, so the label it carries (``"required: /meta/delivery_id"``) is the one
 Besides ``required``, ``type``, ``const``, ``enum``, ``format`` and ``pattern``, every keyword the generator
 knows beyond the built-in schemas' can be broken alone (a number past a bound, a string a code point too
 long, a duplicate item, a value in two ``oneOf`` branches or none, ...: docs/decisions.md#own-schema-compiler).
-Their replacements are chosen so that the node's own keywords (:func:`schema_graph.scalar_failures`,
-:func:`schema_graph.container_failures`) fail that keyword only; the validator then confirms it for the body.
+Their replacements are chosen so that the node's own keywords (:func:`node_judging.scalar_failures`,
+:func:`node_judging.container_failures`) fail that keyword only; the validator then confirms it for the body.
 """
 
 from __future__ import annotations
@@ -27,20 +27,16 @@ from hypothesis import strategies as st
 from hookproof import catalog, pointers
 from hookproof.catalog import FORMAT_CHECKER, Catalog
 from hookproof.conformance import values
-from hookproof.conformance.schema_graph import (
-    JSON_TYPES,
-    MISSING,
-    Node,
-    NumberRules,
-    UnsupportedSchema,
+from hookproof.conformance.node_judging import (
     conforms,
     container_failures,
     could_match,
     item_node,
     json_type,
-    node_of,
     scalar_failures,
 )
+from hookproof.conformance.schema_graph import node_of
+from hookproof.conformance.schema_nodes import JSON_TYPES, MISSING, Node, NumberRules, UnsupportedSchema
 from hookproof.conformance.strategies import body_strategy, event_names, node_strategy
 from hookproof.wire import Delivery, delivery_for
 
@@ -165,7 +161,7 @@ def _breaks(node: Node, value: Any, path: tuple[str | int, ...] = ()) -> Iterato
 
 
 # -- the keywords beyond the built-in schemas': each break is a replacement that the node's own keywords
-# judge to fail that keyword alone (schema_graph.scalar_failures / container_failures); the validator then
+# judge to fail that keyword alone (node_judging.scalar_failures / container_failures); the validator then
 # confirms it for the whole body, as for every break.
 
 def _only(failures: Callable[[Node, Any], list[str]], node: Node, rule: str, candidates: list[Any]) -> list[Any]:

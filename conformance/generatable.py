@@ -15,7 +15,7 @@ def undrawable(platforms: list[str]) -> str | None:
     """Why the run cannot draw some delivery of ``platforms`` (the webhook platforms of the user's folders it
     checks), as one line naming the schema and the place; None when it can draw every one."""
     from hookproof.conformance.broken_bodies import invalid_bodies
-    from hookproof.conformance.schema_graph import UnsupportedSchema
+    from hookproof.conformance.schema_nodes import UnsupportedSchema
     from hookproof.conformance.strategies import body_strategy
 
     for platform in platforms:

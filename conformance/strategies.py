@@ -7,7 +7,7 @@ ship, re-processes sub-schemas for every example (about 30 payloads/s on a DoSel
 ``uuid`` format. The parser and the compiler know exactly the keywords
 :mod:`hookproof.conformance.schema_graph` lists (the built-in schemas' dozen, and the number, length, count,
 ``uniqueItems``, ``prefixItems``, ``dependentRequired``, ``oneOf`` and mergeable ``allOf`` keywords a
-company's own schema commonly adds) and raise :class:`~hookproof.conformance.schema_graph.UnsupportedSchema`
+company's own schema commonly adds) and raise :class:`~hookproof.conformance.schema_nodes.UnsupportedSchema`
 for anything else, or for a combination they cannot generate faithfully, so a new platform's schema that
 needs more fails loudly instead of producing deliveries that are silently invalid. A keyword's builder is
 used only where the keyword is present: the built-in schemas, which use none of the later ones, pay nothing
@@ -42,17 +42,9 @@ from referencing.jsonschema import DRAFT202012
 from hookproof import catalog
 from hookproof.catalog import Catalog
 from hookproof.conformance import values
-from hookproof.conformance.schema_graph import (
-    MISSING,
-    Node,
-    NumberRules,
-    Parser,
-    UnsupportedSchema,
-    conforms,
-    container_failures,
-    json_key,
-    node_of,
-)
+from hookproof.conformance.node_judging import conforms, container_failures, json_key
+from hookproof.conformance.schema_graph import Parser, node_of
+from hookproof.conformance.schema_nodes import MISSING, Node, NumberRules, UnsupportedSchema
 from hookproof.wire import Delivery, delivery_for
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -622,7 +614,7 @@ def _drop_optional(body: dict[str, Any], node: Node, required: frozenset[str]) -
 
 def _exclusive(branches: tuple[Node, ...], options: list[_Compiled]) -> _Compiled:
     """Values of exactly one branch: a branch is chosen (one byte), its value kept if no other branch
-    accepts it (:func:`schema_graph.conforms`), else the next branch tried; after every branch and a few
+    accepts it (:func:`node_judging.conforms`), else the next branch tried; after every branch and a few
     more, the example is rejected. Bounded; disjoint branches, the usual case, pass at the first try."""
     builds = tuple(o.build for o in options)
     count = len(builds)

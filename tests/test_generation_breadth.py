@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hookproof import catalog
-from hookproof.conformance import schema_graph, strategies
+from hookproof.conformance import node_judging, schema_graph, strategies
 from tests.drawing import collect
 
 EVENTS = [(p, e) for p in catalog.platforms() for e in catalog.contract(p).events]
@@ -33,7 +33,7 @@ class Coverage:
 
 
 def _kind(value: Any) -> str:
-    return schema_graph.json_type(value)
+    return node_judging.json_type(value)
 
 
 def _walk(node: Any, value: Any, cov: Coverage) -> None:
@@ -48,7 +48,7 @@ def _walk(node: Any, value: Any, cov: Coverage) -> None:
     if node.format is not None and isinstance(value, str):
         cov.formats[node.format] += 1
     for branch in node.any_of:
-        if schema_graph.could_match(branch, value):
+        if node_judging.could_match(branch, value):
             _walk(branch, value, cov)
             break
     if isinstance(value, dict) and node.is_object:
