@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -30,6 +31,12 @@ from hookproof.conformance.sender_harness import ACCEPTING, Arrival, Observation
 from hookproof.contract import CatalogError, RetryPolicy
 
 
+class LeftoverProcessesWarning(UserWarning):
+    """A sender command left processes running after it ended, which the harness killed. Nothing arrived late
+    (what arrived is judged), but a sender that hands a delivery to a background process loses it when the job
+    that started it ends, as a CI step or a request handler does."""
+
+
 @dataclass
 class SenderContext:
     """A sender check's view of the run: the harness that runs the command, and the secret it is given."""
@@ -37,13 +44,27 @@ class SenderContext:
     harness: SenderHarness
     secret: str | None = None
     ledger: Ledger = field(default_factory=Ledger)
+    warned: set[tuple[str, str]] = field(default_factory=set)  # (platform, case) whose leftovers were told
 
     def __post_init__(self) -> None:
         redact.remember(self.secret)
 
     def observe(self, platform: str, scenario: str) -> Observation:
         self.harness.observe_many(platform, [scenario], self.secret)
-        return self.harness.observe(platform, scenario, self.secret)
+        obs = self.harness.observe(platform, scenario, self.secret)
+        self._tell_leftovers(obs)
+        return obs
+
+    def _tell_leftovers(self, obs: Observation) -> None:
+        """Once per case, in the check that first judged it (a failure's transcript says it too): on a passing
+        run it is the only place a user learns it."""
+        seen = (obs.case.platform, obs.case.name)
+        if obs.killed_leftovers and seen not in self.warned:
+            self.warned.add(seen)
+            warnings.warn(LeftoverProcessesWarning(
+                f"{obs.case.platform} case {obs.case.name}: the sender command left {obs.killed_leftovers} "
+                "process(es) running after it ended, which hookproof killed; a delivery handed to a background "
+                "process is lost when the job that started it ends"), stacklevel=2)
 
     def observe_many(self, platform: str, scenarios: Sequence[str]) -> None:
         """Run the cases a check judges side by side where the harness may (``--hookproof-sender-jobs``)."""

@@ -178,6 +178,7 @@ class Mode(NamedTuple):
     follow_redirects: bool = False
     retry_on: tuple[StatusRange, ...] | None = None  # the answers retried, instead of the policy's
     client: bool = False  # changes the httpx client: runs on the httpx Sender
+    leaves_a_child: bool = False  # delivers as it should, and leaves a process of its own running
 
 
 MODES: dict[str, Mode] = {
@@ -209,6 +210,8 @@ MODES: dict[str, Mode] = {
     "retries-every-failure": Mode(retry_on=NON_2XX),
     "retries-only-5xx": Mode(retry_on=(StatusRange(500, 599),)),
     "three-tries": Mode(max_tries=3),
+    # delivers as it should, then hands "the rest" to a process in a session of its own that outlives it
+    "leaves-a-child": Mode(leaves_a_child=True),
 }
 NOT_SENDING = ("sends-nothing", "hangs", "crashes")
 
@@ -258,6 +261,11 @@ def main(argv: list[str]) -> int:
         record = plain.deliver(args.url, args.platform, args.event or None, BODY, secret=SECRET,
                                contract=args.contract or None)
     print(f"{len(record.attempts)} tries, delivered: {record.delivered}")
+    if mode.leaves_a_child:
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import random
 import re
 import shlex
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -901,3 +902,22 @@ def test_a_sender_that_never_retries_is_not_failed_again_for_what_it_never_sent(
             CHECKS[name](ctx, "doselect")
         assert f"only 1 try arrived where every answer failed and the policy makes 5 " \
                f"(gives_up_after_the_last_try reports it): {what}" == str(skipped.value)
+
+
+def test_a_command_that_leaves_a_process_running_is_told_once_per_case(harness_for) -> None:
+    """The harness kills what a command leaves running; a passing run says so once per case, as a warning, where
+    only a failure's transcript said it before."""
+    leaving = harness_for(broken_command("leaves-a-child"))
+    ctx = SenderContext(leaving, SECRET)
+    with pytest.warns(sender_checks.LeftoverProcessesWarning) as told:
+        CHECKS["method_and_headers"](ctx, "doselect")  # it delivers as it should: the check passes
+    shown = {str(w.message).split(":")[0] for w in told}
+    assert shown == {"doselect case accept-200", "doselect case refuse-all"}, [str(w.message) for w in told]
+    assert "left 1 process(es) running after it ended, which hookproof killed" in str(told[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sender_checks.LeftoverProcessesWarning)
+        CHECKS["method_and_headers"](ctx, "doselect")  # the same cases again: told already
+    quiet = SenderContext(harness_for(reference_command()), SECRET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sender_checks.LeftoverProcessesWarning)
+        CHECKS["method_and_headers"](quiet, "doselect")  # the reference sender leaves nothing behind
