@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
@@ -56,8 +55,9 @@ class NumberRules:
 def is_multiple(value: int | float, step: int | float) -> bool:
     """``multipleOf`` as jsonschema judges it: integers exactly, floats by whether the quotient is integral.
 
-    Generation only makes multiples that are exact (:func:`exact_multiple`), on which every validator
-    agrees, so the float rounding jsonschema and ajv differ on never decides a verdict we rely on."""
+    Generation only makes multiples that are exact (``k * step`` in rationals, :mod:`keyword_builders`), on
+    which every validator agrees, so the float rounding jsonschema and ajv differ on never decides a verdict we
+    rely on."""
     if isinstance(value, int) and isinstance(step, int):
         return value % step == 0
     try:
@@ -65,11 +65,6 @@ def is_multiple(value: int | float, step: int | float) -> bool:
     except OverflowError:
         return False
     return math.isfinite(quotient) and int(quotient) == quotient
-
-
-def exact_multiple(value: int | float, step: int | float) -> bool:
-    """Whether ``value`` is ``k * step`` exactly (as rationals): true for every validator's reading."""
-    return (Fraction(value) / Fraction(step)).denominator == 1
 
 
 class Node:
