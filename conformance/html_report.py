@@ -49,7 +49,7 @@ class Outcome:
     citation: str = ""  # the document of the contract the target is held to
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin: pluggy keeps plugins in sets (a conftest off the test's path), so hashable
 class HtmlReport:
     path: Path
     outcomes: list[Outcome] = field(default_factory=list)

@@ -53,7 +53,7 @@ def add_error(path: Path, head: str, text: str) -> None:
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin: pluggy keeps plugins in sets, so hashable (by identity)
 class IncompleteRun:
     path: Path
     summary: SummaryReporter

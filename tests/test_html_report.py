@@ -102,3 +102,15 @@ def test_sender_report_draws_each_try_with_its_answer(pytester: pytest.Pytester,
     listed = page.text_of("tries")
     assert "try 1 at +" in listed and "try 2 at +" in listed and "answered 200" in listed
     assert page.find("svg") and page.find("circle")
+
+
+def test_a_report_is_written_from_a_folder_with_a_conftest(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A conftest.py off the checks' path makes pluggy keep the plugins of each test in a set: the report's
+    plugin (and the JUnit one's) must be hashable, or every run there ends in an INTERNALERROR."""
+    pytester.makeconftest("")
+    report, junit = tmp_path / "report.html", tmp_path / "junit.xml"
+    result = pytester.runpytest(*SUITE, "--hookproof-platform", "codewars", "--hookproof-examples", "2", "-k",
+                                "receiver and documented_examples", "--hookproof-report", str(report), "--junitxml",
+                                str(junit), "-x")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-2000:]
+    assert report.is_file() and "INTERNALERROR" not in result.stdout.str()
