@@ -32,6 +32,7 @@ KILL_ROUNDS = 10
 
 _running: set[int] = set()  # sessions (= leader pids) of the commands running now
 _running_lock = threading.Lock()
+_commands: set[int] = set()  # those of them run_bounded runs (not tracked_child's servers), for stop_commands
 _subreaper = False
 
 
@@ -193,6 +194,7 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
             outcome.spawn_error = f"{argv[0]}: {exc.strerror or exc}"
             return outcome
         _running.add(proc.pid)
+        _commands.add(proc.pid)
     started = _start_time(proc.pid)
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _Tail(proc.stdout.fileno()), _Tail(proc.stderr.fileno())
@@ -202,28 +204,50 @@ def run_bounded(argv: Sequence[str], timeout: float, env: Mapping[str, str] | No
         except subprocess.TimeoutExpired:
             outcome.timed_out = True
             kill_session(proc)  # the session we created: the command and its children
+        except BaseException:  # Ctrl-C or SIGTERM while it ran: the command and what it started end with the run
+            kill_session(proc)
+            _sweep(proc.pid, started)
+            raise
         outcome.elapsed = time.monotonic() - began
         outcome.exit_code = proc.returncode
-        killed: set[int] = set()
-        # Killing a parent hands its children to us, and one may fork as it dies: look again until none is left
-        # and every process killed is gone (a process stuck in the kernel costs the rounds, no more).
-        for _ in range(KILL_ROUNDS):
-            with _running_lock:
-                leftovers, dying = _leftovers(proc.pid, started, killed)
-                for pid in leftovers:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(pid, signal.SIGKILL)
-            if not leftovers and not dying:
-                break
-            killed.update(leftovers)
-            time.sleep(0.02)
-        outcome.killed_leftovers = len(killed)
+        outcome.killed_leftovers = _sweep(proc.pid, started)
         # Pipes a killed grandchild held are closed now; a child of an unkillable process is not waited for.
         outcome.stdout, outcome.stderr = out.text(wait=2), err.text(wait=2)
     finally:
+        with _running_lock:
+            _commands.discard(proc.pid)
         _forget(proc, proc.stdout, proc.stderr)
         _reap_orphans({proc.pid})
     return outcome
+
+
+def _sweep(session: int, started: int) -> int:
+    """Kill every process the command ``session`` left running; how many there were. Killing a parent hands its
+    children to us, and one may fork as it dies: look again until none is left and every process killed is
+    gone (a process stuck in the kernel costs the rounds, no more)."""
+    killed: set[int] = set()
+    for _ in range(KILL_ROUNDS):
+        with _running_lock:
+            leftovers, dying = _leftovers(session, started, killed)
+            for pid in leftovers:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        if not leftovers and not dying:
+            break
+        killed.update(leftovers)
+        time.sleep(0.02)
+    return len(killed)
+
+
+def stop_commands() -> None:
+    """Kill the session of every command :func:`run_bounded` is running now, in any thread: the run is ending
+    (interrupted, or its fixtures torn down), and a command other threads wait on must not outlive it. Each
+    of those waits then returns, and sweeps what its command left, as after a timeout."""
+    with _running_lock:
+        running = list(_commands)
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def command_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -369,6 +369,9 @@ class HarnessServer(ScriptedServer):
 
     def stop(self) -> None:
         self.stopped = True
+        from hookproof.conformance.bounded_command import stop_commands
+
+        stop_commands()  # a case still running in a thread of the harness ends with the run
         super().stop()
 
 

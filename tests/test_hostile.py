@@ -258,6 +258,48 @@ def test_processes_a_sender_leaves_behind_are_killed_and_reported(tmp_path: Path
     assert outcome.killed_leftovers >= 3
 
 
+def _hanging_with_children(pids: Path) -> list[str]:
+    """A command that starts a child in its session and one in a session of its own, then hangs."""
+    return shlex.split(f"sh -c 'sleep 300 & echo $! >> {pids}; setsid sleep 300 & echo $! >> {pids}; sleep 300'")
+
+
+def _written_pids(pids: Path, count: int) -> list[int]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+        if len(found) == count:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"the command wrote {pids.read_text() if pids.exists() else 'nothing'}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc to find what was left running")
+def test_a_command_interrupted_by_ctrl_c_ends_with_everything_it_started(tmp_path: Path) -> None:
+    """Ctrl-C (or SIGTERM, which a run takes as Ctrl-C) while the run waits on a command: the command and the
+    processes it started are killed before the interrupt goes on, not left running with init as their parent."""
+    pids = tmp_path / "pids"
+    threading.Timer(0.5, lambda: (_written_pids(pids, 2), os.kill(os.getpid(), 2))).start()  # SIGINT, as Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        run_bounded(_hanging_with_children(pids), timeout=60)
+    left = _written_pids(pids, 2)
+    assert not any(_alive(pid) for pid in left), [pid for pid in left if _alive(pid)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc to find what was left running")
+def test_stopping_the_run_ends_the_commands_other_threads_wait_on(tmp_path: Path) -> None:
+    """The sender harness runs cases in threads; when the run ends, its server's stop kills every command still
+    running, and each thread's wait returns with what its command left swept up."""
+    pids = tmp_path / "pids"
+    done: list[bounded_command.Outcome] = []
+    waiting = threading.Thread(target=lambda: done.append(run_bounded(_hanging_with_children(pids), timeout=60)))
+    waiting.start()
+    left = _written_pids(pids, 2)
+    bounded_command.stop_commands()
+    waiting.join(timeout=15)
+    assert done and not done[0].timed_out and done[0].elapsed < 15
+    assert not any(_alive(pid) for pid in left), [pid for pid in left if _alive(pid)]
+
+
 def test_a_child_forked_as_its_parent_is_killed_is_killed_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """The race behind a leftover seen alive under load: the sweep kills a process in a session of its own
     (an orphan of ours) that forks as it dies; its child made a session too, and while the parent is not yet
