@@ -4,6 +4,7 @@ exits 2 with the summary, the JUnit file and the report saying why."""
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import time
@@ -11,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.wrappers import Request, Response
@@ -103,6 +105,32 @@ def test_no_registration_request_is_sent_past_the_limit(tmp_path: Path) -> None:
                                  budget=RunBudget(1, started=-math.inf)), ["rejects_missing_api_key"])
     assert live == {"rejects_missing_api_key": "passed"}
     assert over["rejects_missing_api_key"].startswith("not checked: the run's time limit passed")
+
+
+@pytest.mark.parametrize("shrink", [False, True], ids=["greedy", "hypothesis-shrink"])
+def test_a_registration_fault_found_before_the_limit_still_fails(tmp_path: Path, shrink: bool) -> None:
+    """Hypothesis' shrink, or its replay of the failing case, meets the limit on its next request: the 500 it
+    had found is the verdict, not 'not judged'."""
+    from hookproof.conformance.run_settings import runner
+    from hookproof.reference_impl.registration import RegistrationApp
+
+    budget = Expiring(60)
+
+    class FailsUpdateAll(RegistrationApp):
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            if b'"updateAll": true' in body:
+                budget.expire()
+                return Response("boom", status=500)(environ, start_response)
+            environ["wsgi.input"] = io.BytesIO(body)
+            return super().__call__(environ, start_response)
+
+    app = FailsUpdateAll(store_for(tmp_path / "s.sqlite3", "xobin"), "registration-key", platform="xobin")
+    with serving(app) as url:
+        verdict = run_all(Target(url, "registration-key", app.api_key_header, 5.0, "xobin", budget=budget),
+                          ["accepts_valid_bodies"], runner(20, None, shrink))
+    assert verdict["accepts_valid_bodies"].startswith("FAILED: [accepts_valid_bodies]"), verdict
+    assert "answered 500" in verdict["accepts_valid_bodies"], verdict
 
 
 class SlowReceiver(Receiver):
