@@ -125,12 +125,13 @@ class SummaryReporter:
         self.planned: set[tuple[str, str, str]] = set()  # platform, role, check of every item the run collected
         self.judged: set[tuple[str, str, str]] = set()
         self.out_of_time = False  # a check was not judged: the run's time limit passed (run_budget.py)
+        self.collect_only = False  # --collect-only: nothing was to run, so nothing "did not run"
 
     def did_not_run(self) -> list[tuple[str, str, str]]:
         """(platform, role, check) of each check the run collected and never judged: Ctrl-C, SIGTERM, ``-x`` or
         ``--maxfail`` ended the run first, or its time limit cut the check short. Not one of them may read as a
         pass (summary, JUnit, report)."""
-        return sorted(self.planned - self.judged)
+        return [] if self.collect_only else sorted(self.planned - self.judged)
 
     def why_not_run(self, exitstatus: int) -> str:
         """Why the checks of :meth:`did_not_run` were not judged, for the summary, the JUnit file and the report."""
@@ -158,6 +159,7 @@ class SummaryReporter:
         if self.announced or not items:
             return
         self.planned = {(platform, role, check) for role, platform, check in items}
+        self.collect_only = bool(config.option.collectonly)
         from hookproof.conformance import interrupt
 
         interrupt.terminate_as_interrupt()  # the controller, of a run with conformance checks
@@ -215,18 +217,19 @@ class SummaryReporter:
         empty = {"passed": 0, "failed": 0, "skipped": 0}
         for platform, role in sorted(set(self.counts) | set(unrun)):
             counts, missing = self.counts.get((platform, role), empty), len(unrun.get((platform, role), ()))
+            # A platform and role whose every check ran keeps its verdict, however the run ended; one with a check
+            # that did not run conforms only as far as it was judged: not judged.
             verdict = "DOES NOT CONFORM" if counts["failed"] else "CONFORMS"
-            if interrupted and not counts["failed"]:
-                verdict = "NOT JUDGED (the run was interrupted)"
-            elif missing and not counts["failed"]:
-                verdict = f"NOT JUDGED ({missing} check(s) did not run, listed below)"
+            if missing and not counts["failed"]:
+                verdict = "NOT JUDGED (the run was interrupted)" if interrupted else \
+                    f"NOT JUDGED ({missing} check(s) did not run, listed below)"
             elif counts["skipped"] and not counts["failed"]:
                 verdict += f" ({counts['skipped']} not checked, listed below)"
             write(f"  {platform:<10} {role:<12} {counts['passed']:>3} passed  {counts['failed']:>3} failed  "
                   f"{counts['skipped']:>3} not checked   {verdict}")
         if interrupted:
-            write("the run was interrupted: the checks that did not run are not counted, and nothing above conforms "
-                  "until a whole run says so")
+            write("the run was interrupted: the checks that did not run are not counted, and a platform and role "
+                  "with one of them is not judged")
         ended = self.why_not_run(exitstatus)
         for (platform, role), names in sorted(unrun.items()):
             write(f"  did not run: {platform} {role} {', '.join(names)} ({ended})")

@@ -1,5 +1,5 @@
-"""A run that ended before every check it collected was judged (``-x``, ``--maxfail``, Ctrl-C) conforms nowhere,
-in each place a user or a CI dashboard reads a verdict: the terminal summary, the JUnit XML file and the HTML
+"""A run that ended before every check it collected was judged (``-x``, ``--maxfail``, Ctrl-C, SIGTERM) is no
+pass, in each place a user or a CI dashboard reads a verdict: the terminal summary, the JUnit XML file and the HTML
 report. A deselected check (``-k``) was never planned, so it does not make a run incomplete.
 """
 
@@ -145,3 +145,26 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(pytester: pytest.Pytester, tmp_pat
     assert "NOT JUDGED (the run was interrupted)" in out and "PluggyTeardownRaisedWarning" not in out + err
     cases = _incomplete(ET.parse(junit).getroot())
     assert cases and "the run was interrupted" in (cases[0].find("error").get("message", ""))  # type: ignore[union-attr]
+
+
+def test_collect_only_runs_nothing_and_so_misses_nothing(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.html"
+    result = pytester.runpytest(*SUITE, "--collect-only", "-q", "--junitxml", str(junit), "--hookproof-report",
+                                str(report))
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-1500:]
+    assert not _incomplete(ET.parse(junit).getroot()) and not report.exists()
+    assert "did not run" not in result.stdout.str()
+
+
+def test_a_platform_whose_checks_all_ran_keeps_its_verdict_in_a_run_cut_short(pytester: pytest.Pytester) -> None:
+    """Interrupted after Codewars' documented_examples and before DoSelect's: Codewars' one selected check ran
+    and conforms; DoSelect's did not run."""
+    pytester.makepyfile(interrupter=INTERRUPT_AFTER_ONE)
+    result = pytester.runpytest_subprocess(
+        *SUITE, "--hookproof-examples", "2", "-k", "receiver and documented_examples and (codewars or doselect)",
+        "-p", "interrupter", timeout=120)
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, out[-1500:]
+    assert "codewars   receiver       1 passed    0 failed    0 not checked   CONFORMS" in out, out[-1500:]
+    assert "doselect   receiver       0 passed    0 failed    0 not checked   NOT JUDGED (the run was interrupted)" \
+        in out, out[-1500:]
