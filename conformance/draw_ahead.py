@@ -38,6 +38,8 @@ from hookproof.wire import Delivery
 if TYPE_CHECKING:
     import subprocess
 
+    from hookproof.conformance.run_budget import RunBudget
+
 # (what, platform, contract, event, how many): "pairs" (valid and with extras, generated_valid's pool),
 # "broken" (broken_bodies'), "one" (an event's representative where it documents no example)
 Key = tuple[str, str, str, str, int]
@@ -54,23 +56,37 @@ _INDEX = struct.Struct(">I")
 _READY = b"R"
 
 
-def draw(key: Key, seed: int | None) -> list[Any]:
+def draw(key: Key, seed: int | None, budget: RunBudget | None = None) -> list[Any]:
     """One draw a check makes: ``("pairs", platform, contract, event, n)`` n (valid, with extras) pairs,
     ``("broken", ...)`` n deliveries breaking one rule each, ``("one", ...)`` a single valid delivery. The same
-    for the same key and seed, in whichever process it is drawn."""
+    for the same key and seed, in whichever process it is drawn. With the run's ``budget``, a draw past its
+    limit stops at its next value (:class:`~hookproof.conformance.run_budget.RunOutOfTime`): a run of
+    ``--hookproof-examples 100000`` drew for over a minute past ``--hookproof-max-time 3``. The check is a
+    ``map`` over the strategy, which draws nothing: the values are the same with it or without it."""
     from hypothesis import strategies as st
 
     from hookproof.conformance import broken_bodies, strategies
     from hookproof.conformance.run_settings import draws
 
+    def bounded(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        if budget is None:
+            return strategy
+
+        def checked(value: Any) -> Any:
+            budget.check()
+            return value
+
+        return strategy.map(checked)
+
     kind, platform, contract, event, count = key
     if kind == "pairs":
-        return draws(st.tuples(strategies.events(platform, event, contract=contract),
-                               strategies.events(platform, event, contract=contract, extras=True)), count, seed)
+        return draws(bounded(st.tuples(strategies.events(platform, event, contract=contract),
+                                       strategies.events(platform, event, contract=contract, extras=True))),
+                     count, seed)
     if kind == "broken":
-        return draws(broken_bodies.invalid_events(platform, event, contract=contract), count, seed)
+        return draws(bounded(broken_bodies.invalid_events(platform, event, contract=contract)), count, seed)
     if kind == "one":
-        return draws(strategies.events(platform, event, contract=contract), count)  # derandomized: every run
+        return draws(bounded(strategies.events(platform, event, contract=contract)), count)  # derandomized
     raise ValueError(f"no draw of kind {kind!r}")
 
 
@@ -109,8 +125,10 @@ class DrawAhead:
 
     def __init__(self, keys: Iterable[Key], seed: int | None, folders: Sequence[str],
                  here: Callable[[Key], list[Any]],
-                 started: tuple[subprocess.Popen[bytes], ExitStack] | None = None) -> None:
+                 started: tuple[subprocess.Popen[bytes], ExitStack] | None = None,
+                 budget: RunBudget | None = None) -> None:
         self._here = here
+        self._budget = budget  # the run's time limit: no wait for the process outlasts it
         self._keys = list(dict.fromkeys(keys))
         self._order = {key: index for index, key in enumerate(self._keys)}
         self._results: dict[int, bytes] = {}
@@ -182,7 +200,8 @@ class DrawAhead:
             self._mine[index + 1] = self._here(self._keys[index + 1])
         with self._changed:
             if making:
-                self._changed.wait_for(lambda: index in self._results or self._ended, CURRENT_WAIT)
+                wait = CURRENT_WAIT if self._budget is None else min(CURRENT_WAIT, self._budget.left + 0.01)
+                self._changed.wait_for(lambda: index in self._results or self._ended, wait)
             data = self._results.pop(index, None)
         if not data:  # not drawn there (then it is told to skip it), or it failed there: drawn here, which says why
             if data is None:

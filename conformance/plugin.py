@@ -291,7 +291,7 @@ def _draw_ahead(run: RunConfig, session: pytest.Session, head: HeadStart | None 
             started[1].close()
         return None
     return DrawAhead(keys, run.seed, [str(d) for d in catalog.active().folders.extra],
-                     lambda key: draw(key, run.seed), started)
+                     lambda key: draw(key, run.seed, run.budget), started, run.budget)
 
 
 @pytest.fixture(scope="session")

@@ -114,7 +114,7 @@ class ReceiverContext:
 
     def drawn(self, key: Key) -> list[Any]:
         """The draw of ``key`` (see :func:`draw`), from the drawing process where it got there first."""
-        return draw(key, self.seed) if self.ahead is None else self.ahead.take(key)
+        return draw(key, self.seed, self.session.budget) if self.ahead is None else self.ahead.take(key)
 
     def planned_draws(self, checks: Iterable[tuple[str, str]]) -> list[Key]:
         """The draws the receiver checks ``(platform, check)`` will ask for, in the order they ask (the order

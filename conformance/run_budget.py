@@ -36,6 +36,11 @@ class RunBudget:
     def passed(self) -> bool:
         return time.monotonic() - self.started >= self.seconds
 
+    @property
+    def left(self) -> float:
+        """Seconds until the limit (0 once it has passed)."""
+        return max(0.0, self.seconds - (time.monotonic() - self.started))
+
     def reason(self) -> str:
         return (f"the run's time limit passed ({OPTION} {self.seconds:g} s) before this check was done; allow more "
                 "time, or send less (--hookproof-examples, --hookproof-events, -k CHECK)")
