@@ -60,6 +60,13 @@ class IncompleteRun:
 
     @pytest.hookimpl(trylast=True)  # after pytest's junitxml plugin has written the file
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from hookproof.conformance import interrupt
+
         unrun = self.summary.did_not_run()
-        if unrun and self.path.is_file():
+        if not self.path.is_file():
+            return
+        if unrun:
             add_error(self.path, *message(unrun, self.summary.why_not_run(exitstatus)))
+        elif exitstatus == pytest.ExitCode.INTERRUPTED and not self.summary.planned and interrupt.conformance_run:
+            add_error(self.path, "the run was interrupted before it had collected its checks: no verdict at all",
+                      "run it again")

@@ -126,6 +126,10 @@ class SummaryReporter:
         self.judged: set[tuple[str, str, str]] = set()
         self.out_of_time = False  # a check was not judged: the run's time limit passed (run_budget.py)
         self.collect_only = False  # --collect-only: nothing was to run, so nothing "did not run"
+        self.session: pytest.Session | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
 
     def did_not_run(self) -> list[tuple[str, str, str]]:
         """(platform, role, check) of each check the run collected and never judged: Ctrl-C, SIGTERM, ``-x`` or
@@ -141,9 +145,9 @@ class SummaryReporter:
 
     @pytest.hookimpl(tryfirst=True)  # before pytest reports the interrupt, and tears the session's fixtures down
     def pytest_keyboard_interrupt(self) -> None:
-        if self.planned:  # a conformance run: a second Ctrl-C must not break the shutdown of its children
-            from hookproof.conformance import interrupt
+        from hookproof.conformance import interrupt
 
+        if self.planned or interrupt.conformance_run:  # a second Ctrl-C must not break the shutdown of children
             interrupt.stopping()
 
     @pytest.hookimpl(tryfirst=True)
@@ -162,7 +166,7 @@ class SummaryReporter:
         self.collect_only = bool(config.option.collectonly)
         from hookproof.conformance import interrupt
 
-        interrupt.terminate_as_interrupt()  # the controller, of a run with conformance checks
+        interrupt.terminate_as_interrupt(self.session)  # the controller, of a run with conformance checks
         if reporter is None:
             return
         self.announced = True

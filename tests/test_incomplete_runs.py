@@ -5,6 +5,7 @@ report. A deselected check (``-k``) was never planned, so it does not make a run
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -168,3 +169,30 @@ def test_a_platform_whose_checks_all_ran_keeps_its_verdict_in_a_run_cut_short(py
     assert "codewars   receiver       1 passed    0 failed    0 not checked   CONFORMS" in out, out[-1500:]
     assert "doselect   receiver       0 passed    0 failed    0 not checked   NOT JUDGED (the run was interrupted)" \
         in out, out[-1500:]
+
+
+SIGNAL_WHILE_STARTING = """
+import os, signal
+def pytest_configure(config):
+    os.kill(os.getpid(), signal.{name})  # as a CI job cancelled in its first second, while pytest starts
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_run_starts_interrupts_it_once_its_checks_are_collected(tmp_path: Path,
+                                                                                   name: str) -> None:
+    """Raised while pytest imported and collected, the interrupt left a module half made (an ImportError, exit
+    1: 'a check failed'), or SIGTERM killed the run with no JUnit file at all. hookproof run notes the signal
+    and interrupts once the checks are collected: exit 2, and the JUnit file names every check as not run."""
+    import subprocess
+    import sys
+
+    (tmp_path / "early_signal.py").write_text(SIGNAL_WHILE_STARTING.replace("{name}", name), encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    done = subprocess.run([sys.executable, "-m", "hookproof", "run", "--platform", "codewars", "-p", "early_signal",
+                           "--junitxml", str(junit)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == pytest.ExitCode.INTERRUPTED, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr and "did not run: codewars receiver" in done.stdout
+    cases = _incomplete(ET.parse(junit).getroot())
+    assert cases and "the run was interrupted" in (cases[0].find("error").get("message", ""))  # type: ignore[union-attr]

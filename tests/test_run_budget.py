@@ -163,3 +163,15 @@ def test_a_bad_limit_is_a_usage_error(pytester: pytest.Pytester, value: str) -> 
     result = pytester.runpytest(*SUITE, "--hookproof-max-time", value, "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--hookproof-max-time" in result.stderr.str()
+
+
+def test_a_draw_stops_at_the_limit_and_draws_the_same_within_it() -> None:
+    """Drawing is bounded too (a run of 100,000 examples drew for over a minute past a 3 s limit), and the check
+    that bounds it changes no value drawn."""
+    from hookproof.conformance.draw_ahead import draw
+
+    key = ("pairs", "qualified", "document", "solution.created", 5)
+    assert repr(draw(key, None, RunBudget(600))) == repr(draw(key, None))
+    assert repr(draw(key, 11, RunBudget(600))) == repr(draw(key, 11))
+    with pytest.raises(RunOutOfTime):
+        draw(key, None, RunBudget(1, started=-math.inf))

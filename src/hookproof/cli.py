@@ -233,7 +233,10 @@ def cmd_run(extra: list[str], ends_the_process: bool = False) -> int:
     from hookproof.conformance.options import OneLineUsage
 
     if ends_the_process:
+        from hookproof.conformance import interrupt
+
         collector.until_the_process_ends()
+        interrupt.for_a_conformance_run()  # SIGTERM interrupts from the first moment, collection included
     arguments = pytest_arguments(extra)
     # The checks judge with CheckFailure, not with assert statements, so pytest's assertion rewriting buys the
     # run nothing; it costs one: pytest rewrites every module of every distribution that registers a pytest
