@@ -92,6 +92,9 @@ class Findings:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, RunOutOfTime) and self.new:  # what it found stands; what it did not send, it says
+            self.new[0] = self.new[0].noted("the run's time limit passed before this check had sent everything: "
+                                            "it judged only what it sent until then")
         if exc is None or (isinstance(exc, RunOutOfTime) and self.new):
             self.finish()
 

@@ -74,8 +74,9 @@ def test_a_check_the_limit_cuts_short_is_not_judged() -> None:
 def test_a_fault_found_before_the_limit_still_fails_the_check() -> None:
     budget = Expiring(60)
     app = _expiring_after(broken.RejectsRankUpgrades, budget, on_status=400)
-    with _context(app, budget) as ctx, pytest.raises(CheckFailure, match="answered 400 to a valid delivery"):
+    with _context(app, budget) as ctx, pytest.raises(CheckFailure, match="answered 400 to a valid delivery") as found:
         receiver_checks.documented_examples(ctx, "codewars")
+    assert "the run's time limit passed before this check had sent everything" in str(found.value)
     with _context(app, budget) as ctx, pytest.raises(RunOutOfTime):  # the limit had passed: nothing more sent
         receiver_checks.documented_examples(ctx, "codewars")
 
