@@ -185,6 +185,29 @@ def test_a_secret_in_the_query_string_is_kept_masked(tmp_path: Path) -> None:
     assert SECRET not in db.read_bytes().decode("latin-1") + out.read_text() + shown.stdout
 
 
+@pytest.mark.parametrize(("secret", "escaped"), [
+    ("Ab/Cd+Ef/Gh12", "Ab\\/Cd+Ef\\/Gh12"),  # as PHP's json_encode writes it
+    ("tök€n-secret", "t\\u00f6k\\u20acn-secret"),  # as Python's json.dumps writes it (ensure_ascii)
+], ids=["slashes", "ensure_ascii"])
+def test_a_json_escaped_secret_in_a_body_is_kept_and_shown_masked(tmp_path: Path, secret: str, escaped: str) -> None:
+    """A sender that puts the secret into the body, JSON-escaped: the capture is stored with it masked, and
+    ``captures show``, which parses and pretty-prints the body (where it would read as itself), shows none of it."""
+    db = tmp_path / "escaped.sqlite3"
+    body = encode(RANK_BODY)[:-1] + f', "token": "{escaped}"}}'.encode()
+    headers = {**RANK_HEADERS, "X-Webhook-Secret": secret.encode("utf-8")}
+    with listening(tmp_path, "--platform", "codewars", "--port", "0", "--db", str(db), secret=secret) as (url, out):
+        answer = httpx.post(f"{url}hook", content=body, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    env = {**os.environ, "HOOKPROOF_SECRET": secret}
+    shown = [subprocess.run([sys.executable, "-m", "hookproof", "captures", "show", "1", "--db", str(db), *json_],
+                            capture_output=True, text=True, timeout=60, env=env) for json_ in ([], ["--json"])]
+    assert all(s.returncode == 0 for s in shown), [s.stderr for s in shown]
+    assert '"token": "***"' in shown[0].stdout, shown[0].stdout
+    kept = db.read_bytes().decode("utf-8", "replace") + out.read_text() + shown[0].stdout + shown[1].stdout
+    for form in (secret, escaped, json.dumps(escaped)[1:-1]):
+        assert form not in kept, form
+
+
 def _count(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=5) as conn:

@@ -279,7 +279,7 @@ def test_a_secret_echoed_in_base64_or_hex_is_masked_in_the_report() -> None:
     with target(app(broken.EchoesTheSecretEncoded)) as ctx, pytest.raises(CheckFailure) as failure:
         receiver_checks.authentication_required(ctx, "codewars")
     report = str(failure.value)
-    assert "answered 200" in report and '"hex": "***' in report and '"basic": "aG9va3Byb29mOnMz***' in report, report
+    assert "answered 200" in report and '"hex": "***' in report and '"basic": "***"' in report, report
     raw = SECRET.encode()
     for skip in range(3):
         assert base64.b64encode(raw[skip:skip + 6]).decode() not in report
