@@ -80,6 +80,40 @@ def test_list_show_and_export(captured: tuple[Path, Path], capsys: pytest.Captur
     assert SECRET not in "".join(f.read_text() for f in files)
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_show_masks_a_secret_a_capture_kept_unmasked(tmp_path: Path, as_json: bool, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A capture stored before a form of the secret was masked (or by a listen given no secret): ``captures
+    show`` masks what it prints with ``$HOOKPROOF_SECRET`` - the body as stored, and as parsed and
+    pretty-printed, where a JSON-escaped secret reads as itself."""
+    from hookproof.live.recording import Answer, Recording
+    from hookproof.live.store import CaptureStore
+
+    secrets = ("Ab/Cd+Ef/Gh12", "tök€n-secret")
+    body = b'{"action": "honor_changed", "token": "Ab\\/Cd+Ef\\/Gh12", "note": "t\\u00f6k\\u20acn-secret"}'
+    db = tmp_path / "old.sqlite3"
+    store = CaptureStore(str(db))
+    rec = Recording(kind="capture", id="", platform="codewars", method="POST", path="/hook?k=Ab%2FCd%2BEf%2FGh12",
+                    headers=(("X-Note", "tök€n-secret"),), body=body, problems=("the token Ab/Cd+Ef/Gh12",),
+                    forward=Answer(200, 0.1, '{"echo": "t\\u00f6k\\u20acn-secret"}'))
+    store.add("old", rec, 200, rec.forward)
+    store.close()
+    redact.forget_all()
+    monkeypatch.setenv("HOOKPROOF_SECRET", secrets[0])
+    try:
+        redact.remember(secrets[1])  # as a second run's secret would be; show reads only $HOOKPROOF_SECRET
+        assert main(["captures", "show", "1", "--db", str(db), *(["--json"] if as_json else [])]) == 0
+    finally:
+        redact.forget_all()
+    shown = capsys.readouterr().out
+    assert "***" in shown and ("honor_changed" in shown)
+    for secret in secrets:
+        for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret).replace("/", "\\/")[1:-1]):
+            assert form not in shown and json.dumps(form)[1:-1] not in shown, (form, shown)
+    if not as_json:
+        assert '"token": "***"' in shown and '"note": "***"' in shown, shown
+
+
 def test_replay_to_two_targets_is_one_line(captured: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     db, _ = captured
     code = main(["replay", "1", "--db", str(db), "--to", "http://127.0.0.1:9/a", "--target-url",

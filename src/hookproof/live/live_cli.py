@@ -306,9 +306,44 @@ def _line(rec: Recording) -> str:
     if rec.forward is not None:
         forward = f"  forward {rec.forward.status if rec.forward.error is None else rec.forward.error[:60]}"
     times = f"  received {rec.extra['times_received']} times" if rec.extra.get("times_received") else ""
-    return terminal.one_line(f"#{rec.id:<6} {rec.recorded_at}  {rec.event or '(unknown event)'}  "
-                             f"{'contract ' + rec.contract if rec.contract else 'no contract'}  {verdict}  "
-                             f"answered {answered}{forward}{times}")
+    return terminal.one_line(redact.text(f"#{rec.id:<6} {rec.recorded_at}  {rec.event or '(unknown event)'}  "
+                                         f"{'contract ' + rec.contract if rec.contract else 'no contract'}  "
+                                         f"{verdict}  answered {answered}{forward}{times}"))
+
+
+def _show_capture(rec: Recording, *, as_json: bool) -> None:
+    """``captures show``: the capture whole, with every secret known now (``$HOOKPROOF_SECRET``) masked in what
+    is printed: in each field as stored (before ``--json`` escapes it again), once more in what is printed,
+    where a body's JSON-escaped secret (``\\/``, ``\\u00f6``) reads as itself once parsed and pretty-printed, and
+    before control characters are escaped or the body cut. So a capture stored before a form of the secret was
+    masked, or by a listen given no secret, never prints it."""
+    from dataclasses import replace
+
+    redact.remember(os.environ.get(SECRET_ENV))
+    forward = rec.forward and replace(rec.forward, excerpt=redact.text(rec.forward.excerpt),
+                                      error=rec.forward.error and redact.text(rec.forward.error))
+    rec = replace(rec, path=redact.text(rec.path), headers=tuple((k, redact.text(v)) for k, v in rec.headers),
+                  body=redact.data(rec.body), problems=tuple(redact.text(p) for p in rec.problems), forward=forward)
+    if as_json:
+        print(redact.text(rec.dumps()), end="")
+        return
+    print(_line(rec))
+    print(terminal.one_line(redact.text(f"{rec.method} {rec.path}")))
+    for name, value in rec.headers:
+        print(terminal.one_line(redact.text(f"{name}: {value}")))
+    print()
+    body = rec.json_body()
+    text = redact.text(json.dumps(body, ensure_ascii=False, indent=2) if body is not None
+                       else rec.body.decode("utf-8", "replace"))
+    print(terminal.lines(text[:20000]) + ("\n... (cut)" if len(text) > 20000 else ""))
+    if rec.body_truncated:
+        print("(the body was larger than the cap and was not kept)")
+    for problem in rec.problems:
+        print(terminal.one_line(redact.text(f"problem: {problem}")))
+    if rec.forward is not None:
+        answer = rec.forward.status if rec.forward.error is None else rec.forward.error
+        print(terminal.one_line(redact.text(f"forward: {answer} after {rec.forward.elapsed:.3f} s: "
+                                            f"{rec.forward.excerpt!r}")))
 
 
 def cmd_captures(args: argparse.Namespace) -> int:
@@ -331,25 +366,7 @@ def cmd_captures(args: argparse.Namespace) -> int:
             store.close()
         if rec is None:
             raise InputError(f"no capture {args.ids[0]} in {args.db}")
-        if args.json:
-            print(rec.dumps(), end="")
-            return 0
-        print(_line(rec))
-        print(terminal.one_line(f"{rec.method} {rec.path}"))
-        for name, value in rec.headers:
-            print(terminal.one_line(f"{name}: {value}"))
-        print()
-        body = rec.json_body()
-        text = json.dumps(body, ensure_ascii=False, indent=2) if body is not None else rec.body.decode("utf-8",
-                                                                                                        "replace")
-        print(terminal.lines(text[:20000]) + ("\n... (cut)" if len(text) > 20000 else ""))
-        if rec.body_truncated:
-            print("(the body was larger than the cap and was not kept)")
-        for problem in rec.problems:
-            print(terminal.one_line(f"problem: {problem}"))
-        if rec.forward is not None:
-            print(terminal.one_line(f"forward: {rec.forward.status if rec.forward.error is None else rec.forward.error}"
-                                    f" after {rec.forward.elapsed:.3f} s: {rec.forward.excerpt!r}"))
+        _show_capture(rec, as_json=args.json)
         return 0
     if args.ids:
         raise InputError("captures export takes a folder, and --event / --since to choose (no ids)")
