@@ -24,7 +24,16 @@ from hookproof.live.recording import Answer, AuthMode, Recording
 if TYPE_CHECKING:
     from hookproof.conformance.http_exchange import Exchange
     from hookproof.conformance.receiver_checks import ReceiverContext
+    from hookproof.contract import Contract
     from hookproof.wire import Delivery
+
+
+def documented_wait(spec: Contract) -> float | None:
+    """The seconds the platform waits for an answer before it counts a delivery failed, where the contract's
+    own retry policy documents it (``retry.timeout`` of a ``documented`` policy; an assumed one does not)."""
+    retry = spec.retry
+    return retry.timeout if retry is not None and retry.documented else None
+
 
 def _auth_mode(delivery: Delivery, exchange: Exchange, secret: str | None) -> AuthMode:
     """How the request was authenticated: a replay signs it again the same way (right, wrong, or not at all)."""
@@ -41,7 +50,8 @@ def _auth_mode(delivery: Delivery, exchange: Exchange, secret: str | None) -> Au
 def recording_of(check: str, delivery: Delivery, exchange: Exchange, ctx: ReceiverContext | None,
                  expected: str) -> Recording:
     """The request a failing check sent, as a recording a replay can send again (``expected``: what a good
-    receiver answers it)."""
+    receiver answers it; for ``in time``, ``within`` the seconds the contract documents its platform waits, so
+    that a replay holds the answer to them as the check did)."""
     from hookproof.conformance.report import excerpt
 
     try:
@@ -56,6 +66,7 @@ def recording_of(check: str, delivery: Delivery, exchange: Exchange, ctx: Receiv
         headers=recordings.masked(delivery.platform, exchange.headers.items()), body=redact.data(exchange.body),
         contract=delivery.contract, event=event, auth=_auth_mode(delivery, exchange, ctx.secret if ctx else None),
         expected=expected, repeat=2 if check == "duplicate_delivery" else 1,
+        within=documented_wait(delivery.spec) if expected == "in time" else None,
         check=check, seed=ctx.seed if ctx else None, origin=redact.text(delivery.origin or "a generated delivery"),
         answer=answer, url=redact.url(exchange.url), extra={"breaks": delivery.breaks} if delivery.breaks else {})
 

@@ -210,8 +210,12 @@ def fail(check: str, summary: str, delivery: Delivery, exchange: Exchange, ctx: 
                            payload=exchange.body.decode("utf-8", errors="replace"),
                            cause=cause_of(delivery, exchange, due),
                            source=str(source) if source else None,
+                           # curl's --max-time: the run's timeout, or the platform's documented wait where shorter
                            replay=curl_command(exchange.url, exchange.headers, exchange.body, spec.secret_headers,
-                                               max_time=ctx.session.timeout if ctx is not None else None))
+                                               max_time=min(filter(None, (ctx.session.timeout if ctx is not None
+                                                                          else None,
+                                                                          failure_files.documented_wait(spec))),
+                                                            default=None)))
     failure.recordings = (failure_files.recording_of(check, delivery, exchange, ctx, due),)
     return failure
 
@@ -599,7 +603,7 @@ def answers_in_time(ctx: ReceiverContext, platform: str) -> None:
             def timely(delivery: Delivery = delivery) -> None:
                 exchange = ctx.send(delivery)
                 retry = delivery.spec.retry
-                waits = retry.timeout if retry is not None and retry.documented else None
+                waits = failure_files.documented_wait(delivery.spec)  # what a failure file records as 'within'
                 source = None
                 if exchange.error is None and waits is not None and exchange.elapsed > waits:
                     # The platform gave up already: it counts the delivery failed and sends it again.

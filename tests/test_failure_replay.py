@@ -3,7 +3,10 @@ sent again to the receiver once it is fixed, say FIXED; to the receiver still br
 
 from __future__ import annotations
 
+import copy
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -146,3 +149,117 @@ def test_sender_failures_are_named_as_not_written(pytester: pytest.Pytester, tmp
     result.assert_outcomes(failed=1)
     assert f"failing cases not written to {folder}: sender viasto method_and_headers" in result.stdout.str()
     assert not list(folder.glob("failure-*.json"))
+
+
+WAITS, LATE = 0.4, 0.9  # the documented wait of a platform of files, and a receiver's answer well past it
+
+
+class Late(broken.Slow):
+    """Answers every delivery after ``LATE`` seconds: past the platform's documented wait, inside the run's."""
+
+    delay = LATE
+
+
+@pytest.fixture
+def waiting_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """acme (tests/sixth_platform.py) with a documented ``retry.timeout`` of ``WAITS`` seconds, as Qualified's
+    2024-01 contract documents 5 s."""
+    from tests import sixth_platform
+
+    monkeypatch.delenv("HOOKPROOF_SCHEMAS", raising=False)
+    profile = copy.deepcopy(sixth_platform.PROFILE)
+    profile["contract"]["retry"]["timeout"] = WAITS
+    monkeypatch.setattr(sixth_platform, "PROFILE", profile)
+    folder = sixth_platform.write(tmp_path / "schemas")
+    catalog.configure([folder])  # before a Receiver is made: it routes the platforms the catalog has then
+    yield folder
+    catalog.configure([])
+
+
+def test_a_late_answer_replays_held_to_the_platforms_documented_wait(
+        pytester: pytest.Pytester, tmp_path: Path, waiting_platform: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """answers_in_time fails an answer later than the contract's documented wait, though inside the run's response
+    timeout: its failure file records that wait (``within``), so that a replay to a receiver still that slow says
+    STILL FAILING (it said FIXED: judged by --timeout only), and its curl line's --max-time is that wait."""
+    port, folder = free_port(), tmp_path / "failures"
+    schemas = ("--schemas", str(waiting_platform))
+    with serving(Late(secrets={"acme": SECRET}), port=port) as base:
+        result = pytester.runpytest(*SUITE, "--target-url", f"{base}/acme", "--hookproof-platform", "acme",
+                                    "--hookproof-schemas", str(waiting_platform), "--hookproof-secret", SECRET,
+                                    "--hookproof-failures", str(folder), "-k", "answers_in_time")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert re.search(rf"answered after 0\.9\d s, later than the {WAITS:g} s acme v1 waits", out), out
+    assert f"replay: curl -sS -i --max-time {WAITS:g} -X POST" in out and "--max-time 10" not in out
+    files = sorted(folder.glob("failure-*.json"))
+    assert files, out
+    data = [json.loads(f.read_text()) for f in files]
+    assert all(d["check"] == "answers_in_time" and d["expected"] == "in time" and d["within"] == WAITS for d in data)
+
+    def replay(app: Receiver, *extra: str, where: Path = folder) -> tuple[int, str]:
+        with serving(app, port=port) as base:
+            code = main(["replay", str(where), "--target-url", f"{base}/acme", *schemas, *extra])
+        return code, capsys.readouterr().out
+
+    code, still = replay(Late(secrets={"acme": SECRET}))
+    assert code == 1 and f"replayed {len(files)}: {len(files)} STILL FAILING" in still, still
+    assert f"(expected in time, within {WAITS:g} s)" in still
+    assert re.search(rf"< the target answered after 0\.9\d s, later than the {WAITS:g} s acme v1 waits for an "
+                     r"answer \(the recording's 'within'\)", still), still
+    code, fixed = replay(Receiver(secrets={"acme": SECRET}))
+    assert code == 0 and f"replayed {len(files)}: {len(files)} FIXED" in fixed, fixed
+    code, as_json = replay(Late(secrets={"acme": SECRET}), "--json")
+    results = json.loads(as_json)["results"]
+    assert code == 1 and [(r["within"], r["verdict"]) for r in results] == [(WAITS, "STILL FAILING")] * len(files)
+
+    # A file written before 'within' was recorded replays as it did: held to --timeout alone.
+    old = tmp_path / "old"
+    old.mkdir()
+    for f, d in zip(files, data, strict=True):
+        (old / f.name).write_text(json.dumps({k: v for k, v in d.items() if k != "within"}))
+    code, as_before = replay(Late(secrets={"acme": SECRET}), where=old)
+    assert code == 0 and f"replayed {len(files)}: {len(files)} FIXED" in as_before, as_before
+    assert "(expected in time)" in as_before
+    code, stricter = replay(Late(secrets={"acme": SECRET}), "--timeout", f"{WAITS:g}", where=old)
+    assert code == 1 and f"replayed {len(files)}: {len(files)} STILL FAILING" in stricter, stricter
+
+
+def test_a_replay_timeout_stricter_than_the_recorded_wait_is_the_one_that_judges(
+        tmp_path: Path, waiting_platform: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The stricter of --timeout and the recording's 'within' judges: a 'within' longer than --timeout does not
+    stretch it."""
+    from tests import sixth_platform
+
+    body = json.dumps(sixth_platform.EXAMPLES["result.scored"])
+    rec = {"hookproof_recording": 1, "kind": "failure", "id": "late", "platform": "acme", "contract": "v1",
+           "event": "result.scored", "method": "POST", "path": "/acme", "auth": "none", "expected": "in time",
+           "within": 5, "headers": [["Content-Type", "application/json"], ["X-Acme-Event", "result.scored"]],
+           "body_text": body, "check": "answers_in_time"}
+    (tmp_path / "late.json").write_text(json.dumps(rec))
+    port = free_port()
+    with serving(Late(secrets={"acme": SECRET}), port=port) as base:
+        code = main(["replay", str(tmp_path / "late.json"), "--target-url", f"{base}/acme", "--schemas",
+                     str(waiting_platform), "--timeout", f"{WAITS:g}"])
+    out = capsys.readouterr().out
+    assert code == 1 and "replayed 1: 1 STILL FAILING" in out, out
+    assert f"gave no answer within {WAITS:g} s" in out or "more than --timeout" in out, out
+
+
+@pytest.mark.parametrize("within", [True, 0, -1, "5", 1e9, float("nan")])
+def test_replay_refuses_a_within_that_is_no_time(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 within: object) -> None:
+    rec = {"hookproof_recording": 1, "kind": "failure", "id": "x", "platform": "codewars", "method": "POST",
+           "path": "/", "headers": [], "body_text": "{}", "expected": "in time", "within": within}
+    (tmp_path / "bad.json").write_text(json.dumps(rec))
+    assert main(["replay", str(tmp_path / "bad.json"), "--target-url", "http://127.0.0.1:9/"]) == 2
+    assert "bad.json: 'within'" in capsys.readouterr().err
+
+
+def test_within_is_kept_and_only_written_when_there_is_one() -> None:
+    from hookproof.live.recording import Recording, from_json
+
+    rec = Recording(kind="failure", id="x", platform="acme", method="POST", path="/", headers=(), body=b"{}",
+                    expected="in time", within=0.3)
+    assert rec.to_json()["within"] == 0.3 and from_json(rec.to_json(), "x") == rec
+    unbound = Recording(**{**rec.__dict__, "within": None})
+    assert "within" not in unbound.to_json() and from_json(unbound.to_json(), "x").within is None

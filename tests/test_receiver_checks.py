@@ -227,6 +227,46 @@ def test_an_answer_later_than_the_platforms_documented_timeout_fails(tmp_path, m
     assert "3 tries in all, 1 s apart" in report  # the document's words on its policy, as the rule
 
 
+class LateBy(broken.Slow):
+    delay = 0.45  # past a documented wait of 0.3 s
+
+
+@pytest.mark.parametrize(("run_timeout", "max_time"), [(5.0, 0.3), (0.2, 0.2)])
+def test_a_late_answers_failure_records_the_documented_wait_it_was_held_to(tmp_path, monkeypatch, run_timeout: float,
+                                                                           max_time: float) -> None:
+    """The failure's recording keeps the contract's documented wait (``within``: 0.3 s), so that a replay holds
+    the answer to it too, whatever the run's timeout; its curl line's --max-time is the shorter of the two."""
+    import copy
+
+    from tests import sixth_platform
+
+    monkeypatch.delenv("HOOKPROOF_SCHEMAS", raising=False)
+    profile = copy.deepcopy(sixth_platform.PROFILE)
+    profile["contract"]["retry"]["timeout"] = 0.3
+    monkeypatch.setattr(sixth_platform, "PROFILE", profile)
+    sixth_platform.write(tmp_path)
+    try:
+        catalog.configure([tmp_path])
+        with target(LateBy(secrets={"acme": SECRET}), timeout=run_timeout) as ctx, \
+                pytest.raises(CheckFailure) as failure:
+            receiver_checks.answers_in_time(ctx, "acme")
+    finally:
+        catalog.configure([])
+    assert failure.value.recordings and all(r.within == 0.3 and r.expected == "in time"
+                                            for r in failure.value.recordings)
+    assert f"curl -sS -i --max-time {max_time:g} -X POST" in str(failure.value)
+
+
+def test_a_failure_on_a_platform_that_documents_no_wait_records_none() -> None:
+    """Without a documented wait, a late answer's recording has no ``within`` (a replay's --timeout judges it)
+    and its curl line keeps the run's timeout."""
+    with target(LateBy(secrets={"codewars": SECRET}), timeout=0.2) as ctx, \
+            pytest.raises(CheckFailure) as failure:
+        receiver_checks.answers_in_time(ctx, "codewars")
+    assert failure.value.recordings and all(r.within is None for r in failure.value.recordings)
+    assert "curl -sS -i --max-time 0.2 -X POST" in str(failure.value)
+
+
 def test_a_refused_delivery_without_secret_hints_at_the_option() -> None:
     session = HttpSession(5.0)
     with serving(app()) as base:

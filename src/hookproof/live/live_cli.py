@@ -444,10 +444,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             tally[word] = tally.get(word, 0) + 1
             if args.json:
                 results.append({"recording": where, "id": rec.id, "kind": rec.kind, "check": rec.check,
-                                "expected": rec.expected, "answer": _answer_json(exchange), "verdict": word})
+                                "expected": rec.expected, "within": rec.within, "answer": _answer_json(exchange),
+                                "verdict": word})
                 continue
             what = f"{rec.check}: " if rec.check else ""
-            print(f"{where}: {what}{rec.platform} {rec.event or '(unknown event)'} (expected {rec.expected})")
+            within = f", within {rec.within:g} s" if rec.within is not None else ""
+            print(f"{where}: {what}{rec.platform} {rec.event or '(unknown event)'} (expected {rec.expected}{within})")
             hidden = sorted(recordings.secret_headers(rec.platform))
             _show_request(out.method, url, out.headers, out.body, hidden)
             _show_answer(exchange)
@@ -611,7 +613,8 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     _secret_option(r, "the secret to sign them with again: a recording keeps authentication masked")
     r.add_argument("--fresh", action="store_true", help="new per-delivery metadata (DoSelect meta.delivery_id and "
                    "meta.timestamp, webhook-id), so that a receiver that drops repeats processes them again")
-    r.add_argument("--timeout", type=_positive, default=10.0, help="seconds the target may take per request (10)")
+    r.add_argument("--timeout", type=_positive, default=10.0, help="seconds the target may take per request (10); "
+                   "a recording that holds its answer to fewer (its 'within') is judged by those")
     r.add_argument("--json", action="store_true", help="print one JSON object instead")
     _add_schemas(r)
     return {"trigger": cmd_trigger, **{name: _one_line_store_errors(command) for name, command in (

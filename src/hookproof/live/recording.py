@@ -5,7 +5,12 @@ A recording keeps what a replay needs and nothing it must not: the method, the p
 order (a header that carries the secret or a signature of it is kept as ``***``, every known secret masked
 in the rest), the body's bytes (as text where they are UTF-8, else base64), the platform, contract and event,
 how the request was authenticated (so that a replay can sign it again the same way), what answer it should
-get (``expected``) and, for a failure, the check, the seed and the answer it got.
+get (``expected``, and ``within``: the seconds the answer was held to, where the contract documents how long
+its platform waits) and, for a failure, the check, the seed and the answer it got.
+
+The format's version (``VERSION``) changes only when a reader of the old version would misread a file of the
+new one; a field added with a default that keeps the old meaning (``within``: absent, no bound but the
+replay's ``--timeout``) keeps it, so that every file written before reads as it did.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from hookproof.live.sniff import FORMAT
 
 VERSION = 1
 MAX_FILE_BYTES = 12 * 1024 * 1024  # a capped body (1 MiB by default), base64, plus headers: never more
+MAX_WITHIN = 86400.0  # a bound on the answer's time longer than a day is not one a platform documents
 # How the request was authenticated when it was recorded: with the right secret, none at all, a wrong one
 # (a forgery the check made on purpose), or not known (captured without a secret to check it with).
 AuthMode = Literal["valid", "none", "wrong", "unchecked"]
@@ -62,6 +68,9 @@ class Recording:
     auth: AuthMode = "unchecked"
     expected: str = "2XX"
     repeat: int = 1  # sent this many times, the last answer judged (a duplicate delivery is sent twice)
+    # Seconds a good receiver answers within (the contract's documented timeout, for an ``in time`` failure);
+    # None: no bound but the replay's own --timeout (every file written before the field was).
+    within: float | None = None
     recorded_at: str = ""
     body_truncated: bool = False
     problems: tuple[str, ...] = ()  # why it does not conform, for a capture that does not
@@ -97,7 +106,7 @@ class Recording:
             data["body_text"] = body.decode("utf-8")
         except UnicodeDecodeError:
             data["body_base64"] = base64.b64encode(body).decode("ascii")
-        for key in ("answer", "forward"):
+        for key in ("answer", "forward", "within"):
             if data[key] is None:
                 del data[key]
         if not data["extra"]:
@@ -151,7 +160,8 @@ def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], wh
     value = data[name]
     if value is None and default is None:
         return None
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds):  # True is an int to Python
         raise RecordingError(f"{where}: {name!r} is {type(value).__name__}, not {getattr(kind, '__name__', kind)}")
     return value
 
@@ -198,12 +208,15 @@ def from_json(data: Any, where: str) -> Recording:
     repeat = _field(data, "repeat", int, where, 1)
     if not 1 <= repeat <= 10:
         raise RecordingError(f"{where}: 'repeat' must be 1 to 10, not {repeat}")
+    within = _field(data, "within", (int, float), where, None)
+    if within is not None and not 0 < within <= MAX_WITHIN:
+        raise RecordingError(f"{where}: 'within' must be more than 0 and at most {MAX_WITHIN:g} seconds, not {within}")
     return Recording(
         kind=kind, id=str(_field(data, "id", (str, int), where)), platform=_field(data, "platform", str, where),
         method=method, path=_field(data, "path", str, where),
         headers=tuple((h[0], h[1]) for h in raw_headers), body=body,
         contract=_field(data, "contract", str, where, None), event=_field(data, "event", str, where, None),
-        auth=auth_mode, expected=expected, repeat=repeat,
+        auth=auth_mode, expected=expected, repeat=repeat, within=None if within is None else float(within),
         recorded_at=_field(data, "recorded_at", str, where, ""),
         body_truncated=bool(_field(data, "body_truncated", bool, where, False)),
         problems=tuple(str(p) for p in _field(data, "problems", list, where, [])),

@@ -87,10 +87,26 @@ def prepare(rec: Recording, secret: str | None, *, fresh: bool = False) -> Prepa
 def resend(session: Any, url: str, rec: Recording, out: Prepared) -> tuple[Any, bool]:
     """Send ``out`` to ``url`` as often as ``rec`` was sent (a duplicate pair twice) through ``session`` (a
     :class:`hookproof.conformance.http_exchange.HttpSession`), and whether the last answer is the one ``rec``
-    expects (for a failure: whether the fault is fixed)."""
+    expects (for a failure: whether the fault is fixed). The answer is held to the stricter of the session's
+    timeout and the recording's ``within`` (the seconds its platform documents it waits): one later than
+    ``within`` gets an error saying so, as ``answers_in_time`` gives it in a run."""
     for _ in range(rec.repeat):
         exchange = session.send(url, out.headers, out.body, method=out.method)
+    if exchange.error is None and rec.within is not None and exchange.elapsed > rec.within:
+        exchange.error = (f"answered after {exchange.elapsed:.2f} s, later than the {rec.within:g} s "
+                          f"{_waiter(rec)} waits for an answer (the recording's 'within')")
     return exchange, meets(rec.expected, exchange.status, exchange.error)
+
+
+def _waiter(rec: Recording) -> str:
+    """Who waits ``within``: the recording's contract by its label (``qualified 2024-01``), else its platform."""
+    try:
+        plat = catalog.platform(rec.platform)
+        if rec.contract and rec.contract in plat.contract_names:
+            return plat.contract(rec.contract).label
+    except CatalogError:
+        pass
+    return rec.platform
 
 
 def word(rec: Recording, ok: bool) -> str:
