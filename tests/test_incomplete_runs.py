@@ -137,10 +137,12 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(pytester: pytest.Pytester, tmp_pat
     interrupted, and exits 2; no worker warns about a controller that went away."""
     pytester.makepyfile(interrupter=TERMINATE)
     junit = tmp_path / "junit.xml"
-    with serving(Receiver(secrets={"codewars": SECRET})) as base:
-        result = pytester.runpytest_subprocess(
-            *SUITE, "--target-url", f"{base}/codewars", "--hookproof-platform", "codewars", "--hookproof-examples",
-            "2", "--hookproof-secret", SECRET, "-p", "interrupter", "--junitxml", str(junit), *workers, timeout=120)
+    # Every platform's receiver checks (38): under xdist the controller stops handing out checks after the one
+    # under way, and workers run what they were handed already; ten Codewars checks were all handed out in time
+    # on a loaded machine, and nothing was left to show as not judged.
+    result = pytester.runpytest_subprocess(
+        *SUITE, "--hookproof-examples", "2", "-k", "receiver", "-p", "interrupter", "--junitxml", str(junit),
+        *workers, timeout=120)
     out, err = result.stdout.str(), result.stderr.str()
     assert result.ret == pytest.ExitCode.INTERRUPTED, out[-2000:] + err[-2000:]
     assert "NOT JUDGED (the run was interrupted)" in out and "PluggyTeardownRaisedWarning" not in out + err
