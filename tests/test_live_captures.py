@@ -103,9 +103,13 @@ def test_show_masks_a_secret_a_capture_kept_unmasked(tmp_path: Path, as_json: bo
     try:
         redact.remember(secrets[1])  # as a second run's secret would be; show reads only $HOOKPROOF_SECRET
         assert main(["captures", "show", "1", "--db", str(db), *(["--json"] if as_json else [])]) == 0
+        shown = capsys.readouterr().out
+        assert main(["captures", "export", str(tmp_path / "out"), "--db", str(db)]) == 0  # export masks as show does
+        capsys.readouterr()
     finally:
         redact.forget_all()
-    shown = capsys.readouterr().out
+    written = "".join(f.read_text(encoding="utf-8") for f in (tmp_path / "out").glob("*.json"))
+    assert written and secrets[0] not in written and "Ab\\/Cd+Ef\\/Gh12" not in written, written
     assert "***" in shown and ("honor_changed" in shown)
     for secret in secrets:
         for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret).replace("/", "\\/")[1:-1]):

@@ -185,3 +185,15 @@ def test_known_lists_the_forms_replaced_as_they_are() -> None:
     assert SECRET in forms and SECRET.encode("utf-8").decode("latin-1") in forms
     assert base64.b64encode(SECRET.encode("utf-8")).decode() not in forms
     assert forms == sorted(forms, key=len, reverse=True)
+
+
+def test_a_parsed_json_value_is_masked_and_stays_json() -> None:
+    """What --json prints must parse: a secret spelled as a number becomes the string ***, not a bare *** in the
+    JSON text (trigger --json masked the text, then parsed it, and failed on such a body)."""
+    import json
+
+    redact.remember("4242424242")
+    value = {"amount": 4242424242, "nested": [{"token": f"x{SECRET}y", SECRET: True}], "n": 7, "f": 1.5, "b": False}
+    masked = redact.json_value(value)
+    assert masked == {"amount": "***", "nested": [{"token": "x***y", "***": True}], "n": 7, "f": 1.5, "b": False}
+    assert json.loads(json.dumps(masked)) == masked

@@ -265,6 +265,21 @@ def data(value: bytes, *extra: str | None) -> bytes:
     return masker.data(value) if masker else value
 
 
+def json_value(value: object) -> object:
+    """A parsed JSON value with every known secret masked in its strings and keys; a number whose digits hold
+    one becomes the string ``***``. Masking the JSON text instead could leave no JSON (a secret spelled as a
+    number, masked in place, is ``"n": ***``): what ``--json`` prints must parse."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {text(str(k)): json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and text(repr(value)) != repr(value):
+        return MASK
+    return value
+
+
 def url(value: str) -> str:
     """The URL without user:password, for records and messages (and the password remembered as a secret)."""
     try:

@@ -144,7 +144,7 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         print(json.dumps({"platform": built.spec.platform, "contract": built.spec.name, "event": built.event,
                           "origin": built.origin, "url": redact.url(url), "method": built.spec.method,
                           "headers": masked_headers(built.headers, built.spec.secret_headers),
-                          "body": json.loads(redact.text(built.content.decode("utf-8", "replace"))),
+                          "body": redact.json_value(json.loads(built.content.decode("utf-8", "replace"))),
                           "answer": _answer_json(exchange), "ok": ok}, ensure_ascii=False))
         return 0 if ok else 1
     print(f"trigger {built.spec.label} {built.event}: {built.origin}")
@@ -311,19 +311,26 @@ def _line(rec: Recording) -> str:
                                          f"{verdict}  answered {answered}{forward}{times}"))
 
 
+def _masked_again(rec: Recording) -> Recording:
+    """The capture with every secret known now (``$HOOKPROOF_SECRET``) masked in each field as stored: what
+    ``captures show`` prints and ``captures export`` writes (a capture stored before a form of the secret was
+    masked, or by a listen given no secret, keeps it as it came)."""
+    from dataclasses import replace
+
+    redact.remember(os.environ.get(SECRET_ENV))
+    forward = rec.forward and replace(rec.forward, excerpt=redact.text(rec.forward.excerpt),
+                                      error=rec.forward.error and redact.text(rec.forward.error))
+    return replace(rec, path=redact.text(rec.path), headers=tuple((k, redact.text(v)) for k, v in rec.headers),
+                   body=redact.data(rec.body), problems=tuple(redact.text(p) for p in rec.problems), forward=forward)
+
+
 def _show_capture(rec: Recording, *, as_json: bool) -> None:
     """``captures show``: the capture whole, with every secret known now (``$HOOKPROOF_SECRET``) masked in what
     is printed: in each field as stored (before ``--json`` escapes it again), once more in what is printed,
     where a body's JSON-escaped secret (``\\/``, ``\\u00f6``) reads as itself once parsed and pretty-printed, and
     before control characters are escaped or the body cut. So a capture stored before a form of the secret was
     masked, or by a listen given no secret, never prints it."""
-    from dataclasses import replace
-
-    redact.remember(os.environ.get(SECRET_ENV))
-    forward = rec.forward and replace(rec.forward, excerpt=redact.text(rec.forward.excerpt),
-                                      error=rec.forward.error and redact.text(rec.forward.error))
-    rec = replace(rec, path=redact.text(rec.path), headers=tuple((k, redact.text(v)) for k, v in rec.headers),
-                  body=redact.data(rec.body), problems=tuple(redact.text(p) for p in rec.problems), forward=forward)
+    rec = _masked_again(rec)
     if as_json:
         print(redact.text(rec.dumps()), end="")
         return
@@ -382,7 +389,7 @@ def cmd_captures(args: argparse.Namespace) -> int:
         raise InputError(f"{taken[0]}{more} already exist: choose an empty folder, or remove them")
     try:
         for rec in found:
-            recordings.write(folder, rec)
+            recordings.write(folder, _masked_again(rec))
     except OSError as exc:
         raise InputError(f"cannot write to {args.dir}: {exc.strerror or exc}") from None
     print(f"wrote {len(found)} capture(s) to {args.dir}; replay them with hookproof replay {args.dir} --to URL, or "
