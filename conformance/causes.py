@@ -92,10 +92,11 @@ class Findings:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if isinstance(exc, RunOutOfTime) and self.new:  # what it found stands; what it did not send, it says
+        cut_short = isinstance(exc, RunOutOfTime) and bool(self.new)
+        if cut_short:  # what it found stands; what it did not send, it says
             self.new[0] = self.new[0].noted("the run's time limit passed before this check had sent everything: "
                                             "it judged only what it sent until then")
-        if exc is None or (isinstance(exc, RunOutOfTime) and self.new):
+        if exc is None or cut_short:
             self.finish()
 
     def record(self, failure: CheckFailure) -> None:
