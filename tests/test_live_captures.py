@@ -106,6 +106,11 @@ def test_show_masks_a_secret_a_capture_kept_unmasked(tmp_path: Path, as_json: bo
         shown = capsys.readouterr().out
         assert main(["captures", "export", str(tmp_path / "out"), "--db", str(db)]) == 0  # export masks as show does
         capsys.readouterr()
+        monkeypatch.delenv("HOOKPROOF_SECRET")
+        redact.forget_all()
+        assert main(["captures", "list", "--json", "--db", str(db), "--secret", secrets[0]]) == 0  # or --secret
+        listed = capsys.readouterr().out
+        assert secrets[0] not in listed and "Ab\\/Cd+Ef\\/Gh12" not in listed and "***" in listed, listed
     finally:
         redact.forget_all()
     written = "".join(f.read_text(encoding="utf-8") for f in (tmp_path / "out").glob("*.json"))

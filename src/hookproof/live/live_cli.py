@@ -312,12 +312,11 @@ def _line(rec: Recording) -> str:
 
 
 def _masked_again(rec: Recording) -> Recording:
-    """The capture with every secret known now (``$HOOKPROOF_SECRET``) masked in each field as stored: what
-    ``captures show`` prints and ``captures export`` writes (a capture stored before a form of the secret was
-    masked, or by a listen given no secret, keeps it as it came)."""
+    """The capture with every secret known now (``--secret``, else ``$HOOKPROOF_SECRET``) masked in each field
+    as stored: what ``captures list --json`` and ``show`` print and ``export`` writes (a capture stored before a
+    form of the secret was masked, or by a listen given no secret, keeps it as it came)."""
     from dataclasses import replace
 
-    redact.remember(os.environ.get(SECRET_ENV))
     forward = rec.forward and replace(rec.forward, excerpt=redact.text(rec.forward.excerpt),
                                       error=rec.forward.error and redact.text(rec.forward.error))
     return replace(rec, path=redact.text(rec.path), headers=tuple((k, redact.text(v)) for k, v in rec.headers),
@@ -356,10 +355,12 @@ def _show_capture(rec: Recording, *, as_json: bool) -> None:
 def cmd_captures(args: argparse.Namespace) -> int:
     from hookproof.live import recording as recordings  # dataclasses: not for the commands that read none
 
+    _secret(args)  # remembered: every field printed or written is masked with it
+
     if args.action == "list":
         found = _selected(args)
         for rec in found:
-            print(json.dumps(rec.to_json(), ensure_ascii=False) if args.json else _line(rec))
+            print(json.dumps(_masked_again(rec).to_json(), ensure_ascii=False) if args.json else _line(rec))
         if not args.json:
             print(f"{len(found)} capture(s) in {args.db}")
         return 0
@@ -607,6 +608,8 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     c.add_argument("--since", help="only captures received since: a date or date-time (2026-12-02T05:00), or an "
                    "age (30m, 2h, 1d)")
     c.add_argument("--json", action="store_true", help="recordings as JSON (list: one per line)")
+    _secret_option(c, "the secret the captures may hold (show and export mask it, in every form, also in a capture "
+                   "kept before that form was masked)")
 
     r = sub.add_parser("replay", help="send captures or saved failures again and say whether each now gets the "
                        "answer it should (FIXED / STILL FAILING for failures; exit 0 when every one does)",
