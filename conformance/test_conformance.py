@@ -50,11 +50,12 @@ def test_conformance(hookproof_check: Check, platform: str, request: pytest.Fixt
         context = contexts(platform)
         hookproof_check(context, platform)
     except NotChecked as exc:
-        why = str(exc)
+        why, kind = str(exc), "not checked"
         if isinstance(exc, RunOutOfTime):  # not judged: the summary counts it with what did not run
             request.node.user_properties.append(("hookproof_out_of_time", True))
+            kind = "not judged"  # not "not checked": the check could have judged, the run stopped it
         if isinstance(exc, BecauseOf):  # the summary counts, per root cause, the checks it kept from judging
             request.node.user_properties.append(("hookproof_because", [c.title for c in exc.causes]))
             stopped = getattr(context, "stopped_sending", None)
             why += f" ({stopped})" if stopped else ""
-        pytest.skip(f"not checked: {why}")
+        pytest.skip(f"{kind}: {why}")

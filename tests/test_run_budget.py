@@ -155,8 +155,11 @@ def test_a_run_past_its_limit_stops_exits_2_and_says_so_everywhere(pytester: pyt
     assert re.search(r"codewars   receiver +\d+ passed +0 failed +0 not checked   NOT JUDGED \(\d+ check\(s\) did not "
                      r"run, listed below\)", out) and "CONFORMS" not in out, out
     assert "(the run's time limit passed: --hookproof-max-time 2 s)" in out, out
-    error = ET.parse(junit).getroot().find(".//testcase[@name='run_incomplete']/error")
+    root = ET.parse(junit).getroot()
+    error = root.find(".//testcase[@name='run_incomplete']/error")
     assert error is not None and "time limit passed" in error.get("message", "")
+    skipped = [e.get("message", "") for e in root.iter("skipped")]
+    assert skipped and all(m.startswith("not judged: the run's time limit passed") for m in skipped), skipped
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf"])
