@@ -151,7 +151,7 @@ def test_sender_failures_are_named_as_not_written(pytester: pytest.Pytester, tmp
     assert not list(folder.glob("failure-*.json"))
 
 
-WAITS, LATE = 0.4, 0.9  # the documented wait of a platform of files, and a receiver's answer well past it
+WAITS, LATE = 0.4, 0.65  # the documented wait of a platform of files, and a receiver's answer well past it
 
 
 class Late(broken.Slow):
@@ -189,7 +189,8 @@ def test_a_late_answer_replays_held_to_the_platforms_documented_wait(
                                     "--hookproof-failures", str(folder), "-k", "answers_in_time")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
-    assert re.search(rf"answered after 0\.9\d s, later than the {WAITS:g} s acme v1 waits", out), out
+    late = re.search(rf"answered after (\d\.\d\d) s, later than the {WAITS:g} s acme v1 waits", out)
+    assert late and float(late[1]) >= LATE - 0.01, out  # the answer's real time (shown to 2 places)
     assert f"replay: curl -sS -i --max-time {WAITS:g} -X POST" in out and "--max-time 10" not in out
     files = sorted(folder.glob("failure-*.json"))
     assert files, out
@@ -204,8 +205,9 @@ def test_a_late_answer_replays_held_to_the_platforms_documented_wait(
     code, still = replay(Late(secrets={"acme": SECRET}))
     assert code == 1 and f"replayed {len(files)}: {len(files)} STILL FAILING" in still, still
     assert f"(expected in time, within {WAITS:g} s)" in still
-    assert re.search(rf"< the target answered after 0\.9\d s, later than the {WAITS:g} s acme v1 waits for an "
-                     r"answer \(the recording's 'within'\)", still), still
+    late = re.search(rf"< the target answered after (\d\.\d\d) s, later than the {WAITS:g} s acme v1 waits for an "
+                     r"answer \(the recording's 'within'\)", still)
+    assert late and float(late[1]) >= LATE - 0.01, still
     code, fixed = replay(Receiver(secrets={"acme": SECRET}))
     assert code == 0 and f"replayed {len(files)}: {len(files)} FIXED" in fixed, fixed
     code, as_json = replay(Late(secrets={"acme": SECRET}), "--json")
