@@ -24,8 +24,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from hookproof.command_line import without_values
-from hookproof.conformance.options import RunConfig, add_options, build_config, unreachable, usage_error
+from hookproof.command_line import SECRET_ENV, without_values
+from hookproof.conformance.options import (
+    API_KEY_ENV,
+    RunConfig,
+    add_options,
+    build_config,
+    unreachable,
+    usage_error,
+)
 from hookproof.conformance.summary import SummaryReporter
 
 if TYPE_CHECKING:
@@ -47,6 +54,12 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     ``--help`` and ``--version`` are left to pytest, which answers them whatever else was typed."""
     result = yield
     known = early_config.known_args_namespace
+    carried = [name for name in ("--hookproof-secret", "--hookproof-api-key")
+               if any(a == name or a.startswith(name + "=") for a in args)]
+    if getattr(known, "debug", None) and carried:  # refused before pytest writes its debug file
+        env = SECRET_ENV if carried[0] == "--hookproof-secret" else API_KEY_ENV
+        raise pytest.UsageError(f"--debug writes the whole command line into its log file, and this one holds "
+                                f"{carried[0]}: pass it in ${env} instead")
     if not (known.help or known.version):
         unknown = parser.parse_known_and_unknown_args(args)[1]
         if unknown:  # with the lines pytest adds, which say where an ini file's addopts may have come from

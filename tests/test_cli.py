@@ -395,3 +395,13 @@ def test_a_non_ascii_secret_typed_in_a_header_is_judged_as_sent(given: str, code
     example = str(ROOT / "codewars/examples/user.rank_upgraded.json")
     assert main(["validate", "--platform", "codewars", "--header", "X-Webhook-Event: user", "--header",
                  f"X-Webhook-Secret: {given}", "--secret", "wörd-secret", example]) == code, capsys.readouterr().out
+
+
+def test_debug_with_a_secret_on_the_command_line_is_refused_before_pytest_logs_it(tmp_path: Path) -> None:
+    """pytest's --debug writes the whole command line into pytestdebug.log: a --secret given there would be kept
+    in clear. Refused, before the file is written; a secret from the environment is not on the command line."""
+    refused = run("run", "--secret", "Sup3rS3cretValue42", "--debug", "-k", "nothing", cwd=tmp_path)
+    assert refused.returncode == 4, refused.stdout[-1500:] + refused.stderr[-1500:]
+    assert "--debug writes the whole command line into its log file, and this one holds --secret: pass it in " \
+        "$HOOKPROOF_SECRET instead" in refused.stderr
+    assert "Sup3rS3cretValue42" not in refused.stdout + refused.stderr and not list(tmp_path.glob("*.log"))
