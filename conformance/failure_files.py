@@ -93,12 +93,16 @@ def write(folder: Path, nodeid: str, found: tuple[Recording, ...]) -> list[str]:
     return written
 
 
+REPLAY_TIMEOUT = 10.0  # hookproof replay's own --timeout, as its command line defines it
+
+
 class FailureFiles:
     """Says at the end of a run where the failure files went and how to replay them (under pytest-xdist the
     workers write them; their paths come back in each report's ``user_properties``)."""
 
-    def __init__(self, folder: str, target: str | None) -> None:
-        self.folder, self.target = folder, target
+    def __init__(self, folder: str, target: str | None, timeout: float = REPLAY_TIMEOUT) -> None:
+        # the run's --hookproof-response-timeout: a replay with another would judge answers by another bound
+        self.folder, self.target, self.timeout = folder, target, timeout
         self.files: list[str] = []
         self.unwritten: list[str] = []  # failing sender and registration checks: "<role> <platform> <check>"
 
@@ -116,8 +120,10 @@ class FailureFiles:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.files:
             target = redact.url(self.target) if self.target else "URL"
+            bound = f" --timeout {self.timeout:g}" if self.timeout != REPLAY_TIMEOUT else ""
             terminalreporter.write_line(f"failing cases: {len(self.files)} written to {self.folder}; once the "
-                                        f"receiver is fixed: hookproof replay {self.folder} --target-url {target}")
+                                        f"receiver is fixed: hookproof replay {self.folder} --target-url {target}"
+                                        f"{bound}")
         if self.unwritten:
             terminalreporter.write_line(
                 f"failing cases not written to {self.folder}: {', '.join(sorted(self.unwritten))} (a sender failure "

@@ -90,7 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
         if not hasattr(config, "workerinput"):  # the controller clears the folder once, before any worker writes
             clear(Path(run.failures))
-        config.pluginmanager.register(FailureFiles(run.failures, run.target_url), "hookproof-failure-files")
+        config.pluginmanager.register(FailureFiles(run.failures, run.target_url, run.response_timeout),
+                                      "hookproof-failure-files")
     from hookproof.conformance import html_report, junit_verdict
 
     html_report.configure(config)

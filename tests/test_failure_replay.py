@@ -265,3 +265,21 @@ def test_within_is_kept_and_only_written_when_there_is_one() -> None:
     assert rec.to_json()["within"] == 0.3 and from_json(rec.to_json(), "x") == rec
     unbound = Recording(**{**rec.__dict__, "within": None})
     assert "within" not in unbound.to_json() and from_json(unbound.to_json(), "x").within is None
+
+
+def test_the_replay_line_carries_the_runs_response_timeout(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A run judged by --hookproof-response-timeout 0.3: a replay by its own 10 s would call an answer after 1 s
+    FIXED. The line it suggests gives the run's bound (and none where the run used replay's own, 10 s)."""
+    from hookproof.cli import build_parser
+    from hookproof.conformance.failure_files import REPLAY_TIMEOUT
+
+    assert build_parser().parse_args(["replay", "x"]).timeout == REPLAY_TIMEOUT  # the two defaults agree
+    port, folder = free_port(), tmp_path / "failures"
+    slow = _run(pytester, broken.Slow(secrets={"codewars": SECRET}), port, folder, "--hookproof-response-timeout",
+                "0.3", "-k", "answers_in_time")
+    assert f"hookproof replay {folder} --target-url http://127.0.0.1:{port}/codewars --timeout 0.3" in \
+        slow.stdout.str(), slow.stdout.str()
+    again = _run(pytester, broken.TwoIndependentBugs(secrets={"codewars": SECRET}), port, tmp_path / "f2",
+                 "-k", "documented_examples")
+    assert f"--target-url http://127.0.0.1:{port}/codewars\n" in again.stdout.str() + "\n"
+    assert "--timeout" not in again.stdout.str().split("failing cases:")[1].splitlines()[0]

@@ -197,3 +197,37 @@ def test_a_parsed_json_value_is_masked_and_stays_json() -> None:
     masked = redact.json_value(value)
     assert masked == {"amount": "***", "nested": [{"token": "x***y", "***": True}], "n": 7, "f": 1.5, "b": False}
     assert json.loads(json.dumps(masked)) == masked
+
+
+def test_base64_whose_symbols_a_json_encoder_escaped_is_masked() -> None:
+    """System.Text.Json writes base64's +, / and = as \\u002B, \\u002F, \\u003D by default."""
+    import json
+
+    secret = "whsec_~~>>??secretvalue"  # its Basic credential's base64 holds + and =
+    redact.remember(secret)
+    token = base64.b64encode(f"user:{secret}".encode()).decode()
+    assert "+" in token and "=" in token
+    for plus, equals in (("\\u002B", "\\u003D"), ("\\u002b", "\\u003d")):  # hex digits in either case
+        escaped = token.replace("+", plus).replace("=", equals)
+        assert redact.text(json.dumps({"auth": "Basic X"}).replace("X", escaped)) == '{"auth": "Basic ***"}'
+
+
+def test_lower_case_percent_encoding_is_masked() -> None:
+    """RFC 3986 percent-encoding is case-blind (section 2.1): %c3%a4 spells what %C3%A4 does."""
+    redact.remember("pässwörd")
+    assert redact.text("?k=p%c3%a4ssw%c3%b6rd&l=p%C3%A4ssw%C3%B6rd") == "?k=***&l=***"
+    from urllib.parse import quote
+
+    latin1_reading = quote("pässwörd".encode().decode("latin-1"), safe="").lower()
+    assert redact.text(latin1_reading) == "***"
+
+
+def test_hex_after_a_json_escape_is_masked_and_the_json_stays_json() -> None:
+    """The digits of a \\u00e9 escape just before the secret's hex are kept, the rest of the run masked (masking
+    the whole run left "\\u***", and a capture of a conforming delivery was stored as invalid JSON)."""
+    import json
+
+    text = json.dumps({"m": "é" + SECRET.encode().hex() + "00"})
+    masked = redact.text(text)
+    assert json.loads(masked) == {"m": "é***"}, masked
+    assert json.loads(redact.data(text.encode())) == {"m": "é***"}

@@ -49,6 +49,14 @@ _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
 
 
+def _json_unescaped_b64(run: AnyStr) -> AnyStr:
+    """Base64's ``+``, ``/`` and ``=`` where a JSON encoder wrote them as ``\\u002B``, ``\\u002F``, ``\\u003D``
+    (either case; System.Text.Json does so by default), so that the token decodes."""
+    if isinstance(run, bytes):
+        return re.sub(rb"\\u00(2[BbFf]|3[Dd])", lambda m: bytes([int(m.group(1), 16)]), run)
+    return re.sub(r"\\u00(2[BbFf]|3[Dd])", lambda m: chr(int(m.group(1), 16)), run)
+
+
 def _padded(run: AnyStr) -> AnyStr:
     """A run of base64 characters as binascii decodes it whole: a missing padding added, and a lone last
     character (which spells no byte) left out."""
@@ -87,7 +95,9 @@ def _forms(secret: str) -> set[str]:
     they are. Its JSON-escaped forms, base64 and hex are found by :class:`_Masker`."""
     forms = {secret, secret.encode("utf-8").decode("latin-1")}
     for form in list(forms):
-        forms |= {quote(form, safe=""), quote(form), quote_plus(form)}
+        encoded = {quote(form, safe=""), quote(form), quote_plus(form)}
+        # RFC 3986 percent-encoding is case-blind (section 2.1): a peer may write %c3%a4 for what quote writes %C3%A4
+        forms |= encoded | {re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), e) for e in encoded}
     return forms
 
 
@@ -136,8 +146,8 @@ class _Masker:
         if b"%" in value:
             for code, char in ((b"%2B", b"+"), (b"%2b", b"+"), (b"%2F", b"/"), (b"%2f", b"/")):
                 value = value.replace(code, char)
-        if b"\\/" in value:
-            value = value.replace(b"\\/", b"/")
+        if b"\\" in value:
+            value = _json_unescaped_b64(value.replace(b"\\/", b"/"))
         b64 = value.translate(*_B64_STREAM)
         hexa = value.translate(None, _HEX_STREAM)
         return (any(self._holds(binascii.a2b_base64(_padded(b64[k:]))) for k in range(4)),
@@ -150,7 +160,7 @@ class _Masker:
         if "%" in token:
             token = re.sub(_PERCENT, lambda m: _PERCENT_CHARS[m.group(1).lower()], token)
         if "\\" in token:
-            token = token.replace("\\/", "/")
+            token = _json_unescaped_b64(token.replace("\\/", "/"))
         token = token.translate(_STANDARD)
         for run in re.split(_NOT_B64, token) if not token.isalnum() else (token,):
             if len(run) < self.b64_chars:
@@ -162,6 +172,14 @@ class _Masker:
     def _hex_holds(self, token: str) -> bool:
         return any(self._holds(binascii.unhexlify(token[skip:skip + (len(token) - skip) // 2 * 2]))
                    for skip in (0, 1))
+
+    def _hex_mask(self, token: str, escaped: bool) -> str:
+        """The token as ``***`` when it holds a secret. ``escaped``: it follows ``\\u``, so its first four digits
+        belong to a JSON escape (``\\u00e9``) and are kept, with the rest judged on its own: masking them too left
+        ``\\u***``, and a conforming delivery's capture was stored as text that is no JSON."""
+        if escaped:
+            return token[:4] + (self._hex_mask(token[4:], False) if len(token) > 4 else "")
+        return MASK if len(token) >= 2 and self._hex_holds(token) else token
 
     def _b64_mask(self, token: str) -> str:
         """The token as ``***`` when it holds a secret - but for a backslash at its end that escapes what follows
@@ -175,8 +193,8 @@ class _Masker:
         if b64:
             value = self.b64.sub(lambda m: self._b64_mask(m.group().decode("ascii")).encode("ascii"), value)
         if hexa:
-            value = self.hex.sub(lambda m: MASK.encode() if self._hex_holds(m.group().decode("ascii"))
-                                 else m.group(), value)
+            value = self.hex.sub(lambda m: self._hex_mask(m.group().decode("ascii"), value[m.start() - 2:m.start()]
+                                                          == b"\\u").encode("ascii"), value)
         return value
 
     def _encoded(self, value: bytes) -> bytes:
