@@ -227,16 +227,17 @@ UNUSED_PLUGINS = ("anyio", "respx", "pytest_httpserver", "typeguard")
 def cmd_run(extra: list[str], ends_the_process: bool = False) -> int:
     """``ends_the_process``: the process ends with the run, so the collector stays tuned to its end
     (``hookproof.conformance.collector``)."""
+    if ends_the_process:  # first, before pytest's imports: a signal from now on is noted, not a half-made import
+        from hookproof.conformance import interrupt
+
+        interrupt.for_a_conformance_run()
     import pytest
 
     from hookproof.conformance import collector
     from hookproof.conformance.options import OneLineUsage
 
     if ends_the_process:
-        from hookproof.conformance import interrupt
-
         collector.until_the_process_ends()
-        interrupt.for_a_conformance_run()  # SIGTERM interrupts from the first moment, collection included
     arguments = pytest_arguments(extra)
     # The checks judge with CheckFailure, not with assert statements, so pytest's assertion rewriting buys the
     # run nothing; it costs one: pytest rewrites every module of every distribution that registers a pytest
