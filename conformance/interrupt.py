@@ -23,8 +23,8 @@ failed with an AssertionError of Hypothesis'). A second SIGTERM kills it at once
 ``hookproof run`` takes both signals from its first moment, but while pytest starts and collects it only notes
 them: a KeyboardInterrupt raised in the middle of an import leaves a module half made, and the next import of
 it failed with an ImportError, which pytest reported as an error and exit code 1 ("a check failed"). The
-noted signal interrupts the run as soon as its checks are collected (a fraction of a second later), and a
-second one ends the process at once, as Python's own handlers would.
+noted signal interrupts the run as soon as its checks are collected (a fraction of a second later); a second
+is noted too, and a third ends the process at once, as Python's own handlers would.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 STOPPING = b"hookproof: already stopping: the run's children are being stopped, each within its bound\n"
 _changed = False
 _terminating = False
+_notes = 0  # how many came while pytest started
 _noted: str | None = None  # a signal that came while pytest was starting: it interrupts once checks are collected
 _session: Any = None  # the pytest session a SIGTERM stops
 conformance_run = False  # set by ``hookproof run`` before pytest starts: a conformance run from its first moment
@@ -101,11 +102,15 @@ def restore() -> None:
 
 
 def _note(signum: int, frame: FrameType | None) -> None:
-    """While pytest starts: remember the signal; a second one acts at once, as Python's own handler would."""
-    global _noted
-    name = signal.Signals(signum).name
-    signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
-    _noted = _noted or name
+    """While pytest starts: remember the signal. A second one (people press Ctrl-C twice) is said to be taken,
+    and noted too: acting on it then broke a half-made import again (a traceback, exit 1, under load); a third
+    acts at once, as Python's own handler would."""
+    global _noted, _notes
+    _notes += 1
+    _noted = _noted or signal.Signals(signum).name
+    if _notes >= 2:
+        os.write(2, b"hookproof: stopping as soon as the run's checks are collected\n")
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
 
 
 def _terminated(signum: int, frame: FrameType | None) -> None:

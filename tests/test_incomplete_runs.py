@@ -176,11 +176,12 @@ def test_a_platform_whose_checks_all_ran_keeps_its_verdict_in_a_run_cut_short(py
 SIGNAL_WHILE_STARTING = """
 import os, signal
 def pytest_configure(config):
-    os.kill(os.getpid(), signal.{name})  # as a CI job cancelled in its first second, while pytest starts
+    for _ in range({times}):
+        os.kill(os.getpid(), signal.{name})  # as a CI job cancelled in its first second, while pytest starts
 """
 
 
-@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT", "SIGINT twice"])
 def test_a_signal_while_the_run_starts_interrupts_it_once_its_checks_are_collected(tmp_path: Path,
                                                                                    name: str) -> None:
     """Raised while pytest imported and collected, the interrupt left a module half made (an ImportError, exit
@@ -189,12 +190,15 @@ def test_a_signal_while_the_run_starts_interrupts_it_once_its_checks_are_collect
     import subprocess
     import sys
 
-    (tmp_path / "early_signal.py").write_text(SIGNAL_WHILE_STARTING.replace("{name}", name), encoding="utf-8")
+    sig, _, twice = name.partition(" ")
+    plugin = SIGNAL_WHILE_STARTING.replace("{name}", sig).replace("{times}", "2" if twice else "1")
+    (tmp_path / "early_signal.py").write_text(plugin, encoding="utf-8")
     junit = tmp_path / "junit.xml"
     done = subprocess.run([sys.executable, "-m", "hookproof", "run", "--platform", "codewars", "-p", "early_signal",
                            "--junitxml", str(junit)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert done.returncode == pytest.ExitCode.INTERRUPTED, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Traceback" not in done.stdout + done.stderr and "did not run: codewars receiver" in done.stdout
+    assert ("hookproof: stopping as soon as the run's checks are collected" in done.stderr) == bool(twice)
     cases = _incomplete(ET.parse(junit).getroot())
     assert cases and "the run was interrupted" in (cases[0].find("error").get("message", ""))  # type: ignore[union-attr]
