@@ -221,9 +221,9 @@ def render(outcomes: list[Outcome], timelines: dict[tuple[str, str], dict[str, A
     body = [f"<h1>hookproof conformance report</h1><p>target: {_e(target)}</p>",
             f"<p class='totals'>{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} not "
             f"checked{f', {len(unrun)} did not run' if unrun else ''}</p>"]
-    if unrun:  # a run cut short conforms nowhere: what did not run has no verdict
+    if unrun:  # what did not run has no verdict, and a platform with such a check is not judged
         body.append(f"<p class='incomplete'>This run is incomplete: {len(unrun)} check(s) did not run "
-                    f"({_e(unrun[0].text)}). Nothing here conforms until a whole run says so.</p>")
+                    f"({_e(unrun[0].text)}). A platform with a check that did not run is not judged.</p>")
     body += _matrix(outcomes)
     body += _timelines(timelines)  # before the failures: a glance at the tries often says what went wrong
     if failed:

@@ -1,11 +1,11 @@
 """``--junitxml FILE`` of a run that did not judge every check it collected carries one error saying so.
 
-A CI dashboard reads the file, not the terminal: a run that Ctrl-C, ``-x``, ``--maxfail`` or a killed worker
-ended early holds passes and no failure, and would be filed green although most checks never ran. pytest writes
-the file in its own ``pytest_sessionfinish``; this plugin runs after it (``trylast``) and adds to that file's
-first test suite one ``<testcase classname="hookproof" name="run_incomplete">`` with an ``<error>`` that names
-the checks that did not run, and counts it in the suite's ``tests`` and ``errors``. Only the process that writes
-the file (the controller under pytest-xdist) does this.
+A CI dashboard reads the file, not the terminal: a run that Ctrl-C, SIGTERM, ``-x``, ``--maxfail``, the run's time
+limit or a killed worker ended early holds passes and no failure, and would be filed green although most checks
+never ran. pytest writes the file in its own ``pytest_sessionfinish``; this plugin runs after it (``trylast``) and
+adds to that file's first test suite one ``<testcase classname="hookproof" name="run_incomplete">`` with an
+``<error>`` that names the checks that did not run, and counts it in the suite's ``tests`` and ``errors``. Only the
+process that writes the file (the controller under pytest-xdist) does this.
 """
 
 from __future__ import annotations
@@ -29,13 +29,11 @@ def configure(config: pytest.Config, summary: SummaryReporter) -> None:
         config.pluginmanager.register(IncompleteRun(Path(path), summary), "hookproof-junit-verdict")
 
 
-def message(unrun: list[tuple[str, str, str]], why: str) -> tuple[str, str]:
+def message(unrun: dict[tuple[str, str], list[str]], why: str) -> tuple[str, str]:
     """The error's one-line message and its text: what did not run (and ``why``), per platform and role."""
-    head = f"{len(unrun)} conformance check(s) did not run ({why}): no verdict on them, and none is a pass"
-    per: dict[tuple[str, str], list[str]] = {}
-    for platform, role, check in unrun:
-        per.setdefault((platform, role), []).append(check)
-    text = "\n".join(f"{platform} {role}: {', '.join(checks)}" for (platform, role), checks in sorted(per.items()))
+    count = sum(map(len, unrun.values()))
+    head = f"{count} conformance check(s) did not run ({why}): no verdict on them, and none is a pass"
+    text = "\n".join(f"{platform} {role}: {', '.join(checks)}" for (platform, role), checks in sorted(unrun.items()))
     return head, text
 
 
@@ -62,7 +60,7 @@ class IncompleteRun:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from hookproof.conformance import interrupt
 
-        unrun = self.summary.did_not_run()
+        unrun = self.summary.did_not_run_by_role()
         if not self.path.is_file():
             return
         if unrun:

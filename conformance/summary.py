@@ -137,6 +137,13 @@ class SummaryReporter:
         pass (summary, JUnit, report)."""
         return [] if self.collect_only else sorted(self.planned - self.judged)
 
+    def did_not_run_by_role(self) -> dict[tuple[str, str], list[str]]:
+        """:meth:`did_not_run` as (platform, role) -> checks, as the summary and the JUnit error list them."""
+        unrun: dict[tuple[str, str], list[str]] = {}
+        for platform, role, name in self.did_not_run():
+            unrun.setdefault((platform, role), []).append(name)
+        return unrun
+
     def why_not_run(self, exitstatus: int) -> str:
         """Why the checks of :meth:`did_not_run` were not judged, for the summary, the JUnit file and the report."""
         if self.out_of_time:
@@ -210,9 +217,7 @@ class SummaryReporter:
         if (not self.counts and not self.planned) or terminalreporter.config.option.collectonly:
             return
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED  # what did not run is not a pass
-        unrun: dict[tuple[str, str], list[str]] = {}
-        for platform, role, name in self.did_not_run():
-            unrun.setdefault((platform, role), []).append(name)
+        unrun = self.did_not_run_by_role()
         run, write = self.run, terminalreporter.write_line
         generation = f"seed {run.seed}" if run.seed is not None else "derandomized (the same examples every run)"
         terminalreporter.section("hookproof conformance summary")
