@@ -1,5 +1,5 @@
-"""Ctrl-C stops a conformance run once; pressed again while the run stops, it is ignored. SIGTERM stops it as
-Ctrl-C does.
+"""Ctrl-C stops a conformance run once; pressed again while the run stops, it is ignored. SIGTERM stops it after
+the check under way.
 
 The first SIGINT raises :class:`KeyboardInterrupt` (Python's own handler): pytest ends the run, the fixtures
 stop the reference receiver, the sender commands and the drawing process, each within its bound, and the
